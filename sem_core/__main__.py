@@ -1,0 +1,118 @@
+"""``python -m sem_core COMMAND``: train, eval (and the attack commands).
+
+Every command takes ``--device`` and ``--seed``; ``--json`` prints exactly one JSON object on
+stdout (notices and progress go to stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any, Callable
+
+from .errors import SemError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
+
+
+def command(name: str):
+    def deco(fn):
+        COMMANDS[name] = fn
+        return fn
+    return deco
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available; SEM_DEVICE overrides)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .models.registry import list_models
+
+    parser = argparse.ArgumentParser(prog="python -m sem_core", description="SEM Explorer engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model and save a safetensors checkpoint + JSON card")
+    p.add_argument("--model", required=True, help=f"one of: {', '.join(list_models())}")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--data", default="auto", choices=["auto", "mnist", "subset"])
+    p.add_argument("--out", default="assets/models")
+    p.add_argument("--concepts", type=int, default=None, help="SENN: number of concepts k")
+    p.add_argument("--stability", type=float, default=None, help="SENN: stability weight lambda")
+    p.add_argument("--name", default=None, help="file stem of the checkpoint (default: the model name)")
+    _common(p)
+
+    p = sub.add_parser("eval", help="accuracy of a shipped model on its own source's test split")
+    p.add_argument("--model", required=True, help=f"one of: {', '.join(list_models())}, or a card .json path")
+    _common(p)
+
+    from . import cli_attacks  # noqa: F401  (registers attack/lipschitz commands when present)
+    for register in cli_attacks.PARSERS:
+        register(sub, _common)
+    return parser
+
+
+@command("train")
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from .models.train import TrainConfig, train_model
+
+    model_config: dict[str, Any] = {}
+    if args.concepts is not None:
+        model_config["n_concepts"] = args.concepts
+    train_config = TrainConfig() if args.stability is None else TrainConfig(stability=args.stability)
+    bar = tqdm(desc=f"train {args.model}", unit="batch", file=sys.stderr, disable=None)
+
+    def on_step(step: int, total: int, metrics: dict[str, float]) -> None:
+        bar.total = total
+        bar.update(1)
+        bar.set_postfix(loss=f"{metrics['loss']:.3f}")
+
+    result = train_model(args.model, epochs=args.epochs, seed=args.seed, data=args.data, device=args.device,
+                         out=args.out, model_config=model_config, train_config=train_config, on_step=on_step)
+    bar.close()
+    card = result.card
+    return {"model": args.model, "card": str(result.card_path), "accuracy": card["test_accuracy"],
+            "data_source": card["data"]["source"], "n_train": card["data"]["n_train"],
+            "n": card["data"]["n_test"], "train_seconds": card["train_seconds"], "seed": args.seed}
+
+
+@command("eval")
+def _eval(args: argparse.Namespace) -> dict[str, Any]:
+    from .api import load_model_with_card
+    from .data import load_split
+    from .models.train import accuracy
+
+    model, card = load_model_with_card(args.model, args.device)
+    source = card["data"]["source"]
+    x, y, _ = load_split("test", source)  # the test split of the source it was trained on
+    acc = accuracy(model, x, y)
+    return {"model": card["model"], "accuracy": round(acc, 4), "n": len(y), "data_source": source,
+            "card_accuracy": card.get("test_accuracy"), "device": str(next(model.parameters()).device)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = COMMANDS[args.command](args)
+    except SemError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc)}))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

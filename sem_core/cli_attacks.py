@@ -1,0 +1,4 @@
+"""Attack and Lipschitz CLI commands (registered by ``__main__``)."""
+from __future__ import annotations
+
+PARSERS: list = []

@@ -1,0 +1,120 @@
+"""PrototypeDL (Li, Liu, Chen & Rudin 2018; described in paper 000, Sec. 2 and 3.2).
+
+A convolutional autoencoder maps x to a latent z(x); m learnt prototypes p_j live in the same
+latent space. The basis concepts are squared distances h_j(x) = ||z(x) - p_j||^2, and a linear
+layer (theta constant) maps them to logits. Training loss (Li et al. eq. 1, their weights
+20 : 1 : 1 : 1 rescaled so CE has weight 1, with R1 and R2 raised to 0.2 for our short
+training, see ``train.TrainConfig``):
+    CE + 0.05 * ||x_hat - x||^2 + 0.2 * R1 + 0.2 * R2
+with R1 = mean_j min_i ||p_j - z(x_i)||^2 (each prototype near some training encoding) and
+R2 = mean_i min_j ||z(x_i) - p_j||^2 (each training encoding near some prototype).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from .layers import make_activation
+from .registry import MODELS
+
+
+@dataclass(frozen=True)
+class ProtoDLConfig:
+    n_prototypes: int = 15       # m, as in Li et al. and paper 000
+    channels: int = 32           # filters in each of the 4 stride-2 conv layers (Li et al.)
+    latent_channels: int = 10    # latent is latent_channels x 2 x 2 = 40 numbers (Li et al.)
+    act: str = "relu"
+    beta: float = 10.0
+
+
+@dataclass(frozen=True)
+class ProtoExplanation:
+    """PrototypeDL's explanation: squared prototype distances [B,m], the class of each prototype
+    [m], the nearest prototype [B], its class [B], predicted class [B], logits [B,10]."""
+
+    distances: torch.Tensor
+    prototype_classes: torch.Tensor
+    nearest: torch.Tensor
+    nearest_class: torch.Tensor
+    predicted: torch.Tensor
+    logits: torch.Tensor
+
+
+@MODELS.register("protodl")
+class PrototypeDL(nn.Module):
+    """Input [B,1,28,28] in [0,1]; ``forward`` returns logits [B,10].
+
+    Example:
+        d = model.prototype_distances(x)       # [B,15]
+        model.prototype_classes()              # [15] class of each prototype
+    """
+
+    Config = ProtoDLConfig
+
+    def __init__(self, config: ProtoDLConfig = ProtoDLConfig()):
+        super().__init__()
+        self.config = config
+        c, lc, m = config.channels, config.latent_channels, config.n_prototypes
+        act = lambda: make_activation(config.act, config.beta)  # noqa: E731
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, c, 3, stride=2, padding=1), act(),    # [B,c,14,14]
+            nn.Conv2d(c, c, 3, stride=2, padding=1), act(),    # [B,c,7,7]
+            nn.Conv2d(c, c, 3, stride=2, padding=1), act(),    # [B,c,4,4]
+            nn.Conv2d(c, lc, 3, stride=2, padding=1), nn.Sigmoid(),  # [B,lc,2,2]
+            nn.Flatten(),                                      # [B,4*lc]
+        )
+        self.decoder = nn.Sequential(
+            nn.Unflatten(1, (lc, 2, 2)),
+            nn.ConvTranspose2d(lc, c, 3, stride=2, padding=1, output_padding=1), act(),  # 4x4
+            nn.ConvTranspose2d(c, c, 3, stride=2, padding=1), act(),                     # 7x7
+            nn.ConvTranspose2d(c, c, 3, stride=2, padding=1, output_padding=1), act(),   # 14x14
+            nn.ConvTranspose2d(c, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid(),  # 28
+        )
+        self.prototypes = nn.Parameter(torch.rand(m, 4 * lc))  # [m, d] in latent space
+        self.classifier = nn.Linear(m, 10)                      # theta: constant weights
+        # Start prototype j connected to class j mod 10 (negative weight: closer -> more likely),
+        # so every class owns a prototype; training is free to change it, and the class of a
+        # prototype is always read off the trained weights (``prototype_classes``).
+        with torch.no_grad():
+            init = torch.zeros(10, m)
+            init[torch.arange(m) % 10, torch.arange(m)] = -1.0
+            self.classifier.weight.copy_(init)
+            self.classifier.bias.zero_()
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """z(x): [B,1,28,28] -> [B,d]."""
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """[B,d] -> [B,1,28,28]."""
+        return self.decoder(z)
+
+    def distances_from_latent(self, z: torch.Tensor) -> torch.Tensor:
+        """||z - p_j||^2: [B,d] -> [B,m]."""
+        return (z.unsqueeze(1) - self.prototypes.unsqueeze(0)).pow(2).sum(-1)
+
+    def prototype_distances(self, x: torch.Tensor) -> torch.Tensor:
+        """h(x) = squared latent distances to the prototypes, [B,m]."""
+        return self.distances_from_latent(self.encode(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.prototype_distances(x))
+
+    def prototype_classes(self) -> torch.Tensor:
+        """Class of each prototype, [m]: the class whose logit it raises most as it gets closer
+        (the most negative weight of its column)."""
+        return self.classifier.weight.detach().argmin(0)
+
+    @torch.no_grad()
+    def prototype_images(self) -> torch.Tensor:
+        """Decoded prototypes, [m,1,28,28] in [0,1]."""
+        return self.decode(self.prototypes)
+
+    def explain(self, x: torch.Tensor) -> ProtoExplanation:
+        d = self.prototype_distances(x)
+        logits = self.classifier(d)
+        classes = self.prototype_classes()
+        nearest = d.argmin(1)
+        return ProtoExplanation(d, classes, nearest, classes[nearest], logits.argmax(1), logits)

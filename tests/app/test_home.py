@@ -1,0 +1,14 @@
+from streamlit.testing.v1 import AppTest
+
+
+def test_home_shows_models_and_predictions():
+    at = AppTest.from_file("../../app.py", default_timeout=60).run()
+    assert not at.exception
+    assert len(at.metric) == 3
+    assert all(float(m.value.rstrip("%")) >= 94 for m in at.metric)
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["cnn", "protodl", "senn"]
+    assert (table["prediction"] == 9).all()  # the default digit is a clear 9
+    at.selectbox(key="home_class").set_value(3).run()
+    assert not at.exception
+    assert (at.dataframe[0].value["prediction"] == 3).sum() >= 2

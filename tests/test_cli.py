@@ -1,0 +1,44 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sem_core.__main__ import main
+
+
+def test_eval_json_has_the_fields(capsys):
+    assert main(["eval", "--model", "protodl", "--json", "--device", "cpu"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["model"] == "protodl" and out["data_source"] == "subset" and out["n"] == 1000
+    assert 0.94 <= out["accuracy"] <= 1.0
+    assert out["accuracy"] == pytest.approx(out["card_accuracy"], abs=0.005)
+
+
+def test_unknown_model_lists_the_available_ones(capsys):
+    assert main(["eval", "--model", "alexnet", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert "available: cnn, protodl, senn" in json.loads(captured.out)["error"]
+    assert "error:" in captured.err
+
+
+def test_train_cli_writes_a_loadable_checkpoint(tmp_path, capsys, monkeypatch):
+    from sem_core.models import train as train_mod
+
+    real = train_mod.train_model
+    monkeypatch.setattr(train_mod, "train_model", lambda *a, **k: real(*a, **{**k, "limit": 96}))
+    rc = main(["train", "--model", "senn", "--epochs", "1", "--data", "subset", "--out", str(tmp_path),
+               "--concepts", "3", "--json", "--device", "cpu"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["data_source"] == "subset" and out["n_train"] == 96
+    card = json.loads((tmp_path / "senn.json").read_text())
+    assert card["config"]["n_concepts"] == 3 and card["seed"] == 0 and card["train_seconds"] > 0
+    assert {"torch", "python"} <= set(card["versions"])
+
+
+def test_module_entry_point_runs():
+    res = subprocess.run([sys.executable, "-m", "sem_core", "eval", "--model", "cnn", "--json", "--device", "cpu"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["model"] == "cnn"
