@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help=f"one of: {', '.join(list_models())}, or a card .json path")
     _common(p)
 
-    from . import cli_attacks  # noqa: F401  (registers attack/lipschitz commands when present)
+    from . import cli_attacks  # the attack and lipschitz commands
     for register in cli_attacks.PARSERS:
         register(sub, _common)
     return parser
@@ -93,6 +93,13 @@ def _eval(args: argparse.Namespace) -> dict[str, Any]:
     acc = accuracy(model, x, y)
     return {"model": card["model"], "accuracy": round(acc, 4), "n": len(y), "data_source": source,
             "card_accuracy": card.get("test_accuracy"), "device": str(next(model.parameters()).device)}
+
+
+@command("attack")
+def _attack(args: argparse.Namespace) -> dict[str, Any]:
+    from .cli_attacks import run_attack
+
+    return run_attack(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,9 +3,9 @@
 A convolutional autoencoder maps x to a latent z(x); m learnt prototypes p_j live in the same
 latent space. The basis concepts are squared distances h_j(x) = ||z(x) - p_j||^2, and a linear
 layer (theta constant) maps them to logits. Training loss (Li et al. eq. 1, their weights
-20 : 1 : 1 : 1 rescaled so CE has weight 1, with R1 and R2 raised to 0.2 for our short
+20 : 1 : 1 : 1 rescaled so CE has weight 1, with R1 and R2 raised to 0.5 for our short
 training, see ``train.TrainConfig``):
-    CE + 0.05 * ||x_hat - x||^2 + 0.2 * R1 + 0.2 * R2
+    CE + 0.05 * ||x_hat - x||^2 + 0.5 * R1 + 0.5 * R2
 with R1 = mean_j min_i ||p_j - z(x_i)||^2 (each prototype near some training encoding) and
 R2 = mean_i min_j ||z(x_i) - p_j||^2 (each training encoding near some prototype).
 """
@@ -27,6 +27,7 @@ class ProtoDLConfig:
     latent_channels: int = 10    # latent is latent_channels x 2 x 2 = 40 numbers (Li et al.)
     act: str = "relu"
     beta: float = 10.0
+    class_init: bool = False     # start prototype j tied to class j mod 10 (else Li et al.'s free init)
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,15 @@ class PrototypeDL(nn.Module):
         )
         self.prototypes = nn.Parameter(torch.rand(m, 4 * lc))  # [m, d] in latent space
         self.classifier = nn.Linear(m, 10)                      # theta: constant weights
-        # Start prototype j connected to class j mod 10 (negative weight: closer -> more likely),
-        # so every class owns a prototype; training is free to change it, and the class of a
-        # prototype is always read off the trained weights (``prototype_classes``).
-        with torch.no_grad():
-            init = torch.zeros(10, m)
-            init[torch.arange(m) % 10, torch.arange(m)] = -1.0
-            self.classifier.weight.copy_(init)
-            self.classifier.bias.zero_()
+        # Optionally start prototype j connected to class j mod 10 (negative weight: closer ->
+        # more likely). Training is free either way; the class of a prototype is always read off
+        # the trained weights (``prototype_classes``).
+        if config.class_init:
+            with torch.no_grad():
+                init = torch.zeros(10, m)
+                init[torch.arange(m) % 10, torch.arange(m)] = -1.0
+                self.classifier.weight.copy_(init)
+                self.classifier.bias.zero_()
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """z(x): [B,1,28,28] -> [B,d]."""

@@ -108,7 +108,7 @@ def test_stability_penalty_equals_h_times_theta_jacobian():
 
 
 def test_protodl_interface():
-    model = create_model("protodl").eval()
+    model = create_model("protodl", class_init=True).eval()
     x = torch.rand(3, 1, 28, 28)
     d = model.prototype_distances(x)
     assert d.shape == (3, 15) and (d >= 0).all()

@@ -1,0 +1,207 @@
+"""The shared PGD loop: L∞ ball and [0,1] projection, keep-the-label selection, the result object.
+
+An attack is one small subclass that says what to minimise (``step``) and what to report
+(``metrics``). The loop (Madry et al. PGD, L∞, sign-gradient steps) lives here once:
+
+    x_{t+1} = clip_[0,1]( clip_{x±ε}( x_t − α · sign ∇ loss(x_t) ) )
+
+Selection (the papers' rule): per image, among the iterates whose *real* model prediction equals
+the prediction on the natural image, keep the one with the best ``score``; the natural image is
+iterate 0, so an image for which no perturbed iterate kept the label comes back unperturbed with
+``improved`` False.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.nn as nn
+
+from ..errors import AttackError
+
+
+@dataclass(frozen=True)
+class StepOut:
+    """What an attack computes at an iterate. ``loss`` [B] is minimised by the gradient steps;
+    ``score`` [B] (lower is better) picks the best iterate; ``logits`` [B,10] are the real
+    model's on that iterate when the attack already computed them (else None)."""
+
+    loss: torch.Tensor
+    score: torch.Tensor
+    logits: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    """Per-image results of one attack on a batch (all tensors on the CPU).
+
+    x, x_adv [B,1,28,28]; y [B] labels; pred_before/pred_after [B]; prob_before/prob_after [B,10];
+    label_kept [B] bool (fresh forward of the real model on x_adv); improved [B] bool (a perturbed
+    iterate was kept); linf [B]; objective [S+1,B] (score at every iterate); best_step [B];
+    metrics: name -> [B]; snapshots: (step, x_t [B,1,28,28]) saved for replay; config.
+    """
+
+    x: torch.Tensor
+    x_adv: torch.Tensor
+    y: torch.Tensor
+    pred_before: torch.Tensor
+    pred_after: torch.Tensor
+    prob_before: torch.Tensor
+    prob_after: torch.Tensor
+    label_kept: torch.Tensor
+    improved: torch.Tensor
+    linf: torch.Tensor
+    objective: torch.Tensor
+    best_step: torch.Tensor
+    metrics: dict[str, torch.Tensor]
+    config: dict[str, Any]
+    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, float]:
+        """Means over the batch of every metric, plus the label-kept rate and max L∞."""
+        out = {"label_kept_rate": self.label_kept.float().mean().item(),
+               "improved_rate": self.improved.float().mean().item(),
+               "linf_max": self.linf.max().item()}
+        out.update({k: v.float().mean().item() for k, v in self.metrics.items()})
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready per-image lists plus the summary and config."""
+        per_image = {k: v.tolist() for k, v in self.metrics.items()}
+        return {"summary": self.summary(), "config": self.config, "y": self.y.tolist(),
+                "pred_before": self.pred_before.tolist(), "pred_after": self.pred_after.tolist(),
+                "label_kept": self.label_kept.tolist(), "improved": self.improved.tolist(),
+                "linf": self.linf.tolist(), "best_step": self.best_step.tolist(), "metrics": per_image}
+
+
+def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Into the L∞ ball of radius eps around x, and into [0,1]."""
+    return torch.max(torch.min(x_adv, x + eps), x - eps).clamp(0.0, 1.0)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+class Attack:
+    """Base class. Model in the constructor, data in the call.
+
+    Args:
+        model: the real model (its predictions decide ``label_kept``); never modified.
+        eps: L∞ radius in [0,1] pixel units.
+        steps: number of PGD steps.
+        step_size: α in pixel units (default 2.5·eps/steps, Madry et al.).
+        random_start: start from a uniform point in the ball instead of x.
+        snapshot_every: keep x_t every this many steps for replay (0 = none).
+    """
+
+    name = "attack"
+
+    def __init__(self, model: nn.Module, *, eps: float = 0.3, steps: int = 100, step_size: float | None = None,
+                 random_start: bool = False, snapshot_every: int = 0):
+        if not 0.0 < eps <= 1.0:
+            raise AttackError(f"eps must be in (0, 1] (pixel units), got {eps}")
+        if steps < 0 or int(steps) != steps:
+            raise AttackError(f"steps must be a non-negative integer, got {steps}")
+        step_size = 2.5 * eps / max(steps, 1) if step_size is None else step_size
+        if not 0.0 < step_size <= 1.0:
+            raise AttackError(f"step_size must be in (0, 1] (pixel units), got {step_size}")
+        self.model = model
+        self.eps, self.steps, self.step_size = float(eps), int(steps), float(step_size)
+        self.random_start = random_start
+        self.snapshot_every = int(snapshot_every)
+
+    # --- what a subclass defines -------------------------------------------------------------
+    def prepare(self, x: torch.Tensor, pred: torch.Tensor, target: Any) -> dict[str, Any]:
+        """Precompute what ``step`` needs (natural explanations, target concepts...)."""
+        return {}
+
+    def step(self, x_adv: torch.Tensor, pred: torch.Tensor, ctx: dict[str, Any]) -> StepOut:
+        raise NotImplementedError
+
+    def metrics(self, x: torch.Tensor, x_adv: torch.Tensor, pred: torch.Tensor, ctx: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return {}
+
+    def config(self) -> dict[str, Any]:
+        return {"attack": self.name, "eps": self.eps, "steps": self.steps, "step_size": self.step_size,
+                "random_start": self.random_start}
+
+    def direction(self, grad: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """The step direction from the loss gradient (sign, for L∞ PGD)."""
+        return grad.sign()
+
+    # --- the loop -----------------------------------------------------------------------------
+    def __call__(self, x: torch.Tensor, y: torch.Tensor | None = None, *, target: Any = None, seed: int = 0,
+                 on_step: Callable[[int, int], None] | None = None) -> AttackResult:
+        """Attack a batch ``x`` [B,1,28,28] in [0,1]; ``y`` [B] true labels (default: predictions)."""
+        if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
+            raise AttackError(f"expected images [B,1,28,28], got {list(x.shape)}")
+        dev = model_device(self.model)
+        x = x.detach().to(dev, torch.float32)
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                logits0 = self.model(x)
+            pred = logits0.argmax(1)
+            y = pred.clone() if y is None else y.to(dev)
+            ctx = self.prepare(x, pred, target)
+            x_adv = x.clone()
+            if self.random_start:
+                noise = (torch.rand(x.shape, generator=gen) * 2 - 1).to(dev) * self.eps
+                x_adv = project(x + noise, x, self.eps)
+            best = x.clone()
+            best_score = torch.full((len(x),), float("inf"), device=dev)
+            best_step = torch.zeros(len(x), dtype=torch.long, device=dev)
+            scores, snapshots = [], []
+            for t in range(self.steps + 1):
+                x_adv.requires_grad_(True)
+                out = self.step(x_adv, pred, ctx)
+                with torch.no_grad():
+                    logits = out.logits if out.logits is not None else self.model(x_adv)
+                    kept = logits.argmax(1) == pred
+                    if t == 0 and not self.random_start:
+                        better = torch.ones_like(kept)  # the natural image is always a candidate
+                    else:
+                        better = kept & (out.score < best_score)
+                    best = torch.where(better.view(-1, 1, 1, 1), x_adv.detach(), best)
+                    best_score = torch.where(better, out.score.detach(), best_score)
+                    best_step = torch.where(better, torch.full_like(best_step, t), best_step)
+                    scores.append(out.score.detach().cpu())
+                    if self.snapshot_every and t % self.snapshot_every == 0:
+                        snapshots.append((t, x_adv.detach().cpu()))
+                if t == self.steps:
+                    break
+                (grad,) = torch.autograd.grad(out.loss.sum(), x_adv)
+                with torch.no_grad():
+                    x_adv = project(x_adv - self.step_size * self.direction(grad, gen).to(dev), x, self.eps)
+                if on_step is not None:
+                    on_step(t + 1, self.steps)
+            if self.random_start:  # the natural image is the fallback when no iterate kept the label
+                never = best_score == float("inf")
+                best = torch.where(never.view(-1, 1, 1, 1), x, best)
+            with torch.no_grad():
+                logits1 = self.model(best)
+                metrics = self.metrics(x, best, pred, ctx)
+            pred_after = logits1.argmax(1)
+            result = AttackResult(
+                x=x.cpu(), x_adv=best.cpu(), y=y.cpu(), pred_before=pred.cpu(), pred_after=pred_after.cpu(),
+                prob_before=logits0.softmax(1).cpu(), prob_after=logits1.softmax(1).cpu(),
+                label_kept=(pred_after == pred).cpu(), improved=(best_step > 0).cpu(),
+                linf=(best - x).abs().flatten(1).max(1).values.cpu(), objective=torch.stack(scores),
+                best_step=best_step.cpu(), metrics={k: v.detach().cpu() for k, v in metrics.items()},
+                config=self.config(), snapshots=snapshots, extras=self.extras(ctx),
+            )
+        finally:
+            self.model.train(was_training)
+        return result
+
+    def extras(self, ctx: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Extra per-image tensors to hand back (e.g. the target images)."""
+        return {}
+
+

@@ -1,0 +1,91 @@
+"""Untargeted prototype attack on PrototypeDL (Zheng et al., paper 000, Sec. 3.2, eqs. 2–3).
+
+    D(x, y) = sqrt( Σ_{Y(j)=y} h_j(x)² / #{j: Y(j)=y} )      (eq. 2, RMS of the distances to y's prototypes)
+    R(x, y) = sqrt( Σ_{Y(j)≠y} h_j(x)² / #{j: Y(j)≠y} )
+    x* = argmax_{x* ∈ B_ε(x)}  D(x*, y) − λ R(x*, y) − ξ CE(f(x*), y) − α ||h(x*)||²   (eq. 3)
+
+h_j(x) = ||z(x) − p_j||² are the prototype distances. The nearest prototype should end up of a
+wrong class while the predicted label stays.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import AttackError
+from .base import Attack, StepOut
+from .registry import ATTACKS
+
+
+def class_distances(h: torch.Tensor, classes: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
+    """D(x, c) for every class c, [B,10] (eq. 2); +inf for a class that owns no prototype."""
+    onehot = F.one_hot(classes, n_classes).to(h.dtype)          # [m,10]
+    counts = onehot.sum(0)                                      # [10]
+    mean_sq = (h.pow(2) @ onehot) / counts.clamp(min=1)         # [B,10]
+    d = mean_sq.sqrt()
+    return torch.where(counts > 0, d, torch.full_like(d, float("inf")))
+
+
+def d_and_r(h: torch.Tensor, classes: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """D(x, y) and R(x, y) per image, [B] each (paper 000, eq. 2 and the line after it)."""
+    own = classes.view(1, -1) == y.view(-1, 1)                  # [B,m]
+    sq = h.pow(2)
+    d = ((sq * own).sum(1) / own.sum(1).clamp(min=1)).sqrt()
+    r = ((sq * ~own).sum(1) / (~own).sum(1).clamp(min=1)).sqrt()
+    return d, r
+
+
+@ATTACKS.register("protodl_prototype")
+class ProtoDLAttack(Attack):
+    """PGD on eq. 3 (minimising its negative). No ``target`` (untargeted).
+
+    Args (beyond ``Attack``): lam: λ on R; xi: ξ on the cross-entropy; alpha: α on ||h||².
+    Example:
+        res = ProtoDLAttack(protodl, eps=0.3, steps=100)(x)
+        res.metrics["nearest_consistent_adv"]   # nearest prototype's class == label, [B]
+    """
+
+    name = "protodl_prototype"
+
+    def __init__(self, model, *, lam: float = 1.0, xi: float = 0.3, alpha: float = 0.0, **kw):
+        super().__init__(model, **kw)
+        if not hasattr(model, "prototype_distances"):
+            raise AttackError("the prototype attack needs a PrototypeDL (a model with prototype_distances())")
+        self.lam, self.xi, self.alpha = float(lam), float(xi), float(alpha)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "lam": self.lam, "xi": self.xi, "alpha": self.alpha}
+
+    def prepare(self, x, pred, target) -> dict[str, Any]:
+        classes = self.model.prototype_classes()
+        missing = sorted(set(range(10)) - set(classes.tolist()))
+        if missing:
+            raise AttackError(f"classes {missing} own no prototype, so D(x, y) is undefined for them")
+        with torch.no_grad():
+            h = self.model.prototype_distances(x)
+        return {"classes": classes, "h_x": h}
+
+    def step(self, x_adv, pred, ctx) -> StepOut:
+        h = self.model.prototype_distances(x_adv)
+        logits = self.model.classifier(h)
+        d, r = d_and_r(h, ctx["classes"], pred)
+        gain = d - self.lam * r - self.xi * F.cross_entropy(logits, pred, reduction="none") - self.alpha * h.pow(2).sum(1)
+        return StepOut(loss=-gain, score=-(d - self.lam * r).detach(), logits=logits.detach())
+
+    def metrics(self, x, x_adv, pred, ctx) -> dict[str, torch.Tensor]:
+        classes = ctx["classes"]
+        out = {}
+        for tag, h in (("nat", ctx["h_x"]), ("adv", self.model.prototype_distances(x_adv))):
+            dc = class_distances(h, classes)                                  # [B,10]
+            d_true = dc.gather(1, pred.view(-1, 1)).squeeze(1)
+            d_other = dc.scatter(1, pred.view(-1, 1), float("inf")).min(1).values
+            d, r = d_and_r(h, classes, pred)
+            out[f"D_true_{tag}"] = d_true
+            out[f"D_other_{tag}"] = d_other
+            out[f"R_{tag}"] = r
+            out[f"nearest_consistent_{tag}"] = (classes[h.argmin(1)] == pred).float()
+            out[f"d_consistent_{tag}"] = (d_true < d_other).float()
+            assert torch.allclose(d, d_true, equal_nan=True)
+        return out

@@ -1,0 +1,4 @@
+"""The attack registry: ``ATTACKS.get(name)(model, **params)``."""
+from ..registry import Registry
+
+ATTACKS = Registry("attack")

@@ -1,0 +1,26 @@
+"""Seeded choices of digits and targets from a split."""
+from __future__ import annotations
+
+import torch
+
+from ..errors import AttackError
+
+
+def pick_digits(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` distinct indices into ``labels``, a seeded random draw (the same seed, the same digits)."""
+    if not 1 <= n <= len(labels):
+        raise AttackError(f"n must be between 1 and {len(labels)} (the digits in the split), got {n}")
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randperm(len(labels), generator=gen)[:n].sort().values
+
+
+def pick_other_class_targets(labels: torch.Tensor, idx: torch.Tensor, per_digit: int, seed: int = 0) -> torch.Tensor:
+    """For each digit ``idx[i]``, ``per_digit`` random indices of digits with another label, [n, per_digit]."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    out = []
+    for i in idx.tolist():
+        others = torch.nonzero(labels != labels[i]).flatten()
+        if per_digit > len(others):
+            raise AttackError(f"targets per digit must be at most {len(others)}, got {per_digit}")
+        out.append(others[torch.randperm(len(others), generator=gen)[:per_digit]])
+    return torch.stack(out)

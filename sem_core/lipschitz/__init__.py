@@ -1,0 +1,15 @@
+"""Local Lipschitz estimates of explanations (Alvarez-Melis & Jaakkola 2018, eqs. 1–2; SENN eq. 5).
+
+The estimators take a batched explanation function, not an explainer object, so they work for
+any explainer in the zoo, for SENN's θ (with ``denominator_fn`` = its concept encoder h) and for
+hand-written test functions.
+
+Example:
+    from sem_core.lipschitz import local_lipschitz
+    res = local_lipschitz(lambda z: saliency(model, z), x, eps=0.1, budget=100, differentiable=True)
+"""
+from .discrete import discrete_lipschitz
+from .estimate import list_methods, local_lipschitz
+from .result import LipschitzResult
+
+__all__ = ["LipschitzResult", "discrete_lipschitz", "list_methods", "local_lipschitz"]

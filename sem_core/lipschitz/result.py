@@ -1,0 +1,34 @@
+"""The result of a local Lipschitz estimate: per-image values, maximisers and their explanations."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class LipschitzResult:
+    """Per-image local Lipschitz estimates (all tensors on the CPU).
+
+    values [B] the estimate L̂(x_i); x [B,1,28,28] the points; x_prime [B,1,28,28] the maximising x'
+    found (in the ε-ball and in [0,1] for the continuous methods, a sample point for ``discrete``);
+    expl / expl_prime [B,...] E(x) and E(x'); calls: explainer evaluations (images explained) spent
+    per image, E(x) included; method: "gradient", "random", "bayesopt" or "discrete";
+    history [n_rounds,B]: best value so far after each round; config: the settings used.
+    """
+
+    values: torch.Tensor
+    x: torch.Tensor
+    x_prime: torch.Tensor
+    expl: torch.Tensor
+    expl_prime: torch.Tensor
+    calls: int
+    method: str
+    history: torch.Tensor
+    config: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: per-image values, their median, the calls spent, the method and the config."""
+        return {"values": self.values.tolist(), "median": self.values.median().item(),
+                "calls": self.calls, "method": self.method, "config": dict(self.config)}

@@ -1,0 +1,73 @@
+"""The explainer registry and the contract every registered explainer keeps."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sem_core.errors import SemError, UnknownNameError
+from sem_core.explain import EXPLAINERS, explain, list_explainers, register_explainer
+
+DIFFERENTIABLE = ["deeplift", "gradxinput", "ig", "saliency", "smoothgrad"]
+ALL = sorted(DIFFERENTIABLE + ["lime", "lrp", "occlusion", "shap"])
+# small budgets so the whole suite stays fast; stochastic ones get a fixed seed
+FAST = {"ig": {"steps": 8}, "smoothgrad": {"samples": 4, "seed": 3}, "occlusion": {},
+        "lime": {"samples": 60, "seed": 3}, "shap": {"samples": 60, "seed": 3}}
+
+
+def test_registry_lists_every_explainer_and_which_are_differentiable():
+    assert list_explainers() == ALL
+    assert list_explainers(differentiable=True) == DIFFERENTIABLE
+    assert set(list_explainers(differentiable=False)) == set(ALL) - set(DIFFERENTIABLE)
+
+
+def test_unknown_name_lists_what_exists(linear, digits):
+    with pytest.raises(UnknownNameError, match="unknown explainer 'gradcam'; available: deeplift"):
+        explain(linear, digits, "gradcam")
+
+
+def test_duplicate_registration_raises():
+    with pytest.raises(ValueError, match="already registered"):
+        register_explainer("saliency", differentiable=True, summary="again")(lambda *a, **k: None)
+    assert EXPLAINERS.get("saliency").summary.startswith("|∇")
+
+
+@pytest.mark.parametrize("method", sorted(set(ALL) - set(DIFFERENTIABLE)))
+def test_create_graph_on_a_non_differentiable_explainer_is_refused(linear, digits, method):
+    with pytest.raises(SemError, match="not differentiable; differentiable explainers: deeplift"):
+        explain(linear, digits, method, create_graph=True)
+
+
+@pytest.mark.parametrize("backend_method", ["lime", "shap"])
+def test_unknown_backend_lists_the_backends(linear, digits, backend_method):
+    with pytest.raises(SemError, match="backend 'sklearn'; available: captum"):
+        explain(linear, digits, backend_method, backend="sklearn")
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_contract_default_target_is_the_prediction_and_maps_are_detached(models, digits, method):
+    model = models["relu_pool"]
+    x = digits.clone().requires_grad_(True)
+    pred = model(digits).argmax(1)
+    default = explain(model, x, method, **FAST.get(method, {}))
+    explicit = explain(model, x, method, target=pred, **FAST.get(method, {}))
+    assert default.shape == x.shape and default.dtype == x.dtype
+    assert not default.requires_grad and torch.isfinite(default).all()
+    assert default.abs().sum() > 0
+    torch.testing.assert_close(default, explicit, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_batch_equals_one_by_one(models, digits, method):
+    model = models["relu_pool"]
+    target = torch.tensor([3, 7, 1])
+    batch = explain(model, digits, method, target=target, **FAST.get(method, {}))
+    single = torch.cat([explain(model, digits[i:i + 1], method, target=target[i:i + 1],
+                                **FAST.get(method, {})) for i in range(3)])
+    torch.testing.assert_close(batch, single, rtol=1e-7, atol=1e-10)
+
+
+def test_target_must_be_one_class_per_image(linear, digits):
+    with pytest.raises(SemError, match="one class per image"):
+        explain(linear, digits, "saliency", target=torch.tensor([1, 2]))
+    int_target = explain(linear, digits, "saliency", target=4)
+    torch.testing.assert_close(int_target, explain(linear, digits, "saliency", target=torch.full((3,), 4)))
