@@ -102,6 +102,13 @@ def _attack(args: argparse.Namespace) -> dict[str, Any]:
     return run_attack(args)
 
 
+@command("lipschitz")
+def _lipschitz(args: argparse.Namespace) -> dict[str, Any]:
+    from .cli_attacks import run_lipschitz
+
+    return run_lipschitz(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
     parser = build_parser()

@@ -10,6 +10,8 @@ Example:
 """
 from .discrete import discrete_lipschitz
 from .estimate import list_methods, local_lipschitz
+from .explainers import SELF, explanation_fn, list_lipschitz_explainers
 from .result import LipschitzResult
 
-__all__ = ["LipschitzResult", "discrete_lipschitz", "list_methods", "local_lipschitz"]
+__all__ = ["LipschitzResult", "discrete_lipschitz", "list_methods", "local_lipschitz", "SELF", "explanation_fn",
+           "list_lipschitz_explainers"]

@@ -1,0 +1,174 @@
+"""Attacks on feature-importance maps (Ghorbani, Abid & Zou, paper 003, Algorithm 1).
+
+The map I(x) = |m(x)| / Σ|m(x)| of an explainer m (saliency, gradient×input, integrated
+gradients, DeepLIFT) is pushed away from I(x) while the prediction stays:
+    top-k        minimise Σ_{i ∈ B} I(x_t)_i, B = the top-k pixels of I(x)
+    center       maximise ||C(I(x_t)) − C(I(x))||₂, C the centre of mass (pixels)
+    region       maximise Σ_{i ∈ M} I(x_t)_i for a user-given mask M (targeted)
+    random       one random-sign step x + ε·sign(N(0,1)) (the paper's baseline)
+Gradients go through a smooth surrogate (ReLU → softplus(β), paper 003 Sec. 4, because a ReLU
+network's saliency has zero second derivative); every iterate is *judged* on the real network:
+its label and its map. The score that picks the best iterate is the dissimilarity on the real
+network (top-k intersection, −centre shift, −mass in the region).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..errors import AttackError
+from ..explain import explain, list_explainers
+from ..metrics import center_of_mass, center_shift, normalize_map, spearman, topk_intersection, topk_mask
+from ..models.registry import with_activation
+from .base import Attack, StepOut
+from .registry import ATTACKS
+
+SALIENCY_METHODS = ("saliency", "gradxinput", "ig", "deeplift")
+KINDS = ("topk", "center", "region", "random")
+
+
+class SaliencyAttack(Attack):
+    """Base of the four saliency attacks. ``target``: for ``region`` a bool mask [B or 1,1,28,28].
+
+    Args (beyond ``Attack``): method: explainer name; k: top-k size (pixels); beta: softplus
+    sharpness of the surrogate; ig_steps: integration steps for ``ig`` inside the attack.
+    Example:
+        res = TopKAttack(cnn, method="saliency", eps=0.1, steps=50, k=50)(x)
+        res.metrics["topk_intersection"]   # [B], 1 = unchanged top-k
+    """
+
+    kind = "topk"
+
+    def __init__(self, model, *, method: str = "saliency", k: int = 50, beta: float = 10.0,
+                 ig_steps: int = 16, eps: float = 0.1, steps: int = 50, **kw):
+        super().__init__(model, eps=eps, steps=steps, **kw)
+        if method not in SALIENCY_METHODS:
+            raise AttackError(f"unknown explainer '{method}' for the saliency attacks; available: {', '.join(SALIENCY_METHODS)}")
+        if not 1 <= k <= 784:
+            raise AttackError(f"k must be between 1 and 784 pixels, got {k}")
+        self.method, self.k, self.beta, self.ig_steps = method, int(k), float(beta), int(ig_steps)
+        self.surrogate = with_activation(model, "softplus", beta) if hasattr(model, "config") else model
+        self.name = f"saliency_{self.kind}"
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "kind": self.kind, "method": self.method, "k": self.k, "beta": self.beta,
+                "ig_steps": self.ig_steps}
+
+    def _kw(self) -> dict[str, Any]:
+        return {"steps": self.ig_steps} if self.method == "ig" else {}
+
+    def real_map(self, x: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
+        return normalize_map(explain(self.model, x, self.method, target=pred, **self._kw()))
+
+    def prepare(self, x, pred, target) -> dict[str, Any]:
+        i0 = self.real_map(x, pred)
+        return {"I0": i0, "topk": topk_mask(i0, self.k), "C0": center_of_mass(i0)}
+
+    def dissimilarity(self, i_s: torch.Tensor, ctx) -> torch.Tensor:
+        """Differentiable objective on the surrogate's map (lower is better), [B]."""
+        raise NotImplementedError
+
+    def score(self, i_real: torch.Tensor, ctx) -> torch.Tensor:
+        """Judged on the real network's map (lower is better), [B]."""
+        raise NotImplementedError
+
+    def step(self, x_adv, pred, ctx) -> StepOut:
+        i_s = normalize_map(explain(self.surrogate, x_adv, self.method, target=pred, create_graph=True, **self._kw()))
+        loss = self.dissimilarity(i_s, ctx)
+        i_real = self.real_map(x_adv.detach(), pred)
+        return StepOut(loss=loss, score=self.score(i_real, ctx))
+
+    def metrics(self, x, x_adv, pred, ctx) -> dict[str, torch.Tensor]:
+        i1 = self.real_map(x_adv, pred)
+        i0 = ctx["I0"]
+        out = {"topk_intersection": topk_intersection(i0, i1, self.k), "spearman": spearman(i0, i1),
+               "center_shift": center_shift(i0, i1)}
+        if "mask" in ctx:
+            out["region_mass_before"] = (i0 * ctx["mask"]).flatten(1).sum(1)
+            out["region_mass_after"] = (i1 * ctx["mask"]).flatten(1).sum(1)
+        return out
+
+    def extras(self, ctx) -> dict[str, torch.Tensor]:
+        return {"map_before": ctx["I0"].cpu()}
+
+
+@ATTACKS.register("saliency_topk")
+class TopKAttack(SaliencyAttack):
+    kind = "topk"
+
+    def dissimilarity(self, i_s, ctx):
+        return (i_s * ctx["topk"]).flatten(1).sum(1)
+
+    def score(self, i_real, ctx):
+        return topk_intersection(ctx["I0"], i_real, self.k)
+
+
+@ATTACKS.register("saliency_center")
+class CenterAttack(SaliencyAttack):
+    kind = "center"
+
+    def dissimilarity(self, i_s, ctx):
+        return -(center_of_mass(i_s) - ctx["C0"]).norm(dim=1)
+
+    def score(self, i_real, ctx):
+        return -center_shift(ctx["I0"], i_real)
+
+
+@ATTACKS.register("saliency_region")
+class RegionAttack(SaliencyAttack):
+    """Targeted: pull the map's mass into ``target``, a bool/0-1 mask [B or 1,1,28,28]."""
+
+    kind = "region"
+
+    def prepare(self, x, pred, target) -> dict[str, Any]:
+        if not isinstance(target, torch.Tensor) or target.shape[-2:] != (28, 28):
+            raise AttackError("the region attack needs a mask of shape [B,1,28,28] or [28,28] (the target region)")
+        mask = target.to(x.device, torch.float32).expand_as(x) if target.dim() == 4 else target.to(x.device, torch.float32).expand_as(x)
+        if mask.flatten(1).sum(1).min() == 0:
+            raise AttackError("the target region is empty: select at least one pixel")
+        return {**super().prepare(x, pred, target), "mask": mask}
+
+    def dissimilarity(self, i_s, ctx):
+        return -(i_s * ctx["mask"]).flatten(1).sum(1)
+
+    def score(self, i_real, ctx):
+        return -(i_real * ctx["mask"]).flatten(1).sum(1)
+
+
+@ATTACKS.register("saliency_random")
+class RandomSignAttack(SaliencyAttack):
+    """The baseline: one step x + ε·sign(N(0,1)) (kept if the label holds, else x)."""
+
+    kind = "random"
+
+    def __init__(self, model, **kw):
+        kw.update(steps=1, step_size=kw.get("eps", 0.1))
+        super().__init__(model, **kw)
+
+    def direction(self, grad, gen):
+        return torch.randn(grad.shape, generator=gen).sign()
+
+    def step(self, x_adv, pred, ctx) -> StepOut:
+        i_real = self.real_map(x_adv.detach(), pred)
+        score = topk_intersection(ctx["I0"], i_real, self.k)
+        return StepOut(loss=(x_adv * 0).flatten(1).sum(1), score=score)
+
+    def dissimilarity(self, i_s, ctx):  # pragma: no cover - not used
+        return i_s.new_zeros(i_s.shape[0])
+
+    def score(self, i_real, ctx):  # pragma: no cover - not used
+        return topk_intersection(ctx["I0"], i_real, self.k)
+
+
+SALIENCY_ATTACKS = {"topk": TopKAttack, "center": CenterAttack, "region": RegionAttack, "random": RandomSignAttack}
+
+
+def saliency_attack(model, kind: str, **kw) -> SaliencyAttack:
+    """``saliency_attack(cnn, "topk", method="ig", eps=0.1)`` — unknown kinds list the available ones."""
+    if kind not in SALIENCY_ATTACKS:
+        raise AttackError(f"unknown saliency attack '{kind}'; available: {', '.join(KINDS)}")
+    return SALIENCY_ATTACKS[kind](model, **kw)
+
+
+assert set(SALIENCY_METHODS) <= set(list_explainers(differentiable=True))
