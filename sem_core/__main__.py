@@ -49,6 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help=f"one of: {', '.join(list_models())}, or a card .json path")
     _common(p)
 
+    p = sub.add_parser("experiment", help="run (or resume) a dataset-level experiment into a folder")
+    p.add_argument("name", help="one of: senn-distances, protodl-distances, protodl-table, saliency-fragility, "
+                                "lipschitz, senn-lambda, faithfulness")
+    p.add_argument("--n", type=int, default=None, help="number of digits (default: the experiment's)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
+                   help="override a parameter, e.g. --param targets=20 --param 'eps_values=[0.05,0.1]'")
+    _common(p)
+
+    p = sub.add_parser("report", help="write docs/RESULTS.md from saved experiment folders")
+    p.add_argument("--results", required=True)
+    p.add_argument("--out", default="docs/RESULTS.md")
+    _common(p)
+
     from . import cli_attacks  # the attack and lipschitz commands
     for register in cli_attacks.PARSERS:
         register(sub, _common)
@@ -73,7 +87,8 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         bar.set_postfix(loss=f"{metrics['loss']:.3f}")
 
     result = train_model(args.model, epochs=args.epochs, seed=args.seed, data=args.data, device=args.device,
-                         out=args.out, model_config=model_config, train_config=train_config, on_step=on_step)
+                         out=args.out, model_config=model_config, train_config=train_config, on_step=on_step,
+                         name_on_disk=args.name)
     bar.close()
     card = result.card
     return {"model": args.model, "card": str(result.card_path), "accuracy": card["test_accuracy"],
@@ -107,6 +122,32 @@ def _lipschitz(args: argparse.Namespace) -> dict[str, Any]:
     from .cli_attacks import run_lipschitz
 
     return run_lipschitz(args)
+
+
+@command("experiment")
+def _experiment(args: argparse.Namespace) -> dict[str, Any]:
+    from .cli_attacks import _progress
+    from .errors import SemError
+    from .experiments import run_experiment
+
+    params = {}
+    for item in args.param:
+        key, _, raw = item.partition("=")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            raise SemError(f"--param {item}: the value must be JSON (e.g. 20, 0.1, [0.05,0.1], \"cnn\")") from None
+    bar, on_step = _progress(f"experiment {args.name} (chunks)")
+    manifest = run_experiment(args.name, args.out, n=args.n, device=args.device, seed=args.seed, on_step=on_step, **params)
+    bar.close()
+    return manifest
+
+
+@command("report")
+def _report(args: argparse.Namespace) -> dict[str, Any]:
+    from .experiments import write_report
+
+    return {"report": str(write_report(args.results, args.out))}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,9 +44,10 @@ class ProtoDistancesResult:
 
 def protodl_distances(model, images: torch.Tensor, labels: torch.Tensor, *, n: int = 100, eps: float = 0.3,
                       steps: int = 100, lam: float = 1.0, xi: float = 0.3, alpha: float = 0.0, seed: int = 0,
-                      on_step: Callable[[int, int], None] | None = None) -> ProtoDistancesResult:
+                      idx: torch.Tensor | None = None, on_step: Callable[[int, int], None] | None = None) -> ProtoDistancesResult:
     start = time.perf_counter()
-    idx = pick_digits(labels, n, seed)
+    idx = pick_digits(labels, n, seed) if idx is None else idx
+    n = len(idx)
     attack = ProtoDLAttack(model, eps=eps, steps=steps, lam=lam, xi=xi, alpha=alpha)
     res = attack(images[idx], labels[idx], seed=seed, on_step=on_step)
     correct = res.pred_before == labels[idx]

@@ -15,10 +15,12 @@ def pick_digits(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
 
 
 def pick_other_class_targets(labels: torch.Tensor, idx: torch.Tensor, per_digit: int, seed: int = 0) -> torch.Tensor:
-    """For each digit ``idx[i]``, ``per_digit`` random indices of digits with another label, [n, per_digit]."""
-    gen = torch.Generator().manual_seed(seed + 1)
+    """For each digit ``idx[i]``, ``per_digit`` random indices of digits with another label, [n, per_digit].
+
+    Each digit's draw depends only on (seed, its index), so chunked and whole runs agree."""
     out = []
     for i in idx.tolist():
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + i + 1)
         others = torch.nonzero(labels != labels[i]).flatten()
         if per_digit > len(others):
             raise AttackError(f"targets per digit must be at most {len(others)}, got {per_digit}")

@@ -56,11 +56,13 @@ def natural_min_distances(h: torch.Tensor, labels: torch.Tensor, idx: torch.Tens
 
 def senn_distances(model, images: torch.Tensor, labels: torch.Tensor, *, n: int = 100, targets: int = 100,
                    eps: float = 0.3, steps: int = 100, lam: float = 1.0, seed: int = 0, batch_size: int = 1000,
-                   on_step: Callable[[int, int], None] | None = None) -> SennDistancesResult:
-    """Run the Fig. 2 protocol on ``n`` digits with ``targets`` targets each (batched over pairs)."""
+                   idx: torch.Tensor | None = None, on_step: Callable[[int, int], None] | None = None) -> SennDistancesResult:
+    """Run the Fig. 2 protocol on ``n`` random digits (or the given ``idx``) with ``targets`` targets each
+    (batched over pairs)."""
     start = time.perf_counter()
     dev = model_device(model)
-    idx = pick_digits(labels, n, seed)
+    idx = pick_digits(labels, n, seed) if idx is None else idx
+    n = len(idx)
     tgt = pick_other_class_targets(labels, idx, targets, seed)          # [n,T]
     with torch.no_grad():
         h_all = torch.cat([model.concepts(b.to(dev)) for b in images.split(1000)]).cpu()

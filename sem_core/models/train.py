@@ -109,6 +109,7 @@ def train_model(
     model_config: dict[str, Any] | None = None,
     train_config: TrainConfig | None = None,
     limit: int | None = None,
+    name_on_disk: str | None = None,
     on_step: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train ``name`` on ``data`` and (when ``out`` is given) save ``<out>/<name>.safetensors/.json``.
@@ -183,7 +184,7 @@ def train_model(
         "final_epoch_losses": history[-1] if history else {},
         **extras,
     }
-    card_path = save_checkpoint(model, out, card, name=name) if out is not None else None
+    card_path = save_checkpoint(model, out, card, name=name_on_disk or name) if out is not None else None
     return TrainResult(model, card, card_path, history)
 
 

@@ -1,0 +1,189 @@
+"""Resumable experiment runner: chunks saved atomically, reused on resume, then tables + figures.
+
+    run_experiment("senn-distances", out="results/senn", n=100)
+
+Layout of ``out``:
+    chunks/NNNN.json     one finished chunk each (written to a temp file, then renamed)
+    results.json/.csv    the experiment's rows and summary
+    *.html, *.png        its plotly figures (PNG needs kaleido + a Chromium; skipped with a note)
+    manifest.json        parameters, model cards, data source, seconds, versions,
+                         chunks_computed / chunks_reused of the last run
+A folder holding chunks of *other* parameters is refused, so results never mix.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ..errors import SemError
+from ..registry import Registry
+
+log = logging.getLogger(__name__)
+EXPERIMENTS: Registry[type["Experiment"]] = Registry("experiment")
+
+
+@dataclass
+class Context:
+    """What chunks share: models (name -> (model, card)), the test split, device, params."""
+
+    params: dict[str, Any]
+    device: torch.device
+    models: dict[str, tuple[Any, dict]] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    out: Path | None = None
+
+
+@dataclass
+class Outputs:
+    """What ``finalize`` returns: rows for CSV, a summary for the report, named figures."""
+
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+class Experiment:
+    """One experiment: how to split the work, how to do a chunk, how to summarise."""
+
+    name = ""
+    paper = ""          # e.g. "paper 000, Fig. 2"
+    claim = ""          # the paper's finding, one sentence
+    models: tuple[str, ...] = ()
+    defaults: dict[str, Any] = {}
+
+    def chunks(self, ctx: Context) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def run_chunk(self, spec: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def finalize(self, results: list[dict[str, Any]], ctx: Context) -> Outputs:
+        raise NotImplementedError
+
+    def verdict(self, summary: dict[str, Any]) -> tuple[str, str]:
+        """('reproduced' | 'partly' | 'not', why)."""
+        raise NotImplementedError
+
+
+def list_experiments() -> list[str]:
+    return EXPERIMENTS.names()
+
+
+def _atomic_write(path: Path, text: str | bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(text if isinstance(text, bytes) else text.encode())
+    os.replace(tmp, path)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, torch.Tensor):
+        return v.tolist()
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _write_figure(fig, out: Path, stem: str) -> dict[str, str]:
+    fig.write_html(str(out / f"{stem}.html"), include_plotlyjs="directory", full_html=True)
+    entry = {"html": f"{stem}.html"}
+    import importlib.util
+
+    if importlib.util.find_spec("kaleido") is None:
+        entry["png_skipped"] = "PNG export needs the kaleido package (and a Chromium it can drive)"
+        return entry
+    try:
+        png = fig.to_image(format="png", width=900, height=520, scale=1.5)
+    except Exception as exc:  # kaleido missing, or no Chromium for it to drive
+        detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "no Chromium found for kaleido"
+        entry["png_skipped"] = f"PNG export unavailable ({type(exc).__name__}: {detail})"
+    else:
+        _atomic_write(out / f"{stem}.png", png)
+        entry["png"] = f"{stem}.png"
+    return entry
+
+
+def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=None, seed: int = 0,
+                   on_step: Callable[[int, int], None] | None = None, **params: Any) -> dict[str, Any]:
+    """Run (or resume) ``name`` into ``out``; returns the manifest (also written to manifest.json)."""
+    from ..api import load_model_with_card
+    from ..data import load_split
+    from ..device import resolve_device
+    from ..models.checkpoint import library_versions
+
+    exp = EXPERIMENTS.get(name)()
+    dev = resolve_device(device)
+    full = {**exp.defaults, **{k: v for k, v in params.items() if v is not None}, "seed": seed}
+    if n is not None:
+        full["n"] = n
+    out = Path(out)
+    (out / "chunks").mkdir(parents=True, exist_ok=True)
+    key_path = out / "chunks" / "params.json"
+    key = json.dumps({"experiment": name, **full}, sort_keys=True)
+    if key_path.exists() and key_path.read_text() != key:
+        raise SemError(f"{out} holds chunks of a run with other parameters ({key_path.read_text()}); "
+                       f"choose another --out or delete that folder")
+    _atomic_write(key_path, key)
+
+    start = time.perf_counter()
+    ctx = Context(params=full, device=dev, out=out)
+    sources = set()
+    for m in exp.models:
+        ctx.models[m] = load_model_with_card(m, dev)
+        sources.add(ctx.models[m][1]["data"]["source"])
+    if len(sources) > 1:
+        raise SemError(f"the models of {name} were trained on different sources {sorted(sources)}; not mixing them")
+    source = sources.pop() if sources else "auto"
+    ctx.data["test"] = load_split("test", source)
+
+    specs = exp.chunks(ctx)
+    results, computed, reused = [], 0, 0
+    for i, spec in enumerate(specs):
+        path = out / "chunks" / f"{i:04d}.json"
+        if path.exists():
+            stored = json.loads(path.read_text())
+            if stored.get("spec") == _jsonable(spec):
+                results.append(stored["result"])
+                reused += 1
+                if on_step:
+                    on_step(i + 1, len(specs))
+                continue
+        result = _jsonable(exp.run_chunk(spec, ctx))
+        _atomic_write(path, json.dumps({"spec": _jsonable(spec), "result": result}))
+        results.append(result)
+        computed += 1
+        if on_step:
+            on_step(i + 1, len(specs))
+
+    outputs = exp.finalize(results, ctx)
+    figures = {stem: _write_figure(fig, out, stem) for stem, fig in outputs.figures.items()}
+    _atomic_write(out / "results.json", json.dumps(_jsonable({"summary": outputs.summary, "rows": outputs.rows}), indent=1))
+    if outputs.rows:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(outputs.rows[0]))
+        writer.writeheader()
+        writer.writerows(_jsonable(outputs.rows))
+        _atomic_write(out / "results.csv", buf.getvalue())
+    verdict, why = exp.verdict(outputs.summary)
+    manifest = {
+        "experiment": name, "paper": exp.paper, "claim": exp.claim, "params": full,
+        "data_source": ctx.data["test"].source, "device": str(dev),
+        "models": {m: {k: card.get(k) for k in ("model", "config", "test_accuracy", "seed", "data", "sha256")}
+                   for m, (_, card) in ctx.models.items()},
+        "chunks_total": len(specs), "chunks_computed": computed, "chunks_reused": reused,
+        "seconds": round(time.perf_counter() - start, 2), "versions": library_versions(),
+        "summary": _jsonable(outputs.summary), "verdict": verdict, "verdict_reason": why, "figures": figures,
+        "command": f"python -m sem_core experiment {name} --n {full.get('n')} --out {out} --seed {seed}",
+    }
+    _atomic_write(out / "manifest.json", json.dumps(manifest, indent=1))
+    return manifest

@@ -1,0 +1,96 @@
+"""Every experiment runs end to end on a tiny N; resuming recomputes nothing; the report builds."""
+import json
+
+import pytest
+
+from sem_core.errors import SemError, UnknownNameError
+from sem_core.experiments import list_experiments, run_experiment, write_report
+from sem_core.experiments import runner as runner_mod
+
+TINY = {
+    "senn-distances": dict(n=3, targets=2, steps=3, chunk=2),
+    "protodl-distances": dict(n=12, steps=3, chunk=5),
+    "protodl-table": dict(n=2, steps=3),
+    "saliency-fragility": dict(n=2, steps=2, methods=["saliency", "deeplift"], kinds=["random", "topk"], eps_values=[0.1]),
+    "lipschitz": dict(n=2, budget=5, explainers=["gradxinput", "occlusion", "senn:self"]),
+    "senn-lambda": dict(n=2, epochs=1, train_limit=64, lambdas=[0.0, 0.1], budget=5),
+    "faithfulness": dict(n=20, chunk=10),
+}
+
+
+def test_every_experiment_has_a_tiny_configuration():
+    assert sorted(TINY) == list_experiments()
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    manifests = {}
+    for name, params in TINY.items():
+        p = dict(params)
+        manifests[name] = run_experiment(name, root / name, n=p.pop("n"), device="cpu", **p)
+    return root, manifests
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_experiment_writes_results_figures_manifest(finished, name):
+    root, manifests = finished
+    m = manifests[name]
+    out = root / name
+    assert m["chunks_computed"] == m["chunks_total"] > 0 and m["chunks_reused"] == 0
+    assert json.loads((out / "manifest.json").read_text())["experiment"] == name
+    assert m["verdict"] in {"reproduced", "partly", "not"} and m["verdict_reason"]
+    assert m["data_source"] == "subset"
+    assert (out / "results.json").exists() and (out / "results.csv").read_text().count("\n") >= 2
+    for entry in m["figures"].values():
+        assert (out / entry["html"]).stat().st_size > 1000
+        assert "png" in entry or "png_skipped" in entry
+    assert not list(out.rglob("*.tmp")), "a half-written file was left behind"
+
+
+def test_resume_recomputes_nothing_finished(tmp_path, monkeypatch):
+    calls = []
+    exp_cls = runner_mod.EXPERIMENTS.get("protodl-distances")
+    real = exp_cls.run_chunk
+
+    def counting(self, spec, ctx):
+        calls.append(spec["digits"][0])
+        if len(calls) == 2 and not getattr(counting, "crashed", False):
+            counting.crashed = True
+            raise KeyboardInterrupt  # the run is interrupted in its second chunk
+        return real(self, spec, ctx)
+
+    monkeypatch.setattr(exp_cls, "run_chunk", counting)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment("protodl-distances", tmp_path, n=15, device="cpu", steps=2, chunk=5)
+    assert len(list((tmp_path / "chunks").glob("0*.json"))) == 1
+    calls.clear()
+    m = run_experiment("protodl-distances", tmp_path, n=15, device="cpu", steps=2, chunk=5)
+    assert (m["chunks_computed"], m["chunks_reused"]) == (2, 1)
+    assert len(calls) == 2
+    calls.clear()
+    m = run_experiment("protodl-distances", tmp_path, n=15, device="cpu", steps=2, chunk=5)
+    assert (m["chunks_computed"], m["chunks_reused"]) == (0, 3) and calls == []
+
+
+def test_other_parameters_in_the_same_folder_are_refused(tmp_path):
+    run_experiment("faithfulness", tmp_path, n=10, device="cpu", chunk=10)
+    with pytest.raises(SemError, match="other parameters"):
+        run_experiment("faithfulness", tmp_path, n=20, device="cpu", chunk=10)
+
+
+def test_unknown_experiment_lists_them(tmp_path):
+    with pytest.raises(UnknownNameError, match="available: faithfulness, lipschitz"):
+        run_experiment("nope", tmp_path)
+
+
+def test_report_builds_from_results(finished, tmp_path):
+    root, _ = finished
+    path = write_report(root, tmp_path / "docs" / "RESULTS.md")
+    text = path.read_text()
+    for name in TINY:
+        assert f"## {name}" in text
+    assert "Verdict:" in text and "python -m sem_core experiment" in text
+    assert (tmp_path / "docs" / "figures" / "senn-distances-senn_distances.html").exists()
+    with pytest.raises(SemError, match="no manifest.json"):
+        write_report(tmp_path / "docs", tmp_path / "x.md")
