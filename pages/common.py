@@ -1,4 +1,4 @@
-"""The only shared UI helpers: cached loading, the sidebar, and error display."""
+"""The only shared UI helpers: cached loading, the sidebar, error display, URL-bound controls, the digit picker."""
 from __future__ import annotations
 
 import contextlib
@@ -8,6 +8,7 @@ import streamlit as st
 import torch
 
 import sem_core
+from sem_core.imageio import digit_from_bytes
 from sem_core.device import describe_device, resolve_device
 
 MODEL_LABELS = {"senn": "SENN (self-explaining)", "protodl": "PrototypeDL (prototypes)", "cnn": "CNN (black box)"}
@@ -57,3 +58,73 @@ def user_errors() -> Iterator[None]:
         st.error(str(exc))
     except torch.cuda.OutOfMemoryError:
         st.error("The GPU ran out of memory. Try fewer digits or steps, or set SEM_DEVICE=cpu.")
+
+
+# ---- URL-bound controls: the page state lives in the query string so a link reopens the view ----
+def _url_value_ok(raw: str, lo: float, hi: float, integer: bool) -> bool:
+    try:
+        v = float(raw)
+    except ValueError:
+        return False
+    return lo <= v <= hi and (not integer or v == int(v))
+
+
+def url_number(label: str, key: str, default: float, lo: float, hi: float, *, integer: bool = False,
+               step: float | None = None, container=st, **kw):
+    """A number input bound to the ``key`` query parameter; a hand-edited bad value is ignored with a warning."""
+    raw = st.query_params.get(key)
+    if raw is not None and not _url_value_ok(raw, lo, hi, integer):
+        kind = "an integer" if integer else "a number"
+        st.warning(f"Ignored `{key}={raw}` in the URL: expected {kind} from {lo:g} to {hi:g}; using {default:g}.")
+    cast = int if integer else float
+    if key in st.session_state and not lo <= st.session_state[key] <= hi:  # e.g. an index after the class changed
+        st.session_state[key] = cast(min(max(st.session_state[key], lo), hi))
+    return container.number_input(label, min_value=cast(lo), max_value=cast(hi), value=cast(default),
+                                  step=cast(step) if step is not None else cast(1) if integer else None,
+                                  key=key, bind="query-params", **kw)
+
+
+def url_choice(label: str, key: str, options: list, default, *, widget=None, container=st, **kw):
+    """A choice widget (selectbox by default) bound to the ``key`` query parameter, with a warning for bad values."""
+    raw = st.query_params.get(key)
+    if raw is not None and raw not in {str(o) for o in options}:
+        expected = ", ".join(map(str, options))
+        st.warning(f"Ignored `{key}={raw}` in the URL: expected one of {expected}; using {default}.")
+    widget = widget or container.selectbox
+    return widget(label, options, index=options.index(default), key=key, bind="query-params", **kw)
+
+
+def _random_digit(prefix: str, y_all: torch.Tensor) -> None:
+    i = int(torch.randint(len(y_all), (1,)))
+    cls = int(y_all[i])
+    st.session_state[prefix] = cls
+    st.session_state[f"{prefix}_i"] = int((torch.nonzero(y_all == cls).flatten() < i).sum())
+
+
+def digit_picker(prefix: str, title: str, default_class: int, x_all: torch.Tensor, y_all: torch.Tensor):
+    """Pick a test digit (class + index, or random) or upload one. Returns (x [1,1,28,28] or None,
+    its label or None, a caption); a bad upload is shown as an error and gives None."""
+    st.markdown(f"**{title}**")
+    source = url_choice("Digit from", f"{prefix}_from", ["test split", "upload"], "test split",
+                        widget=st.radio, horizontal=True, label_visibility="collapsed")
+    if source == "upload":
+        file = st.file_uploader("A PNG or JPG of one digit", type=["png", "jpg", "jpeg"], key=f"{prefix}_file")
+        if file is None:
+            st.info("Upload a digit (any size, dark on light or light on dark).")
+            return None, None, ""
+        with user_errors():
+            return digit_from_bytes(file.getvalue()), None, f"uploaded {file.name}"
+        return None, None, ""
+    c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+    cls = url_choice("Class", prefix, list(range(10)), default_class, container=c1)
+    of_class = torch.nonzero(y_all == cls).flatten()
+    k = url_number(f"Index (of {len(of_class)})", f"{prefix}_i", 0, 0, len(of_class) - 1, integer=True, container=c2)
+    c3.button("Random", key=f"{prefix}_rand", help="A random test digit", on_click=_random_digit, args=(prefix, y_all))
+    i = int(of_class[int(k)])
+    return x_all[i: i + 1], cls, f"test digit #{i} (label {cls})"
+
+
+def downloads(files: dict[str, tuple[str, bytes, str]], key: str) -> None:
+    """One download button per entry: label -> (file name, bytes, mime type)."""
+    for col, (label, (name, data, mime)) in zip(st.columns(len(files)), files.items()):
+        col.download_button(label, data, file_name=name, mime=mime, key=f"{key}_{name}", on_click="ignore")

@@ -15,6 +15,9 @@ st.markdown(
     "SEM Explorer attacks those explanations: the prediction stays, the explanation breaks."
 )
 st.latex(r"f(x) = \sum_{i=1}^{k} \theta_i(x)\, h_i(x)")
+if st.button("Try this: attack a 9 toward a 2", type="primary", key="home_try"):
+    st.session_state["concept_autorun"] = True  # the concept page runs the attack once on arrival
+    st.switch_page("pages/concept_attack.py", query_params={"src": "9", "tgt": "2"})
 
 st.header("Trained models")
 names = sem_core.list_models()

@@ -1,0 +1,95 @@
+"""Prototype attack (PrototypeDL): the nearest prototype changes class, the label stays (paper 000, Table 1)."""
+import json
+
+import streamlit as st
+import torch
+
+from pages.common import downloads, get_model, sidebar, test_split_for, url_number, user_errors
+from sem_core.attacks import ProtoDLAttack
+from sem_core.imageio import digits_to_png, npz_bytes
+from sem_core.viz import image_grid_figure, protodl_digit_frame, prototype_frame, prototype_table
+
+sidebar()
+st.title("Prototype attack (PrototypeDL)")
+st.markdown("PrototypeDL classifies a digit by its distances h_j(x) to 15 learnt prototypes. Naturally, the "
+            "nearest prototypes belong to the predicted class. The attack pushes the digit away from its own class's "
+            "prototypes (D) and toward the others (R) while a cross-entropy term keeps the prediction (eqs. 2–3):")
+st.latex(r"D(x,y) = \sqrt{\frac{\sum_{Y(j)=y} h_j(x)^2}{\sum_j \mathbb{1}[Y(j)=y]}}, \qquad "
+         r"R(x,y) = \sqrt{\frac{\sum_{Y(j)\neq y} h_j(x)^2}{\sum_j \mathbb{1}[Y(j)\neq y]}}")
+st.latex(r"x^* = \arg\max_{x^* \in B_\varepsilon(x)} \; D(x^*,y) - \lambda R(x^*,y) - \xi L_y\big(f(x^*),y\big) "
+         r"- \alpha \|h(x^*)\|_2^2")
+
+with user_errors():
+    model, card = get_model("protodl")
+    x_all, y_all, source = test_split_for("protodl")
+    classes = model.prototype_classes().cpu()
+    st.subheader("The prototypes")
+    st.markdown("The 15 prototypes decoded back to images, each with the class it votes for.")
+    st.plotly_chart(image_grid_figure(model.prototype_images().detach().cpu(),
+                                      [f"P{j + 1}: {int(c)}" for j, c in enumerate(classes)], cols=8),
+                    width="stretch", key="proto_grid")
+
+    st.subheader("Attack")
+    c1, c2, c3, c4 = st.columns(4)
+    eps = url_number("ε (L∞ radius, pixel units)", "eps", 0.3, 0.01, 1.0, step=0.05, format="%.2f", container=c1)
+    steps = url_number("PGD steps", "steps", 100, 1, 1000, integer=True, container=c2)
+    lam = url_number("λ (weight of R)", "lam", 1.0, 0.0, 100.0, step=0.5, container=c3)
+    xi = url_number("ξ (weight of the label-keeping loss)", "xi", 0.3, 0.0, 100.0, step=0.1, container=c4)
+    c5, c6 = st.columns([3, 1])
+    raw = st.query_params.get_all("digits")
+    if any(v not in {str(c) for c in range(10)} for v in raw):
+        st.warning(f"Ignored `digits={','.join(raw)}` in the URL: expected classes 0 to 9; using 0, 2, 4, 6, 8.")
+    chosen = c5.multiselect("Digit classes (one test digit each; Table 1 uses 0, 2, 4, 6, 8)", list(range(10)),
+                            default=[0, 2, 4, 6, 8], key="digits", bind="query-params", max_selections=10)
+    which = url_number("Which digit of each class", "which", 0, 0, 50, integer=True, container=c6)
+
+    if st.button("Run prototype attack", type="primary", disabled=not chosen):
+        of_class = [torch.nonzero(y_all == c).flatten() for c in sorted(chosen)]
+        idx = [int(o[min(which, len(o) - 1)]) for o in of_class]
+        bar = st.progress(0.0, text="Attacking…")
+        attack = ProtoDLAttack(model, eps=eps, steps=steps, lam=lam, xi=xi)
+        res = attack(x_all[idx], y_all[idx], on_step=lambda t, n: t % max(1, n // 50) == 0 and
+                     bar.progress(t / n, text=f"step {t}/{n}"))
+        bar.empty()
+        dev = next(model.parameters()).device
+        with torch.no_grad():
+            h_nat = model.prototype_distances(res.x.to(dev)).cpu()
+            h_adv = model.prototype_distances(res.x_adv.to(dev)).cpu()
+        st.session_state["proto_result"] = dict(res=res, h_nat=h_nat, h_adv=h_adv, idx=idx)
+
+if "proto_result" not in st.session_state:
+    st.info("Choose the digits and press **Run prototype attack**.")
+    st.stop()
+
+out = st.session_state["proto_result"]
+res, h_nat, h_adv = out["res"], out["h_nat"], out["h_adv"]
+names = [f"{int(c)} (#{i})" for c, i in zip(res.y, out["idx"])]
+st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}, "
+           f"ξ = {res.config['xi']:g}; test digits {', '.join(names)}")
+st.markdown("Natural digits (top) and their adversarial versions (bottom).")
+n = len(res.y)
+st.plotly_chart(image_grid_figure(torch.cat([res.x, res.x_adv]), [f"nat. {s}" for s in names] +
+                                  [f"adv. {s}" for s in names], cols=n, cell=110), width="stretch", key="proto_pairs")
+
+st.subheader("Prototype distances (Table 1)")
+st.markdown("Rows are prototypes, columns the digits before (Nat.) and after (Adv.) the attack. **Bold**: prototypes "
+            "of the digit's class; red: the smallest distance in the column, i.e. the nearest prototype.")
+st.table(prototype_table(h_nat, h_adv, classes, res.y, names=names))
+
+st.subheader("Per digit")
+st.markdown("D(x,y) should grow and R(x,y) shrink; the prediction stays while the nearest prototype changes class.")
+digits = protodl_digit_frame(res, h_nat, h_adv, classes)
+st.dataframe(digits, hide_index=True, key="proto_digits")
+m1, m2 = st.columns(2)
+m1.metric("labels kept", f"{int(res.label_kept.sum())}/{n}")
+m2.metric("nearest prototype of a wrong class after the attack",
+          f"{int((digits['nearest class after'] != digits['pred before']).sum())}/{n}")
+
+st.subheader("Downloads")
+tensors = npz_bytes(x=res.x, x_adv=res.x_adv, y=res.y, h_nat=h_nat, h_adv=h_adv, classes=classes)
+distances = prototype_frame(h_nat, h_adv, classes, res.y, names).to_csv().encode()
+downloads({"adversarial digits (PNG)": ("x_adv.png", digits_to_png(res.x_adv), "image/png"),
+           "tensors (NPZ)": ("prototype_attack.npz", tensors, "application/octet-stream"),
+           "metrics (JSON)": ("prototype_attack.json", json.dumps(res.to_dict(), indent=1).encode(),
+                              "application/json"),
+           "distances (CSV)": ("prototype_attack.csv", distances, "text/csv")}, key="proto")

@@ -1,0 +1,72 @@
+"""Tables of attack results (pandas in, pandas or a Styler out; no rendering here).
+
+``prototype_table`` reproduces paper 000 Table 1: rows = prototypes, a Nat./Adv. column pair per
+digit, distances to prototypes of the digit's correct class in bold, each column's minimum in red.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from pandas.io.formats.style import Styler
+
+RED = "color: #d62728"
+BOLD = "font-weight: bold"
+
+
+def _np(a) -> np.ndarray:
+    return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+
+
+def prototype_frame(dist_nat, dist_adv, classes, labels, names: Sequence[str] | None = None) -> pd.DataFrame:
+    """The numbers of Table 1 as a DataFrame: index "P{j} (class c)", columns (digit, "Nat."|"Adv.").
+
+    dist_nat, dist_adv: [n,m] prototype distances h_j of n digits before/after the attack;
+    classes: [m] class of each prototype; labels: [n] correct class of each digit.
+    """
+    nat, adv, cls, lab = _np(dist_nat), _np(dist_adv), _np(classes), _np(labels)
+    if nat.shape != adv.shape or nat.shape != (len(lab), len(cls)):
+        raise ValueError(f"expected [n,m] = [{len(lab)},{len(cls)}] distances, got {nat.shape} and {adv.shape}")
+    names = list(names) if names is not None else [f"digit {int(c)}" if list(lab).count(c) == 1 else f"#{i} ({int(c)})"
+                                                   for i, c in enumerate(lab)]
+    columns = pd.MultiIndex.from_tuples([(nm, k) for nm in names for k in ("Nat.", "Adv.")])
+    data = np.stack([nat.T, adv.T], axis=2).reshape(len(cls), -1)               # [m, 2n]
+    index = [f"P{j + 1} (class {int(c)})" for j, c in enumerate(cls)]
+    return pd.DataFrame(data.astype(float), index=index, columns=columns)
+
+
+def prototype_marks(dist_nat, dist_adv, classes, labels) -> tuple[np.ndarray, np.ndarray]:
+    """(bold, red) boolean masks [m, 2n] in the column order of ``prototype_frame``: bold where the
+    prototype belongs to the digit's correct class, red at each column's minimum."""
+    nat, adv, cls, lab = _np(dist_nat), _np(dist_adv), _np(classes), _np(labels)
+    own = (cls[:, None] == lab[None, :])                                        # [m,n]
+    bold = np.repeat(own, 2, axis=1)
+    data = np.stack([nat.T, adv.T], axis=2).reshape(len(cls), -1)
+    red = data == data.min(axis=0, keepdims=True)
+    return bold, red
+
+
+def prototype_table(dist_nat, dist_adv, classes, labels, names: Sequence[str] | None = None,
+                    decimals: int = 2) -> Styler:
+    """Paper 000 Table 1 as a pandas Styler (bold = correct class's prototypes, red = column minimum)."""
+    frame = prototype_frame(dist_nat, dist_adv, classes, labels, names)
+    bold, red = prototype_marks(dist_nat, dist_adv, classes, labels)
+    css = np.where(bold & red, f"{BOLD}; {RED}", np.where(bold, BOLD, np.where(red, RED, "")))
+    styles = pd.DataFrame(css, index=frame.index, columns=frame.columns)
+    return frame.style.apply(lambda _: styles, axis=None).format(precision=decimals)
+
+
+def protodl_digit_frame(result, dist_nat, dist_adv, classes) -> pd.DataFrame:
+    """One row per digit of a ``ProtoDLAttack`` result: label, prediction before/after, D(x,y) and
+    R(x,y) before/after (eq. 2), the nearest prototype's class before/after.
+    dist_nat, dist_adv: [n,m] prototype distances of ``result.x`` and ``result.x_adv``."""
+    m, cls = result.metrics, _np(classes)
+    return pd.DataFrame({
+        "label": _np(result.y), "pred before": _np(result.pred_before), "pred after": _np(result.pred_after),
+        "label kept": _np(result.label_kept),
+        "D(x,y) before": _np(m["D_true_nat"]), "D(x,y) after": _np(m["D_true_adv"]),
+        "R(x,y) before": _np(m["R_nat"]), "R(x,y) after": _np(m["R_adv"]),
+        "nearest class before": cls[_np(dist_nat).argmin(1)], "nearest class after": cls[_np(dist_adv).argmin(1)],
+    })

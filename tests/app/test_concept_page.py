@@ -1,0 +1,108 @@
+"""The concept attack page: run eq. 1 on the default 9 → 2, replay it, upload digits, URL state."""
+import io
+import re
+
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+
+def _open(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file("../../app.py", default_timeout=120).run()
+    at.switch_page("pages/concept_attack.py")
+    at.query_params.update(query or {})
+    return at.run()
+
+
+def _run(at: AppTest) -> AppTest:
+    return next(b for b in at.button if b.label.startswith("Run")).click().run()
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_default_attack_moves_concepts_to_the_target_and_keeps_the_label():
+    at = _open()
+    assert not at.exception
+    assert at.selectbox(key="src").value == 9 and at.selectbox(key="tgt").value == 2
+    assert at.number_input(key="eps").value == pytest.approx(0.3)
+    assert any("press **Run" in i.value for i in at.info)
+    at.number_input(key="steps").set_value(20).run()
+    _run(at)
+    assert not at.exception
+    m = _metrics(at)
+    assert float(m["‖h(x*) − h(x_t)‖"]) < 0.5 * float(m["‖h(x) − h(x_t)‖"])
+    assert m["label kept"] == "✓"
+    assert float(m["‖x* − x‖∞"]) <= 0.3 + 1e-6
+    preds = [re.search(r"\*\*(\d)\*\*", md.value).group(1) for md in at.markdown if md.value.startswith("prediction")]
+    assert preds[:3] == ["9", "9", "2"]                          # x and x* are 9s, the target a 2
+    steps = [int(s) for s in at.select_slider(key="concept_step").options]
+    assert 10 <= len(steps) <= 21 and steps[0] == 0
+    at.select_slider(key="concept_step").set_value(str(steps[0])).run()
+    assert not at.exception
+    assert "**9**" in [md.value for md in at.markdown if md.value.startswith("prediction")][3]  # replay at step 0
+    assert len(at.get("plotly_chart")) >= 9                       # 3 images, 3 explanations, Δ, replay ×2, grid
+
+
+def test_results_stay_when_switching_pages():
+    at = _open()
+    at.number_input(key="steps").set_value(5).run()
+    _run(at)
+    before = _metrics(at)
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/concept_attack.py").run()
+    assert not at.exception
+    assert _metrics(at) == before
+
+
+def test_home_button_runs_the_nine_to_two_attack():
+    at = AppTest.from_file("../../app.py", default_timeout=120).run()
+    at.button(key="home_try").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Concept attack (SENN)"
+    assert _metrics(at)["label kept"] == "✓"
+
+
+def test_url_reopens_the_same_view():
+    at = _open({"src": "3", "src_i": "4", "tgt": "7", "eps": "0.2", "steps": "30", "lam": "2.5"})
+    assert not at.exception and not at.warning
+    assert at.selectbox(key="src").value == 3 and at.number_input(key="src_i").value == 4
+    assert at.selectbox(key="tgt").value == 7
+    assert at.number_input(key="eps").value == pytest.approx(0.2)
+    assert at.number_input(key="steps").value == 30 and at.number_input(key="lam").value == pytest.approx(2.5)
+
+
+def test_bad_url_values_fall_back_with_warnings():
+    at = _open({"src": "12", "src_i": "-5", "eps": "abc", "steps": "1.5", "lam": "1e9"})
+    assert not at.exception
+    text = " ".join(w.value for w in at.warning)
+    for key in ("src=12", "src_i=-5", "eps=abc", "steps=1.5", "lam=1e9"):
+        assert key in text
+    assert at.selectbox(key="src").value == 9
+    assert at.number_input(key="eps").value == pytest.approx(0.3)
+    assert at.number_input(key="lam").value == pytest.approx(1.0)
+
+
+def _png_of_a_seven() -> bytes:
+    img = Image.new("RGB", (120, 120), "white")
+    ImageDraw.Draw(img).line([(25, 20), (95, 20), (50, 105)], fill="black", width=12)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_bad_upload_shows_an_error_and_a_good_one_can_be_attacked():
+    at = _open()
+    at.radio(key="src_from").set_value("upload").run()
+    assert not at.exception and at.file_uploader
+    at.file_uploader[0].set_value(("digit.png", b"definitely not a png", "image/png")).run()
+    assert not at.exception
+    assert any("not an image" in e.value for e in at.error)
+    assert next(b for b in at.button if b.label.startswith("Run")).disabled
+    at.file_uploader[0].set_value(("seven.png", _png_of_a_seven(), "image/png")).run()
+    assert not at.error
+    at.number_input(key="steps").set_value(5).run()
+    _run(at)
+    assert not at.exception
+    assert any("uploaded seven.png" in c.value for c in at.caption)
