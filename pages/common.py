@@ -87,7 +87,8 @@ def url_number(label: str, key: str, default: float, lo: float, hi: float, *, in
 def url_choice(label: str, key: str, options: list, default, *, widget=None, container=st, **kw):
     """A choice widget (selectbox by default) bound to the ``key`` query parameter, with a warning for bad values."""
     raw = st.query_params.get(key)
-    if raw is not None and raw not in {str(o) for o in options}:
+    shown = kw.get("format_func", str)  # Streamlit writes the displayed label into the URL
+    if raw is not None and raw not in {str(o) for o in options} | {str(shown(o)) for o in options}:
         expected = ", ".join(map(str, options))
         st.warning(f"Ignored `{key}={raw}` in the URL: expected one of {expected}; using {default}.")
     widget = widget or container.selectbox

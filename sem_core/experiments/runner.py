@@ -78,6 +78,26 @@ def list_experiments() -> list[str]:
     return EXPERIMENTS.names()
 
 
+def load_results(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(manifest, {figure name: go.Figure}) of a finished experiment folder."""
+    import plotly.io as pio
+
+    folder = Path(folder)
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise SemError(f"{folder} has no manifest.json (not a finished experiment folder)")
+    try:
+        manifest = json.loads(path.read_text())
+        manifest["figures"], manifest["experiment"]  # noqa: B018  (the fields the app needs)
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise SemError(f"{path} is not a readable experiment manifest ({exc})") from None
+    figures = {}
+    for stem, entry in manifest.get("figures", {}).items():
+        if "json" in entry and (folder / entry["json"]).is_file():
+            figures[stem] = pio.from_json((folder / entry["json"]).read_text())
+    return manifest, figures
+
+
 def _atomic_write(path: Path, text: str | bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -96,7 +116,8 @@ def _jsonable(v: Any) -> Any:
 
 def _write_figure(fig, out: Path, stem: str) -> dict[str, str]:
     fig.write_html(str(out / f"{stem}.html"), include_plotlyjs="directory", full_html=True)
-    entry = {"html": f"{stem}.html"}
+    _atomic_write(out / f"{stem}.plotly.json", fig.to_json())
+    entry = {"html": f"{stem}.html", "json": f"{stem}.plotly.json"}
     import importlib.util
 
     if importlib.util.find_spec("kaleido") is None:

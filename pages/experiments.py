@@ -1,0 +1,60 @@
+"""Experiments: the papers' dataset-level figures from saved result folders, and runs on a chosen N."""
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from pages.common import sidebar, user_errors
+from sem_core.experiments import EXPERIMENTS, list_experiments, load_results, run_experiment
+
+ROOT = Path(os.environ.get("SEM_RESULTS_DIR") or Path(__file__).resolve().parents[1] / "results")
+VERDICT_ICON = {"reproduced": "✅", "partly": "🟡", "not": "❌"}
+
+sidebar()
+st.title("Experiments")
+st.markdown("The papers' evidence at dataset level: each folder holds one run's numbers, figures and manifest "
+            "(`python -m sem_core experiment NAME --out DIR`).")
+
+
+def folders() -> list[Path]:
+    return sorted(p.parent for p in ROOT.glob("*/manifest.json")) if ROOT.is_dir() else []
+
+
+saved = folders()
+if not saved:
+    st.info(f"No saved results in `{ROOT}` yet. Run one below.")
+else:
+    labels = {f"{p.name}": p for p in saved}
+    if st.session_state.get("exp_just_ran") in labels:  # show the run that just finished
+        st.session_state["exp_folder"] = st.session_state.pop("exp_just_ran")
+    choice = st.selectbox("Saved result", list(labels), key="exp_folder")
+    with user_errors():
+        manifest, figures = load_results(labels[choice])
+        st.subheader(f"{manifest['experiment']} — {manifest['paper']}")
+        st.markdown(f"**Claim.** {manifest['claim']}")
+        verdict = manifest["verdict"]
+        st.markdown(f"**Verdict: {VERDICT_ICON.get(verdict, '')} {verdict}** — {manifest['verdict_reason']}")
+        c1, c2, c3 = st.columns(3)
+        c1.metric("digits (N)", manifest["params"].get("n"))
+        c2.metric("seconds", f"{manifest['seconds']:.0f}")
+        c3.metric("chunks computed / reused", f"{manifest['chunks_computed']} / {manifest['chunks_reused']}")
+        for name, fig in figures.items():
+            st.plotly_chart(fig, width="stretch", key=f"fig_{choice}_{name}")
+        with st.expander("Summary numbers and parameters"):
+            st.json({"summary": manifest["summary"], "params": manifest["params"], "command": manifest["command"],
+                     "data_source": manifest["data_source"], "device": manifest["device"]}, expanded=False)
+
+st.header("Run an experiment")
+c1, c2 = st.columns(2)
+name = c1.selectbox("Experiment", list_experiments(), key="exp_name",
+                    format_func=lambda n: f"{n} ({EXPERIMENTS.get(n).paper})")
+default_n = int(min(EXPERIMENTS.get(name).defaults.get("n", 20), 20))
+n = c2.number_input("Number of digits N", min_value=1, max_value=1000, value=default_n, key="exp_n")
+st.caption(EXPERIMENTS.get(name).claim)
+if st.button("Run experiment", type="primary", key="exp_run"):
+    bar = st.progress(0.0, text="starting…")
+    with user_errors():
+        manifest = run_experiment(name, ROOT / f"{name}-n{n}", n=int(n),
+                                  on_step=lambda done, total: bar.progress(done / total, text=f"chunk {done}/{total}"))
+        st.session_state["exp_just_ran"] = f"{name}-n{n}"
+        st.rerun()

@@ -1,0 +1,114 @@
+"""Lipschitz & stability: how much can an explanation change within an ε-ball? (papers 002 eq. 1, 001 eq. 5)."""
+import json
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from pages.common import MODEL_LABELS, downloads, get_model, sidebar, test_split_for, url_choice, url_number, user_errors
+from sem_core import SemError
+from sem_core.experiments.sampling import pick_digits
+from sem_core.lipschitz import SELF, explanation_fn, list_lipschitz_explainers, local_lipschitz
+from sem_core.viz.lipschitz import lipschitz_box, pair_figure
+
+# Rough seconds per explainer call per digit, measured on a busy 2-core CPU with the default search
+# (gradient ascent for differentiable explainers, Bayesian optimisation for the others).
+SECONDS_PER_CALL = {"self": 0.003, "saliency": 0.01, "gradxinput": 0.01, "deeplift": 0.04, "smoothgrad": 0.05,
+                    "ig": 0.08, "lrp": 0.05, "occlusion": 0.12, "lime": 0.3, "shap": 0.3}
+DEFAULTS = ["saliency", "gradxinput", "ig", "occlusion"]
+
+sidebar()
+st.title("Lipschitz & stability")
+st.markdown("A robust explainer gives similar explanations to similar inputs. The local Lipschitz estimate of an "
+            "explainer E at a digit x is the largest relative change of the explanation found in an ε-ball "
+            "around x (paper 002, eq. 1):")
+st.latex(r"\hat L(x) = \max_{x' \in B_\varepsilon(x)} \frac{\|E(x) - E(x')\|_2}{\|x - x'\|_2}")
+st.markdown("For SENN's own explanation E = θ(x), the change is measured against the change of its concepts h "
+            "(paper 001, eq. 5):")
+st.latex(r"\hat L(x) = \max_{x' \in B_\varepsilon(x)} \frac{\|\theta(x) - \theta(x')\|_2}{\|h(x) - h(x')\|_2}")
+st.markdown("The value is a **lower bound** found by search (gradient ascent where E is differentiable, Bayesian "
+            "optimisation otherwise): the true constant can only be larger.")
+
+with user_errors():
+    c1, c2 = st.columns([1, 3])
+    name = url_choice("Model", "lip_model", ["cnn", "senn"], "cnn", container=c1,
+                      help=" · ".join(MODEL_LABELS[m] for m in ("cnn", "senn")))
+    model, card = get_model(name)
+    options = list_lipschitz_explainers(model)
+    default = ([SELF] if SELF in options else []) + DEFAULTS
+    names = c2.multiselect("Explainers", options, default=default, key=f"lip_expl_{name}")
+    c1, c2, c3 = st.columns(3)
+    n = url_number("Digits", "lip_n", 5, 1, 100, integer=True, container=c1)
+    eps = url_number("ε (L∞ radius, pixel units)", "lip_eps", 0.1, 0.01, 1.0, step=0.01, format="%.2f", container=c2)
+    budget = url_number("Budget (explainer calls per digit)", "lip_budget", 20, 2, 500, integer=True, container=c3)
+    seconds = sum(SECONDS_PER_CALL.get(e, 0.1) for e in names) * n * budget
+    st.caption(f"Estimated time on a CPU: about {seconds:.0f} s (LIME and SHAP cost the most, ~0.3 s per call "
+               "per digit); a GPU is faster.")
+    x_all, y_all, source = test_split_for(name)
+
+    if st.button("Run Lipschitz estimates", type="primary", disabled=not names):
+        idx = pick_digits(y_all, n, seed=0)
+        dev = next(model.parameters()).device
+        bar, results, skipped = st.progress(0.0, text="Estimating…"), {}, {}
+        for j, e in enumerate(names):
+            def on_step(done, total, j=j, e=e):
+                bar.progress(min(1.0, (j + done / max(total, 1)) / len(names)), text=f"{e}: {done}/{total}")
+            try:
+                fn, differentiable, denom = explanation_fn(model, e)
+                results[e] = local_lipschitz(fn, x_all[idx].to(dev), eps=eps, budget=budget,
+                                             differentiable=differentiable, denominator_fn=denom, on_step=on_step)
+            except SemError as exc:  # e.g. LRP has no rule for SENN's layers: skip it, keep the others
+                skipped[e] = str(exc)
+        bar.empty()
+        st.session_state["lip_result"] = dict(results=results, skipped=skipped, idx=idx, model=name, eps=eps,
+                                              budget=budget, k=getattr(model.config, "n_concepts", None))
+
+out = st.session_state.get("lip_result", {})
+for e, msg in out.get("skipped", {}).items():
+    st.error(f"{e}: {msg}")
+if not out.get("results"):
+    st.info("Choose explainers and press **Run Lipschitz estimates**.")
+    st.stop()
+results, idx = out["results"], out["idx"]
+st.header(f"Estimates on {len(idx)} test digits ({out['model']})")
+st.caption(f"ε = {out['eps']:g}, budget {out['budget']} calls per digit; search: "
+           + ", ".join(f"{e} → {r.method}" for e, r in results.items()))
+st.markdown("One box per explainer, one point per digit (log scale); click a point to see its worst case.")
+ev = st.plotly_chart(lipschitz_box({e: r.values for e, r in results.items()}, digits=idx.tolist()),
+                     on_select="rerun", selection_mode="points", key="lip_box")
+labels = {f"{e} · digit #{int(idx[j])} (L̂ = {float(r.values[j]):.3g})": (e, j)
+          for e, r in results.items() for j in range(len(idx))}
+keys = {v: k for k, v in labels.items()}
+points = ev.selection.points if ev is not None else []
+if points:  # a click on the box plot picks the pair shown below
+    clicked = keys.get((list(results)[points[0]["curve_number"]], int(points[0]["point_index"])))
+    if clicked and st.session_state.get("lip_clicked") != clicked:
+        st.session_state["lip_clicked"] = st.session_state["lip_pick"] = clicked
+if st.session_state.get("lip_pick") not in labels:  # default: the worst case over everything
+    st.session_state["lip_pick"] = max(labels, key=lambda k: float(results[labels[k][0]].values[labels[k][1]]))
+e, j = labels[st.selectbox("Explainer + digit", list(labels), key="lip_pick")]
+
+r = results[e]
+ex, ex2 = r.expl[j], r.expl_prime[j]
+if e == SELF and out["k"]:  # SENN's θ: concepts × classes
+    ex, ex2 = ex.view(out["k"], 10), ex2.view(out["k"], 10)
+num = float(torch.linalg.vector_norm(r.expl[j] - r.expl_prime[j]))
+value = float(r.values[j])
+st.subheader(f"Worst case found for {e} on digit #{int(idx[j])}")
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("L̂(x)", f"{value:.4g}")
+m2.metric("‖E(x) − E(x′)‖₂", f"{num:.4g}")
+m3.metric("‖h(x) − h(x′)‖₂" if e == SELF and out["k"] else "‖x − x′‖₂", f"{num / value:.4g}" if value else "0")
+m4.metric("‖x − x′‖∞", f"{float((r.x[j] - r.x_prime[j]).abs().max()):.3f}")
+st.markdown("x′ is the point of the ε-ball where the explanation changed the most relative to the input; "
+            "the two explanations share one colour scale (red positive, blue negative).")
+titles = ("x", "x′ (worst case)", "θ(x): concept (row) × class", "θ(x′)") if ex.dim() == 2 else \
+    ("x", "x′ (worst case)", "E(x)", "E(x′)")
+st.plotly_chart(pair_figure(r.x[j], r.x_prime[j], ex, ex2, titles), key="lip_pair")
+
+table = pd.DataFrame({"digit": idx.tolist(), **{e: r.values.tolist() for e, r in results.items()}})
+with st.expander("All estimates"):
+    st.dataframe(table, hide_index=True)
+downloads({"estimates (CSV)": ("lipschitz.csv", table.to_csv(index=False).encode(), "text/csv"),
+           "summary (JSON)": ("lipschitz.json", json.dumps({e: r.to_dict() for e, r in results.items()},
+                                                           indent=1).encode(), "application/json")}, key="lip")

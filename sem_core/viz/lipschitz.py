@@ -1,0 +1,88 @@
+"""Plotly figures of local Lipschitz estimates (paper 002 Fig. 6, paper 001 Fig. 5C).
+
+Example:
+    fig = lipschitz_box({"saliency": res_s.values, "occlusion": res_o.values}, digits=idx)
+    pair_figure(res.x[i], res.x_prime[i], res.expl[i], res.expl_prime[i])
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .maps import DIFF_COLORS, IMAGE_COLORS, _a, _heat, _image_axes
+
+
+def _list(v) -> list[float]:
+    return [float(t) for t in (v.detach().cpu().tolist() if hasattr(v, "detach") else v)]
+
+
+def lipschitz_box(values: dict[str, Sequence[float]], log_y: bool = True, digits: Sequence[int] | None = None,
+                  title: str = "Local Lipschitz estimates L̂(x) per explainer") -> go.Figure:
+    """One box per explainer with every digit's estimate shown as a point.
+
+    Args:
+        values: explainer name -> estimates, one per digit (list or tensor [B]).
+        log_y: log-scaled y axis (the estimates span orders of magnitude across explainers).
+        digits: the digits' indices in the test split (same order as the values; default 0..B−1),
+            stored as each point's ``customdata`` so a click maps back to (explainer, digit).
+    """
+    fig = go.Figure()
+    for name, vals in values.items():
+        vals = _list(vals)
+        ids = list(range(len(vals))) if digits is None else [int(d) for d in digits]
+        assert len(ids) == len(vals), f"{name}: {len(vals)} values but {len(ids)} digit indices"
+        fig.add_trace(go.Box(y=vals, name=name, boxpoints="all", jitter=0.35, pointpos=0, customdata=ids,
+                             marker=dict(size=7), hovertemplate=f"{name}<br>digit #%{{customdata}}<br>"
+                             "L̂ = %{y:.4g}<extra></extra>"))
+    fig.update_layout(title=title, yaxis_title="L̂(x)  (log scale)" if log_y else "L̂(x)", showlegend=False,
+                      height=440, margin=dict(t=60, b=40, l=60, r=20), clickmode="event+select")
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def _panel(e) -> tuple[str, np.ndarray]:
+    """How to draw an explanation: 784 values as a 28×28 map, a 2-D array as is, else bars."""
+    arr = np.asarray(e.detach().cpu() if hasattr(e, "detach") else e, dtype=float)
+    if arr.size == 784:
+        return "map", arr.reshape(28, 28)
+    if arr.ndim == 2:
+        return "map", arr
+    return "bars", arr.ravel()
+
+
+def pair_figure(x, x_prime, e, e_prime,
+                titles: Sequence[str] = ("x", "x′ (worst case)", "E(x)", "E(x′)"), height: int = 330) -> go.Figure:
+    """x and the maximiser x′ (images), then their explanations on a shared, symmetric colour scale.
+
+    Explanations of 784 values are drawn as 28×28 maps, 2-D ones (e.g. SENN's θ, concepts × classes)
+    as heatmaps, anything else as bars.
+    """
+    kind_a, a = _panel(e)
+    kind_b, b = _panel(e_prime)
+    lim = max(float(np.abs(a).max()), float(np.abs(b).max()), 1e-12)
+    fig = make_subplots(rows=1, cols=4, subplot_titles=list(titles), horizontal_spacing=0.03)
+    fig.add_trace(_heat(_a(x), IMAGE_COLORS, zmin=0, zmax=1), row=1, col=1)
+    fig.add_trace(_heat(_a(x_prime), IMAGE_COLORS, zmin=0, zmax=1), row=1, col=2)
+    for col, (kind, z) in ((3, (kind_a, a)), (4, (kind_b, b))):
+        if kind == "map":
+            fig.add_trace(_heat(z, DIFF_COLORS, zmin=-lim, zmax=lim, reversescale=True, showscale=col == 4,
+                                colorbar=dict(len=0.8, thickness=10)), row=1, col=col)
+        else:
+            fig.add_trace(go.Bar(y=z, marker_color="#d62728", showlegend=False), row=1, col=col)
+    _image_axes(fig, 1, 2)
+    for col, (kind, z) in ((3, (kind_a, a)), (4, (kind_b, b))):
+        if kind == "map" and z.shape == (28, 28):  # pixel maps: square pixels, no axes
+            fig.update_xaxes(visible=False, constrain="domain", row=1, col=col)
+            fig.update_yaxes(visible=False, autorange="reversed", constrain="domain", row=1, col=col,
+                             scaleanchor=f"x{col}")
+        elif kind == "map":  # e.g. SENN's θ: rows = concepts, columns = classes
+            fig.update_xaxes(title_text="class", dtick=1, row=1, col=col)
+            fig.update_yaxes(dtick=1, autorange="reversed", row=1, col=col)
+        else:
+            fig.update_yaxes(range=[-lim * 1.05, lim * 1.05], row=1, col=col)
+    fig.update_layout(height=height, margin=dict(t=40, b=10, l=10, r=10))
+    return fig

@@ -1,0 +1,147 @@
+"""Plotly figures of importance maps: one map, before/after, every explainer, a target region.
+
+Pure builders (data in, ``go.Figure`` out). Maps are ``[28,28]`` arrays or tensors, row 0 at the
+top as in the image; centres of mass are (row, col) in pixels, as ``sem_core.metrics.center_of_mass``
+returns them (Ghorbani et al. 2019, Algorithm 1 footnote a).
+
+Example:
+    fig = maps_side_by_side(i0, i1, ("natural", "adversarial"), centers=(c0, c1))
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.colors as pc
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# Explicit colour lists. Streamlit's chart theme uses "#0000NN" as placeholders for its own colours and
+# swaps them in the browser, so Inferno's first stop (#000004) would turn pink: it is made pure black.
+_INFERNO = ["#000000", *pc.sequential.Inferno[1:]]
+MAP_COLORS = [[i / (len(_INFERNO) - 1), c] for i, c in enumerate(_INFERNO)]  # importance: dark = 0
+IMAGE_COLORS = [[0.0, "#000000"], [1.0, "#ffffff"]]        # digits: black background, white strokes
+DIFF_COLORS = [[i / (len(pc.diverging.RdBu) - 1), c] for i, c in enumerate(pc.diverging.RdBu)]  # white = 0
+REGION_COLOR = "rgba(255,60,60,0.6)"
+CENTER_STYLE = dict(symbol="x", size=12, color="#00e5ff", line=dict(width=2, color="#00e5ff"))
+
+
+def _a(m) -> np.ndarray:
+    """A [28,28] float array from a tensor/array of 784 values (any leading singleton dims)."""
+    arr = np.asarray(m.detach().cpu() if hasattr(m, "detach") else m, dtype=float)
+    return arr.reshape(arr.shape[-2:]) if arr.ndim >= 2 else arr.reshape(28, 28)
+
+
+def _image_axes(fig: go.Figure, rows: int = 0, cols: int = 0) -> None:
+    """Square pixels, row 0 on top, no axes; ``rows``/``cols`` = the subplot grid (0 = no grid)."""
+    if not rows:
+        fig.update_xaxes(visible=False, constrain="domain")
+        fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+        return
+    for r in range(1, rows + 1):
+        for c in range(1, cols + 1):
+            n = (r - 1) * cols + c
+            fig.update_xaxes(visible=False, constrain="domain", row=r, col=c)
+            fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{'' if n == 1 else n}",
+                             constrain="domain", row=r, col=c)
+
+
+def _heat(z: np.ndarray, colors: str = MAP_COLORS, showscale: bool = False, **kw) -> go.Heatmap:
+    return go.Heatmap(z=z, colorscale=colors, showscale=showscale,
+                      hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>", **kw)
+
+
+def _center(center: Sequence[float], name: str = "centre of mass") -> go.Scatter:
+    row, col = float(center[0]), float(center[1])
+    return go.Scatter(x=[col], y=[row], mode="markers", marker=CENTER_STYLE, name=name, showlegend=False,
+                      hovertemplate=f"{name}: row {row:.1f}, col {col:.1f}<extra></extra>")
+
+
+def map_figure(m, title: str = "", center: Sequence[float] | None = None, height: int = 320) -> go.Figure:
+    """One importance map as a heatmap; ``center`` (row, col) is marked with a cyan ×."""
+    fig = go.Figure(_heat(_a(m)))
+    if center is not None:
+        fig.add_trace(_center(center))
+    _image_axes(fig)
+    fig.update_layout(title=title, height=height, margin=dict(t=40, b=10, l=10, r=10))
+    return fig
+
+
+def maps_side_by_side(before, after, titles: Sequence[str] = ("before", "after"),
+                      centers: Sequence[Sequence[float] | None] = (None, None), height: int = 340) -> go.Figure:
+    """Two maps next to each other (natural vs adversarial), each with its centre of mass marked."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=list(titles), horizontal_spacing=0.04)
+    for col, (m, c) in enumerate(zip((before, after), centers), start=1):
+        fig.add_trace(_heat(_a(m)), row=1, col=col)
+        if c is not None:
+            fig.add_trace(_center(c), row=1, col=col)
+    _image_axes(fig, 1, 2)
+    fig.update_layout(height=height, margin=dict(t=40, b=10, l=10, r=10))
+    return fig
+
+
+def explainer_grid(maps_nat, maps_adv, names: Sequence[str], row_titles: Sequence[str] = ("natural", "adversarial"),
+                   height: int = 330) -> go.Figure:
+    """2 rows (natural, adversarial digit) × E columns (one per explainer): ``maps_*`` [E,28,28]."""
+    names = list(names)
+    assert len(maps_nat) == len(maps_adv) == len(names), "one natural and one adversarial map per explainer"
+    fig = make_subplots(rows=2, cols=len(names), column_titles=names, row_titles=list(row_titles),
+                        horizontal_spacing=0.01, vertical_spacing=0.03)
+    for col, (a, b) in enumerate(zip(maps_nat, maps_adv), start=1):
+        fig.add_trace(_heat(_a(a)), row=1, col=col)
+        fig.add_trace(_heat(_a(b)), row=2, col=col)
+    _image_axes(fig, 2, len(names))
+    fig.update_layout(height=height, margin=dict(t=40, b=10, l=10, r=30))
+    return fig
+
+
+def images_figure(x, x_adv, titles: Sequence[str] = ("natural", "adversarial", "perturbation"),
+                  height: int = 300) -> go.Figure:
+    """Natural digit, adversarial digit and their difference (signed, symmetric colour range)."""
+    a, b = _a(x), _a(x_adv)
+    d = b - a
+    lim = max(float(np.abs(d).max()), 1e-6)
+    fig = make_subplots(rows=1, cols=3, subplot_titles=list(titles), horizontal_spacing=0.03)
+    fig.add_trace(_heat(a, IMAGE_COLORS, zmin=0, zmax=1), row=1, col=1)
+    fig.add_trace(_heat(b, IMAGE_COLORS, zmin=0, zmax=1), row=1, col=2)
+    fig.add_trace(_heat(d, DIFF_COLORS, zmin=-lim, zmax=lim, showscale=True,
+                        colorbar=dict(len=0.8, thickness=10)), row=1, col=3)
+    _image_axes(fig, 1, 3)
+    fig.update_layout(height=height, margin=dict(t=40, b=10, l=10, r=10))
+    return fig
+
+
+def region_overlay(img, mask=None, title: str = "", selectable: bool = False, height: int = 360) -> go.Figure:
+    """The digit in grey with the target region ``mask`` [28,28] (None = none) tinted red.
+
+    ``selectable`` adds a near-invisible marker at every pixel centre, so a box or lasso selection
+    (e.g. Streamlit's ``on_select``) returns the chosen pixels as points (x = col, y = row); the
+    selected ones turn red.
+    """
+    a = _a(img)
+    fig = go.Figure(_heat(a, IMAGE_COLORS, zmin=0, zmax=1))
+    if mask is not None:
+        tint = np.where(_a(mask) > 0, 1.0, np.nan)
+        fig.add_trace(go.Heatmap(z=tint, colorscale=[[0, REGION_COLOR], [1, REGION_COLOR]], showscale=False,
+                                 hoverinfo="skip"))
+    if selectable:
+        rows, cols = np.mgrid[0:a.shape[0], 0:a.shape[1]]
+        fig.add_trace(go.Scatter(x=cols.ravel(), y=rows.ravel(), mode="markers", showlegend=False, name="pixels",
+                                 marker=dict(size=9, symbol="square", opacity=0.02, color="white"),
+                                 selected=dict(marker=dict(opacity=0.6, color="red")),
+                                 unselected=dict(marker=dict(opacity=0.02)),
+                                 hovertemplate="row %{y}, col %{x}<extra></extra>"))
+        fig.update_layout(dragmode="select")
+    _image_axes(fig)
+    fig.update_layout(title=title, height=height, margin=dict(t=40 if title else 10, b=10, l=10, r=10))
+    return fig
+
+
+def mask_from_points(points: Sequence[dict], shape: tuple[int, int] = (28, 28)) -> np.ndarray:
+    """A bool mask from selected pixel points (dicts with ``x`` = col and ``y`` = row)."""
+    mask = np.zeros(shape, dtype=bool)
+    for p in points:
+        r, c = int(round(p["y"])), int(round(p["x"]))
+        if 0 <= r < shape[0] and 0 <= c < shape[1]:
+            mask[r, c] = True
+    return mask

@@ -1,0 +1,36 @@
+from streamlit.testing.v1 import AppTest
+
+
+def _page(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEM_RESULTS_DIR", str(tmp_path))
+    at = AppTest.from_file("../../app.py", default_timeout=180)
+    at.run()
+    at.switch_page("pages/experiments.py").run()
+    assert not at.exception
+    return at
+
+
+def test_empty_results_folder_says_so_then_a_run_shows_its_figures(tmp_path, monkeypatch):
+    at = _page(tmp_path, monkeypatch)
+    assert any("No saved results" in i.value for i in at.info)
+    at.selectbox(key="exp_name").set_value("faithfulness").run()
+    at.number_input(key="exp_n").set_value(12).run()
+    at.button(key="exp_run").click().run()
+    assert not at.exception
+    assert (tmp_path / "faithfulness-n12" / "manifest.json").is_file()
+    assert at.selectbox(key="exp_folder").value == "faithfulness-n12"
+    assert any("Verdict" in m.value for m in at.markdown)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["digits (N)"] == "12" and metrics["chunks computed / reused"] == "1 / 0"
+    # running it again reuses the saved chunk
+    at.button(key="exp_run").click().run()
+    assert {m.label: m.value for m in at.metric}["chunks computed / reused"] == "0 / 1"
+
+
+def test_a_broken_folder_is_a_clear_error(tmp_path, monkeypatch):
+    bad = tmp_path / "broken"
+    bad.mkdir()
+    (bad / "manifest.json").write_text("{not json")
+    at = _page(tmp_path, monkeypatch)
+    assert not at.exception
+    assert at.error, "a broken manifest must show an error, not a traceback"

@@ -1,0 +1,120 @@
+"""The map and Lipschitz builders put the given numbers where they belong."""
+import numpy as np
+import pytest
+import torch
+
+from sem_core.metrics import center_of_mass
+from sem_core.viz.lipschitz import lipschitz_box, pair_figure
+from sem_core.viz.maps import (MAP_COLORS, explainer_grid, images_figure, map_figure, mask_from_points,
+                               maps_side_by_side, region_overlay)
+
+
+def _marker(fig):
+    (m,) = [t for t in fig.data if t.type == "scatter"]
+    return m
+
+
+def test_map_figure_marks_the_centre_at_row_col():
+    m = torch.rand(28, 28)
+    fig = map_figure(m, "saliency", center=(3.5, 20.0))
+    assert np.allclose(np.asarray(fig.data[0].z), m.numpy())
+    marker = _marker(fig)
+    assert (marker.x[0], marker.y[0]) == (20.0, 3.5)  # x = column, y = row
+    assert fig.layout.yaxis.autorange == "reversed"     # row 0 on top, like the image
+    assert fig.layout.title.text == "saliency"
+
+
+def test_map_figure_centre_of_a_single_pixel_is_that_pixel():
+    m = torch.zeros(28, 28)
+    m[5, 17] = 1.0
+    (c,) = center_of_mass(m[None]).tolist()
+    marker = _marker(map_figure(m, center=c))
+    assert (marker.y[0], marker.x[0]) == pytest.approx((5.0, 17.0))
+
+
+def test_map_figure_without_centre_has_no_marker():
+    assert [t.type for t in map_figure(np.zeros((28, 28))).data] == ["heatmap"]
+
+
+def test_colour_scales_avoid_streamlit_placeholder_colours():
+    # Streamlit swaps "#0000NN" colours in the browser for its own theme colours.
+    assert not any(c.startswith("#0000") and c != "#000000" for _, c in MAP_COLORS)
+
+
+def test_side_by_side_puts_each_map_and_centre_in_its_panel():
+    a, b = torch.rand(28, 28), torch.rand(28, 28)
+    fig = maps_side_by_side(a, b, ("natural", "adversarial"), ((1.0, 2.0), (10.0, 12.0)))
+    heat = [t for t in fig.data if t.type == "heatmap"]
+    marks = [t for t in fig.data if t.type == "scatter"]
+    assert np.allclose(np.asarray(heat[0].z), a.numpy()) and np.allclose(np.asarray(heat[1].z), b.numpy())
+    assert [(t.xaxis, t.x[0], t.y[0]) for t in marks] == [("x", 2.0, 1.0), ("x2", 12.0, 10.0)]
+    assert [a.text for a in fig.layout.annotations] == ["natural", "adversarial"]
+
+
+def test_explainer_grid_is_two_rows_by_e_columns():
+    nat, adv = torch.rand(3, 28, 28), torch.rand(3, 28, 28)
+    fig = explainer_grid(nat, adv, ["saliency", "ig", "lime"])
+    assert len(fig.data) == 6
+    by_axis = {t.xaxis: np.asarray(t.z) for t in fig.data}
+    assert np.allclose(by_axis["x"], nat[0].numpy()) and np.allclose(by_axis["x4"], adv[0].numpy())
+    assert np.allclose(by_axis["x3"], nat[2].numpy()) and np.allclose(by_axis["x6"], adv[2].numpy())
+    assert {"saliency", "ig", "lime", "natural", "adversarial"} <= {a.text for a in fig.layout.annotations}
+
+
+def test_images_figure_shows_the_perturbation_symmetrically():
+    x = torch.rand(28, 28) * 0.5
+    x_adv = x.clone()
+    x_adv[4, 4] += 0.1
+    x_adv[9, 9] -= 0.05
+    natural, adversarial, delta = images_figure(x, x_adv).data
+    assert np.asarray(delta.z)[4, 4] == pytest.approx(0.1, abs=1e-6)
+    assert delta.zmin == pytest.approx(-0.1, abs=1e-6) and delta.zmax == pytest.approx(0.1, abs=1e-6)
+    assert (natural.zmin, natural.zmax) == (0, 1)
+
+
+def test_region_overlay_tints_exactly_the_mask():
+    mask = torch.zeros(28, 28, dtype=torch.bool)
+    mask[2:5, 6:9] = True
+    tint = region_overlay(torch.rand(28, 28), mask).data[1]
+    z = np.asarray(tint.z, dtype=float)
+    assert (~np.isnan(z)).sum() == 9 and not np.isnan(z[2:5, 6:9]).any()
+
+
+def test_selectable_overlay_points_round_trip_to_a_mask():
+    fig = region_overlay(torch.rand(28, 28), None, selectable=True)
+    pixels = _marker(fig)
+    assert len(pixels.x) == 784 and fig.layout.dragmode == "select"
+    chosen = [{"x": float(x), "y": float(y)} for x, y in zip(pixels.x, pixels.y) if 3 <= y < 6 and 10 <= x < 14]
+    mask = mask_from_points(chosen)
+    assert mask.sum() == 12 and mask[3:6, 10:14].all()
+    assert not mask_from_points([]).any()
+
+
+def test_lipschitz_box_has_one_trace_per_explainer_with_its_values():
+    values = {"saliency": torch.tensor([1.0, 2.5, 4.0]), "occlusion": [0.3, 0.2, 0.9]}
+    fig = lipschitz_box(values, digits=[7, 42, 99])
+    assert [t.name for t in fig.data] == ["saliency", "occlusion"]
+    assert list(fig.data[0].y) == [1.0, 2.5, 4.0] and list(fig.data[1].y) == pytest.approx([0.3, 0.2, 0.9])
+    assert all(t.boxpoints == "all" for t in fig.data)
+    assert list(fig.data[1].customdata) == [7, 42, 99]  # a click maps back to the digit
+    assert fig.layout.yaxis.type == "log"
+    assert lipschitz_box(values, log_y=False).layout.yaxis.type != "log"
+
+
+def test_lipschitz_box_rejects_mismatched_digits():
+    with pytest.raises(AssertionError, match="2 values but 3"):
+        lipschitz_box({"ig": [1.0, 2.0]}, digits=[1, 2, 3])
+
+
+def test_pair_figure_shares_one_symmetric_scale_and_draws_theta_as_matrix():
+    x, xp = torch.rand(1, 28, 28), torch.rand(1, 28, 28)
+    e, ep = torch.randn(784), torch.randn(784) * 3
+    fig = pair_figure(x, xp, e, ep)
+    maps = [t for t in fig.data if t.type == "heatmap"][2:]
+    lim = float(max(e.abs().max(), ep.abs().max()))
+    assert all(t.zmin == pytest.approx(-lim) and t.zmax == pytest.approx(lim) for t in maps)
+    assert np.allclose(np.asarray(maps[1].z), ep.view(28, 28).numpy(), atol=1e-6)
+    theta = pair_figure(x, xp, torch.randn(5, 10), torch.randn(5, 10)).data[2]
+    assert np.asarray(theta.z).shape == (5, 10)
+    bars = pair_figure(x, xp, torch.randn(15), torch.randn(15)).data[2]
+    assert bars.type == "bar" and len(bars.y) == 15
