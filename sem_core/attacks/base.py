@@ -172,7 +172,7 @@ class Attack:
                     best_score = torch.where(better, out.score.detach(), best_score)
                     best_step = torch.where(better, torch.full_like(best_step, t), best_step)
                     scores.append(out.score.detach().cpu())
-                    if self.snapshot_every and t % self.snapshot_every == 0:
+                    if self.snapshot_every and (t % self.snapshot_every == 0 or t == self.steps):
                         snapshots.append((t, x_adv.detach().cpu()))
                 if t == self.steps:
                     break

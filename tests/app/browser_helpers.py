@@ -117,7 +117,8 @@ class StreamlitServer:
             "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none",  # no "source changed" prompts mid-test
         ]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # experiments run from the browser write into test-artifacts, never into the repo's results/
+        env = dict(os.environ, PYTHONUNBUFFERED="1", SEM_RESULTS_DIR=str(ARTIFACTS / "results"))
         with open(self.log_path, "wb") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL)

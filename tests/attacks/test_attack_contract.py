@@ -83,6 +83,8 @@ def test_snapshots_for_replay(tiny_senn, digits):
     x, y, xt = digits
     res = SennConceptAttack(tiny_senn, eps=0.3, steps=10, snapshot_every=5)(x, y, target=xt)
     assert [t for t, _ in res.snapshots] == [0, 5, 10]
+    res = SennConceptAttack(tiny_senn, eps=0.3, steps=10, snapshot_every=4)(x, y, target=xt)
+    assert [t for t, _ in res.snapshots] == [0, 4, 8, 10]  # the last iterate is always a frame
     assert torch.equal(res.snapshots[0][1], res.x)
     assert torch.equal(res.extras["x_target"], xt)
 
