@@ -129,3 +129,21 @@ def downloads(files: dict[str, tuple[str, bytes, str]], key: str) -> None:
     """One download button per entry: label -> (file name, bytes, mime type)."""
     for col, (label, (name, data, mime)) in zip(st.columns(len(files)), files.items()):
         col.download_button(label, data, file_name=name, mime=mime, key=f"{key}_{name}", on_click="ignore")
+
+
+def figure_downloads(fig, stem: str, key: str) -> None:
+    """HTML download of a figure, and a PNG one prepared on demand (kaleido + Chromium, else a clear note)."""
+    from sem_core.viz.export import figure_html, figure_png
+
+    c1, c2 = st.columns(2)
+    c1.download_button("figure (HTML)", figure_html(fig), file_name=f"{stem}.html", mime="text/html",
+                       key=f"{key}_html", on_click="ignore")
+    png_key = f"{key}_png_bytes"
+    if c2.button("Prepare figure PNG", key=f"{key}_png_make"):
+        try:
+            st.session_state[png_key] = figure_png(fig)
+        except sem_core.SemError as exc:
+            c2.warning(str(exc))
+    if png_key in st.session_state:
+        c2.download_button("figure (PNG)", st.session_state[png_key], file_name=f"{stem}.png", mime="image/png",
+                           key=f"{key}_png", on_click="ignore")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import sidebar, user_errors
+from pages.common import figure_downloads, sidebar, user_errors
 from sem_core.experiments import EXPERIMENTS, list_experiments, load_results, run_experiment
 
 ROOT = Path(os.environ.get("SEM_RESULTS_DIR") or Path(__file__).resolve().parents[1] / "results")
@@ -40,6 +40,7 @@ else:
         c3.metric("chunks computed / reused", f"{manifest['chunks_computed']} / {manifest['chunks_reused']}")
         for name, fig in figures.items():
             st.plotly_chart(fig, width="stretch", key=f"fig_{choice}_{name}")
+            figure_downloads(fig, f"{choice}-{name}", key=f"dl_{choice}_{name}")
         with st.expander("Summary numbers and parameters"):
             st.json({"summary": manifest["summary"], "params": manifest["params"], "command": manifest["command"],
                      "data_source": manifest["data_source"], "device": manifest["device"]}, expanded=False)

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from pages.common import MODEL_LABELS, downloads, get_model, sidebar, test_split_for, url_choice, url_number, user_errors
+from pages.common import MODEL_LABELS, downloads, figure_downloads, get_model, sidebar, test_split_for, url_choice, url_number, user_errors
 from sem_core import SemError
 from sem_core.experiments.sampling import pick_digits
 from sem_core.lipschitz import SELF, explanation_fn, list_lipschitz_explainers, local_lipschitz
@@ -74,8 +74,9 @@ st.header(f"Estimates on {len(idx)} test digits ({out['model']})")
 st.caption(f"ε = {out['eps']:g}, budget {out['budget']} calls per digit; search: "
            + ", ".join(f"{e} → {r.method}" for e, r in results.items()))
 st.markdown("One box per explainer, one point per digit (log scale); click a point to see its worst case.")
-ev = st.plotly_chart(lipschitz_box({e: r.values for e, r in results.items()}, digits=idx.tolist()),
-                     on_select="rerun", selection_mode="points", key="lip_box")
+box = lipschitz_box({e: r.values for e, r in results.items()}, digits=idx.tolist())
+ev = st.plotly_chart(box, on_select="rerun", selection_mode="points", key="lip_box")
+figure_downloads(box, "lipschitz-box", key="lip_box_dl")
 labels = {f"{e} · digit #{int(idx[j])} (L̂ = {float(r.values[j]):.3g})": (e, j)
           for e, r in results.items() for j in range(len(idx))}
 keys = {v: k for k, v in labels.items()}

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from pages.common import (MODEL_LABELS, digit_picker, downloads, get_model, sidebar, test_split_for, url_choice,
+from pages.common import (MODEL_LABELS, digit_picker, downloads, figure_downloads, get_model, sidebar, test_split_for, url_choice,
                           url_number, user_errors)
 from sem_core import SemError
 from sem_core.attacks import saliency_attack
@@ -107,7 +107,10 @@ st.subheader("Maps before and after")
 st.markdown("The real network's normalised map on the natural and on the adversarial digit; × marks the centre "
             "of mass" + ("; on the right, the target region over the adversarial digit." if kind == "region" else "."))
 a, b = st.columns([3, 2])
-a.plotly_chart(maps_side_by_side(i0, i1, ("natural", "adversarial"), (c0.tolist(), c1.tolist())), key="sal_maps")
+maps_fig = maps_side_by_side(i0, i1, ("natural", "adversarial"), (c0.tolist(), c1.tolist()))
+a.plotly_chart(maps_fig, key="sal_maps")
+with a:
+    figure_downloads(maps_fig, "saliency-maps", key="sal_maps_dl")
 if kind == "region":
     b.plotly_chart(region_overlay(res.x_adv[0, 0], out["mask"], "target region on x_adv"), key="sal_overlay")
 st.subheader("Digits")

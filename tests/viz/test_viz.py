@@ -131,3 +131,19 @@ def test_protodl_digit_frame_from_a_real_attack(test_split):
     assert frame["D(x,y) after"].tolist() == pytest.approx(res.metrics["D_true_adv"].tolist())
     assert frame["nearest class before"].tolist() == classes[h0.argmin(1)].tolist()
     assert frame["label kept"].tolist() == res.label_kept.tolist()
+
+
+def test_figure_export_html_and_png_or_a_clear_reason(monkeypatch):
+    import importlib.util
+
+    import plotly.graph_objects as go
+
+    from sem_core.errors import SemError
+    from sem_core.viz.export import figure_html, figure_png
+
+    fig = go.Figure(go.Bar(y=[1, 2, 3]))
+    html = figure_html(fig)
+    assert b"<html>" in html[:100] and b"plotly" in html
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "kaleido" else object())
+    with pytest.raises(SemError, match="kaleido"):
+        figure_png(fig)
