@@ -164,7 +164,7 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
         sources.add(ctx.models[m][1]["data"]["source"])
     if len(sources) > 1:
         raise SemError(f"the models of {name} were trained on different sources {sorted(sources)}; not mixing them")
-    source = sources.pop() if sources else "auto"
+    source = sources.pop() if sources else full.get("data", "auto")
     ctx.data["test"] = load_split("test", source)
 
     specs = exp.chunks(ctx)
