@@ -6,6 +6,16 @@
 
 h_j(x) = ||z(x) − p_j||² are the prototype distances. The nearest prototype should end up of a
 wrong class while the predicted label stays.
+
+Measured on the shipped model, the 1,000 offline test digits, ε 0.3, 100 steps, λ 1, ξ 0.3, α 0
+(``python -m sem_core attack protodl --n 1000 --json``): label kept on 100 %; over the 968 correctly
+classified digits nearest-prototype consistency 98.7 % → 24.8 %, D-consistency 98.3 % → 18.5 %,
+median D(x, y) 0.15 → 1.03 and min D(x, y') 1.42 → 0.80. The paper's Fig. 3 shows the two D
+distributions *overlapping* (≈50 %); this attack overshoots: the adversarial D(x*, y) is mostly
+*above* min D(x*, y'). With ξ = 1 it stayed closer to the paper (consistency 0.44, D-consistency
+0.77 on 200 digits of an earlier model), hence the default ξ = 0.3. A PrototypeDL whose classifier
+starts tied to one class per prototype (``class_init=True``) resists the attack almost entirely
+(consistency stayed 100 %): its logits are then nearly a function of the nearest prototype.
 """
 from __future__ import annotations
 

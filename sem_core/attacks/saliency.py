@@ -10,6 +10,16 @@ Gradients go through a smooth surrogate (ReLU → softplus(β), paper 003 Sec. 4
 network's saliency has zero second derivative); every iterate is *judged* on the real network:
 its label and its map. The score that picks the best iterate is the dissimilarity on the real
 network (top-k intersection, −centre shift, −mass in the region).
+
+Measured on the shipped CNN, 100 offline test digits, ε 0.1, 50 steps, k 50, β 10
+(``python -m sem_core attack saliency --method M --kind K --n 100 --json``), every returned image
+keeping its label; top-k intersection (random-sign baseline → top-k attack), centre shift in pixels
+(random → mass-center attack):
+    saliency     0.637 → 0.339   shift 0.53 → 2.66
+    gradxinput   0.813 → 0.618   shift 0.37 → 2.00
+    ig           0.836 → 0.669   shift 0.30 → 1.69
+    deeplift     0.839 → 0.676   shift 0.30 → 1.70
+Integrated gradients and DeepLIFT are the hardest to move, as the paper found for IG.
 """
 from __future__ import annotations
 
