@@ -8,10 +8,12 @@ import streamlit as st
 import torch
 
 import sem_core
-from sem_core.imageio import digit_from_bytes
+from sem_core.errors import DataError
+from sem_core.imageio import digit_from_array, digit_from_bytes
 from sem_core.device import describe_device, resolve_device
 
 MODEL_LABELS = {"senn": "SENN (self-explaining)", "protodl": "PrototypeDL (prototypes)", "cnn": "CNN (black box)"}
+IMAGE_CHART = {"displayModeBar": False}  # st.plotly_chart config for digits and maps: no zoom/pan tool bar
 
 
 @st.cache_resource(show_spinner="Loading model…")
@@ -103,11 +105,13 @@ def _random_digit(prefix: str, y_all: torch.Tensor) -> None:
 
 
 def digit_picker(prefix: str, title: str, default_class: int, x_all: torch.Tensor, y_all: torch.Tensor):
-    """Pick a test digit (class + index, or random) or upload one. Returns (x [1,1,28,28] or None,
-    its label or None, a caption); a bad upload is shown as an error and gives None."""
+    """Pick a test digit (class + index, or random), upload one or draw one. Returns (x [1,1,28,28] or None,
+    its label or None, a caption); a bad upload is shown as an error and gives None, an empty canvas a hint."""
     st.markdown(f"**{title}**")
-    source = url_choice("Digit from", f"{prefix}_from", ["test split", "upload"], "test split",
+    source = url_choice("Digit from", f"{prefix}_from", ["test split", "upload", "draw"], "test split",
                         widget=st.radio, horizontal=True, label_visibility="collapsed")
+    if source == "draw":
+        return _drawn_digit(prefix)
     if source == "upload":
         file = st.file_uploader("A PNG or JPG of one digit", type=["png", "jpg", "jpeg"], key=f"{prefix}_file")
         if file is None:
@@ -123,6 +127,23 @@ def digit_picker(prefix: str, title: str, default_class: int, x_all: torch.Tenso
     c3.button("Random", key=f"{prefix}_rand", help="A random test digit", on_click=_random_digit, args=(prefix, y_all))
     i = int(of_class[int(k)])
     return x_all[i: i + 1], cls, f"test digit #{i} (label {cls})"
+
+
+def _drawn_digit(prefix: str):
+    """A 280×280 canvas (black ink on white), converted like an upload; nothing drawn → a hint and None."""
+    from streamlit_drawable_canvas import st_canvas  # a components-v2 package: importable inside a running app only
+
+    drawn = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#ffffff", height=280, width=280,
+                      drawing_mode="freedraw", return_image_data=True, key=f"{prefix}_canvas")
+    try:
+        if drawn.image_data is None:
+            raise DataError("nothing drawn yet")
+        x = digit_from_array(drawn.image_data)                  # strokes on a transparent layer: blank = no ink
+    except DataError:
+        st.info("Draw a digit in the box (the toolbar under it can undo or reset).")
+        return None, None, ""
+    st.image(x[0, 0].numpy(), caption="as the model sees it (28×28)", width=84, clamp=True)
+    return x, None, "drawn digit"
 
 
 def downloads(files: dict[str, tuple[str, bytes, str]], key: str) -> None:

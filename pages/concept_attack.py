@@ -5,10 +5,11 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from pages.common import digit_picker, downloads, get_model, get_split, sidebar, test_split_for, url_number, user_errors
+from pages.common import (IMAGE_CHART, digit_picker, downloads, get_model, get_split, sidebar, test_split_for, url_number,
+                          user_errors)
 from sem_core.attacks import SennConceptAttack
 from sem_core.imageio import digit_to_png, npz_bytes
-from sem_core.viz import explanation_figure, image_figure, image_grid_figure, perturbation_figure
+from sem_core.viz import explanation_figure, explanation_ranges, image_figure, image_grid_figure, perturbation_figure
 
 sidebar()
 st.title("Concept attack (SENN)")
@@ -56,6 +57,7 @@ out = st.session_state["concept_result"]
 res, expl = out["res"], out["expl"]
 cpu = lambda t: t.detach().cpu()  # noqa: E731
 h, theta, contrib = cpu(expl.concepts), cpu(expl.relevances), cpu(expl.contributions)
+ranges = explanation_ranges(h, theta, contrib)  # one concept scale for x, x* and x_t
 probs = cpu(torch.softmax(expl.logits, 1))
 st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}; "
            f"source: {out['captions'][0]}, target: {out['captions'][1]}")
@@ -68,10 +70,12 @@ cols = st.columns(4)
 titles = ["natural x", "adversarial x*", "target x_t"]
 images = [res.x[0, 0], res.x_adv[0, 0], res.extras["x_target"][0, 0]]
 for j, (col, title, img) in enumerate(zip(cols, titles, images)):
-    col.plotly_chart(image_figure(img, title), width="stretch", key=f"concept_img{j}")
+    col.plotly_chart(image_figure(img, title), width="stretch", key=f"concept_img{j}", config=IMAGE_CHART)
     col.markdown(f"prediction **{int(probs[j].argmax())}** (p = {probs[j].max():.3f})")
-    col.plotly_chart(explanation_figure(h[j], theta[j], contrib[j]), width="stretch", key=f"concept_expl{j}")
-cols[3].plotly_chart(perturbation_figure(res.x_adv[0, 0] - res.x[0, 0]), width="stretch", key="concept_delta")
+    col.plotly_chart(explanation_figure(h[j], theta[j], contrib[j], ranges=ranges), width="stretch",
+                     key=f"concept_expl{j}")
+cols[3].plotly_chart(perturbation_figure(res.x_adv[0, 0] - res.x[0, 0]), width="stretch", key="concept_delta",
+                     config=IMAGE_CHART)
 cols[3].metric("‖x* − x‖∞", f"{res.linf[0]:.3f}")
 
 st.subheader("Did the attack work?")
@@ -89,11 +93,13 @@ st.markdown("Slide through the PGD iterates: the image, its concepts and the pre
 step = st.select_slider("Step", options=out["steps"], value=out["steps"][-1], key="concept_step")
 f = out["steps"].index(step)
 r1, r2 = st.columns([1, 2])
-r1.plotly_chart(image_figure(out["frames"][f, 0], f"x at step {step}"), width="stretch", key="concept_replay_img")
+r1.plotly_chart(image_figure(out["frames"][f, 0], f"x at step {step}"), width="stretch", key="concept_replay_img",
+                config=IMAGE_CHART)
 p_f = torch.softmax(cpu(out["replay"].logits[f]), 0)
 r1.markdown(f"prediction **{int(p_f.argmax())}** (p = {p_f.max():.3f})")
-r2.plotly_chart(explanation_figure(cpu(out["replay"].concepts[f]), cpu(out["replay"].relevances[f]),
-                                   cpu(out["replay"].contributions[f])), width="stretch", key="concept_replay_bars")
+replay = [cpu(v) for v in (out["replay"].concepts, out["replay"].relevances, out["replay"].contributions)]
+r2.plotly_chart(explanation_figure(*(v[f] for v in replay), ranges=explanation_ranges(*replay)), width="stretch",
+                key="concept_replay_bars")  # one scale for every step, so the slider does not rescale
 
 st.subheader("What the concepts mean")
 st.markdown("Each row shows the eight training digits that activate one concept most (the concept's grounding).")
@@ -103,7 +109,7 @@ with user_errors():
     k, n = grounding.shape
     grid = train_x[grounding.flatten()]
     st.plotly_chart(image_grid_figure(grid, cols=n, row_titles=[f"c{i + 1}" for i in range(k)]), width="stretch",
-                    key="concept_grid")
+                    key="concept_grid", config=IMAGE_CHART)
 
 st.subheader("Downloads")
 metrics = {**res.to_dict(), "h": h.tolist(), "theta": theta.tolist()}

@@ -25,7 +25,7 @@ cols = st.columns(len(names))
 for col, name in zip(cols, names):
     with col, user_errors():
         model, card = get_model(name)
-        st.subheader(MODEL_LABELS.get(name, name))
+        st.subheader(MODEL_LABELS.get(name, name), anchor=False)  # no anchor icon: the columns line up
         st.metric("Test accuracy", f"{card['test_accuracy']:.1%}")
         st.caption(card["data"]["description"])
         if name == "senn":
@@ -58,9 +58,9 @@ with user_errors():
         dev = next(model.parameters()).device
         with torch.no_grad():
             probs = torch.softmax(model(x.to(dev)), 1)[0].cpu()
-        rows.append({"model": name, "prediction": int(probs.argmax()), "probability": f"{probs.max():.3f}"})
+        rows.append({"model": name, "prediction": int(probs.argmax()), "probability": float(probs.max())})
         fig.add_bar(x=list(range(10)), y=probs.tolist(), name=name)
     fig.update_layout(barmode="group", height=300, xaxis_title="class", yaxis_title="probability",
-                      margin=dict(t=20, b=40))
-    right.dataframe(rows, hide_index=True)
+                      margin=dict(t=20, b=40), xaxis=dict(tickmode="linear", tick0=0, dtick=1))
+    right.dataframe(rows, hide_index=True, column_config={"probability": st.column_config.NumberColumn(format="%.3f")})
     right.plotly_chart(fig, width="stretch")

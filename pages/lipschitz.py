@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from pages.common import MODEL_LABELS, downloads, figure_downloads, get_model, sidebar, test_split_for, url_choice, url_number, user_errors
+from pages.common import (IMAGE_CHART, MODEL_LABELS, downloads, figure_downloads, get_model, sidebar, test_split_for,
+                          url_choice, url_number, user_errors)
 from sem_core import SemError
 from sem_core.experiments.sampling import pick_digits
 from sem_core.lipschitz import SELF, explanation_fn, list_lipschitz_explainers, local_lipschitz
@@ -105,7 +106,7 @@ st.markdown("x′ is the point of the ε-ball where the explanation changed the 
             "the two explanations share one colour scale (red positive, blue negative).")
 titles = ("x", "x′ (worst case)", "θ(x): concept (row) × class", "θ(x′)") if ex.dim() == 2 else \
     ("x", "x′ (worst case)", "E(x)", "E(x′)")
-st.plotly_chart(pair_figure(r.x[j], r.x_prime[j], ex, ex2, titles), key="lip_pair")
+st.plotly_chart(pair_figure(r.x[j], r.x_prime[j], ex, ex2, titles), key="lip_pair", config=IMAGE_CHART)
 
 table = pd.DataFrame({"digit": idx.tolist(), **{e: r.values.tolist() for e, r in results.items()}})
 with st.expander("All estimates"):

@@ -4,7 +4,7 @@ import json
 import streamlit as st
 import torch
 
-from pages.common import downloads, get_model, sidebar, test_split_for, url_number, user_errors
+from pages.common import IMAGE_CHART, downloads, get_model, sidebar, test_split_for, url_number, user_errors
 from sem_core.attacks import ProtoDLAttack
 from sem_core.imageio import digits_to_png, npz_bytes
 from sem_core.viz import image_grid_figure, protodl_digit_frame, prototype_frame, prototype_table
@@ -27,7 +27,7 @@ with user_errors():
     st.markdown("The 15 prototypes decoded back to images, each with the class it votes for.")
     st.plotly_chart(image_grid_figure(model.prototype_images().detach().cpu(),
                                       [f"P{j + 1}: {int(c)}" for j, c in enumerate(classes)], cols=8),
-                    width="stretch", key="proto_grid")
+                    width="stretch", key="proto_grid", config=IMAGE_CHART)
 
     st.subheader("Attack")
     c1, c2, c3, c4 = st.columns(4)
@@ -69,7 +69,8 @@ st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.
 st.markdown("Natural digits (top) and their adversarial versions (bottom).")
 n = len(res.y)
 st.plotly_chart(image_grid_figure(torch.cat([res.x, res.x_adv]), [f"nat. {s}" for s in names] +
-                                  [f"adv. {s}" for s in names], cols=n, cell=110), width="stretch", key="proto_pairs")
+                                  [f"adv. {s}" for s in names], cols=n, cell=110), width="stretch", key="proto_pairs",
+                config=IMAGE_CHART)
 
 st.subheader("Prototype distances (Table 1)")
 st.markdown("Rows are prototypes, columns the digits before (Nat.) and after (Adv.) the attack. **Bold**: prototypes "
@@ -79,7 +80,9 @@ st.table(prototype_table(h_nat, h_adv, classes, res.y, names=names))
 st.subheader("Per digit")
 st.markdown("D(x,y) should grow and R(x,y) shrink; the prediction stays while the nearest prototype changes class.")
 digits = protodl_digit_frame(res, h_nat, h_adv, classes)
-st.dataframe(digits, hide_index=True, key="proto_digits")
+two_decimals = st.column_config.NumberColumn(format="%.2f")
+st.dataframe(digits, hide_index=True, key="proto_digits",
+             column_config={c: two_decimals for c in digits.columns if c.startswith(("D(", "R("))})
 m1, m2 = st.columns(2)
 m1.metric("labels kept", f"{int(res.label_kept.sum())}/{n}")
 m2.metric("nearest prototype of a wrong class after the attack",

@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from pages.common import (MODEL_LABELS, digit_picker, downloads, figure_downloads, get_model, sidebar, test_split_for, url_choice,
-                          url_number, user_errors)
+from pages.common import (IMAGE_CHART, MODEL_LABELS, digit_picker, downloads, figure_downloads, get_model, sidebar,
+                          test_split_for, url_choice, url_number, user_errors)
 from sem_core import SemError
 from sem_core.attacks import saliency_attack
 from sem_core.attacks.saliency import KINDS, SALIENCY_METHODS
@@ -60,7 +60,8 @@ with user_errors():
                 r0, r1 = st.slider("Rows (top, bottom; bottom excluded)", 0, 28, (0, 10), key="sal_rows")
                 q0, q1 = st.slider("Columns (left, right; right excluded)", 0, 28, (0, 10), key="sal_cols")
                 mask[r0:r1, q0:q1] = True
-                st.plotly_chart(region_overlay(x, mask, height=300), width="content", key="sal_region_fig")
+                st.plotly_chart(region_overlay(x, mask, height=300), width="content", key="sal_region_fig",
+                                config=IMAGE_CHART)
             else:
                 ev = st.plotly_chart(region_overlay(x, None, selectable=True, height=300), on_select="rerun",
                                      selection_mode=("box", "lasso"), key="sal_region_sel")
@@ -108,15 +109,16 @@ st.markdown("The real network's normalised map on the natural and on the adversa
             "of mass" + ("; on the right, the target region over the adversarial digit." if kind == "region" else "."))
 a, b = st.columns([3, 2])
 maps_fig = maps_side_by_side(i0, i1, ("natural", "adversarial"), (c0.tolist(), c1.tolist()))
-a.plotly_chart(maps_fig, key="sal_maps")
+a.plotly_chart(maps_fig, key="sal_maps", config=IMAGE_CHART)
 with a:
     figure_downloads(maps_fig, "saliency-maps", key="sal_maps_dl")
 if kind == "region":
-    b.plotly_chart(region_overlay(res.x_adv[0, 0], out["mask"], "target region on x_adv"), key="sal_overlay")
+    b.plotly_chart(region_overlay(res.x_adv[0, 0], out["mask"], "target region on x_adv"), key="sal_overlay",
+                   config=IMAGE_CHART)
 st.subheader("Digits")
 st.markdown(f"The perturbation is tiny (‖δ‖∞ = {float(res.linf[0]):.3f}); the prediction goes from {pb} "
             f"(p = {float(res.prob_before[0].max()):.3f}) to {pa} (p = {float(res.prob_after[0].max()):.3f}).")
-st.plotly_chart(images_figure(res.x[0, 0], res.x_adv[0, 0]), key="sal_images")
+st.plotly_chart(images_figure(res.x[0, 0], res.x_adv[0, 0]), key="sal_images", config=IMAGE_CHART)
 
 st.subheader("Every explainer on the same two digits")
 st.markdown("The attack targeted one explainer; this grid shows whether the others are fooled as well.")
@@ -138,7 +140,7 @@ if out["grid"] is not None:
     names, g, skipped = out["grid"]
     for msg in skipped:
         st.caption(msg)
-    st.plotly_chart(explainer_grid(g[:, 0], g[:, 1], names), key="sal_grid")
+    st.plotly_chart(explainer_grid(g[:, 0], g[:, 1], names), key="sal_grid", config=IMAGE_CHART)
 
 st.subheader("Downloads")
 row = {"model": out["model"], "method": out["method"], "kind": kind, "eps": res.config["eps"],

@@ -52,6 +52,19 @@ def test_rgba_canvas_with_transparent_background():
     assert x[0, 0, 0].max() < 0.05 and x.max() > 0.9
 
 
+def test_drawn_canvas_stroke_becomes_a_centred_digit():
+    """What the draw tab's canvas returns: RGBA 280×280, an 18 px black stroke (a 7) off to the top left."""
+    img = Image.new("RGBA", (280, 280), (255, 255, 255, 255))
+    ImageDraw.Draw(img).line([(20, 30), (140, 30), (70, 170)], fill=(0, 0, 0, 255), width=18, joint="curve")
+    x = digit_from_array(np.asarray(img))
+    assert x.shape == (1, 1, 28, 28) and x.dtype == torch.float32
+    assert x[0, 0, 0].max() < 0.05 and x[0, 0, :, 0].max() < 0.05 and x.max() > 0.9   # white ink on black
+    cy, cx = _centre_of_mass(x)
+    assert abs(cy - 13.5) <= 1.0 and abs(cx - 13.5) <= 1.0
+    rows = torch.nonzero(x[0, 0].amax(1) > 0.1).flatten()
+    assert 18 <= len(rows) <= 21                                      # the taller side scaled to 20 px
+
+
 def test_light_on_dark_is_not_inverted():
     img = Image.new("L", (60, 60), 0)
     ImageDraw.Draw(img).ellipse([15, 10, 45, 50], outline=255, width=6)

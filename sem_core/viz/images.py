@@ -34,20 +34,26 @@ def _square(fig: go.Figure, size: int) -> go.Figure:
     return fig
 
 
+COLORBAR_H = 40         # px below the image taken by a horizontal colour bar and its tick labels
+
+
 def image_figure(img, title: str = "", colorscale: str = "gray", zmid: float | None = None,
                  size: int = 260) -> go.Figure:
     """One digit [28,28] (or [1,1,28,28]) as a heatmap, row 0 at the top.
 
     Grey images are drawn on the fixed range [0,1] (pixel units); with ``zmid`` the range is
-    symmetric around it and a colour bar is shown.
+    symmetric around it and a horizontal colour bar is added under the image: the figure grows by
+    ``COLORBAR_H`` px so the image itself is exactly as large as a grey one of the same ``size``.
     """
     a = _np(img).reshape(28, 28)
     if zmid is None:
-        trace = _heatmap(a, colorscale, 0.0, 1.0, None, False)
-    else:
-        m = float(np.abs(a - zmid).max()) or 1e-6
-        trace = _heatmap(a, colorscale, zmid - m, zmid + m, None, True)
-    return _square(go.Figure(trace, layout=dict(title=title)), size)
+        return _square(go.Figure(_heatmap(a, colorscale, 0.0, 1.0, None, False), layout=dict(title=title)), size)
+    m = float(np.abs(a - zmid).max()) or 1e-6
+    trace = _heatmap(a, colorscale, zmid - m, zmid + m, None, True)
+    trace.colorbar = dict(orientation="h", thickness=10, len=1.0, y=-0.02, yanchor="top", ypad=0, outlinewidth=0)
+    fig = _square(go.Figure(trace, layout=dict(title=title)), size)
+    fig.update_layout(height=size + COLORBAR_H, margin_b=5 + COLORBAR_H)
+    return fig
 
 
 def perturbation_figure(delta, title: str = "perturbation x* − x", size: int = 260) -> go.Figure:
@@ -67,18 +73,36 @@ def bars_figure(values, labels: Sequence[str], title: str = "", height: int = 22
     return fig
 
 
-def explanation_figure(concepts, relevances, contributions, title: str = "", height: int = 460) -> go.Figure:
+def explanation_figure(concepts, relevances, contributions, title: str = "", height: int = 460,
+                       ranges: Sequence[tuple[float, float]] | None = None) -> go.Figure:
     """SENN's explanation as three stacked bar panels: h(x), θ(x) for the predicted class, θ·h
-    (paper 000 Fig. 1, columns 2–3). Each input is [k]."""
+    (paper 000 Fig. 1, columns 2–3). Each input is [k]. ``ranges``: one fixed y-range per panel
+    (from ``explanation_ranges``) so several explanations share a scale; None lets each panel fit its bars."""
     panels = {"concepts h(x)": concepts, "relevances θ(x)": relevances, "contributions θ·h": contributions}
+    if ranges is not None and len(ranges) != len(panels):
+        raise ValueError(f"{len(panels)} panels but {len(ranges)} ranges")
     fig = make_subplots(rows=3, cols=1, subplot_titles=list(panels), vertical_spacing=0.16)
     for row, values in enumerate(panels.values(), start=1):
         v = _np(values).reshape(-1)
         labels = [f"c{i + 1}" for i in range(len(v))]
         fig.add_bar(x=labels, y=v.tolist(), marker_color=[POS if x >= 0 else NEG for x in v], row=row, col=1,
                     hovertemplate="%{x}: %{y:.3f}<extra></extra>")
+        if ranges is not None:
+            fig.update_yaxes(range=list(ranges[row - 1]), row=row, col=1)
     fig.update_layout(title=title, height=height, showlegend=False, margin=dict(t=60, b=20, l=40, r=10))
     return fig
+
+
+def explanation_ranges(concepts, relevances, contributions, pad: float = 0.05) -> list[tuple[float, float]]:
+    """One shared y-range per ``explanation_figure`` panel over several explanations, each input [n,k]:
+    (min, max) over all n rows, always including 0, widened by ``pad`` of the span on both sides."""
+    out = []
+    for values in (concepts, relevances, contributions):
+        v = _np(values)
+        lo, hi = min(0.0, float(v.min())), max(0.0, float(v.max()))
+        margin = pad * ((hi - lo) or 1.0)
+        out.append((lo - margin, hi + margin))
+    return out
 
 
 def image_grid_figure(images, titles: Sequence[str] | None = None, cols: int = 8,
@@ -103,7 +127,8 @@ def image_grid_figure(images, titles: Sequence[str] | None = None, cols: int = 8
         r0, c0 = grid_origin(i, cols, gap, row_gap)
         fig.add_annotation(x=c0 + 13.5, y=r0 - 0.5, text=text, showarrow=False, yanchor="bottom", font_size=11)
     for r, text in enumerate(row_titles or []):
-        fig.add_annotation(x=-1, y=r * (28 + row_gap) + 13.5, text=text, showarrow=False, xanchor="right", font_size=12)
+        fig.add_annotation(x=-2, y=r * (28 + row_gap) + 13.5, text=text, showarrow=False, xanchor="right",
+                           textangle=0, font=dict(size=16, weight="bold"))
     fig.update_xaxes(visible=False, constrain="domain", range=[-0.5 - (25 if row_titles else 0), z.shape[1] - 0.5])
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_layout(height=rows * (cell + title_h) + 20, margin=dict(t=10 + title_h, b=5, l=5, r=5),

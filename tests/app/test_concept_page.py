@@ -106,3 +106,11 @@ def test_bad_upload_shows_an_error_and_a_good_one_can_be_attacked():
     _run(at)
     assert not at.exception
     assert any("uploaded seven.png" in c.value for c in at.caption)
+
+
+def test_draw_shows_a_canvas_and_asks_for_a_digit():
+    at = _open()
+    at.radio(key="tgt_from").set_value("draw").run()
+    assert not at.exception and not at.error
+    assert any(i.value.startswith("Draw a digit") for i in at.info)       # the AppTest cannot draw: canvas is empty
+    assert next(b for b in at.button if b.label.startswith("Run")).disabled

@@ -9,6 +9,7 @@ def test_home_shows_models_and_predictions():
     table = at.dataframe[0].value
     assert list(table["model"]) == ["cnn", "protodl", "senn"]
     assert (table["prediction"] == 9).all()  # the default digit is a clear 9
+    assert table["probability"].dtype.kind == "f" and table["probability"].between(0, 1).all()  # numbers, not text
     at.selectbox(key="home_class").set_value(3).run()
     assert not at.exception
     assert (at.dataframe[0].value["prediction"] == 3).sum() >= 2

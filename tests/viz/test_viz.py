@@ -7,8 +7,9 @@ import torch
 
 import sem_core
 from sem_core.attacks import ProtoDLAttack
-from sem_core.viz import (bars_figure, explanation_figure, grid_origin, image_figure, image_grid_figure,
-                          perturbation_figure, protodl_digit_frame, prototype_frame, prototype_marks, prototype_table)
+from sem_core.viz import (bars_figure, explanation_figure, explanation_ranges, grid_origin, image_figure,
+                          image_grid_figure, perturbation_figure, protodl_digit_frame, prototype_frame, prototype_marks,
+                          prototype_table)
 
 
 def test_image_figure_shows_the_pixels_on_a_fixed_range():
@@ -31,6 +32,14 @@ def test_perturbation_figure_is_diverging_and_symmetric():
     assert len(set(names)) > 2                                              # a real diverging scale, not grey
 
 
+def test_perturbation_image_is_as_large_as_a_digit_image():
+    grey, delta = image_figure(torch.rand(28, 28), size=240), perturbation_figure(torch.rand(28, 28) - 0.5, size=240)
+    plot_h = [f.layout.height - f.layout.margin.t - f.layout.margin.b for f in (grey, delta)]
+    plot_w = [f.layout.margin.l + f.layout.margin.r for f in (grey, delta)]
+    assert plot_h[0] == plot_h[1] and plot_w[0] == plot_w[1]               # same room for the square image
+    assert delta.data[0].colorbar.orientation == "h"                      # the bar sits under it, not beside it
+
+
 def test_bars_heights_equal_the_input_and_colour_by_sign():
     v = torch.tensor([0.5, -1.25, 2.0])
     fig = bars_figure(v, ["c1", "c2", "c3"], "concepts")
@@ -46,6 +55,18 @@ def test_explanation_figure_has_h_theta_and_their_product():
     h, theta = torch.tensor([1.0, 2.0, -1.0]), torch.tensor([0.5, -0.5, 2.0])
     fig = explanation_figure(h, theta, h * theta)
     assert [list(t.y) for t in fig.data] == [h.tolist(), theta.tolist(), (h * theta).tolist()]
+
+
+def test_explanations_share_one_scale_per_panel():
+    h = torch.tensor([[1.0, 2.0], [0.5, 4.0], [0.0, 1.0]])               # natural, adversarial, target
+    theta = torch.tensor([[-1.0, 0.5], [0.2, 0.1], [0.3, 3.0]])
+    ranges = explanation_ranges(h, theta, h * theta, pad=0.0)
+    assert ranges == [(0.0, 4.0), (-1.0, 3.0), (-1.0, 3.0)]              # over all rows, 0 always included
+    figs = [explanation_figure(h[j], theta[j], (h * theta)[j], ranges=ranges) for j in range(3)]
+    for axis, rng in zip(("yaxis", "yaxis2", "yaxis3"), ranges):
+        assert all(tuple(f.layout[axis].range) == rng for f in figs)
+    with pytest.raises(ValueError):
+        explanation_figure(h[0], theta[0], h[0], ranges=ranges[:2])
 
 
 def test_image_grid_places_each_image_with_its_title():
@@ -69,6 +90,7 @@ def test_image_grid_row_titles():
     imgs = torch.rand(10, 28, 28)
     fig = image_grid_figure(imgs, cols=5, row_titles=["c1", "c2"])
     assert [a.text for a in fig.layout.annotations] == ["c1", "c2"]
+    assert all(a.font.size >= 14 and a.textangle == 0 for a in fig.layout.annotations)  # readable, upright
     r0, c0 = grid_origin(7, cols=5)                                        # no titles: 2-px gaps
     assert (r0, c0) == (30, 60) and np.allclose(np.asarray(fig.data[0].z)[30:58, 60:88], imgs[7].numpy())
 
