@@ -168,19 +168,23 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
     ctx.data["test"] = load_split("test", source)
 
     specs = exp.chunks(ctx)
-    results, computed, reused = [], 0, 0
+    results, computed, reused, chunk_seconds = [], 0, 0, 0.0
     for i, spec in enumerate(specs):
         path = out / "chunks" / f"{i:04d}.json"
         if path.exists():
             stored = json.loads(path.read_text())
             if stored.get("spec") == _jsonable(spec):
                 results.append(stored["result"])
+                chunk_seconds += stored.get("seconds", 0.0)
                 reused += 1
                 if on_step:
                     on_step(i + 1, len(specs))
                 continue
+        t0 = time.perf_counter()
         result = _jsonable(exp.run_chunk(spec, ctx))
-        _atomic_write(path, json.dumps({"spec": _jsonable(spec), "result": result}))
+        took = time.perf_counter() - t0
+        chunk_seconds += took
+        _atomic_write(path, json.dumps({"spec": _jsonable(spec), "result": result, "seconds": took}))
         results.append(result)
         computed += 1
         if on_step:
@@ -203,6 +207,7 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
                    for m, (_, card) in ctx.models.items()},
         "chunks_total": len(specs), "chunks_computed": computed, "chunks_reused": reused,
         "seconds": round(time.perf_counter() - start, 2), "versions": library_versions(),
+        "compute_seconds_total": round(chunk_seconds, 2),  # all chunks, computed now or in earlier runs
         "summary": _jsonable(outputs.summary), "verdict": verdict, "verdict_reason": why, "figures": figures,
         "command": f"python -m sem_core experiment {name} --n {full.get('n')} --out {out} --seed {seed}",
     }
