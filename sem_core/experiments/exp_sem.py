@@ -34,6 +34,11 @@ class SennDistances(Experiment):
     claim = ("The targeted attack brings a digit's concepts closer to another class's digit than the nearest "
              "natural digit of its own class: adversarial out-class < natural in-class < natural out-class.")
     models = ("senn",)
+    notes = ("The shipped SENN has 5 concepts (paper 000 used 12) and was trained for 20 epochs on 4,000 digits of "
+             "the offline subset, so the natural in-/out-class minima are taken over the 1,000-digit test split, "
+             "not the 10,000 MNIST test digits; with fewer neighbours they are larger than on full MNIST. "
+             "Each of the T targets gets its own 100-step PGD attack (ε 0.3, λ 1 on the cross-entropy term); a target "
+             "counts only if the label is kept.")
     defaults = {"n": 100, "targets": 100, "eps": 0.3, "steps": 100, "lam": 1.0, "chunk": 5}
 
     def chunks(self, ctx):
@@ -78,6 +83,12 @@ class ProtoDistances(Experiment):
     claim = ("Natural digits are closest (in D) to their own class's prototypes; after the attack D(x*, y) and "
              "min over y' ≠ y of D(x*, y') have almost the same distribution, while the label stays.")
     models = ("protodl",)
+    notes = ("The shipped PrototypeDL (15 prototypes, trained 60 epochs on 4,000 subset digits) uses R1/R2 weights "
+             "0.5 instead of Li et al.'s 0.05, which made every class own a prototype and natural nearest-prototype "
+             "consistency ≈ 99 %. D-consistency is counted over the correctly classified digits. The attack is "
+             "stronger than in the paper: the paper's Fig. 3 shows D(x*, y) and min D(x*, y') overlapping "
+             "(≈ 50 % consistency); here D(x*, y) mostly ends *above* min D(x*, y'). A model trained with "
+             "class-initialised prototypes (not shipped) resisted the attack far more.")
     defaults = {"n": 1000, "eps": 0.3, "steps": 100, "lam": 1.0, "xi": 0.3, "chunk": 100}
 
     def chunks(self, ctx):
@@ -120,8 +131,12 @@ class ProtoDistances(Experiment):
     def verdict(self, s):
         adv, nat = s["adversarial_d_consistency"], s["natural_d_consistency"]
         if s["label_kept_rate"] >= 0.9 and adv <= 0.65 and nat >= 0.9:
-            return "reproduced", (f"D-consistency falls from {nat:.0%} to {adv:.0%} (≈50 % = overlapping "
-                                  f"distributions) with the label kept on {s['label_kept_rate']:.0%}")
+            how = ("overshooting the paper's ≈ 50 %: the adversarial distributions cross instead of overlapping"
+                   if adv < 0.35 else "the paper's ≈ 50 % means overlapping distributions")
+            return "reproduced", (f"D-consistency falls from {nat:.0%} to {adv:.0%} with the label kept on "
+                                  f"{s['label_kept_rate']:.0%} ({how}); median D(x, y) {s['D_true_nat_median']:.2f} → "
+                                  f"{s['D_true_adv_median']:.2f}, median min D(x, y') {s['D_other_nat_median']:.2f} → "
+                                  f"{s['D_other_adv_median']:.2f}")
         if adv < nat:
             return "partly", f"D-consistency falls from {nat:.0%} to {adv:.0%}, not to ≈50 %"
         return "not", f"D-consistency {nat:.0%} → {adv:.0%}"
@@ -133,6 +148,8 @@ class ProtoTable(Experiment):
     claim = ("For natural digits the smallest prototype distance points to a prototype of the correct class; for "
              "adversarial digits it points to a prototype of a wrong class, while the label is kept.")
     models = ("protodl",)
+    notes = ("One test digit of each of the classes 0, 2, 4, 6, 8 (the first of its class in the offline test "
+             "split), as in the paper's Table 1; same attack settings as protodl-distances.")
     defaults = {"n": 5, "classes": [0, 2, 4, 6, 8], "eps": 0.3, "steps": 100, "lam": 1.0, "xi": 0.3}
 
     def chunks(self, ctx):
@@ -193,6 +210,9 @@ class Faithfulness(Experiment):
     claim = ("SENN's relevances are faithful: removing a concept drops the predicted class's probability in "
              "proportion to the concept's relevance.")
     models = ("senn",)
+    notes = ("Removing a concept = setting h_i(x) to 0 with θ(x) unchanged; per digit, the Pearson correlation "
+             "between θ_i(x) for the predicted class and the probability drop over the 5 concepts, as in paper 001's "
+             "faithfulness estimate.")
     defaults = {"n": 1000, "chunk": 250}
 
     def chunks(self, ctx):

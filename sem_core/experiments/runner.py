@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import os
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,7 @@ class Experiment:
     claim = ""          # the paper's finding, one sentence
     models: tuple[str, ...] = ()
     defaults: dict[str, Any] = {}
+    notes = ""          # how this protocol differs from the paper's (shown in the report)
 
     def chunks(self, ctx: Context) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -132,6 +134,13 @@ def _write_figure(fig, out: Path, stem: str) -> dict[str, str]:
         _atomic_write(out / f"{stem}.png", png)
         entry["png"] = f"{stem}.png"
     return entry
+
+
+def _command(name: str, full: dict[str, Any], defaults: dict[str, Any], out: Path, seed: int) -> str:
+    """The CLI line that reproduces this run: every parameter that differs from the defaults as --param."""
+    extra = "".join(f" --param {shlex.quote(k + '=' + json.dumps(v, separators=(',', ':')))}" for k, v in full.items()
+                    if k not in ("n", "seed") and defaults.get(k) != v)
+    return f"python -m sem_core experiment {name} --n {full.get('n')}{extra} --out {out} --seed {seed}"
 
 
 def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=None, seed: int = 0,
@@ -209,7 +218,7 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
         "seconds": round(time.perf_counter() - start, 2), "versions": library_versions(),
         "compute_seconds_total": round(chunk_seconds, 2),  # all chunks, computed now or in earlier runs
         "summary": _jsonable(outputs.summary), "verdict": verdict, "verdict_reason": why, "figures": figures,
-        "command": f"python -m sem_core experiment {name} --n {full.get('n')} --out {out} --seed {seed}",
+        "command": _command(name, full, exp.defaults, out, seed), "notes": exp.notes,
     }
     _atomic_write(out / "manifest.json", json.dumps(manifest, indent=1))
     return manifest

@@ -94,3 +94,27 @@ def test_report_builds_from_results(finished, tmp_path):
     assert (tmp_path / "docs" / "figures" / "senn-distances-senn_distances.html").exists()
     with pytest.raises(SemError, match="no manifest.json"):
         write_report(tmp_path / "docs", tmp_path / "x.md")
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_manifest_command_reproduces_the_parameters(finished, name):
+    """The command in the manifest (and the report) names every non-default parameter of the run."""
+    import shlex
+
+    from sem_core.__main__ import build_parser
+
+    m = finished[1][name]
+    argv = shlex.split(m["command"])
+    assert argv[:4] == ["python", "-m", "sem_core", "experiment"]
+    args = build_parser().parse_args(argv[3:])
+    exp = runner_mod.EXPERIMENTS.get(name)
+    params = {**exp.defaults, **{k: json.loads(v) for k, v in (p.split("=", 1) for p in args.param)},
+              "n": args.n, "seed": args.seed}
+    assert params == m["params"]
+
+
+def test_report_shows_row_tables_and_protocol_notes(finished, tmp_path):
+    root, _ = finished
+    text = write_report(root, tmp_path / "RESULTS.md").read_text()
+    assert "| lam | accuracy | lipschitz_median |" in text  # senn-lambda rows as a table, not "[2 items]"
+    assert text.count("**Differences from the paper's protocol.**") == len(TINY)
