@@ -21,16 +21,23 @@ def box_figure(groups: dict[str, Sequence[float]], title: str, y_title: str, log
 
 def lines_figure(panels: dict[str, dict[str, tuple[Sequence[float], Sequence[float]]]], title: str,
                  x_title: str, log_x: bool = False) -> go.Figure:
-    """Subplots side by side: panel name -> {series name -> (xs, ys)} (paper 003 Fig. 3)."""
+    """Subplots side by side: panel name -> {series name -> (xs, ys)} (paper 003 Fig. 3).
+
+    A series named "group / variant" is coloured by its group and dashed by its variant, so twelve
+    method/attack pairs stay readable."""
     names = list(panels)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names)
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+    dashes = ["dot", "solid", "dash", "dashdot", "longdash"]
     colours: dict[str, str] = {}
+    styles: dict[str, str] = {}
     for col, panel in enumerate(names, start=1):
         for series, (xs, ys) in panels[panel].items():
-            colour = colours.setdefault(series, palette[len(colours) % len(palette)])
+            group, _, variant = series.partition(" / ")
+            colour = colours.setdefault(group, palette[len(colours) % len(palette)])
+            dash = styles.setdefault(variant, dashes[len(styles) % len(dashes)]) if variant else "solid"
             fig.add_scatter(x=list(xs), y=list(ys), mode="lines+markers", name=series, legendgroup=series,
-                            showlegend=col == 1, line_color=colour, row=1, col=col)
+                            showlegend=col == 1, line=dict(color=colour, dash=dash), row=1, col=col)
         fig.update_xaxes(title_text=x_title, type="log" if log_x else None, row=1, col=col)
     fig.update_layout(title=title, height=420, margin=dict(t=80, b=50, l=50, r=20))
     return fig
