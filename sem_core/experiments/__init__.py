@@ -5,10 +5,11 @@
 """
 from . import exp_posthoc, exp_sem  # noqa: F401  (registers the experiments)
 from .protodl_distances import ProtoDistancesResult, protodl_distances
-from .report import find_manifests, write_report
+from .report import compute_seconds, find_manifests, write_report
 from .runner import EXPERIMENTS, list_experiments, load_results, run_experiment
 from .sampling import pick_digits
 from .senn_distances import SennDistancesResult, senn_distances
 
 __all__ = ["ProtoDistancesResult", "protodl_distances", "pick_digits", "SennDistancesResult", "senn_distances",
-           "EXPERIMENTS", "list_experiments", "load_results", "run_experiment", "find_manifests", "write_report"]
+           "EXPERIMENTS", "list_experiments", "load_results", "run_experiment", "find_manifests", "write_report",
+           "compute_seconds"]

@@ -5,7 +5,7 @@ def _page(tmp_path, monkeypatch):
     monkeypatch.setenv("SEM_RESULTS_DIR", str(tmp_path))
     at = AppTest.from_file("../../app.py", default_timeout=180)
     at.run()
-    at.switch_page("pages/experiments.py").run()
+    at.switch_page("pages/experiment_results.py").run()
     assert not at.exception
     return at
 
@@ -34,3 +34,27 @@ def test_a_broken_folder_is_a_clear_error(tmp_path, monkeypatch):
     at = _page(tmp_path, monkeypatch)
     assert not at.exception
     assert at.error, "a broken manifest must show an error, not a traceback"
+
+
+def test_committed_results_open_from_a_shared_link(monkeypatch):
+    """The repo's results/ folder (the report's runs) opens on the experiment named in the URL."""
+    monkeypatch.delenv("SEM_RESULTS_DIR", raising=False)
+    at = AppTest.from_file("../../app.py", default_timeout=180)
+    at.query_params["exp_folder"] = "senn-distances"
+    at.run()
+    at.switch_page("pages/experiment_results.py").run()
+    assert not at.exception
+    assert at.selectbox(key="exp_folder").value == "senn-distances"
+    assert any("Verdict" in m.value and "reproduced" in m.value for m in at.markdown)
+    assert any("experiment senn-distances --n 100" in c.value for c in at.code)
+    assert float({m.label: m.value for m in at.metric}["compute seconds"]) > 60
+
+
+def test_a_bad_folder_in_the_url_is_ignored_with_a_warning(monkeypatch):
+    monkeypatch.delenv("SEM_RESULTS_DIR", raising=False)
+    at = AppTest.from_file("../../app.py", default_timeout=180)
+    at.query_params["exp_folder"] = "../../etc"
+    at.run()
+    at.switch_page("pages/experiment_results.py").run()
+    assert not at.exception
+    assert any("exp_folder" in w.value for w in at.warning)

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the page imports pages.common
-PAGE = str(ROOT / "pages" / "lipschitz.py")
+PAGE = str(ROOT / "pages" / "lipschitz_stability.py")
 
 
 def _run(at):

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import figure_downloads, sidebar, user_errors
-from sem_core.experiments import EXPERIMENTS, list_experiments, load_results, run_experiment
+from pages.common import figure_downloads, sidebar, url_choice, url_number, user_errors
+from sem_core.experiments import EXPERIMENTS, compute_seconds, list_experiments, load_results, run_experiment
 
 ROOT = Path(os.environ.get("SEM_RESULTS_DIR") or Path(__file__).resolve().parents[1] / "results")
 VERDICT_ICON = {"reproduced": "✅", "partly": "🟡", "not": "❌"}
@@ -27,7 +27,7 @@ else:
     labels = {f"{p.name}": p for p in saved}
     if st.session_state.get("exp_just_ran") in labels:  # show the run that just finished
         st.session_state["exp_folder"] = st.session_state.pop("exp_just_ran")
-    choice = st.selectbox("Saved result", list(labels), key="exp_folder")
+    choice = url_choice("Saved result", "exp_folder", list(labels), list(labels)[0])
     with user_errors():
         manifest, figures = load_results(labels[choice])
         st.subheader(f"{manifest['experiment']} — {manifest['paper']}")
@@ -36,22 +36,26 @@ else:
         st.markdown(f"**Verdict: {VERDICT_ICON.get(verdict, '')} {verdict}** — {manifest['verdict_reason']}")
         c1, c2, c3 = st.columns(3)
         c1.metric("digits (N)", manifest["params"].get("n"))
-        c2.metric("seconds", f"{manifest['seconds']:.0f}")
+        c2.metric("compute seconds", f"{compute_seconds(manifest):.0f}",
+                  help="all chunks (also those of earlier, resumed runs) plus training the experiment did itself")
         c3.metric("chunks computed / reused", f"{manifest['chunks_computed']} / {manifest['chunks_reused']}")
         for name, fig in figures.items():
             st.plotly_chart(fig, width="stretch", key=f"fig_{choice}_{name}")
             figure_downloads(fig, f"{choice}-{name}", key=f"dl_{choice}_{name}")
+        st.caption("Reproduce with:")
+        st.code(manifest["command"], language="bash")
+        if manifest.get("notes"):
+            st.markdown(f"**Differences from the paper's protocol.** {manifest['notes']}")
         with st.expander("Summary numbers and parameters"):
             st.json({"summary": manifest["summary"], "params": manifest["params"], "command": manifest["command"],
                      "data_source": manifest["data_source"], "device": manifest["device"]}, expanded=False)
 
 st.header("Run an experiment")
 c1, c2 = st.columns(2)
-name = c1.selectbox("Experiment", list_experiments(), key="exp_name",
-                    format_func=lambda n: f"{n} ({EXPERIMENTS.get(n).paper})")
+name = url_choice("Experiment", "exp_name", list_experiments(), list_experiments()[0], container=c1)
 default_n = int(min(EXPERIMENTS.get(name).defaults.get("n", 20), 20))
-n = c2.number_input("Number of digits N", min_value=1, max_value=1000, value=default_n, key="exp_n")
-st.caption(EXPERIMENTS.get(name).claim)
+n = url_number("Number of digits N", "exp_n", default_n, 1, 1000, integer=True, container=c2)
+st.caption(f"Reproduces {EXPERIMENTS.get(name).paper}. {EXPERIMENTS.get(name).claim}")
 if st.button("Run experiment", type="primary", key="exp_run"):
     bar = st.progress(0.0, text="starting…")
     with user_errors():
