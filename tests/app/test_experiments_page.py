@@ -36,14 +36,22 @@ def test_a_broken_folder_is_a_clear_error(tmp_path, monkeypatch):
     assert at.error, "a broken manifest must show an error, not a traceback"
 
 
-def test_committed_results_open_from_a_shared_link(monkeypatch):
-    """The repo's results/ folder (the report's runs) opens on the experiment named in the URL."""
+
+def _shared_link(monkeypatch, **query):
+    """The Experiments page opened from a URL with ``query``, on the repo's own results/ folder."""
     monkeypatch.delenv("SEM_RESULTS_DIR", raising=False)
     at = AppTest.from_file("../../app.py", default_timeout=180)
-    at.query_params["exp_folder"] = "senn-distances"
+    for key, value in query.items():
+        at.query_params[key] = value
     at.run()
     at.switch_page("pages/experiment_results.py").run()
     assert not at.exception
+    return at
+
+
+def test_committed_results_open_from_a_shared_link(monkeypatch):
+    """The repo's results/ folder (the report's runs) opens on the experiment named in the URL."""
+    at = _shared_link(monkeypatch, exp_folder="senn-distances")
     assert at.selectbox(key="exp_folder").value == "senn-distances"
     assert any("Verdict" in m.value and "reproduced" in m.value for m in at.markdown)
     assert any("experiment senn-distances --n 100" in c.value for c in at.code)
@@ -51,10 +59,5 @@ def test_committed_results_open_from_a_shared_link(monkeypatch):
 
 
 def test_a_bad_folder_in_the_url_is_ignored_with_a_warning(monkeypatch):
-    monkeypatch.delenv("SEM_RESULTS_DIR", raising=False)
-    at = AppTest.from_file("../../app.py", default_timeout=180)
-    at.query_params["exp_folder"] = "../../etc"
-    at.run()
-    at.switch_page("pages/experiment_results.py").run()
-    assert not at.exception
+    at = _shared_link(monkeypatch, exp_folder="../../etc")
     assert any("exp_folder" in w.value for w in at.warning)
