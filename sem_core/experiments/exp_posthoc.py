@@ -139,17 +139,19 @@ class SennLambda(Experiment):
     claim = ("A larger stability weight λ makes SENN's explanations more stable (smaller local Lipschitz "
              "estimate) at little or no cost in accuracy.")
     models = ()
-    notes = ("Trains one SENN per λ with the training CLI (10 epochs each on the offline subset, same seed; the "
-             "shipped model used 20 epochs), then measures test accuracy, the median stability penalty L_θ and the "
-             "median eq.-5 local Lipschitz estimate on n digits. The eq.-5 ratio divides by ‖h(x) − h(x')‖, so "
-             "a model whose concepts barely move inside the ε-ball gets a large estimate even when θ is stable; "
-             "the θ-against-input estimate ‖θ(x) − θ(x')‖ / ‖x − x'‖ is reported beside it. One model (one seed) "
-             "per λ, so training noise is not averaged out.")
-    defaults = {"n": 20, "lambdas": [0.0, 1e-3, 1e-2, 1e-1, 1.0], "epochs": 10, "eps": 0.1, "budget": 20,
-                "data": "subset", "train_limit": None}
+    notes = ("Trains one SENN per λ and training seed with the training CLI (10 epochs each on the offline subset; "
+             "the shipped model used 20 epochs), then measures test accuracy, the median stability penalty L_θ and "
+             "the median eq.-5 local Lipschitz estimate on n digits; each λ's numbers are the median over its "
+             "training seeds (per-seed values in results.csv and as faint points in the figure). The eq.-5 ratio "
+             "divides by ‖h(x) − h(x')‖, so a model whose concepts barely move inside the ε-ball gets a large "
+             "estimate even when θ is stable; the θ-against-input estimate ‖θ(x) − θ(x')‖ / ‖x − x'‖ is reported "
+             "beside it.")
+    defaults = {"n": 20, "lambdas": [0.0, 1e-3, 1e-2, 1e-1, 1.0], "train_seeds": [0, 1, 2], "epochs": 10, "eps": 0.1,
+                "budget": 20, "data": "subset", "train_limit": None}
+    MEASURES = ("accuracy", "lipschitz_median", "lipschitz_theta_x_median", "stability_penalty_median")
 
     def chunks(self, ctx):
-        return [{"lam": lam} for lam in ctx.params["lambdas"]]
+        return [{"lam": lam, "train_seed": s} for lam in ctx.params["lambdas"] for s in ctx.params["train_seeds"]]
 
     def run_chunk(self, spec, ctx):
         from ..api import load_model_with_card
@@ -158,12 +160,13 @@ class SennLambda(Experiment):
 
         p = ctx.params
         models_dir = Path(ctx.out) / "models"
-        name = f"senn_lambda_{spec['lam']:g}"
+        seed = spec["train_seed"]
+        name = f"senn_lambda_{spec['lam']:g}" + (f"_seed{seed}" if seed else "")
         card_path = models_dir / f"{name}.json"
         if card_path.exists():  # trained by an earlier (interrupted) run: keep it
             model, card = load_model_with_card(card_path, ctx.device)
         else:
-            train_model("senn", epochs=p["epochs"], seed=p["seed"], data=p["data"], device=ctx.device, out=models_dir,
+            train_model("senn", epochs=p["epochs"], seed=seed, data=p["data"], device=ctx.device, out=models_dir,
                         name_on_disk=name, train_config=TrainConfig(stability=spec["lam"]), limit=p["train_limit"])
             model, card = load_model_with_card(card_path, ctx.device)
         x, y, _ = load_split("test", card["data"]["source"])
@@ -175,20 +178,38 @@ class SennLambda(Experiment):
         rx = local_lipschitz(fn, x[idx].to(ctx.device), eps=p["eps"], budget=p["budget"], differentiable=differentiable,
                              seed=p["seed"])
         pen = torch.cat([model.stability_penalty(b.to(ctx.device), create_graph=False).cpu() for b in x[idx].split(100)])
-        return {"lam": spec["lam"], "accuracy": accuracy(model, x, y), "lipschitz_median": r.values.median(),
-                "lipschitz_theta_x_median": rx.values.median(), "stability_penalty_median": pen.median(),
-                "train_seconds": card.get("train_seconds"), "checkpoint": str(card_path)}
+        return {"lam": spec["lam"], "train_seed": seed, "accuracy": accuracy(model, x, y),
+                "lipschitz_median": r.values.median(), "lipschitz_theta_x_median": rx.values.median(),
+                "stability_penalty_median": pen.median(), "train_seconds": card.get("train_seconds"),
+                "checkpoint": str(card_path)}
 
     def finalize(self, results, ctx):
-        rows = results
-        lams = [max(r["lam"], 1e-4) for r in rows]  # λ = 0 drawn at 1e-4 on the log axis
-        fig = lines_figure({"test accuracy": {"SENN": (lams, [r["accuracy"] for r in rows])},
-                            "median L̂, θ vs h (eq. 5)": {"SENN": (lams, [r["lipschitz_median"] for r in rows])},
-                            "median L̂, θ vs x": {"SENN": (lams, [r["lipschitz_theta_x_median"] for r in rows])},
-                            "median penalty L_θ": {"SENN": (lams, [r["stability_penalty_median"] for r in rows])}},
-                           f"SENN vs stability weight λ ({ctx.params['epochs']} epochs each; λ=0 shown at 1e-4)", "λ",
-                           log_x=True)
-        summary = {"rows": rows, "epochs": ctx.params["epochs"],
+        rows = results  # one per (λ, training seed)
+        per_lam = {}
+        for r in rows:
+            per_lam.setdefault(r["lam"], []).append(r)
+        summary_rows = [{"lam": lam, "models": len(rs), **{m: median([r[m] for r in rs]) for m in self.MEASURES}}
+                        for lam, rs in sorted(per_lam.items())]
+        at = lambda lam: max(lam, 1e-4)  # noqa: E731  (λ = 0 drawn at 1e-4 on the log axis)
+        panels = {}
+        for title, m in (("test accuracy", "accuracy"), ("median L̂, θ vs h (eq. 5)", "lipschitz_median"),
+                         ("median L̂, θ vs x", "lipschitz_theta_x_median"), ("median penalty L_θ", "stability_penalty_median")):
+            panel = {"median over seeds": ([at(r["lam"]) for r in summary_rows], [r[m] for r in summary_rows])}
+            for seed in ctx.params["train_seeds"]:
+                mine = [r for r in rows if r["train_seed"] == seed]
+                panel[f"seed / {seed}"] = ([at(r["lam"]) for r in mine], [r[m] for r in mine])
+            panels[title] = panel
+        seeds = len(ctx.params["train_seeds"])
+        fig = lines_figure(panels, f"SENN vs stability weight λ ({seeds} training seeds × {ctx.params['epochs']} epochs; "
+                                   "λ=0 shown at 1e-4)", "λ", log_x=True)
+        symbols = ("circle-open", "square-open", "diamond-open", "triangle-up-open", "x-thin-open", "star-open")
+        for trace in fig.data:  # per-seed values as grey points (one symbol per seed), the median as the line
+            if trace.name.startswith("seed / "):
+                i = ctx.params["train_seeds"].index(int(trace.name.split(" / ")[1]))
+                trace.update(mode="markers", name=f"training seed {trace.name.split(' / ')[1]}",
+                             legendgroup=f"training seed {i}", line_color="grey",
+                             marker=dict(size=8, color="grey", symbol=symbols[i % len(symbols)]))
+        summary = {"rows": summary_rows, "epochs": ctx.params["epochs"], "train_seeds": seeds,
                    "training_seconds_total": sum(r.get("train_seconds") or 0 for r in rows)}
         return Outputs(rows, summary, {"senn_lambda": fig})
 

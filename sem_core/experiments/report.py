@@ -47,6 +47,23 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
             + ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows])
 
 
+def _interactive(src: Path, entry: dict[str, Any], dest: Path) -> None:
+    """The figure's interactive HTML at ``dest``: rebuilt from its plotly JSON spec (committed result
+    folders keep the spec, not the bulky HTML), else copied from the run's HTML."""
+    if (src / entry.get("json", "")).is_file():
+        import plotly.io as pio
+
+        fig = pio.read_json(str(src / entry["json"]))
+        fig.write_html(str(dest), include_plotlyjs="directory", full_html=True)
+        return
+    if not (src / entry["html"]).is_file():
+        raise SemError(f"figure {entry['html']} of {src} has neither its plotly JSON nor its HTML")
+    shutil.copyfile(src / entry["html"], dest)
+    js = src / "plotly.min.js"
+    if js.exists() and not (dest.parent / "plotly.min.js").exists():
+        shutil.copyfile(js, dest.parent / "plotly.min.js")
+
+
 def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Path:
     """Write the report and copy the figures it links next to it (``figures/``); returns its path."""
     out = Path(out)
@@ -86,10 +103,7 @@ def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Pa
             if "png" in entry:
                 shutil.copyfile(src / entry["png"], fig_dir / f"{m['experiment']}-{entry['png']}")
                 lines += ["", f"![{stem}](figures/{m['experiment']}-{entry['png']})"]
-            shutil.copyfile(src / entry["html"], fig_dir / f"{m['experiment']}-{entry['html']}")
-            js = src / "plotly.min.js"
-            if js.exists() and not (fig_dir / "plotly.min.js").exists():
-                shutil.copyfile(js, fig_dir / "plotly.min.js")
+            _interactive(src, entry, fig_dir / f"{m['experiment']}-{entry['html']}")
             lines += ["", f"Interactive figure: [figures/{m['experiment']}-{entry['html']}]"
                           f"(figures/{m['experiment']}-{entry['html']})"
                       + (f" ({entry['png_skipped']})" if "png_skipped" in entry else "")]

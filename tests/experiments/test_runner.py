@@ -13,7 +13,7 @@ TINY = {
     "protodl-table": dict(n=2, steps=3),
     "saliency-fragility": dict(n=2, steps=2, methods=["saliency", "deeplift"], kinds=["random", "topk"], eps_values=[0.1]),
     "lipschitz": dict(n=2, budget=5, explainers=["gradxinput", "occlusion", "senn:self"]),
-    "senn-lambda": dict(n=2, epochs=1, train_limit=64, lambdas=[0.0, 0.1], budget=5),
+    "senn-lambda": dict(n=2, epochs=1, train_limit=64, lambdas=[0.0, 0.1], train_seeds=[0, 1], budget=5),
     "faithfulness": dict(n=20, chunk=10),
 }
 
@@ -116,5 +116,19 @@ def test_manifest_command_reproduces_the_parameters(finished, name):
 def test_report_shows_row_tables_and_protocol_notes(finished, tmp_path):
     root, _ = finished
     text = write_report(root, tmp_path / "RESULTS.md").read_text()
-    assert "| lam | accuracy | lipschitz_median |" in text  # senn-lambda rows as a table, not "[2 items]"
+    assert "| lam | models | accuracy | lipschitz_median |" in text  # senn-lambda rows as a table, not "[2 items]"
     assert text.count("**Differences from the paper's protocol.**") == len(TINY)
+
+
+def test_report_builds_from_a_fresh_clone_of_the_results(finished, tmp_path):
+    """Committed result folders keep the plotly JSON but not the (gitignored) HTML: the report rebuilds it."""
+    import shutil
+
+    root, _ = finished
+    clone = tmp_path / "results"
+    shutil.copytree(root, clone, ignore=shutil.ignore_patterns("*.html", "plotly.min.js", "chunks", "models"))
+    assert not list(clone.rglob("*.html"))
+    write_report(clone, tmp_path / "docs" / "RESULTS.md")
+    html = tmp_path / "docs" / "figures" / "senn-distances-senn_distances.html"
+    assert html.exists() and "plotly.min.js" in html.read_text()
+    assert (tmp_path / "docs" / "figures" / "plotly.min.js").exists()
