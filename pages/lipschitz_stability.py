@@ -7,15 +7,10 @@ import torch
 
 from pages.common import (IMAGE_CHART, MODEL_LABELS, downloads, figure_downloads, get_model, sidebar, test_split_for,
                           url_choice, url_number, user_errors)
-from sem_core import SemError
 from sem_core.experiments.sampling import pick_digits
-from sem_core.lipschitz import SELF, explanation_fn, list_lipschitz_explainers, local_lipschitz
+from sem_core.lipschitz import SELF, estimate_seconds, lipschitz_by_explainer, list_lipschitz_explainers
 from sem_core.viz.lipschitz import lipschitz_box, pair_figure
 
-# Rough seconds per explainer call per digit, measured on a busy 2-core CPU with the default search
-# (gradient ascent for differentiable explainers, Bayesian optimisation for the others).
-SECONDS_PER_CALL = {"self": 0.003, "saliency": 0.01, "gradxinput": 0.01, "deeplift": 0.04, "smoothgrad": 0.05,
-                    "ig": 0.08, "lrp": 0.05, "occlusion": 0.12, "lime": 0.3, "shap": 0.3}
 DEFAULTS = ["saliency", "gradxinput", "ig", "occlusion"]
 
 sidebar()
@@ -42,25 +37,17 @@ with user_errors():
     n = url_number("Digits", "lip_n", 5, 1, 100, integer=True, container=c1)
     eps = url_number("ε (L∞ radius, pixel units)", "lip_eps", 0.1, 0.01, 1.0, step=0.01, format="%.2f", container=c2)
     budget = url_number("Budget (explainer calls per digit)", "lip_budget", 20, 2, 500, integer=True, container=c3)
-    seconds = sum(SECONDS_PER_CALL.get(e, 0.1) for e in names) * n * budget
-    st.caption(f"Estimated time on a CPU: about {seconds:.0f} s (LIME and SHAP cost the most, ~0.3 s per call "
-               "per digit); a GPU is faster.")
+    st.caption(estimate_seconds(name, names, n, budget).describe())
     x_all, y_all, source = test_split_for(name)
 
     if st.button("Run Lipschitz estimates", type="primary", disabled=not names):
         idx = pick_digits(y_all, n, seed=0)
         dev = next(model.parameters()).device
-        bar, results, skipped = st.progress(0.0, text="Estimating…"), {}, {}
-        for j, e in enumerate(names):
-            def on_step(done, total, j=j, e=e):
-                bar.progress(min(1.0, (j + done / max(total, 1)) / len(names)), text=f"{e}: {done}/{total}")
-            try:
-                fn, differentiable, denom = explanation_fn(model, e)
-                results[e] = local_lipschitz(fn, x_all[idx].to(dev), eps=eps, budget=budget,
-                                             differentiable=differentiable, denominator_fn=denom, on_step=on_step)
-            except SemError as exc:  # e.g. LRP has no rule for SENN's layers: skip it, keep the others
-                skipped[e] = str(exc)
+        bar = st.progress(0.0, text="Estimating…")
+        est = lipschitz_by_explainer(model, names, x_all[idx].to(dev), eps=eps, budget=budget,
+                                     on_progress=lambda f, text: bar.progress(f, text=text))
         bar.empty()
+        results, skipped = est.results, est.skipped  # skipped: e.g. LRP has no rule for SENN's layers
         st.session_state["lip_result"] = dict(results=results, skipped=skipped, idx=idx, model=name, eps=eps,
                                               budget=budget, k=getattr(model.config, "n_concepts", None))
 

@@ -7,12 +7,11 @@ import torch
 
 from pages.common import (IMAGE_CHART, MODEL_LABELS, digit_picker, downloads, figure_downloads, get_model, sidebar,
                           test_split_for, url_choice, url_number, user_errors)
-from sem_core import SemError
 from sem_core.attacks import saliency_attack
 from sem_core.attacks.saliency import KINDS, SALIENCY_METHODS
-from sem_core.explain import explain, list_explainers
+from sem_core.explain import explain_all
 from sem_core.imageio import digit_to_png, npz_bytes
-from sem_core.metrics import center_of_mass, normalize_map
+from sem_core.metrics import center_of_mass
 from sem_core.viz.maps import explainer_grid, images_figure, mask_from_points, maps_side_by_side, region_overlay
 
 KIND_LABELS = {"topk": "top-k", "center": "mass-center", "region": "targeted region", "random": "random sign (baseline)"}
@@ -125,22 +124,16 @@ st.markdown("The attack targeted one explainer; this grid shows whether the othe
 if st.button("Compare all explainers", key="sal_grid_btn"):
     model, _ = get_model(out["model"])
     dev = next(model.parameters()).device
-    both, names, maps, skipped = torch.cat([res.x, res.x_adv]).to(dev), [], [], []
     bar = st.progress(0.0)
-    for j, e in enumerate(list_explainers()):
-        bar.progress(j / len(list_explainers()), text=f"{e}…")
-        try:
-            maps.append(normalize_map(explain(model, both, e, target=res.pred_before.repeat(2).to(dev))).cpu())
-            names.append(e)
-        except SemError as exc:  # e.g. LRP has no rule for SENN's layers
-            skipped.append(f"{e}: not available for this model ({exc})")
+    grid = explain_all(model, torch.cat([res.x, res.x_adv]).to(dev), target=res.pred_before.repeat(2).to(dev),
+                       on_progress=lambda f, text: bar.progress(f, text=text))
     bar.empty()
-    out["grid"] = (names, torch.stack(maps)[:, :, 0], skipped)  # maps [E,2,28,28]
+    out["grid"] = grid  # maps [E,2,28,28]: natural, adversarial
 if out["grid"] is not None:
-    names, g, skipped = out["grid"]
-    for msg in skipped:
-        st.caption(msg)
-    st.plotly_chart(explainer_grid(g[:, 0], g[:, 1], names), key="sal_grid", config=IMAGE_CHART)
+    grid = out["grid"]
+    for e, msg in grid.skipped.items():
+        st.caption(f"{e}: not available for this model ({msg})")
+    st.plotly_chart(explainer_grid(grid.maps[:, 0], grid.maps[:, 1], grid.names), key="sal_grid", config=IMAGE_CHART)
 
 st.subheader("Downloads")
 row = {"model": out["model"], "method": out["method"], "kind": kind, "eps": res.config["eps"],

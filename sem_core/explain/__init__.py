@@ -9,6 +9,7 @@ Example:
 from ..metrics.normalize import normalize_map
 from . import deeplift, gradient, integrated, kernel_shap, lime_explainer, lrp, occlusion  # noqa: F401
 from .base import EXPLAINERS, ExplainerSpec, explain, list_explainers, register_explainer
+from .compare import ExplainerGrid, explain_all
 
-__all__ = ["EXPLAINERS", "ExplainerSpec", "explain", "list_explainers", "normalize_map",
-           "register_explainer"]
+__all__ = ["EXPLAINERS", "ExplainerGrid", "ExplainerSpec", "explain", "explain_all", "list_explainers",
+           "normalize_map", "register_explainer"]

@@ -10,8 +10,10 @@ Example:
 """
 from .discrete import discrete_lipschitz
 from .estimate import list_methods, local_lipschitz
-from .explainers import SELF, explanation_fn, list_lipschitz_explainers
+from .cost import CostEstimate, estimate_seconds
+from .explainers import SELF, LipschitzByExplainer, explanation_fn, lipschitz_by_explainer, list_lipschitz_explainers
 from .result import LipschitzResult
 
-__all__ = ["LipschitzResult", "discrete_lipschitz", "list_methods", "local_lipschitz", "SELF", "explanation_fn",
-           "list_lipschitz_explainers"]
+__all__ = ["CostEstimate", "LipschitzByExplainer", "LipschitzResult", "SELF", "discrete_lipschitz",
+           "estimate_seconds", "explanation_fn", "lipschitz_by_explainer", "list_lipschitz_explainers", "list_methods",
+           "local_lipschitz"]

@@ -23,7 +23,11 @@ def test_cnn_estimates_box_plot_and_worst_case_pair():
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception
     assert at.multiselect(key="lip_expl_cnn").value == ["saliency", "gradxinput", "ig", "occlusion"]
-    assert "Estimated time" in at.caption[0].value
+    from sem_core.lipschitz import estimate_seconds  # the estimate comes from the measured cost table
+
+    expected = estimate_seconds("cnn", ["saliency", "gradxinput", "ig", "occlusion"], 5, 20)
+    assert at.caption[0].value == expected.describe() and expected.seconds > 0 and not expected.unknown
+    assert "measured on cpu" in at.caption[0].value
     at.number_input(key="lip_n").set_value(2)
     at.number_input(key="lip_budget").set_value(4)
     at.multiselect(key="lip_expl_cnn").set_value(["saliency", "occlusion"]).run()

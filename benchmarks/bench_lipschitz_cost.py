@@ -1,0 +1,73 @@
+"""Seconds per digit and per budget unit of the local Lipschitz estimate, per model and explainer.
+
+    PYTHONPATH=. python benchmarks/bench_lipschitz_cost.py [--n 4] [--budget 10] [--device cpu] [--write]
+
+Runs ``local_lipschitz`` exactly as the Lipschitz page does (``explanation_fn`` + the default search)
+on n test digits of the offline subset with the given budget, and prints one JSON line per
+(model, explainer) with ``seconds_per_call`` = wall seconds / (n × budget). With ``--write`` the
+table goes to ``assets/lipschitz_costs.json``, which the app reads for its time estimate (so the
+estimate comes from a measurement on a named machine, not from a guess).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from datetime import date
+
+import torch
+
+import sem_core
+from sem_core.errors import SemError
+from sem_core.lipschitz import explanation_fn, list_lipschitz_explainers, local_lipschitz
+from sem_core.lipschitz.cost import COSTS_PATH
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=4)
+    ap.add_argument("--budget", type=int, default=10)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--models", default="cnn,senn")
+    ap.add_argument("--write", action="store_true", help=f"write the table to {COSTS_PATH}")
+    args = ap.parse_args()
+    x, _, source = sem_core.load_split("test", "subset")
+    x = x[: args.n]
+    table: dict[str, dict[str, float]] = {}
+    device = "cpu"
+    for name in args.models.split(","):
+        model = sem_core.load_model(name, args.device)
+        device = str(next(model.parameters()).device)
+        xs = x.to(device)
+        table[name] = {}
+        for explainer in list_lipschitz_explainers(model):
+            try:
+                fn, differentiable, denom = explanation_fn(model, explainer)
+                local_lipschitz(fn, xs[:1], eps=0.1, budget=2, differentiable=differentiable, denominator_fn=denom)
+                start = time.perf_counter()  # after a warm-up of the same code path
+                local_lipschitz(fn, xs, eps=0.1, budget=args.budget, differentiable=differentiable,
+                                denominator_fn=denom)
+                seconds = time.perf_counter() - start
+            except SemError as exc:  # e.g. LRP has no rule for SENN's softplus layers
+                print(json.dumps({"model": name, "explainer": explainer, "skipped": str(exc)}))
+                continue
+            per_call = seconds / (args.n * args.budget)
+            table[name][explainer] = round(per_call, 5)
+            print(json.dumps({"model": name, "explainer": explainer, "n": args.n, "budget": args.budget,
+                              "seconds": round(seconds, 3), "seconds_per_call": round(per_call, 5)}))
+    if args.write:
+        record = {
+            "what": "wall seconds of local_lipschitz per digit and per budget unit (explainer call)",
+            "command": f"PYTHONPATH=. python benchmarks/bench_lipschitz_cost.py --n {args.n} --budget {args.budget} --write",
+            "measured_on": {"date": date.today().isoformat(), "device": device, "torch_threads": torch.get_num_threads(),
+                            "cpus": os.cpu_count(), "machine": platform.machine(), "data": source},
+            "seconds_per_call": table,
+        }
+        COSTS_PATH.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"wrote {COSTS_PATH}")
+
+
+if __name__ == "__main__":
+    main()

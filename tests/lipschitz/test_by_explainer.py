@@ -1,0 +1,58 @@
+"""Per-explainer Lipschitz loop and the measured cost table behind the page's time estimate."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from sem_core.explain import list_explainers
+from sem_core.lipschitz import (estimate_seconds, explanation_fn, lipschitz_by_explainer, list_lipschitz_explainers,
+                                local_lipschitz)
+from sem_core.lipschitz.cost import COSTS_PATH
+
+
+def test_lipschitz_by_explainer_equals_the_single_estimates_and_skips_what_the_model_cannot_use(shipped, test_split):
+    senn = shipped["senn"][0]
+    x = test_split[0][:3]
+    progress = []
+    out = lipschitz_by_explainer(senn, ["self", "saliency", "lrp"], x, eps=0.1, budget=6,
+                                 on_progress=lambda f, text: progress.append((f, text)))
+    assert list(out.results) == ["self", "saliency"]
+    assert set(out.skipped) == {"lrp"} and "no rule" in out.skipped["lrp"]  # LRP has no rule for SENN's layers
+    for name, res in out.results.items():
+        fn, differentiable, denom = explanation_fn(senn, name)
+        alone = local_lipschitz(fn, x, eps=0.1, budget=6, differentiable=differentiable, denominator_fn=denom)
+        assert torch.equal(res.values, alone.values)
+    fractions = [f for f, _ in progress]
+    assert fractions == sorted(fractions) and 0 < fractions[-1] <= 1.0
+    assert any(text.startswith("saliency:") for _, text in progress)
+
+
+def test_cost_estimate_scales_with_digits_and_budget_and_names_what_it_does_not_know(tmp_path):
+    path = tmp_path / "costs.json"
+    path.write_text(json.dumps({"measured_on": {"device": "cpu", "torch_threads": 2, "date": "2026-01-01"},
+                                "seconds_per_call": {"cnn": {"saliency": 0.001, "lime": 0.03}}}))
+    est = estimate_seconds("cnn", ["saliency", "lime", "nope"], n=5, budget=20, path=path)
+    assert est.seconds == pytest.approx((0.001 + 0.03) * 5 * 20)
+    assert est.unknown == ["nope"]
+    assert "about 3 s" in est.describe() and "not counting nope" in est.describe() and "2 threads" in est.describe()
+    assert estimate_seconds("senn", ["saliency"], 5, 20, path=path).unknown == ["saliency"]
+    missing = estimate_seconds("cnn", ["saliency"], 5, 20, path=tmp_path / "absent.json")
+    assert missing.seconds == 0 and "No measured cost" in missing.describe()
+    (tmp_path / "bad.json").write_text("{not json")
+    assert estimate_seconds("cnn", ["lime"], 1, 2, path=tmp_path / "bad.json").unknown == ["lime"]
+
+
+def test_the_shipped_cost_table_covers_every_explainer_the_page_offers(shipped):
+    record = json.loads(COSTS_PATH.read_text())
+    assert {"date", "device", "torch_threads"} <= set(record["measured_on"])
+    assert "bench_lipschitz_cost.py" in record["command"]
+    for name in ("cnn", "senn"):
+        model = shipped[name][0]
+        offered = set(list_lipschitz_explainers(model))
+        usable = offered - ({"lrp"} if name == "senn" else set())  # LRP has no rule for SENN's layers
+        table = record["seconds_per_call"][name]
+        assert set(table) == usable, name
+        assert all(v > 0 for v in table.values())
+    assert set(record["seconds_per_call"]["cnn"]) == set(list_explainers())
