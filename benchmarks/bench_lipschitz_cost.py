@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/bench_lipschitz_cost.py [--n 4] [--budget 10] [--device cpu] [--write]
 
-Runs ``local_lipschitz`` exactly as the Lipschitz page does (``explanation_fn`` + the default search)
+Runs ``lipschitz_by_explainer`` exactly as the Lipschitz page does (each explainer's default search)
 on n test digits of the offline subset with the given budget, and prints one JSON line per
 (model, explainer) with ``seconds_per_call`` = wall seconds / (n × budget). With ``--write`` the
 table goes to ``assets/lipschitz_costs.json``, which the app reads for its time estimate (so the
@@ -20,8 +20,7 @@ from datetime import date
 import torch
 
 import sem_core
-from sem_core.errors import SemError
-from sem_core.lipschitz import explanation_fn, list_lipschitz_explainers, local_lipschitz
+from sem_core.lipschitz import lipschitz_by_explainer, list_lipschitz_explainers
 from sem_core.lipschitz.cost import COSTS_PATH
 
 
@@ -43,15 +42,12 @@ def main() -> None:
         xs = x.to(device)
         table[name] = {}
         for explainer in list_lipschitz_explainers(model):
-            try:
-                fn, differentiable, denom = explanation_fn(model, explainer)
-                local_lipschitz(fn, xs[:1], eps=0.1, budget=2, differentiable=differentiable, denominator_fn=denom)
-                start = time.perf_counter()  # after a warm-up of the same code path
-                local_lipschitz(fn, xs, eps=0.1, budget=args.budget, differentiable=differentiable,
-                                denominator_fn=denom)
-                seconds = time.perf_counter() - start
-            except SemError as exc:  # e.g. LRP has no rule for SENN's softplus layers
-                print(json.dumps({"model": name, "explainer": explainer, "skipped": str(exc)}))
+            lipschitz_by_explainer(model, [explainer], xs[:1], eps=0.1, budget=2)  # warm-up of the same code path
+            start = time.perf_counter()
+            out = lipschitz_by_explainer(model, [explainer], xs, eps=0.1, budget=args.budget)
+            seconds = time.perf_counter() - start
+            if explainer in out.skipped:  # e.g. LRP has no rule for SENN's softplus layers
+                print(json.dumps({"model": name, "explainer": explainer, "skipped": out.skipped[explainer]}))
                 continue
             per_call = seconds / (args.n * args.budget)
             table[name][explainer] = round(per_call, 5)

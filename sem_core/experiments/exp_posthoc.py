@@ -1,6 +1,7 @@
 """Experiments on post-hoc explainers and stability (paper 003 Fig. 3; paper 002 Fig. 6; paper 001 Fig. 5)."""
 from __future__ import annotations
 
+from itertools import cycle
 from pathlib import Path
 
 import torch
@@ -191,24 +192,24 @@ class SennLambda(Experiment):
         summary_rows = [{"lam": lam, "models": len(rs), **{m: median([r[m] for r in rs]) for m in self.MEASURES}}
                         for lam, rs in sorted(per_lam.items())]
         at = lambda lam: max(lam, 1e-4)  # noqa: E731  (λ = 0 drawn at 1e-4 on the log axis)
+        seed_symbol = {f"training seed {s}": sym for s, sym in  # per-seed values as grey points, one symbol each
+                       zip(ctx.params["train_seeds"], cycle(("circle-open", "square-open", "diamond-open",
+                                                              "triangle-up-open", "x-thin-open", "star-open")))}
         panels = {}
         for title, m in (("test accuracy", "accuracy"), ("median L̂, θ vs h (eq. 5)", "lipschitz_median"),
                          ("median L̂, θ vs x", "lipschitz_theta_x_median"), ("median penalty L_θ", "stability_penalty_median")):
             panel = {"median over seeds": ([at(r["lam"]) for r in summary_rows], [r[m] for r in summary_rows])}
             for seed in ctx.params["train_seeds"]:
                 mine = [r for r in rows if r["train_seed"] == seed]
-                panel[f"seed / {seed}"] = ([at(r["lam"]) for r in mine], [r[m] for r in mine])
+                panel[f"training seed {seed}"] = ([at(r["lam"]) for r in mine], [r[m] for r in mine])
             panels[title] = panel
         seeds = len(ctx.params["train_seeds"])
         fig = lines_figure(panels, f"SENN vs stability weight λ ({seeds} training seeds × {ctx.params['epochs']} epochs; "
                                    "λ=0 shown at 1e-4)", "λ", log_x=True)
-        symbols = ("circle-open", "square-open", "diamond-open", "triangle-up-open", "x-thin-open", "star-open")
-        for trace in fig.data:  # per-seed values as grey points (one symbol per seed), the median as the line
-            if trace.name.startswith("seed / "):
-                i = ctx.params["train_seeds"].index(int(trace.name.split(" / ")[1]))
-                trace.update(mode="markers", name=f"training seed {trace.name.split(' / ')[1]}",
-                             legendgroup=f"training seed {i}", line_color="grey",
-                             marker=dict(size=8, color="grey", symbol=symbols[i % len(symbols)]))
+        for trace in fig.data:
+            if trace.name in seed_symbol:
+                trace.update(mode="markers", line_color="grey",
+                             marker=dict(size=8, color="grey", symbol=seed_symbol[trace.name]))
         summary = {"rows": summary_rows, "epochs": ctx.params["epochs"], "train_seeds": seeds,
                    "training_seconds_total": sum(r.get("train_seconds") or 0 for r in rows)}
         return Outputs(rows, summary, {"senn_lambda": fig})
