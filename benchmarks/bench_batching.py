@@ -14,7 +14,7 @@ import time
 import torch
 
 import sem_core
-from sem_core.attacks import ProtoDLAttack, SennConceptAttack, saliency_attack
+from sem_core.attacks import ProtoDLAttack, SennConceptAttack, create_attack
 
 
 def timed(fn) -> float:
@@ -35,7 +35,7 @@ def main() -> None:
     cases = {
         "senn_concept": lambda xb, yb, tb: SennConceptAttack(senn, steps=args.steps)(xb, yb, target=tb),
         "protodl_prototype": lambda xb, yb, tb: ProtoDLAttack(proto, steps=args.steps)(xb, yb),
-        "saliency_topk": lambda xb, yb, tb: saliency_attack(cnn, "topk", steps=args.steps)(xb, yb),
+        "saliency_topk": lambda xb, yb, tb: create_attack("saliency_topk", cnn, steps=args.steps)(xb, yb),
         "explain_ig": lambda xb, yb, tb: sem_core.explain(cnn, xb, "ig"),
     }
     for name, fn in cases.items():
@@ -44,7 +44,7 @@ def main() -> None:
         single = timed(lambda: [fn(x[i : i + 1], y[i : i + 1], xt[i : i + 1]) for i in range(args.b)])
         print(json.dumps({"case": name, "b": args.b, "steps": args.steps, "batched_s": round(batched, 3),
                           "one_by_one_s": round(single, 3), "ratio": round(single / batched, 2),
-                          "device": str(next(cnn.parameters()).device), "threads": torch.get_num_threads()}))
+                          "device": str(sem_core.model_device(cnn)), "threads": torch.get_num_threads()}))
 
 
 if __name__ == "__main__":

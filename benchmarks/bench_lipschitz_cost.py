@@ -38,7 +38,7 @@ def main() -> None:
     device = "cpu"
     for name in args.models.split(","):
         model = sem_core.load_model(name, args.device)
-        device = str(next(model.parameters()).device)
+        device = str(sem_core.model_device(model))
         xs = x.to(device)
         table[name] = {}
         for explainer in list_lipschitz_explainers(model):

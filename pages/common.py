@@ -9,7 +9,7 @@ import torch
 
 import sem_core
 from sem_core.errors import DataError
-from sem_core.imageio import digit_from_array, digit_from_bytes
+from sem_core.digit_io import digit_from_array, digit_from_bytes
 from sem_core.device import describe_device, resolve_device
 
 MODEL_LABELS = {"senn": "SENN (self-explaining)", "protodl": "PrototypeDL (prototypes)", "cnn": "CNN (black box)"}
@@ -168,3 +168,24 @@ def figure_downloads(fig, stem: str, key: str) -> None:
     if png_key in st.session_state:
         c2.download_button("figure (PNG)", st.session_state[png_key], file_name=f"{stem}.png", mime="image/png",
                            key=f"{key}_png", on_click="ignore")
+
+
+def region_picker(x: torch.Tensor, prefix: str) -> torch.Tensor:
+    """A target region [28,28] bool over the digit ``x``: two range sliders, or a box/lasso on the image."""
+    from sem_core.viz.maps import mask_from_points, region_overlay
+
+    how = st.radio("Target region from", ["sliders", "a box or lasso on the image"], horizontal=True,
+                   key=f"{prefix}_region_how")
+    if how == "sliders":
+        mask = torch.zeros(28, 28, dtype=torch.bool)
+        r0, r1 = st.slider("Rows (top, bottom; bottom excluded)", 0, 28, (0, 10), key=f"{prefix}_rows")
+        q0, q1 = st.slider("Columns (left, right; right excluded)", 0, 28, (0, 10), key=f"{prefix}_cols")
+        mask[r0:r1, q0:q1] = True
+        st.plotly_chart(region_overlay(x, mask, height=300), width="content", key=f"{prefix}_region_fig",
+                        config=IMAGE_CHART)
+    else:
+        ev = st.plotly_chart(region_overlay(x, None, selectable=True, height=300), on_select="rerun",
+                             selection_mode=("box", "lasso"), key=f"{prefix}_region_sel")
+        mask = torch.from_numpy(mask_from_points(ev.selection.points))
+    st.caption(f"{int(mask.sum())} pixels in the target region (red).")
+    return mask

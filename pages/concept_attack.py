@@ -1,15 +1,15 @@
 """Concept attack (SENN): make a 9's concepts look like a 2's while SENN still says 9 (paper 000, Fig. 1)."""
 import json
 
-import pandas as pd
 import streamlit as st
 import torch
 
 from pages.common import (IMAGE_CHART, digit_picker, downloads, get_model, get_split, sidebar, test_split_for, url_number,
                           user_errors)
-from sem_core.attacks import SennConceptAttack
-from sem_core.imageio import digit_to_png, npz_bytes
-from sem_core.viz import explanation_figure, explanation_ranges, image_figure, image_grid_figure, perturbation_figure
+from sem_core.attacks import create_attack
+from sem_core.digit_io import digit_to_png, npz_bytes
+from sem_core.viz import grounding_figure, image_figure, perturbation_figure
+from sem_core.viz.attacks import prediction_text, senn_figure, senn_frame, senn_ranges, stack
 
 sidebar()
 st.title("Concept attack (SENN)")
@@ -36,29 +36,20 @@ with user_errors():
             and x is not None and x_t is not None:
         bar = st.progress(0.0, text="Attacking…")
         every = max(1, steps // 50)
-        attack = SennConceptAttack(model, eps=eps, steps=steps, lam=lam, snapshot_every=-(-steps // 15))
+        attack = create_attack("senn_concept", model, eps=eps, steps=steps, lam=lam, snapshot_every=-(-steps // 15))
         res = attack(x, None if y is None else torch.tensor([y]), target=x_t,
                      on_step=lambda t, n: t % every == 0 and bar.progress(t / n, text=f"step {t}/{n}"))
         bar.empty()
-        dev = next(model.parameters()).device
-        with torch.no_grad():  # explanations of x, x*, x_t and of every replay frame
-            expl = model.explain(torch.cat([res.x, res.x_adv, x_t]).to(dev))
-            frames = torch.cat([s for _, s in res.snapshots])
-            replay = model.explain(frames.to(dev))
-        st.session_state["concept_result"] = dict(
-            res=res, expl=expl, frames=frames, replay=replay, steps=[t for t, _ in res.snapshots],
-            captions=[x_caption, t_caption])
+        st.session_state["concept_result"] = dict(res=res, captions=[x_caption, t_caption])
 
 if "concept_result" not in st.session_state:
     st.info("Pick the digits and press **Run concept attack**.")
     st.stop()
 
 out = st.session_state["concept_result"]
-res, expl = out["res"], out["expl"]
-cpu = lambda t: t.detach().cpu()  # noqa: E731
-h, theta, contrib = cpu(expl.concepts), cpu(expl.relevances), cpu(expl.contributions)
-ranges = explanation_ranges(h, theta, contrib)  # one concept scale for x, x* and x_t
-probs = cpu(torch.softmax(expl.logits, 1))
+res = out["res"]
+expls = [res.explanations[k] for k in ("natural", "adversarial", "target")]
+ranges = senn_ranges(expls)  # one concept scale for x, x* and x_t
 st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}; "
            f"source: {out['captions'][0]}, target: {out['captions'][1]}")
 
@@ -71,9 +62,8 @@ titles = ["natural x", "adversarial x*", "target x_t"]
 images = [res.x[0, 0], res.x_adv[0, 0], res.extras["x_target"][0, 0]]
 for j, (col, title, img) in enumerate(zip(cols, titles, images)):
     col.plotly_chart(image_figure(img, title), width="stretch", key=f"concept_img{j}", config=IMAGE_CHART)
-    col.markdown(f"prediction **{int(probs[j].argmax())}** (p = {probs[j].max():.3f})")
-    col.plotly_chart(explanation_figure(h[j], theta[j], contrib[j], ranges=ranges), width="stretch",
-                     key=f"concept_expl{j}")
+    col.markdown(prediction_text(expls[j].logits[0]))
+    col.plotly_chart(senn_figure(expls[j], ranges=ranges), width="stretch", key=f"concept_expl{j}")
 cols[3].plotly_chart(perturbation_figure(res.x_adv[0, 0] - res.x[0, 0]), width="stretch", key="concept_delta",
                      config=IMAGE_CHART)
 cols[3].metric("‖x* − x‖∞", f"{res.linf[0]:.3f}")
@@ -90,33 +80,28 @@ m3.metric("label kept", "✓" if kept else "✗",
 
 st.subheader("Replay the attack")
 st.markdown("Slide through the PGD iterates: the image, its concepts and the prediction at that step.")
-step = st.select_slider("Step", options=out["steps"], value=out["steps"][-1], key="concept_step")
-f = out["steps"].index(step)
+steps = [snap.step for snap in res.snapshots]
+step = st.select_slider("Step", options=steps, value=steps[-1], key="concept_step")
+snap = res.snapshots[steps.index(step)]
 r1, r2 = st.columns([1, 2])
-r1.plotly_chart(image_figure(out["frames"][f, 0], f"x at step {step}"), width="stretch", key="concept_replay_img",
+r1.plotly_chart(image_figure(snap.x[0, 0], f"x at step {step}"), width="stretch", key="concept_replay_img",
                 config=IMAGE_CHART)
-p_f = torch.softmax(cpu(out["replay"].logits[f]), 0)
-r1.markdown(f"prediction **{int(p_f.argmax())}** (p = {p_f.max():.3f})")
-replay = [cpu(v) for v in (out["replay"].concepts, out["replay"].relevances, out["replay"].contributions)]
-r2.plotly_chart(explanation_figure(*(v[f] for v in replay), ranges=explanation_ranges(*replay)), width="stretch",
-                key="concept_replay_bars")  # one scale for every step, so the slider does not rescale
+r1.markdown(prediction_text(snap.explanation.logits[0]))
+r2.plotly_chart(senn_figure(snap.explanation, ranges=senn_ranges([s.explanation for s in res.snapshots])),
+                width="stretch", key="concept_replay_bars")  # one scale for every step, so the slider does not rescale
 
 st.subheader("What the concepts mean")
 st.markdown("Each row shows the eight training digits that activate one concept most (the concept's grounding).")
 with user_errors():
     train_x = get_split("train", card["data"]["source"])[0]
-    grounding = model.grounding.cpu()                                   # [k, 8] indices into the training split
-    k, n = grounding.shape
-    grid = train_x[grounding.flatten()]
-    st.plotly_chart(image_grid_figure(grid, cols=n, row_titles=[f"c{i + 1}" for i in range(k)]), width="stretch",
-                    key="concept_grid", config=IMAGE_CHART)
+    st.plotly_chart(grounding_figure(train_x, model.grounding), width="stretch", key="concept_grid", config=IMAGE_CHART)
 
 st.subheader("Downloads")
-metrics = {**res.to_dict(), "h": h.tolist(), "theta": theta.tolist()}
-table = pd.DataFrame({"image": titles, "prediction": probs.argmax(1).tolist(), "probability": probs.max(1).values.tolist(),
-                      **{f"h{i + 1}": h[:, i].tolist() for i in range(h.shape[1])}})
-tensors = npz_bytes(x=res.x, x_adv=res.x_adv, x_target=res.extras["x_target"], h=h, theta=theta,
-                    objective=res.objective)
+both = stack(expls)  # x, x*, x_t
+metrics = {**res.to_dict(), "h": both.concepts.tolist(), "theta": both.relevances.tolist()}
+table = senn_frame(titles, expls)
+tensors = npz_bytes(x=res.x, x_adv=res.x_adv, x_target=res.extras["x_target"], h=both.concepts,
+                    theta=both.relevances, objective=res.objective)
 downloads({"adversarial image (PNG)": ("x_adv.png", digit_to_png(res.x_adv), "image/png"),
            "tensors (NPZ)": ("concept_attack.npz", tensors, "application/octet-stream"),
            "metrics (JSON)": ("concept_attack.json", json.dumps(metrics, indent=1).encode(), "application/json"),

@@ -1,10 +1,10 @@
 """Home: what a self-explaining model is, the shipped models with their cards, and a first digit."""
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
 import sem_core
 from pages.common import MODEL_LABELS, get_model, sidebar, test_split_for, user_errors
+from sem_core.viz.attacks import predictions_table, probabilities_figure
 
 sidebar()
 st.title("SEM Explorer")
@@ -51,16 +51,9 @@ with user_errors():
     x = x_all[i : i + 1]
     left, right = st.columns([1, 3])
     left.image(x[0, 0].numpy(), caption=f"test digit #{i} (label {digit}, {source})", width=160, clamp=True)
-    rows = []
-    fig = go.Figure()
-    for name in names:
-        model, _ = get_model(name)
-        dev = next(model.parameters()).device
-        with torch.no_grad():
-            probs = torch.softmax(model(x.to(dev)), 1)[0].cpu()
-        rows.append({"model": name, "prediction": int(probs.argmax()), "probability": float(probs.max())})
-        fig.add_bar(x=list(range(10)), y=probs.tolist(), name=name)
-    fig.update_layout(barmode="group", height=300, xaxis_title="class", yaxis_title="probability",
-                      margin=dict(t=20, b=40), xaxis=dict(tickmode="linear", tick0=0, dtick=1))
-    right.dataframe(rows, hide_index=True, column_config={"probability": st.column_config.NumberColumn(format="%.3f")})
-    right.plotly_chart(fig, width="stretch")
+    models = {n: get_model(n)[0] for n in names}
+    with torch.no_grad():
+        probs = {n: torch.softmax(m(x.to(sem_core.model_device(m))), 1)[0].cpu() for n, m in models.items()}
+    right.dataframe(predictions_table(probs), hide_index=True,
+                    column_config={"probability": st.column_config.NumberColumn(format="%.3f")})
+    right.plotly_chart(probabilities_figure(probs), width="stretch")

@@ -1,15 +1,14 @@
 """Lipschitz & stability: how much can an explanation change within an ε-ball? (papers 002 eq. 1, 001 eq. 5)."""
 import json
 
-import pandas as pd
 import streamlit as st
-import torch
 
 from pages.common import (IMAGE_CHART, MODEL_LABELS, downloads, figure_downloads, get_model, sidebar, test_split_for,
                           url_choice, url_number, user_errors)
 from sem_core.experiments.sampling import pick_digits
 from sem_core.lipschitz import SELF, estimate_seconds, lipschitz_by_explainer, list_lipschitz_explainers
-from sem_core.viz.lipschitz import lipschitz_box, pair_figure
+from sem_core import model_device
+from sem_core.viz.lipschitz import lipschitz_box, lipschitz_frame, pair_figure, point_labels, worst_case
 
 DEFAULTS = ["saliency", "gradxinput", "ig", "occlusion"]
 
@@ -42,7 +41,7 @@ with user_errors():
 
     if st.button("Run Lipschitz estimates", type="primary", disabled=not names):
         idx = pick_digits(y_all, n, seed=0)
-        dev = next(model.parameters()).device
+        dev = model_device(model)
         bar = st.progress(0.0, text="Estimating…")
         est = lipschitz_by_explainer(model, names, x_all[idx].to(dev), eps=eps, budget=budget,
                                      on_progress=lambda f, text: bar.progress(f, text=text))
@@ -60,13 +59,12 @@ if not out.get("results"):
 results, idx = out["results"], out["idx"]
 st.header(f"Estimates on {len(idx)} test digits ({out['model']})")
 st.caption(f"ε = {out['eps']:g}, budget {out['budget']} calls per digit; search: "
-           + ", ".join(f"{e} → {r.method}" for e, r in results.items()))
+           + ", ".join(f"{e} → {r.search}" for e, r in results.items()))
 st.markdown("One box per explainer, one point per digit (log scale); click a point to see its worst case.")
 box = lipschitz_box({e: r.values for e, r in results.items()}, digits=idx.tolist())
 ev = st.plotly_chart(box, on_select="rerun", selection_mode="points", key="lip_box")
 figure_downloads(box, "lipschitz-box", key="lip_box_dl")
-labels = {f"{e} · digit #{int(idx[j])} (L̂ = {float(r.values[j]):.3g})": (e, j)
-          for e, r in results.items() for j in range(len(idx))}
+labels = point_labels(results, idx.tolist())
 keys = {v: k for k, v in labels.items()}
 points = ev.selection.points if ev is not None else []
 if points:  # a click on the box plot picks the pair shown below
@@ -77,25 +75,18 @@ if st.session_state.get("lip_pick") not in labels:  # default: the worst case ov
     st.session_state["lip_pick"] = max(labels, key=lambda k: float(results[labels[k][0]].values[labels[k][1]]))
 e, j = labels[st.selectbox("Explainer + digit", list(labels), key="lip_pick")]
 
-r = results[e]
-ex, ex2 = r.expl[j], r.expl_prime[j]
-if e == SELF and out["k"]:  # SENN's θ: concepts × classes
-    ex, ex2 = ex.view(out["k"], 10), ex2.view(out["k"], 10)
-num = float(torch.linalg.vector_norm(r.expl[j] - r.expl_prime[j]))
-value = float(r.values[j])
+w = worst_case(results[e], j, out["k"] if e == SELF else None)  # SENN's θ: concepts × classes
 st.subheader(f"Worst case found for {e} on digit #{int(idx[j])}")
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("L̂(x)", f"{value:.4g}")
-m2.metric("‖E(x) − E(x′)‖₂", f"{num:.4g}")
-m3.metric("‖h(x) − h(x′)‖₂" if e == SELF and out["k"] else "‖x − x′‖₂", f"{num / value:.4g}" if value else "0")
-m4.metric("‖x − x′‖∞", f"{float((r.x[j] - r.x_prime[j]).abs().max()):.3f}")
+m1.metric("L̂(x)", f"{w.value:.4g}")
+m2.metric("‖E(x) − E(x′)‖₂", f"{w.numerator:.4g}")
+m3.metric(w.denominator_label, f"{w.denominator:.4g}" if w.value else "0")
+m4.metric("‖x − x′‖∞", f"{w.linf:.3f}")
 st.markdown("x′ is the point of the ε-ball where the explanation changed the most relative to the input; "
             "the two explanations share one colour scale (red positive, blue negative).")
-titles = ("x", "x′ (worst case)", "θ(x): concept (row) × class", "θ(x′)") if ex.dim() == 2 else \
-    ("x", "x′ (worst case)", "E(x)", "E(x′)")
-st.plotly_chart(pair_figure(r.x[j], r.x_prime[j], ex, ex2, titles), key="lip_pair", config=IMAGE_CHART)
+st.plotly_chart(pair_figure(w.x, w.x_prime, w.expl, w.expl_prime, w.titles), key="lip_pair", config=IMAGE_CHART)
 
-table = pd.DataFrame({"digit": idx.tolist(), **{e: r.values.tolist() for e, r in results.items()}})
+table = lipschitz_frame(results, idx.tolist())
 with st.expander("All estimates"):
     st.dataframe(table, hide_index=True)
 downloads({"estimates (CSV)": ("lipschitz.csv", table.to_csv(index=False).encode(), "text/csv"),

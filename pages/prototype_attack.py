@@ -5,9 +5,9 @@ import streamlit as st
 import torch
 
 from pages.common import IMAGE_CHART, downloads, get_model, sidebar, test_split_for, url_number, user_errors
-from sem_core.attacks import ProtoDLAttack
-from sem_core.imageio import digits_to_png, npz_bytes
-from sem_core.viz import image_grid_figure, protodl_digit_frame, prototype_frame, prototype_table
+from sem_core.attacks import create_attack
+from sem_core.digit_io import digits_to_png, npz_bytes
+from sem_core.viz import image_grid_figure, prototypes_figure, protodl_digit_frame, prototype_frame, prototype_table
 
 sidebar()
 st.title("Prototype attack (PrototypeDL)")
@@ -25,9 +25,8 @@ with user_errors():
     classes = model.prototype_classes().cpu()
     st.subheader("The prototypes")
     st.markdown("The 15 prototypes decoded back to images, each with the class it votes for.")
-    st.plotly_chart(image_grid_figure(model.prototype_images().detach().cpu(),
-                                      [f"P{j + 1}: {int(c)}" for j, c in enumerate(classes)], cols=8),
-                    width="stretch", key="proto_grid", config=IMAGE_CHART)
+    st.plotly_chart(prototypes_figure(model.prototype_images(), classes), width="stretch", key="proto_grid",
+                    config=IMAGE_CHART)
 
     st.subheader("Attack")
     c1, c2, c3, c4 = st.columns(4)
@@ -47,22 +46,20 @@ with user_errors():
         of_class = [torch.nonzero(y_all == c).flatten() for c in sorted(chosen)]
         idx = [int(o[min(which, len(o) - 1)]) for o in of_class]
         bar = st.progress(0.0, text="Attacking…")
-        attack = ProtoDLAttack(model, eps=eps, steps=steps, lam=lam, xi=xi)
+        attack = create_attack("protodl_prototype", model, eps=eps, steps=steps, lam=lam, xi=xi)
         res = attack(x_all[idx], y_all[idx], on_step=lambda t, n: t % max(1, n // 50) == 0 and
                      bar.progress(t / n, text=f"step {t}/{n}"))
         bar.empty()
-        dev = next(model.parameters()).device
-        with torch.no_grad():
-            h_nat = model.prototype_distances(res.x.to(dev)).cpu()
-            h_adv = model.prototype_distances(res.x_adv.to(dev)).cpu()
-        st.session_state["proto_result"] = dict(res=res, h_nat=h_nat, h_adv=h_adv, idx=idx)
+        st.session_state["proto_result"] = dict(res=res, idx=idx)
 
 if "proto_result" not in st.session_state:
     st.info("Choose the digits and press **Run prototype attack**.")
     st.stop()
 
 out = st.session_state["proto_result"]
-res, h_nat, h_adv = out["res"], out["h_nat"], out["h_adv"]
+res = out["res"]
+nat, adv = res.explanations["natural"], res.explanations["adversarial"]  # prototype distances before/after
+h_nat, h_adv, classes = nat.distances, adv.distances, nat.prototype_classes
 names = [f"{int(c)} (#{i})" for c, i in zip(res.y, out["idx"])]
 st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}, "
            f"ξ = {res.config['xi']:g}; test digits {', '.join(names)}")
@@ -86,7 +83,7 @@ st.dataframe(digits, hide_index=True, key="proto_digits",
 m1, m2 = st.columns(2)
 m1.metric("labels kept", f"{int(res.label_kept.sum())}/{n}")
 m2.metric("nearest prototype of a wrong class after the attack",
-          f"{int((digits['nearest class after'] != digits['pred before']).sum())}/{n}")
+          f"{int((adv.nearest_class != res.pred_before).sum())}/{n}")
 
 st.subheader("Downloads")
 tensors = npz_bytes(x=res.x, x_adv=res.x_adv, y=res.y, h_nat=h_nat, h_adv=h_adv, classes=classes)

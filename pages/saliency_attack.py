@@ -1,33 +1,19 @@
 """Saliency attacks (Ghorbani et al. 2019, paper 003): move a map while the prediction stays."""
 import json
 
-import pandas as pd
 import streamlit as st
 import torch
 
 from pages.common import (IMAGE_CHART, MODEL_LABELS, digit_picker, downloads, figure_downloads, get_model, sidebar,
-                          test_split_for, url_choice, url_number, user_errors)
-from sem_core.attacks import saliency_attack
-from sem_core.attacks.saliency import KINDS, SALIENCY_METHODS
+                          region_picker, test_split_for, url_choice, url_number, user_errors)
+from sem_core import list_models, model_device
+from sem_core.attacks import ATTACKS, SALIENCY_METHODS, create_attack, list_attacks
 from sem_core.explain import explain_all
-from sem_core.imageio import digit_to_png, npz_bytes
-from sem_core.metrics import center_of_mass
-from sem_core.viz.maps import explainer_grid, images_figure, mask_from_points, maps_side_by_side, region_overlay
+from sem_core.digit_io import digit_to_png, npz_bytes
+from sem_core.viz.attacks import maps_before_after, result_row
+from sem_core.viz.maps import explainer_grid, images_figure, region_overlay
 
-KIND_LABELS = {"topk": "top-k", "center": "mass-center", "region": "targeted region", "random": "random sign (baseline)"}
-KIND_OF = {KIND_LABELS[kind]: kind for kind in KINDS}  # the URL holds the label (?sal_kind=mass-center)
-OBJECTIVE = {  # Algorithm 1 of paper 003: D(x_t, x) is maximised; x_t is the natural digit
-    "topk": r"D(x_t, x) = -\sum_{i \in B} I(x)_i, \quad B = \text{the } k \text{ largest entries of } I(x_t)",
-    "center": r"D(x_t, x) = \big\| C(x) - C(x_t) \big\|_2, \quad C(x) = \sum_{i,j} I(x)_{ij}\,[i, j]^\top",
-    "region": r"D(x_t, x) = \sum_{i \in A} I(x)_i, \quad A = \text{the target region}",
-    "random": r"x = x_t + \varepsilon \cdot \operatorname{sign}(\mathcal{N}(0, I))",
-}
-SENTENCE = {
-    "topk": "The top-k attack takes mass away from the k pixels that were most important on the natural digit.",
-    "center": "The mass-center attack drags the centre of the importance mass (the × on the maps) as far as it can.",
-    "region": "The targeted attack pulls importance into a region you choose, whatever the digit looks like there.",
-    "random": "The baseline adds random ±ε noise once: how fragile is the map without any optimisation?",
-}
+ATTACK_OF = {ATTACKS.get(n).label: ATTACKS.get(n) for n in list_attacks(family="saliency")}  # URL holds the label
 
 sidebar()
 st.title("Saliency attacks")
@@ -37,13 +23,13 @@ st.markdown("A feature-importance map I(x) = |m(x)| / Σ|m(x)| says which pixels
 
 with user_errors():
     c1, c2, c3 = st.columns(3)
-    name = url_choice("Model", "sal_model", ["cnn", "senn"], "cnn", container=c1,
-                      help=" · ".join(MODEL_LABELS[m] for m in ("cnn", "senn")))
+    name = url_choice("Model", "sal_model", list_models(), "cnn", container=c1,
+                      help=" · ".join(MODEL_LABELS.get(m, m) for m in list_models()))
     method = url_choice("Explainer", "sal_method", list(SALIENCY_METHODS), "saliency", container=c2)
-    kind = KIND_OF[url_choice("Attack", "sal_kind", list(KIND_OF), "top-k", container=c3)]
+    cls = ATTACK_OF[url_choice("Attack", "sal_kind", list(ATTACK_OF), "top-k", container=c3)]
     c1, c2, c3 = st.columns(3)
     eps = url_number("ε (L∞ radius, pixel units)", "sal_eps", 0.1, 0.01, 1.0, step=0.01, format="%.2f", container=c1)
-    steps = url_number("Iterations", "sal_steps", 50, 1, 500, integer=True, container=c2, disabled=kind == "random")
+    steps = url_number("Iterations", "sal_steps", 50, 1, 500, integer=True, container=c2, disabled=cls.steps_fixed)
     k = url_number("k (top-k pixels)", "sal_k", 50, 1, 784, integer=True, container=c3)
     model, card = get_model(name)
     x_all, y_all, source = test_split_for(name)
@@ -51,67 +37,52 @@ with user_errors():
     with left:
         x, y, caption = digit_picker("sal_digit", "Digit", 3, x_all, y_all)
     mask = torch.zeros(28, 28, dtype=torch.bool)
-    if kind == "region" and x is not None:
+    if cls.targeted and x is not None:
         with right:
-            how = st.radio("Target region from", ["sliders", "a box or lasso on the image"], horizontal=True,
-                           key="sal_region_how")
-            if how == "sliders":
-                r0, r1 = st.slider("Rows (top, bottom; bottom excluded)", 0, 28, (0, 10), key="sal_rows")
-                q0, q1 = st.slider("Columns (left, right; right excluded)", 0, 28, (0, 10), key="sal_cols")
-                mask[r0:r1, q0:q1] = True
-                st.plotly_chart(region_overlay(x, mask, height=300), width="content", key="sal_region_fig",
-                                config=IMAGE_CHART)
-            else:
-                ev = st.plotly_chart(region_overlay(x, None, selectable=True, height=300), on_select="rerun",
-                                     selection_mode=("box", "lasso"), key="sal_region_sel")
-                mask = torch.from_numpy(mask_from_points(ev.selection.points))
-            st.caption(f"{int(mask.sum())} pixels in the target region (red).")
+            mask = region_picker(x, "sal")
 
     if st.button("Run saliency attack", type="primary", disabled=x is None):
         bar = st.progress(0.0, text="Attacking…")
-        attack = saliency_attack(model, kind, method=method, eps=eps, steps=steps, k=k)
-        res = attack(x, None if y is None else torch.tensor([y]), target=mask.view(1, 1, 28, 28) if kind == "region"
-                     else None, on_step=lambda t, n: bar.progress(t / n, text=f"step {t}/{n}"))
+        res = create_attack(cls.name, model, method=method, eps=eps, steps=steps, k=k)(
+            x, None if y is None else torch.tensor([y]), target=mask.view(1, 1, 28, 28) if cls.targeted else None,
+            on_step=lambda t, n: bar.progress(t / n, text=f"step {t}/{n}"))
         bar.empty()
-        dev = next(model.parameters()).device
-        map_after = attack.real_map(res.x_adv.to(dev), res.pred_before.to(dev)).cpu()
-        st.session_state["sal_result"] = dict(res=res, map_after=map_after, model=name, kind=kind, method=method,
-                                              k=k, mask=mask.clone(), caption=caption, grid=None)
+        st.session_state["sal_result"] = dict(res=res, model=name, attack=cls, method=method, k=k, mask=mask.clone(),
+                                              caption=caption, grid=None)
 
 if "sal_result" not in st.session_state:
     st.info("Pick a model, an explainer, an attack and a digit, then press **Run saliency attack**.")
     st.stop()
 
 out = st.session_state["sal_result"]
-res, kind = out["res"], out["kind"]
-i0, i1 = res.extras["map_before"][0, 0], out["map_after"][0, 0]
-c0, c1 = center_of_mass(torch.stack([i0, i1]))
-st.header(f"{KIND_LABELS[kind]} attack on {out['method']} ({out['model']})")
+res, cls = out["res"], out["attack"]
+i0, i1 = res.explanations["natural"][0, 0], res.explanations["adversarial"][0, 0]  # the real network's maps
+st.header(f"{cls.label} attack on {out['method']} ({out['model']})")
 st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} iterations, k = {out['k']}; {out['caption']}")
-st.latex(OBJECTIVE[kind])
-st.markdown(SENTENCE[kind])
+st.latex(cls.objective_tex)
+st.markdown(cls.sentence)
 
 kept = bool(res.label_kept[0])
 pb, pa = int(res.pred_before[0]), int(res.pred_after[0])
 m = {key: float(v[0]) for key, v in res.metrics.items()}
-cols = st.columns(5 if kind == "region" else 4)
+cols = st.columns(5 if cls.targeted else 4)
 cols[0].metric("Label kept", "yes" if kept else "no", help=f"prediction {pb} → {pa}")
 cols[1].metric(f"Top-{out['k']} intersection", f"{m['topk_intersection']:.2f}", help="1 = the same top-k pixels")
 cols[2].metric("Spearman rank correlation", f"{m['spearman']:.2f}", help="1 = the same ranking of all pixels")
 cols[3].metric("Centre shift (pixels)", f"{m['center_shift']:.2f}")
-if kind == "region":
+if cls.targeted:
     cols[4].metric("Mass in region", f"{m['region_mass_after']:.3f}",
                    delta=f"{m['region_mass_after'] - m['region_mass_before']:+.3f}")
 
 st.subheader("Maps before and after")
 st.markdown("The real network's normalised map on the natural and on the adversarial digit; × marks the centre "
-            "of mass" + ("; on the right, the target region over the adversarial digit." if kind == "region" else "."))
+            "of mass" + ("; on the right, the target region over the adversarial digit." if cls.targeted else "."))
 a, b = st.columns([3, 2])
-maps_fig = maps_side_by_side(i0, i1, ("natural", "adversarial"), (c0.tolist(), c1.tolist()))
+maps_fig = maps_before_after(i0, i1)
 a.plotly_chart(maps_fig, key="sal_maps", config=IMAGE_CHART)
 with a:
     figure_downloads(maps_fig, "saliency-maps", key="sal_maps_dl")
-if kind == "region":
+if cls.targeted:
     b.plotly_chart(region_overlay(res.x_adv[0, 0], out["mask"], "target region on x_adv"), key="sal_overlay",
                    config=IMAGE_CHART)
 st.subheader("Digits")
@@ -123,7 +94,7 @@ st.subheader("Every explainer on the same two digits")
 st.markdown("The attack targeted one explainer; this grid shows whether the others are fooled as well.")
 if st.button("Compare all explainers", key="sal_grid_btn"):
     model, _ = get_model(out["model"])
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     bar = st.progress(0.0)
     grid = explain_all(model, torch.cat([res.x, res.x_adv]).to(dev), target=res.pred_before.repeat(2).to(dev),
                        on_progress=lambda f, text: bar.progress(f, text=text))
@@ -136,11 +107,10 @@ if out["grid"] is not None:
     st.plotly_chart(explainer_grid(grid.maps[:, 0], grid.maps[:, 1], grid.names), key="sal_grid", config=IMAGE_CHART)
 
 st.subheader("Downloads")
-row = {"model": out["model"], "method": out["method"], "kind": kind, "eps": res.config["eps"],
-       "steps": res.config["steps"], "k": out["k"], "label_kept": kept, "pred_before": pb, "pred_after": pa, **m}
+row = result_row(res, model=out["model"], method=out["method"], kind=cls.kind)
 downloads({"adversarial digit (PNG)": ("x_adv.png", digit_to_png(res.x_adv), "image/png"),
            "tensors (NPZ)": ("saliency_attack.npz", npz_bytes(x=res.x, x_adv=res.x_adv, map_before=i0, map_after=i1,
                                                                mask=out["mask"]), "application/octet-stream"),
-           "metrics (CSV)": ("saliency_attack.csv", pd.DataFrame([row]).to_csv(index=False).encode(), "text/csv"),
+           "metrics (CSV)": ("saliency_attack.csv", row.to_csv(index=False).encode(), "text/csv"),
            "metrics (JSON)": ("saliency_attack.json", json.dumps(res.to_dict(), indent=1).encode(),
                               "application/json")}, key="sal")

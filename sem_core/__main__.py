@@ -30,6 +30,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .experiments.runner import list_experiments
     from .models.registry import list_models
 
     parser = argparse.ArgumentParser(prog="python -m sem_core", description="SEM Explorer engine")
@@ -50,8 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("experiment", help="run (or resume) a dataset-level experiment into a folder")
-    p.add_argument("name", help="one of: senn-distances, protodl-distances, protodl-table, saliency-fragility, "
-                                "lipschitz, senn-lambda, faithfulness")
+    p.add_argument("name", help=f"one of: {', '.join(list_experiments())}")
     p.add_argument("--n", type=int, default=None, help="number of digits (default: the experiment's)")
     p.add_argument("--out", required=True)
     p.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
@@ -100,6 +100,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 def _eval(args: argparse.Namespace) -> dict[str, Any]:
     from .api import load_model_with_card
     from .data import load_split
+    from .device import model_device
     from .models.train import accuracy
 
     model, card = load_model_with_card(args.model, args.device)
@@ -107,7 +108,7 @@ def _eval(args: argparse.Namespace) -> dict[str, Any]:
     x, y, _ = load_split("test", source)  # the test split of the source it was trained on
     acc = accuracy(model, x, y)
     return {"model": card["model"], "accuracy": round(acc, 4), "n": len(y), "data_source": source,
-            "card_accuracy": card.get("test_accuracy"), "device": str(next(model.parameters()).device)}
+            "card_accuracy": card.get("test_accuracy"), "device": str(model_device(model))}
 
 
 @command("attack")

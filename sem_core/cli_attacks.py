@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
 PARSERS: list[Callable] = []
@@ -31,9 +30,11 @@ def _progress(desc: str):
 
 def save_npz(path: str | Path, **arrays: torch.Tensor) -> None:
     """Write tensors as a plain NumPy .npz (readable by any tool; no pickles)."""
+    from .digit_io import npz_bytes
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **{k: v.detach().cpu().numpy() for k, v in arrays.items()})
+    path.write_bytes(npz_bytes(**arrays))
 
 
 def _register_attack(sub, common) -> None:
@@ -89,11 +90,10 @@ def _senn(args: argparse.Namespace) -> dict[str, Any]:
                          lam=args.lam, seed=args.seed, on_step=on_step)
     bar.close()
     if args.save:
+        from .models.train import predict
+
         best_t = res.target_idx[torch.arange(len(res.idx)), res.best_target]
-        model_dev = next(model.parameters()).device
-        with torch.no_grad():
-            pred_after = model(res.x_adv_best.to(model_dev)).argmax(1).cpu()
-            pred_before = model(x[res.idx].to(model_dev)).argmax(1).cpu()
+        pred_after, pred_before = predict(model, res.x_adv_best), predict(model, x[res.idx])
         save_npz(args.save, x=x[res.idx], x_adv=res.x_adv_best, x_target=x[best_t], y=y[res.idx],
                  pred_before=pred_before, pred_after=pred_after, label_kept=pred_after == pred_before)
     return {"model": "senn", "data_source": src, **res.summary(), "config": res.config}
@@ -118,16 +118,19 @@ HANDLERS.update({"senn": _senn, "protodl": _protodl})
 
 
 def _register_saliency(kinds, common) -> None:
+    from .attacks import SALIENCY_METHODS, list_attacks
+    from .models.registry import list_models
+
     s = kinds.add_parser("saliency", help="attack a saliency map (paper 003, Algorithm 1)")
-    s.add_argument("--model", default="cnn", choices=["cnn", "senn"])
-    s.add_argument("--method", default="saliency", choices=["saliency", "gradxinput", "ig", "deeplift"])
-    s.add_argument("--kind", default="topk", choices=["topk", "center", "region", "random"])
+    s.add_argument("--model", default="cnn", choices=list_models())
+    s.add_argument("--method", default="saliency", choices=SALIENCY_METHODS, help="the explainer attacked")
+    s.add_argument("--kind", default="topk", choices=[n.removeprefix("saliency_") for n in list_attacks(family="saliency")])
     s.add_argument("--eps", type=float, default=0.1)
     s.add_argument("--steps", type=int, default=50)
     s.add_argument("--n", type=int, default=20)
     s.add_argument("--k", type=int, default=50, help="top-k size in pixels")
     s.add_argument("--beta", type=float, default=10.0, help="softplus sharpness of the surrogate")
-    s.add_argument("--region", default="0,0,10,10", help="region attack: row0,col0,row1,col1 (pixels, end exclusive)")
+    s.add_argument("--region", default="0,0,10,10", help="targeted kinds: row0,col0,row1,col1 (pixels, end exclusive)")
     s.add_argument("--save", default=None)
     common(s)
 
@@ -137,30 +140,28 @@ SALIENCY_PARSERS.append(_register_saliency)
 
 def region_mask(spec: str) -> torch.Tensor:
     """'r0,c0,r1,c1' -> a [1,1,28,28] mask of that box."""
+    from .attacks import region_mask as box
     from .errors import AttackError
 
     try:
         r0, c0, r1, c1 = (int(v) for v in spec.split(","))
-    except ValueError:
-        raise AttackError(f"--region must be four integers r0,c0,r1,c1, got '{spec}'") from None
-    if not (0 <= r0 < r1 <= 28 and 0 <= c0 < c1 <= 28):
-        raise AttackError(f"--region must satisfy 0 <= r0 < r1 <= 28 and 0 <= c0 < c1 <= 28, got '{spec}'")
-    mask = torch.zeros(1, 1, 28, 28)
-    mask[..., r0:r1, c0:c1] = 1
-    return mask
+        return box(r0, c0, r1, c1)
+    except (ValueError, AttackError) as exc:
+        raise AttackError(f"--region must be four integers r0,c0,r1,c1 with 0 <= r0 < r1 <= 28 and "
+                          f"0 <= c0 < c1 <= 28, got '{spec}'") from exc
 
 
 def _saliency(args: argparse.Namespace) -> dict[str, Any]:
     import time
 
-    from .attacks import saliency_attack
+    from .attacks import create_attack
     from .experiments.sampling import pick_digits
 
     model, card, x, y, src = _data_for(args.model, args.device)
     idx = pick_digits(y, args.n, args.seed)
-    attack = saliency_attack(model, args.kind, method=args.method, eps=args.eps, steps=args.steps, k=args.k,
-                             beta=args.beta)
-    target = region_mask(args.region).expand(len(idx), 1, 28, 28) if args.kind == "region" else None
+    attack = create_attack(f"saliency_{args.kind}", model, method=args.method, eps=args.eps, steps=args.steps,
+                           k=args.k, beta=args.beta)
+    target = region_mask(args.region).expand(len(idx), 1, 28, 28) if attack.targeted else None
     bar, on_step = _progress(f"attack saliency {args.kind} ({args.method})")
     start = time.perf_counter()
     res = attack(x[idx], y[idx], target=target, seed=args.seed, on_step=on_step)
@@ -168,25 +169,30 @@ def _saliency(args: argparse.Namespace) -> dict[str, Any]:
     bar.close()
     if args.save:
         save_npz(args.save, x=res.x, x_adv=res.x_adv, y=y[idx], pred_before=res.pred_before,
-                 pred_after=res.pred_after, label_kept=res.label_kept, map_before=res.extras["map_before"])
+                 pred_after=res.pred_after, label_kept=res.label_kept, map_before=res.explanations["natural"])
     s = res.summary()
+    region = {k: s[k] for k in ("region_mass_after", "region_mass_before") if k in s}
     return {"model": args.model, "data_source": src, "method": args.method, "kind": args.kind, "n": len(idx),
             "topk_intersection": s["topk_intersection"], "spearman": s["spearman"], "center_shift": s["center_shift"],
             "label_kept_rate": s["label_kept_rate"], "linf_max": s["linf_max"], "seconds": seconds,
-            "config": res.config, **({"region_mass_after": s["region_mass_after"], "region_mass_before": s["region_mass_before"]} if args.kind == "region" else {})}
+            "config": res.config, **region}
 
 
 HANDLERS["saliency"] = _saliency
 
 
 def _register_lipschitz(sub, common) -> None:
+    from .lipschitz import list_searches
+    from .models.registry import list_models
+
     p = sub.add_parser("lipschitz", help="local Lipschitz estimates of an explainer (papers 001 eq. 5, 002 eqs. 1-2)")
-    p.add_argument("--model", default="cnn", choices=["cnn", "senn", "protodl"])
+    p.add_argument("--model", default="cnn", choices=list_models())
     p.add_argument("--explainer", default="saliency", help="'self' (SENN θ / PrototypeDL distances) or an explainer name")
     p.add_argument("--n", type=int, default=10)
     p.add_argument("--eps", type=float, default=0.1)
     p.add_argument("--budget", type=int, default=40, help="explainer evaluations per digit")
-    p.add_argument("--method", default="auto", choices=["auto", "gradient", "random", "bayesopt", "discrete"])
+    p.add_argument("--search", "--method", dest="search", default="auto", choices=["auto", *list_searches()],
+                   help="the search algorithm (--method is its old name)")
     p.add_argument("--restarts", type=int, default=4)
     p.add_argument("--save", default=None, help="write x, x_prime, values")
     common(p)
@@ -198,31 +204,31 @@ PARSERS.append(_register_lipschitz)
 def run_lipschitz(args: argparse.Namespace) -> dict[str, Any]:
     import time
 
+    from .device import model_device
+    from .errors import UnknownNameError
     from .experiments.sampling import pick_digits
-    from .lipschitz import discrete_lipschitz, explanation_fn, list_lipschitz_explainers, local_lipschitz
+    from .lipschitz import create_search, explanation_function, list_lipschitz_explainers
 
     model, card, x, y, src = _data_for(args.model, args.device)
     if args.explainer not in list_lipschitz_explainers(model):
-        from .errors import UnknownNameError
-
         raise UnknownNameError(f"unknown explainer '{args.explainer}' for {args.model}; available: "
                                f"{', '.join(list_lipschitz_explainers(model))}")
     idx = pick_digits(y, args.n, args.seed)
-    fn, differentiable, denom = explanation_fn(model, args.explainer)
-    dev = next(model.parameters()).device
+    dev = model_device(model)
+    explanation = explanation_function(model, args.explainer)
+    if args.search == "discrete":
+        search = create_search("discrete", explanation, sample=x.to(dev), eps=args.eps)
+    else:
+        search = create_search(args.search, explanation, eps=args.eps, budget=args.budget, restarts=args.restarts,
+                               seed=args.seed)
     bar, on_step = _progress(f"lipschitz {args.model}/{args.explainer}")
     start = time.perf_counter()
-    if args.method == "discrete":
-        res = discrete_lipschitz(fn, x[idx].to(dev), x.to(dev), denominator_fn=denom, eps=args.eps)
-    else:
-        res = local_lipschitz(fn, x[idx].to(dev), eps=args.eps, budget=args.budget, method=args.method,
-                              differentiable=differentiable, restarts=args.restarts, seed=args.seed,
-                              denominator_fn=denom, on_step=on_step)
+    res = search(x[idx].to(dev), on_step=on_step)
     seconds = time.perf_counter() - start
     bar.close()
     if args.save:
         save_npz(args.save, x=res.x, x_prime=res.x_prime, values=res.values, y=y[idx])
     vals = res.values
-    return {"model": args.model, "explainer": args.explainer, "data_source": src, "method": res.method,
+    return {"model": args.model, "explainer": args.explainer, "data_source": src, "method": res.search,
             "values": vals.tolist(), "median": vals.median().item(), "budget": res.calls, "budget_asked": args.budget,
             "eps": args.eps, "n": len(idx), "seconds": seconds}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 import torch
+import torch.nn as nn
 
 from .errors import SemError
 
@@ -40,3 +41,8 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple GPU (MPS)"
     return "CPU"
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device a model's parameters live on."""
+    return next(model.parameters()).device

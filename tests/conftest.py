@@ -1,10 +1,18 @@
-"""Shared fixtures: a fixed seed for every test, the offline test split, tiny fresh models."""
+"""Shared fixtures: one torch thread, a fixed seed for every test, the offline test split, the shipped models."""
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
 
 import sem_core
+
+# The tests' tensors are tiny and the 2 cores are often shared (Streamlit, Chromium, other jobs): there,
+# torch's default of one intra-op thread per core spin-waits and made the suite 3-5x slower.
+# A set OMP_NUM_THREADS wins; subprocesses (the CLI entry point, the browser test's server) inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ def test_unknown_model_lists_the_available_ones(capsys):
     assert "error:" in captured.err
 
 
+@pytest.mark.slow
 def test_train_cli_writes_a_loadable_checkpoint(tmp_path, capsys, monkeypatch):
     from sem_core.models import train as train_mod
 
@@ -37,6 +38,7 @@ def test_train_cli_writes_a_loadable_checkpoint(tmp_path, capsys, monkeypatch):
     assert {"torch", "python"} <= set(card["versions"])
 
 
+@pytest.mark.slow
 def test_module_entry_point_runs():
     res = subprocess.run([sys.executable, "-m", "sem_core", "eval", "--model", "cnn", "--json", "--device", "cpu"],
                          capture_output=True, text=True, timeout=300)

@@ -1,11 +1,17 @@
-"""Explanation attacks: one small file per attack; the loop lives in ``base``."""
-from .base import Attack, AttackResult, StepOut, project
+"""Explanation attacks: one small file per attack, registered by name; the loop lives in ``base``.
+
+Example:
+    from sem_core.attacks import attack, list_attacks
+    res = attack(cnn, "saliency_topk", x, method="ig", eps=0.1)     # AttackResult
+"""
+from .base import Attack, AttackResult, Snapshot, StepOut, project, to_cpu
 from .protodl_prototype import ProtoDLAttack, class_distances, d_and_r
-from .registry import ATTACKS
-from .saliency import (SALIENCY_ATTACKS, SALIENCY_METHODS, CenterAttack, RandomSignAttack, RegionAttack,
-                       SaliencyAttack, TopKAttack, saliency_attack)
+from .registry import ATTACKS, attack, create_attack, list_attacks, register_attack
+from .saliency import (SALIENCY_METHODS, CenterAttack, RandomSignAttack, RegionAttack, SaliencyAttack, TopKAttack,
+                       region_mask)
 from .senn_concept import SennConceptAttack
 
-__all__ = ["Attack", "AttackResult", "StepOut", "project", "ProtoDLAttack", "class_distances", "d_and_r",
-           "ATTACKS", "SennConceptAttack", "SALIENCY_ATTACKS", "SALIENCY_METHODS", "CenterAttack",
-           "RandomSignAttack", "RegionAttack", "SaliencyAttack", "TopKAttack", "saliency_attack"]
+__all__ = ["Attack", "AttackResult", "Snapshot", "StepOut", "project", "to_cpu", "ProtoDLAttack", "class_distances",
+           "d_and_r", "ATTACKS", "attack", "create_attack", "list_attacks", "register_attack", "SennConceptAttack",
+           "SALIENCY_METHODS", "CenterAttack", "RandomSignAttack", "RegionAttack", "SaliencyAttack", "TopKAttack",
+           "region_mask", "saliency_attack"]

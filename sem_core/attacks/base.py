@@ -9,6 +9,13 @@ Selection (the papers' rule): per image, among the iterates whose *real* model p
 the prediction on the natural image, keep the one with the best ``score``; the natural image is
 iterate 0, so an image for which no perturbed iterate kept the label comes back unperturbed with
 ``improved`` False.
+
+Every attack has one shape (torchattacks / captum style): configured in the constructor, data in
+the call, a frozen ``AttackResult`` out, registered by name in ``ATTACKS``:
+
+    res = TopKAttack(cnn, method="ig", eps=0.1)(x)              # untargeted: no target
+    res = SennConceptAttack(senn, eps=0.3)(x9, target=x2)       # targeted: a target is required
+    res = sem_core.attack(cnn, "saliency_topk", x, eps=0.1)      # the same through the registry
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 
+from ..device import model_device
 from ..errors import AttackError
 
 
@@ -34,13 +42,26 @@ class StepOut:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """One replay frame: the iterate ``x`` [B,1,28,28] at PGD ``step`` and the attack's
+    explanation of it (``Attack.explain_images``: SENN's concepts, PrototypeDL's distances, a map)."""
+
+    step: int
+    x: torch.Tensor
+    explanation: Any
+
+
+@dataclass(frozen=True)
 class AttackResult:
     """Per-image results of one attack on a batch (all tensors on the CPU).
 
     x, x_adv [B,1,28,28]; y [B] labels; pred_before/pred_after [B]; prob_before/prob_after [B,10];
     label_kept [B] bool (fresh forward of the real model on x_adv); improved [B] bool (a perturbed
     iterate was kept); linf [B]; objective [S+1,B] (score at every iterate); best_step [B];
-    metrics: name -> [B]; snapshots: (step, x_t [B,1,28,28]) saved for replay; config.
+    metrics: name -> [B]; config; snapshots: replay frames (``snapshot_every``); extras: per-image
+    tensors of the attack (e.g. ``x_target``); explanations: what the attacked explanation looks
+    like — ``natural`` (of x), ``adversarial`` (of x_adv) and, for targeted attacks with target
+    images, ``target`` — each as the attack's ``explain_images`` returns it.
     """
 
     x: torch.Tensor
@@ -57,8 +78,9 @@ class AttackResult:
     best_step: torch.Tensor
     metrics: dict[str, torch.Tensor]
     config: dict[str, Any]
-    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    explanations: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, float]:
         """Means over the batch of every metric, plus the label-kept rate and max L∞."""
@@ -77,17 +99,38 @@ class AttackResult:
                 "linf": self.linf.tolist(), "best_step": self.best_step.tolist(), "metrics": per_image}
 
 
+def to_cpu(obj: Any) -> Any:
+    """``obj`` with every tensor moved to the CPU and detached (tensors, dicts, frozen dataclasses)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: to_cpu(v) for k, v in obj.items()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.replace(obj, **{f.name: to_cpu(getattr(obj, f.name)) for f in dataclasses.fields(obj)})
+    return obj
+
+
 def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
     """Into the L∞ ball of radius eps around x, and into [0,1]."""
     return torch.max(torch.min(x_adv, x + eps), x - eps).clamp(0.0, 1.0)
 
 
-def model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
+@dataclass
+class _Best:
+    """The best label-keeping iterate so far, per image."""
+
+    x: torch.Tensor
+    score: torch.Tensor
+    step: torch.Tensor
 
 
 class Attack:
     """Base class. Model in the constructor, data in the call.
+
+    Class attributes a subclass sets: ``name`` (its registry name), ``targeted`` (True: the call
+    needs ``target``; False: a target is refused), ``family`` (the model family it attacks:
+    "senn", "protodl", or "saliency" for any model with a saliency map) and ``summary`` (one line
+    for menus and ``--help``).
 
     Args:
         model: the real model (its predictions decide ``label_kept``); never modified.
@@ -95,10 +138,13 @@ class Attack:
         steps: number of PGD steps.
         step_size: α in pixel units (default 2.5·eps/steps, Madry et al.).
         random_start: start from a uniform point in the ball instead of x.
-        snapshot_every: keep x_t every this many steps for replay (0 = none).
+        snapshot_every: keep x_t (and its explanation) every this many steps for replay (0 = none).
     """
 
     name = "attack"
+    targeted = False
+    family = ""
+    summary = ""
 
     def __init__(self, model: nn.Module, *, eps: float = 0.3, steps: int = 100, step_size: float | None = None,
                  random_start: bool = False, snapshot_every: int = 0):
@@ -125,6 +171,10 @@ class Attack:
     def metrics(self, x: torch.Tensor, x_adv: torch.Tensor, pred: torch.Tensor, ctx: dict[str, Any]) -> dict[str, torch.Tensor]:
         return {}
 
+    def explain_images(self, x: torch.Tensor, pred: torch.Tensor, ctx: dict[str, Any]) -> Any:
+        """The explanation this attack targets, for images ``x`` whose class to explain is ``pred``."""
+        return None
+
     def config(self) -> dict[str, Any]:
         return {"attack": self.name, "eps": self.eps, "steps": self.steps, "step_size": self.step_size,
                 "random_start": self.random_start}
@@ -133,15 +183,30 @@ class Attack:
         """The step direction from the loss gradient (sign, for L∞ PGD)."""
         return grad.sign()
 
+    def extras(self, ctx: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Extra per-image tensors to hand back (e.g. the target images)."""
+        return {}
+
+    def example_target(self, x: torch.Tensor, y: torch.Tensor) -> Any:
+        """A valid ``target`` for the batch (targeted attacks): demos, tests, the CLI's default."""
+        raise AttackError(f"attack '{self.name}' is untargeted: it takes no target")
+
     # --- the loop -----------------------------------------------------------------------------
     def __call__(self, x: torch.Tensor, y: torch.Tensor | None = None, *, target: Any = None, seed: int = 0,
                  on_step: Callable[[int, int], None] | None = None) -> AttackResult:
-        """Attack a batch ``x`` [B,1,28,28] in [0,1]; ``y`` [B] true labels (default: predictions)."""
+        """Attack a batch ``x`` [B,1,28,28] in [0,1]; ``y`` [B] true labels (default: predictions).
+
+        ``target``: required by targeted attacks (its form is the attack's: target images,
+        a region mask), refused by untargeted ones. ``on_step(done, total)`` after every step.
+        """
         if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
             raise AttackError(f"expected images [B,1,28,28], got {list(x.shape)}")
+        if target is not None and not self.targeted:
+            raise AttackError(f"attack '{self.name}' is untargeted: it takes no target")
+        if target is None and self.targeted:
+            raise AttackError(f"attack '{self.name}' is targeted: pass target= (see its docstring)")
         dev = model_device(self.model)
         x = x.detach().to(dev, torch.float32)
-        gen = torch.Generator(device="cpu").manual_seed(seed)
         was_training = self.model.training
         self.model.eval()
         try:
@@ -150,58 +215,65 @@ class Attack:
             pred = logits0.argmax(1)
             y = pred.clone() if y is None else y.to(dev)
             ctx = self.prepare(x, pred, target)
-            x_adv = x.clone()
-            if self.random_start:
-                noise = (torch.rand(x.shape, generator=gen) * 2 - 1).to(dev) * self.eps
-                x_adv = project(x + noise, x, self.eps)
-            best = x.clone()
-            best_score = torch.full((len(x),), float("inf"), device=dev)
-            best_step = torch.zeros(len(x), dtype=torch.long, device=dev)
-            scores, snapshots = [], []
-            for t in range(self.steps + 1):
-                x_adv.requires_grad_(True)
-                out = self.step(x_adv, pred, ctx)
-                with torch.no_grad():
-                    logits = out.logits if out.logits is not None else self.model(x_adv)
-                    kept = logits.argmax(1) == pred
-                    if t == 0 and not self.random_start:
-                        better = torch.ones_like(kept)  # the natural image is always a candidate
-                    else:
-                        better = kept & (out.score < best_score)
-                    best = torch.where(better.view(-1, 1, 1, 1), x_adv.detach(), best)
-                    best_score = torch.where(better, out.score.detach(), best_score)
-                    best_step = torch.where(better, torch.full_like(best_step, t), best_step)
-                    scores.append(out.score.detach().cpu())
-                    if self.snapshot_every and (t % self.snapshot_every == 0 or t == self.steps):
-                        snapshots.append((t, x_adv.detach().cpu()))
-                if t == self.steps:
-                    break
-                (grad,) = torch.autograd.grad(out.loss.sum(), x_adv)
-                with torch.no_grad():
-                    x_adv = project(x_adv - self.step_size * self.direction(grad, gen).to(dev), x, self.eps)
-                if on_step is not None:
-                    on_step(t + 1, self.steps)
-            if self.random_start:  # the natural image is the fallback when no iterate kept the label
-                never = best_score == float("inf")
-                best = torch.where(never.view(-1, 1, 1, 1), x, best)
-            with torch.no_grad():
-                logits1 = self.model(best)
-                metrics = self.metrics(x, best, pred, ctx)
-            pred_after = logits1.argmax(1)
-            result = AttackResult(
-                x=x.cpu(), x_adv=best.cpu(), y=y.cpu(), pred_before=pred.cpu(), pred_after=pred_after.cpu(),
-                prob_before=logits0.softmax(1).cpu(), prob_after=logits1.softmax(1).cpu(),
-                label_kept=(pred_after == pred).cpu(), improved=(best_step > 0).cpu(),
-                linf=(best - x).abs().flatten(1).max(1).values.cpu(), objective=torch.stack(scores),
-                best_step=best_step.cpu(), metrics={k: v.detach().cpu() for k, v in metrics.items()},
-                config=self.config(), snapshots=snapshots, extras=self.extras(ctx),
-            )
+            best, scores, frames = self._search(x, pred, ctx, torch.Generator(device="cpu").manual_seed(seed), on_step)
+            return self._result(x, y, pred, logits0, best, scores, frames, ctx)
         finally:
             self.model.train(was_training)
-        return result
 
-    def extras(self, ctx: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """Extra per-image tensors to hand back (e.g. the target images)."""
+    def _search(self, x, pred, ctx, gen, on_step) -> tuple[_Best, list[torch.Tensor], list[tuple[int, torch.Tensor]]]:
+        """The PGD iterations; returns the best label-keeping iterate, the score per step and frames."""
+        dev = x.device
+        x_adv = x.clone()
+        if self.random_start:
+            noise = (torch.rand(x.shape, generator=gen) * 2 - 1).to(dev) * self.eps
+            x_adv = project(x + noise, x, self.eps)
+        best = _Best(x.clone(), torch.full((len(x),), float("inf"), device=dev),
+                     torch.zeros(len(x), dtype=torch.long, device=dev))
+        scores, frames = [], []
+        for t in range(self.steps + 1):
+            x_adv.requires_grad_(True)
+            out = self.step(x_adv, pred, ctx)
+            with torch.no_grad():
+                logits = out.logits if out.logits is not None else self.model(x_adv)
+                kept = logits.argmax(1) == pred
+                # the natural image is always a candidate
+                better = torch.ones_like(kept) if t == 0 and not self.random_start else kept & (out.score < best.score)
+                best.x = torch.where(better.view(-1, 1, 1, 1), x_adv.detach(), best.x)
+                best.score = torch.where(better, out.score.detach(), best.score)
+                best.step = torch.where(better, torch.full_like(best.step, t), best.step)
+                scores.append(out.score.detach().cpu())
+                if self.snapshot_every and (t % self.snapshot_every == 0 or t == self.steps):
+                    frames.append((t, x_adv.detach()))
+            if t == self.steps:
+                break
+            (grad,) = torch.autograd.grad(out.loss.sum(), x_adv)
+            with torch.no_grad():
+                x_adv = project(x_adv - self.step_size * self.direction(grad, gen).to(dev), x, self.eps)
+            if on_step is not None:
+                on_step(t + 1, self.steps)
+        if self.random_start:  # the natural image is the fallback when no iterate kept the label
+            best.x = torch.where((best.score == float("inf")).view(-1, 1, 1, 1), x, best.x)
+        return best, scores, frames
+
+    def _result(self, x, y, pred, logits0, best: _Best, scores, frames, ctx) -> AttackResult:
+        with torch.no_grad():
+            logits1 = self.model(best.x)
+            metrics = self.metrics(x, best.x, pred, ctx)
+            explanations = {"natural": self.explain_images(x, pred, ctx),
+                            "adversarial": self.explain_images(best.x, pred, ctx)}
+            snapshots = [Snapshot(t, f.cpu(), to_cpu(self.explain_images(f, pred, ctx))) for t, f in frames]
+        pred_after = logits1.argmax(1)
+        return AttackResult(
+            x=x.cpu(), x_adv=best.x.cpu(), y=y.cpu(), pred_before=pred.cpu(), pred_after=pred_after.cpu(),
+            prob_before=logits0.softmax(1).cpu(), prob_after=logits1.softmax(1).cpu(),
+            label_kept=(pred_after == pred).cpu(), improved=(best.step > 0).cpu(),
+            linf=(best.x - x).abs().flatten(1).max(1).values.cpu(), objective=torch.stack(scores),
+            best_step=best.step.cpu(), metrics={k: v.detach().cpu() for k, v in metrics.items()},
+            config=self.config(), snapshots=snapshots, extras=self.extras(ctx),
+            explanations={k: to_cpu(v) for k, v in {**explanations, **self.target_explanation(ctx)}.items()
+                          if v is not None},
+        )
+
+    def target_explanation(self, ctx: dict[str, Any]) -> dict[str, Any]:
+        """``{"target": explanation}`` for attacks that imitate target images (else empty)."""
         return {}
-
-

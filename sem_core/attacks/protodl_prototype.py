@@ -25,8 +25,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import AttackError
+from ..models.protodl import PrototypeDL, ProtoExplanation
 from .base import Attack, StepOut
-from .registry import ATTACKS
+from .registry import register_attack
 
 
 def class_distances(h: torch.Tensor, classes: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
@@ -47,7 +48,7 @@ def d_and_r(h: torch.Tensor, classes: torch.Tensor, y: torch.Tensor) -> tuple[to
     return d, r
 
 
-@ATTACKS.register("protodl_prototype")
+@register_attack
 class ProtoDLAttack(Attack):
     """PGD on eq. 3 (minimising its negative). No ``target`` (untargeted).
 
@@ -58,10 +59,12 @@ class ProtoDLAttack(Attack):
     """
 
     name = "protodl_prototype"
+    family = "protodl"
+    summary = "make a digit's nearest prototype a wrong class's, label kept (paper 000 eq. 3)"
 
     def __init__(self, model, *, lam: float = 1.0, xi: float = 0.3, alpha: float = 0.0, **kw):
         super().__init__(model, **kw)
-        if not hasattr(model, "prototype_distances"):
+        if not isinstance(model, PrototypeDL):
             raise AttackError("the prototype attack needs a PrototypeDL (a model with prototype_distances())")
         self.lam, self.xi, self.alpha = float(lam), float(xi), float(alpha)
 
@@ -99,3 +102,6 @@ class ProtoDLAttack(Attack):
             out[f"d_consistent_{tag}"] = (d_true < d_other).float()
             assert torch.allclose(d, d_true, equal_nan=True)
         return out
+
+    def explain_images(self, x, pred, ctx) -> ProtoExplanation:
+        return self.model.explain(x)

@@ -32,23 +32,30 @@ from ..explain import explain, list_explainers
 from ..metrics import center_of_mass, center_shift, normalize_map, spearman, topk_intersection, topk_mask
 from ..models.registry import with_activation
 from .base import Attack, StepOut
-from .registry import ATTACKS
+from .registry import register_attack
 
+#: explainers the saliency attacks can differentiate through (paper 003's four)
 SALIENCY_METHODS = ("saliency", "gradxinput", "ig", "deeplift")
-KINDS = ("topk", "center", "region", "random")
 
 
 class SaliencyAttack(Attack):
-    """Base of the four saliency attacks. ``target``: for ``region`` a bool mask [B or 1,1,28,28].
+    """Base of the saliency attacks (registered as ``saliency_<kind>``).
 
-    Args (beyond ``Attack``): method: explainer name; k: top-k size (pixels); beta: softplus
-    sharpness of the surrogate; ig_steps: integration steps for ``ig`` inside the attack.
+    Args (beyond ``Attack``): method: the explainer attacked (one of ``SALIENCY_METHODS``); k: top-k
+    size (pixels); beta: softplus sharpness of the surrogate; ig_steps: integration steps for ``ig``
+    inside the attack.
     Example:
         res = TopKAttack(cnn, method="saliency", eps=0.1, steps=50, k=50)(x)
         res.metrics["topk_intersection"]   # [B], 1 = unchanged top-k
+        res.explanations["natural"], res.explanations["adversarial"]   # real maps I(x), I(x*), [B,1,28,28]
     """
 
-    kind = "topk"
+    kind = ""
+    family = "saliency"
+    label = ""            # for menus (e.g. "top-k")
+    objective_tex = ""    # the dissimilarity D of paper 003's Algorithm 1, as LaTeX (x_t: the natural digit)
+    sentence = ""         # what the attack does, in one plain sentence
+    steps_fixed = False   # True when the attack ignores ``steps`` (the one-step baseline)
 
     def __init__(self, model, *, method: str = "saliency", k: int = 50, beta: float = 10.0,
                  ig_steps: int = 16, eps: float = 0.1, steps: int = 50, **kw):
@@ -59,7 +66,10 @@ class SaliencyAttack(Attack):
             raise AttackError(f"k must be between 1 and 784 pixels, got {k}")
         self.method, self.k, self.beta, self.ig_steps = method, int(k), float(beta), int(ig_steps)
         self.surrogate = with_activation(model, "softplus", beta) if hasattr(model, "config") else model
-        self.name = f"saliency_{self.kind}"
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        cls.name = f"saliency_{cls.kind}"
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "kind": self.kind, "method": self.method, "k": self.k, "beta": self.beta,
@@ -69,7 +79,11 @@ class SaliencyAttack(Attack):
         return {"steps": self.ig_steps} if self.method == "ig" else {}
 
     def real_map(self, x: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
+        """The real network's normalised map I(x) [B,1,28,28] for class ``pred``."""
         return normalize_map(explain(self.model, x, self.method, target=pred, **self._kw()))
+
+    def explain_images(self, x, pred, ctx) -> torch.Tensor:
+        return self.real_map(x, pred)
 
     def prepare(self, x, pred, target) -> dict[str, Any]:
         i0 = self.real_map(x, pred)
@@ -99,13 +113,16 @@ class SaliencyAttack(Attack):
             out["region_mass_after"] = (i1 * ctx["mask"]).flatten(1).sum(1)
         return out
 
-    def extras(self, ctx) -> dict[str, torch.Tensor]:
-        return {"map_before": ctx["I0"].cpu()}
 
-
-@ATTACKS.register("saliency_topk")
+@register_attack
 class TopKAttack(SaliencyAttack):
+    """Top-k attack (paper 003 Alg. 1): push the map's mass out of its natural top-k pixels."""
+
     kind = "topk"
+    summary = "move the map's mass out of its top-k pixels (paper 003 Alg. 1)"
+    label = "top-k"
+    objective_tex = r"D(x_t, x) = -\sum_{i \in B} I(x)_i, \quad B = \text{the } k \text{ largest entries of } I(x_t)"
+    sentence = "The top-k attack takes mass away from the k pixels that were most important on the natural digit."
 
     def dissimilarity(self, i_s, ctx):
         return (i_s * ctx["topk"]).flatten(1).sum(1)
@@ -114,9 +131,15 @@ class TopKAttack(SaliencyAttack):
         return topk_intersection(ctx["I0"], i_real, self.k)
 
 
-@ATTACKS.register("saliency_center")
+@register_attack
 class CenterAttack(SaliencyAttack):
+    """Mass-center attack (paper 003 Sec. 3): move the map's centre of mass as far as possible."""
+
     kind = "center"
+    summary = "move the map's centre of mass (paper 003 Sec. 3)"
+    label = "mass-center"
+    objective_tex = r"D(x_t, x) = \big\| C(x) - C(x_t) \big\|_2, \quad C(x) = \sum_{i,j} I(x)_{ij}\,[i, j]^\top"
+    sentence = "The mass-center attack drags the centre of the importance mass (the × on the maps) as far as it can."
 
     def dissimilarity(self, i_s, ctx):
         return -(center_of_mass(i_s) - ctx["C0"]).norm(dim=1)
@@ -125,19 +148,29 @@ class CenterAttack(SaliencyAttack):
         return -center_shift(ctx["I0"], i_real)
 
 
-@ATTACKS.register("saliency_region")
+@register_attack
 class RegionAttack(SaliencyAttack):
-    """Targeted: pull the map's mass into ``target``, a bool/0-1 mask [B or 1,1,28,28]."""
+    """Targeted region attack (paper 003 Sec. 3): pull the map's mass into ``target``, a bool/0-1
+    mask [B or 1,1,28,28] or [28,28]."""
 
     kind = "region"
+    targeted = True
+    summary = "pull the map's mass into a chosen region (paper 003 Sec. 3)"
+    label = "targeted region"
+    objective_tex = r"D(x_t, x) = \sum_{i \in A} I(x)_i, \quad A = \text{the target region}"
+    sentence = "The targeted attack pulls importance into a region you choose, whatever the digit looks like there."
 
     def prepare(self, x, pred, target) -> dict[str, Any]:
         if not isinstance(target, torch.Tensor) or target.shape[-2:] != (28, 28):
             raise AttackError("the region attack needs a mask of shape [B,1,28,28] or [28,28] (the target region)")
-        mask = target.to(x.device, torch.float32).expand_as(x) if target.dim() == 4 else target.to(x.device, torch.float32).expand_as(x)
+        mask = target.to(x.device, torch.float32).expand_as(x)
         if mask.flatten(1).sum(1).min() == 0:
             raise AttackError("the target region is empty: select at least one pixel")
         return {**super().prepare(x, pred, target), "mask": mask}
+
+    def example_target(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The top-left 10×10 box (the CLI's default ``--region 0,0,10,10``)."""
+        return region_mask(0, 0, 10, 10).expand(len(x), 1, 28, 28)
 
     def dissimilarity(self, i_s, ctx):
         return -(i_s * ctx["mask"]).flatten(1).sum(1)
@@ -146,11 +179,16 @@ class RegionAttack(SaliencyAttack):
         return -(i_real * ctx["mask"]).flatten(1).sum(1)
 
 
-@ATTACKS.register("saliency_random")
+@register_attack
 class RandomSignAttack(SaliencyAttack):
     """The baseline: one step x + ε·sign(N(0,1)) (kept if the label holds, else x)."""
 
     kind = "random"
+    steps_fixed = True
+    summary = "the baseline: one random-sign step of size ε (paper 003)"
+    label = "random sign (baseline)"
+    objective_tex = r"x = x_t + \varepsilon \cdot \operatorname{sign}(\mathcal{N}(0, I))"
+    sentence = "The baseline adds random ±ε noise once: how fragile is the map without any optimisation?"
 
     def __init__(self, model, **kw):
         kw.update(steps=1, step_size=kw.get("eps", 0.1))
@@ -160,25 +198,20 @@ class RandomSignAttack(SaliencyAttack):
         return torch.randn(grad.shape, generator=gen).sign()
 
     def step(self, x_adv, pred, ctx) -> StepOut:
-        i_real = self.real_map(x_adv.detach(), pred)
-        score = topk_intersection(ctx["I0"], i_real, self.k)
-        return StepOut(loss=(x_adv * 0).flatten(1).sum(1), score=score)
+        return StepOut(loss=(x_adv * 0).flatten(1).sum(1), score=self.score(self.real_map(x_adv.detach(), pred), ctx))
 
-    def dissimilarity(self, i_s, ctx):  # pragma: no cover - not used
-        return i_s.new_zeros(i_s.shape[0])
-
-    def score(self, i_real, ctx):  # pragma: no cover - not used
+    def score(self, i_real, ctx):
         return topk_intersection(ctx["I0"], i_real, self.k)
 
 
-SALIENCY_ATTACKS = {"topk": TopKAttack, "center": CenterAttack, "region": RegionAttack, "random": RandomSignAttack}
+def region_mask(r0: int, c0: int, r1: int, c1: int) -> torch.Tensor:
+    """A [1,1,28,28] 0/1 mask of the box rows r0..r1-1, columns c0..c1-1."""
+    if not (0 <= r0 < r1 <= 28 and 0 <= c0 < c1 <= 28):
+        raise AttackError(f"a region needs 0 <= r0 < r1 <= 28 and 0 <= c0 < c1 <= 28, got {r0},{c0},{r1},{c1}")
+    mask = torch.zeros(1, 1, 28, 28)
+    mask[..., r0:r1, c0:c1] = 1
+    return mask
 
-
-def saliency_attack(model, kind: str, **kw) -> SaliencyAttack:
-    """``saliency_attack(cnn, "topk", method="ig", eps=0.1)`` — unknown kinds list the available ones."""
-    if kind not in SALIENCY_ATTACKS:
-        raise AttackError(f"unknown saliency attack '{kind}'; available: {', '.join(KINDS)}")
-    return SALIENCY_ATTACKS[kind](model, **kw)
 
 
 assert set(SALIENCY_METHODS) <= set(list_explainers(differentiable=True))

@@ -13,13 +13,14 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import AttackError
+from ..models.senn import SENN, SennExplanation
 from .base import Attack, StepOut
-from .registry import ATTACKS
+from .registry import register_attack
 
 
-@ATTACKS.register("senn_concept")
+@register_attack
 class SennConceptAttack(Attack):
-    """PGD on eq. 1. ``target``: target images x_t [B,1,28,28] (one per image).
+    """PGD on eq. 1. Targeted: ``target`` is the target images x_t [B,1,28,28] (one per image).
 
     Args (beyond ``Attack``): lam: λ, the weight of the cross-entropy that keeps the label.
     Example:
@@ -28,11 +29,14 @@ class SennConceptAttack(Attack):
     """
 
     name = "senn_concept"
+    targeted = True
+    family = "senn"
+    summary = "make a digit's SENN concepts imitate another digit's, label kept (paper 000 eq. 1)"
 
     def __init__(self, model, *, lam: float = 1.0, **kw):
         super().__init__(model, **kw)
-        if not hasattr(model, "concepts"):
-            raise AttackError("the concept attack needs a SENN (a model with concepts())")
+        if not isinstance(model, SENN):
+            raise AttackError("the concept attack needs a SENN (a model with concepts h and relevances θ)")
         self.lam = float(lam)
 
     def config(self) -> dict[str, Any]:
@@ -62,5 +66,15 @@ class SennConceptAttack(Attack):
             "relevance_change": (e.relevances - ctx["theta_x"]).norm(dim=1),
         }
 
+    def explain_images(self, x, pred, ctx) -> SennExplanation:
+        return self.model.explain(x)
+
+    def target_explanation(self, ctx) -> dict[str, SennExplanation]:
+        return {"target": self.model.explain(ctx["x_t"])}
+
     def extras(self, ctx) -> dict[str, torch.Tensor]:
         return {"x_target": ctx["x_t"].cpu()}
+
+    def example_target(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each image's target is the next image of the batch (wrapping around)."""
+        return x.roll(1, 0)

@@ -1,15 +1,17 @@
 """Dataset-level runs shared by the CLI and the app (paper 000 Fig. 2/3, paper 003, papers 001/002).
 
-``run_experiment(name, out, n=...)`` runs one of ``list_experiments()`` resumably into a folder;
-``write_report(results)`` turns saved folders into docs/RESULTS.md.
+One module per experiment, named after it (``senn_distances``, ``protodl_distances``, ``protodl_table``,
+``faithfulness``, ``saliency_fragility``, ``lipschitz_stability``, ``senn_lambda``); importing this package
+registers them all. ``run_experiment(name, out, n=...)`` runs one of ``list_experiments()`` resumably into a
+folder; ``write_report(results)`` turns saved folders into docs/RESULTS.md.
 """
-from . import exp_posthoc, exp_sem  # noqa: F401  (registers the experiments)
-from .protodl_distances import ProtoDistancesResult, protodl_distances
+from . import faithfulness, lipschitz_stability, protodl_table, saliency_fragility, senn_lambda  # noqa: F401  (register)
+from .protodl_distances import ProtoDistancesResult, protodl_distances, protodl_summary
 from .report import compute_seconds, find_manifests, write_report
 from .runner import EXPERIMENTS, list_experiments, load_results, run_experiment
 from .sampling import pick_digits
-from .senn_distances import SennDistancesResult, senn_distances
+from .senn_distances import SennDistancesResult, senn_distances, senn_summary
 
-__all__ = ["ProtoDistancesResult", "protodl_distances", "pick_digits", "SennDistancesResult", "senn_distances",
-           "EXPERIMENTS", "list_experiments", "load_results", "run_experiment", "find_manifests", "write_report",
-           "compute_seconds"]
+__all__ = ["ProtoDistancesResult", "protodl_distances", "protodl_summary", "pick_digits", "SennDistancesResult",
+           "senn_distances", "senn_summary", "EXPERIMENTS", "list_experiments", "load_results", "run_experiment",
+           "find_manifests", "write_report", "compute_seconds"]

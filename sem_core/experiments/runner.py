@@ -42,6 +42,19 @@ class Context:
     data: dict[str, Any] = field(default_factory=dict)
     out: Path | None = None
 
+    def model(self, name: str):
+        """The loaded model ``name`` (one of the experiment's ``models``)."""
+        return self.models[name][0]
+
+    def test_split(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images [N,1,28,28] in [0,1], labels [N]) of the test split."""
+        x, y, _ = self.data["test"]
+        return x, y
+
+    def pick(self, *keys: str) -> dict[str, Any]:
+        """The parameters ``keys`` as keyword arguments: ``f(**ctx.pick("eps", "seed"))``."""
+        return {k: self.params[k] for k in keys}
+
 
 @dataclass
 class Outputs:
@@ -143,20 +156,8 @@ def _command(name: str, full: dict[str, Any], defaults: dict[str, Any], out: Pat
     return f"python -m sem_core experiment {name} --n {full.get('n')}{extra} --out {out} --seed {seed}"
 
 
-def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=None, seed: int = 0,
-                   on_step: Callable[[int, int], None] | None = None, **params: Any) -> dict[str, Any]:
-    """Run (or resume) ``name`` into ``out``; returns the manifest (also written to manifest.json)."""
-    from ..api import load_model_with_card
-    from ..data import load_split
-    from ..device import resolve_device
-    from ..models.checkpoint import library_versions
-
-    exp = EXPERIMENTS.get(name)()
-    dev = resolve_device(device)
-    full = {**exp.defaults, **{k: v for k, v in params.items() if v is not None}, "seed": seed}
-    if n is not None:
-        full["n"] = n
-    out = Path(out)
+def _claim_folder(out: Path, name: str, full: dict[str, Any]) -> None:
+    """Create ``out``/chunks and record the run's parameters there; refuse a folder holding another run's chunks."""
     (out / "chunks").mkdir(parents=True, exist_ok=True)
     key_path = out / "chunks" / "params.json"
     key = json.dumps({"experiment": name, **full}, sort_keys=True)
@@ -165,7 +166,12 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
                        f"choose another --out or delete that folder")
     _atomic_write(key_path, key)
 
-    start = time.perf_counter()
+
+def _load_context(exp: Experiment, name: str, full: dict[str, Any], dev: torch.device, out: Path) -> Context:
+    """The experiment's models (all trained on one data source) and the test split of that source."""
+    from ..api import load_model_with_card
+    from ..data import load_split
+
     ctx = Context(params=full, device=dev, out=out)
     sources = set()
     for m in exp.models:
@@ -175,31 +181,36 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
         raise SemError(f"the models of {name} were trained on different sources {sorted(sources)}; not mixing them")
     source = sources.pop() if sources else full.get("data", "auto")
     ctx.data["test"] = load_split("test", source)
+    return ctx
 
-    specs = exp.chunks(ctx)
+
+def _run_chunks(exp: Experiment, ctx: Context, specs: list[dict[str, Any]], out: Path,
+                on_step: Callable[[int, int], None] | None) -> tuple[list[dict[str, Any]], int, int, float]:
+    """(results, chunks computed, chunks reused, seconds of all chunks): a chunk saved with the same spec is
+    reused, any other is computed and saved."""
     results, computed, reused, chunk_seconds = [], 0, 0, 0.0
     for i, spec in enumerate(specs):
         path = out / "chunks" / f"{i:04d}.json"
-        if path.exists():
-            stored = json.loads(path.read_text())
-            if stored.get("spec") == _jsonable(spec):
-                results.append(stored["result"])
-                chunk_seconds += stored.get("seconds", 0.0)
-                reused += 1
-                if on_step:
-                    on_step(i + 1, len(specs))
-                continue
-        t0 = time.perf_counter()
-        result = _jsonable(exp.run_chunk(spec, ctx))
-        took = time.perf_counter() - t0
-        chunk_seconds += took
-        _atomic_write(path, json.dumps({"spec": _jsonable(spec), "result": result, "seconds": took}))
-        results.append(result)
-        computed += 1
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        if stored and stored.get("spec") == _jsonable(spec):
+            results.append(stored["result"])
+            chunk_seconds += stored.get("seconds", 0.0)
+            reused += 1
+        else:
+            t0 = time.perf_counter()
+            result = _jsonable(exp.run_chunk(spec, ctx))
+            took = time.perf_counter() - t0
+            chunk_seconds += took
+            _atomic_write(path, json.dumps({"spec": _jsonable(spec), "result": result, "seconds": took}))
+            results.append(result)
+            computed += 1
         if on_step:
             on_step(i + 1, len(specs))
+    return results, computed, reused, chunk_seconds
 
-    outputs = exp.finalize(results, ctx)
+
+def _write_outputs(outputs: Outputs, out: Path) -> dict[str, dict[str, str]]:
+    """Figures (HTML, plotly JSON, PNG), results.json and results.csv; returns the figures' manifest entries."""
     figures = {stem: _write_figure(fig, out, stem) for stem, fig in outputs.figures.items()}
     _atomic_write(out / "results.json", json.dumps(_jsonable({"summary": outputs.summary, "rows": outputs.rows}), indent=1))
     if outputs.rows:
@@ -208,6 +219,29 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
         writer.writeheader()
         writer.writerows(_jsonable(outputs.rows))
         _atomic_write(out / "results.csv", buf.getvalue())
+    return figures
+
+
+def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=None, seed: int = 0,
+                   on_step: Callable[[int, int], None] | None = None, **params: Any) -> dict[str, Any]:
+    """Run (or resume) ``name`` into ``out``; returns the manifest (also written to manifest.json)."""
+    from ..device import resolve_device
+    from ..models.checkpoint import library_versions
+
+    exp = EXPERIMENTS.get(name)()
+    dev = resolve_device(device)
+    full = {**exp.defaults, **{k: v for k, v in params.items() if v is not None}, "seed": seed}
+    if n is not None:
+        full["n"] = n
+    out = Path(out)
+    _claim_folder(out, name, full)
+
+    start = time.perf_counter()
+    ctx = _load_context(exp, name, full, dev, out)
+    specs = exp.chunks(ctx)
+    results, computed, reused, chunk_seconds = _run_chunks(exp, ctx, specs, out, on_step)
+    outputs = exp.finalize(results, ctx)
+    figures = _write_outputs(outputs, out)
     verdict, why = exp.verdict(outputs.summary)
     manifest = {
         "experiment": name, "paper": exp.paper, "claim": exp.claim, "params": full,

@@ -9,8 +9,8 @@ Example:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+import inspect
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -22,31 +22,82 @@ from ..registry import Registry
 ExplainFn = Callable[..., torch.Tensor]
 
 
-@dataclass(frozen=True)
-class ExplainerSpec:
-    """One registered explainer.
+class Explainer:
+    """Base of the registered explainers: model and hyperparameters in the constructor, data in the call.
 
-    ``differentiable``: the map keeps the autograd graph to ``x`` when ``create_graph=True``,
-    so attacks (Ghorbani et al. 2019, Algorithm 1) can take gradients through it.
+    Class attributes: ``name`` (registry name), ``differentiable`` (the map keeps the autograd graph
+    to ``x`` when ``create_graph=True``, so attacks — Ghorbani et al. 2019, Algorithm 1 — can take
+    gradients through it), ``summary`` (one line with the citation), ``hyperparameters`` (their
+    defaults). Unknown hyperparameters raise ``SemError`` listing the known ones.
+
+    Example:
+        ig = create_explainer("ig", cnn, steps=64)
+        maps = ig(x)                                  # [B,1,28,28], detached, for the predicted class
+        maps = ig(x, target=y, create_graph=True)     # differentiable
     """
 
-    name: str
-    fn: ExplainFn
-    differentiable: bool
-    summary: str
+    name: str = ""
+    differentiable: bool = False
+    summary: str = ""
+    hyperparameters: dict[str, Any] = {}
+
+    def __init__(self, model: nn.Module, **config: Any):
+        unknown = set(config) - set(self.hyperparameters)
+        if unknown:
+            known = ", ".join(sorted(self.hyperparameters)) or "none"
+            raise SemError(f"explainer '{self.name}' has no hyperparameter {', '.join(sorted(unknown))}; known: {known}")
+        self.model, self.config = model, {**self.hyperparameters, **config}
+
+    def attribute(self, x: torch.Tensor, target: torch.Tensor, create_graph: bool) -> torch.Tensor:
+        """The raw maps for classes ``target`` [B]; what a subclass implements."""
+        raise NotImplementedError
+
+    def __call__(self, x: torch.Tensor, target=None, *, create_graph: bool = False) -> torch.Tensor:
+        """Raw attribution maps [B,1,28,28] for ``x`` [B,1,28,28] in [0,1].
+
+        ``target``: class per image (int or LongTensor [B]); default: the predicted class.
+        ``create_graph``: keep the graph for second-order gradients (differentiable explainers only).
+        """
+        if x.dim() != 4:
+            raise SemError(f"explain expects a batch [B,C,H,W]; got shape {tuple(x.shape)}")
+        if create_graph and not self.differentiable:
+            raise SemError(f"explainer '{self.name}' is not differentiable; differentiable explainers: "
+                           f"{', '.join(list_explainers(differentiable=True))}")
+        target = resolve_target(self.model, x, target)
+        with torch.enable_grad():
+            maps = self.attribute(x, target, create_graph)
+        assert maps.shape == x.shape, f"{self.name} returned {tuple(maps.shape)} for input {tuple(x.shape)}"
+        maps = maps.to(device=x.device, dtype=x.dtype)
+        return maps if create_graph else maps.detach()
 
 
-EXPLAINERS: Registry[ExplainerSpec] = Registry("explainer")
+EXPLAINERS: Registry[type[Explainer]] = Registry("explainer")
 
 
 def register_explainer(name: str, *, differentiable: bool, summary: str):
-    """Decorator: register ``fn(model, x, target, *, create_graph, **kw)`` under ``name``."""
+    """Decorator: register ``fn(model, x, target, *, create_graph, **hyperparameters)`` as the
+    ``Explainer`` subclass ``name`` (its keyword defaults become the class's ``hyperparameters``).
+    Returns ``fn`` unchanged (it stays importable and testable on its own)."""
 
     def deco(fn: ExplainFn) -> ExplainFn:
-        EXPLAINERS.register(name)(ExplainerSpec(name, fn, differentiable, summary))
+        params = inspect.signature(fn).parameters.values()
+        defaults = {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name != "create_graph"}
+
+        def attribute(self, x, target, create_graph):
+            return fn(self.model, x, target, create_graph=create_graph, **self.config)
+
+        cls = type(fn.__name__, (Explainer,), {"name": name, "differentiable": differentiable, "summary": summary,
+                                               "hyperparameters": defaults, "attribute": attribute,
+                                               "__doc__": fn.__doc__, "__module__": fn.__module__})
+        EXPLAINERS.register(name)(cls)
         return fn
 
     return deco
+
+
+def create_explainer(name: str, model: nn.Module, **config: Any) -> Explainer:
+    """The registered explainer ``name`` for ``model`` with hyperparameters ``config``."""
+    return EXPLAINERS.get(name)(model, **config)
 
 
 def list_explainers(differentiable: bool | None = None) -> list[str]:
@@ -91,32 +142,21 @@ def target_gradient(model: nn.Module, inp: torch.Tensor, target: torch.Tensor,
     return grad
 
 
-def explain(model: nn.Module, x: torch.Tensor, method: str, *, target=None,
-            create_graph: bool = False, **kwargs) -> torch.Tensor:
-    """Raw attribution maps of ``method`` for the batch ``x``.
+def explain(model: nn.Module, x: torch.Tensor, name: str, *, target=None,
+            create_graph: bool = False, **config) -> torch.Tensor:
+    """``create_explainer(name, model, **config)(x, target, create_graph=create_graph)`` in one call.
 
     Args:
         model: ``nn.Module`` mapping ``[B,1,28,28]`` in [0,1] to logits ``[B,10]``; never modified.
             Put it in eval mode first (explainers do not change its mode).
         x: ``[B,1,28,28]`` pixel intensities in [0,1].
-        method: a name from ``list_explainers()``; unknown names raise ``UnknownNameError``.
+        name: a name from ``list_explainers()``; unknown names raise ``UnknownNameError``.
         target: class per image (int or LongTensor ``[B]``); default: the predicted class.
         create_graph: keep the graph so the map can be differentiated w.r.t. ``x`` (second
             order); only for explainers with ``differentiable=True``.
-        **kwargs: the explainer's hyperparameters (e.g. ``steps`` for IG, ``samples``, ``seed``).
+        **config: the explainer's hyperparameters (e.g. ``steps`` for IG, ``samples``, ``seed``).
     Returns:
-        ``[B,1,28,28]`` raw (signed or absolute, per method) attributions on ``x.device``;
+        ``[B,1,28,28]`` raw (signed or absolute, per explainer) attributions on ``x.device``;
         detached unless ``create_graph=True``.
     """
-    spec = EXPLAINERS.get(method)
-    if x.dim() != 4:
-        raise SemError(f"explain expects a batch [B,C,H,W]; got shape {tuple(x.shape)}")
-    if create_graph and not spec.differentiable:
-        raise SemError(f"explainer '{method}' is not differentiable; differentiable explainers: "
-                       f"{', '.join(list_explainers(differentiable=True))}")
-    target = resolve_target(model, x, target)
-    with torch.enable_grad():
-        maps = spec.fn(model, x, target, create_graph=create_graph, **kwargs)
-    assert maps.shape == x.shape, f"{method} returned {tuple(maps.shape)} for input {tuple(x.shape)}"
-    maps = maps.to(device=x.device, dtype=x.dtype)
-    return maps if create_graph else maps.detach()
+    return create_explainer(name, model, **config)(x, target, create_graph=create_graph)

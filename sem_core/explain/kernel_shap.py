@@ -5,23 +5,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..errors import SemError
 from .base import register_explainer
-from .superpixels import check_backend, grid_segments, paint, torch_seed
+from .superpixels import captum_per_image, paint, superpixel_attribution
 
 
 def _shap_captum(model, x, target, segments, samples, seed):
     from captum.attr import KernelShap
 
-    shap = KernelShap(model)
-    mask = segments[None, None]  # [1,1,H,W]
-    maps = []
-    for i in range(x.shape[0]):  # captum loops over examples itself; we reseed per image
-        with torch_seed(seed, x.device), torch.no_grad():
-            maps.append(shap.attribute(x[i:i + 1], baselines=0.0, target=target[i:i + 1],
-                                       feature_mask=mask, n_samples=samples,
-                                       perturbations_per_eval=samples))
-    return torch.cat(maps)
+    return captum_per_image(KernelShap(model), x, target, segments, samples, seed)
 
 
 def _shap_package(model, x, target, segments, samples, seed):
@@ -52,11 +43,9 @@ def _shap_package(model, x, target, segments, samples, seed):
 _BACKENDS = {"captum": _shap_captum, "shap": _shap_package}
 
 
-@register_explainer("shap", differentiable=False,
-                    summary="Kernel SHAP on 4×4-pixel grid superpixels (Lundberg & Lee 2017)")
-def kernel_shap(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *,
-                create_graph: bool = False, samples: int = 200, seed: int = 0, cell: int = 4,
-                backend: str = "shap") -> torch.Tensor:
+@register_explainer("shap", differentiable=False, summary="Kernel SHAP on 4×4-pixel grid superpixels (Lundberg & Lee 2017)")
+def kernel_shap(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, create_graph: bool = False,
+                samples: int = 200, seed: int = 0, cell: int = 4, backend: str = "shap") -> torch.Tensor:
     """Kernel SHAP: Shapley values φ_s of the game v(z) = S_t(x ⊙ z) over grid superpixels,
     estimated by the Shapley-kernel-weighted linear regression (Lundberg & Lee 2017, Thm. 2).
 
@@ -71,8 +60,4 @@ def kernel_shap(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *,
     backend's seeding unreliable when two threads explain at once.
     Shapes: ``[B,1,28,28]`` -> same, constant per superpixel.
     """
-    check_backend(backend, "shap", tuple(_BACKENDS))
-    if samples < 2:
-        raise SemError(f"shap needs samples >= 2; got {samples}")
-    segments = grid_segments(x.shape[2], x.shape[3], cell, device=x.device)
-    return _BACKENDS[backend](model, x.detach(), target, segments, samples, seed)
+    return superpixel_attribution("shap", _BACKENDS, backend, model, x, target, samples, seed, cell)

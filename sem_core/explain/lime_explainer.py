@@ -7,9 +7,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..errors import SemError
 from .base import register_explainer
-from .superpixels import check_backend, grid_segments, paint, torch_seed
+from .superpixels import captum_per_image, paint, superpixel_attribution
 
 KERNEL_WIDTH = 0.25  # lime's LimeImageExplainer default, on cosine distance to "all on"
 
@@ -30,16 +29,8 @@ def _lime_captum(model, x, target, segments, samples, seed):
     from captum._utils.models.linear_model import SkLearnRidge
     from captum.attr import Lime
 
-    lime = Lime(model, interpretable_model=SkLearnRidge(alpha=1.0),
-                similarity_func=_cosine_kernel(KERNEL_WIDTH))
-    mask = segments[None, None]  # [1,1,H,W]
-    maps = []
-    for i in range(x.shape[0]):  # captum loops over examples itself; we reseed per image
-        with torch_seed(seed, x.device), torch.no_grad():
-            maps.append(lime.attribute(x[i:i + 1], baselines=0.0, target=target[i:i + 1],
-                                       feature_mask=mask, n_samples=samples,
-                                       perturbations_per_eval=samples))
-    return torch.cat(maps)
+    lime = Lime(model, interpretable_model=SkLearnRidge(alpha=1.0), similarity_func=_cosine_kernel(KERNEL_WIDTH))
+    return captum_per_image(lime, x, target, segments, samples, seed)
 
 
 def _quiet_lime_class():
@@ -108,8 +99,4 @@ def lime(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *,
     too); the ``samples`` masked images of one image go through the model in one forward.
     Shapes: ``[B,1,28,28]`` -> same, constant per superpixel.
     """
-    check_backend(backend, "lime", tuple(_BACKENDS))
-    if samples < 2:
-        raise SemError(f"lime needs samples >= 2; got {samples}")
-    segments = grid_segments(x.shape[2], x.shape[3], cell, device=x.device)
-    return _BACKENDS[backend](model, x.detach(), target, segments, samples, seed)
+    return superpixel_attribution("lime", _BACKENDS, backend, model, x, target, samples, seed, cell)

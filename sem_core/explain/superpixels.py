@@ -39,3 +39,27 @@ def torch_seed(seed: int, device: torch.device):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+def captum_per_image(attribution, x: torch.Tensor, target: torch.Tensor, segments: torch.Tensor, samples: int,
+                     seed: int) -> torch.Tensor:
+    """A captum perturbation attribution (Lime, KernelShap) over the grid ``segments``, one image at a
+    time and reseeded per image (captum loops over examples itself), so a batch gives the one-by-one maps."""
+    mask = segments[None, None]  # [1,1,H,W]
+    maps = []
+    for i in range(x.shape[0]):
+        with torch_seed(seed, x.device), torch.no_grad():
+            maps.append(attribution.attribute(x[i:i + 1], baselines=0.0, target=target[i:i + 1],
+                                              feature_mask=mask, n_samples=samples,
+                                              perturbations_per_eval=samples))
+    return torch.cat(maps)
+
+
+def superpixel_attribution(name: str, backends: dict, backend: str, model, x: torch.Tensor, target: torch.Tensor,
+                           samples: int, seed: int, cell: int) -> torch.Tensor:
+    """Check the settings of a superpixel explainer ``name`` and run its ``backend`` on grid cells of ``cell`` pixels."""
+    check_backend(backend, name, tuple(backends))
+    if samples < 2:
+        raise SemError(f"{name} needs samples >= 2; got {samples}")
+    segments = grid_segments(x.shape[2], x.shape[3], cell, device=x.device)
+    return backends[backend](model, x.detach(), target, segments, samples, seed)

@@ -1,19 +1,26 @@
 """Local Lipschitz estimates of explanations (Alvarez-Melis & Jaakkola 2018, eqs. 1–2; SENN eq. 5).
 
-The estimators take a batched explanation function, not an explainer object, so they work for
-any explainer in the zoo, for SENN's θ (with ``denominator_fn`` = its concept encoder h) and for
-hand-written test functions.
+A search is a registered class configured with an ``ExplanationFunction`` (any explainer of the
+zoo, a model's own explanation, or a hand-written function) and called on points:
 
 Example:
-    from sem_core.lipschitz import local_lipschitz
-    res = local_lipschitz(lambda z: saliency(model, z), x, eps=0.1, budget=100, differentiable=True)
+    from sem_core.lipschitz import GradientSearch, explanation_function, local_lipschitz
+    res = GradientSearch(explanation_function(cnn, "saliency"), eps=0.1, budget=100)(x)
+    res = local_lipschitz(explanation_function(senn, "self"), x, search="auto", eps=0.1)   # by name
 """
-from .discrete import discrete_lipschitz
-from .estimate import list_methods, local_lipschitz
+from ..models.base import ExplanationFunction
+from .search import (LIPSCHITZ_SEARCHES, ContinuousSearch, LipschitzSearch, create_search, list_searches,
+                     local_lipschitz, register_search)
+from .bayesopt import BayesOptSearch
+from .discrete import DiscreteSearch
+from .gradient import GradientSearch
+from .random_search import RandomSearch
 from .cost import CostEstimate, estimate_seconds
-from .explainers import SELF, LipschitzByExplainer, explanation_fn, lipschitz_by_explainer, list_lipschitz_explainers
+from .explainers import SELF, LipschitzByExplainer, explanation_function, lipschitz_by_explainer, list_lipschitz_explainers
 from .result import LipschitzResult
 
-__all__ = ["CostEstimate", "LipschitzByExplainer", "LipschitzResult", "SELF", "discrete_lipschitz",
-           "estimate_seconds", "explanation_fn", "lipschitz_by_explainer", "list_lipschitz_explainers", "list_methods",
-           "local_lipschitz"]
+__all__ = ["BayesOptSearch", "ContinuousSearch", "CostEstimate", "DiscreteSearch", "ExplanationFunction",
+           "GradientSearch", "LIPSCHITZ_SEARCHES", "LipschitzByExplainer", "LipschitzResult", "LipschitzSearch",
+           "RandomSearch", "SELF", "create_search", "estimate_seconds", "explanation_function",
+           "lipschitz_by_explainer", "list_lipschitz_explainers", "list_searches", "local_lipschitz",
+           "register_search"]

@@ -27,6 +27,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, Whi
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
 from .core import BestTracker, ExplainFn, SearchSpec, draw, explain_batched, project, ratio
+from .search import ContinuousSearch, register_search
 
 GRID = 7            # u is GRID×GRID per channel, nearest-upsampled to H×W
 PROPOSALS = 4       # points proposed per image per round (fixed, so results do not depend on B)
@@ -129,3 +130,11 @@ def bayesopt_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor, d
     config = {"grid": GRID, "init_points": n_init, "proposals_per_round": PROPOSALS, "rounds": rounds,
               "refit_every": REFIT_EVERY}
     return best.value, best.x_prime, best.expl_prime, best.history, 1 + total, config
+
+
+
+@register_search
+class BayesOptSearch(ContinuousSearch):
+    """Bayesian optimisation over a 7×7-block perturbation (black-box explainers, paper 002)."""
+
+    name, summary, search = "bayesopt", "Gaussian-process Bayesian optimisation over 7×7 blocks (black boxes, paper 002)", staticmethod(bayesopt_search)

@@ -11,6 +11,7 @@ from typing import Callable
 
 import torch
 
+from ..attacks.base import project  # noqa: F401  (the same ε-ball as the attacks)
 from ..errors import AttackError
 
 ExplainFn = Callable[[torch.Tensor], torch.Tensor]
@@ -21,7 +22,7 @@ MIN_DENOMINATOR = 1e-12
 
 @dataclass(frozen=True)
 class SearchSpec:
-    """Settings shared by the continuous searches (validated by ``local_lipschitz``).
+    """Settings shared by the continuous searches (validated by ``ContinuousSearch``).
 
     eps: L∞ radius in pixel units; budget: explainer calls per image, E(x) included; restarts and
     step_size: gradient ascent only; batch_size: images per explainer call (random, bayesopt).
@@ -52,11 +53,6 @@ def ratio(e: torch.Tensor, e_prime: torch.Tensor, d: torch.Tensor,
     num = torch.linalg.vector_norm((e - e_prime).flatten(1), dim=1)
     den = torch.linalg.vector_norm((d - d_prime).flatten(1), dim=1)
     return num / den.clamp_min(MIN_DENOMINATOR)
-
-
-def project(x_prime: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
-    """Into the L∞ ball of radius eps around x, then into the [0,1] pixel box (both hold after)."""
-    return torch.max(torch.min(x_prime, x + eps), x - eps).clamp(0.0, 1.0)
 
 
 def image_generators(x: torch.Tensor, seed: int) -> list[torch.Generator]:

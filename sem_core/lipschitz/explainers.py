@@ -1,12 +1,11 @@
-"""Explanation functions to estimate: any explainer of the zoo on any model, and the SEMs' own.
+"""Explanations to estimate: any explainer of the zoo on any model, and the SEMs' own.
 
-``explanation_fn(model, name)`` returns (E, differentiable, D) for ``local_lipschitz``:
+``explanation_function(model, name)`` returns the ``ExplanationFunction`` the searches take:
     * an explainer name from ``sem_core.explain.list_explainers()``: E(x) = its raw map, D = None
       (the denominator is ‖x − x'‖, paper 002 eq. 1). Differentiable explainers on a ReLU model
       are differentiated through as they are (piecewise-constant gradients are fine for ascent).
-    * "self" on SENN: E(x) = θ(x) (all k×10 relevances), D(x) = h(x) (paper 001 eq. 5).
-    * "self" on PrototypeDL: E(x) = the prototype distances h(x), D = None (θ is constant, so its
-      eq.-5 estimate is 0 by construction; the distances are what can move).
+    * "self": the model's own explanation (``SemModel.self_explanation``): SENN's θ(x) over h(x)
+      (paper 001 eq. 5), PrototypeDL's prototype distances over x.
 The class explained by a map is the prediction at each evaluated point.
 """
 from __future__ import annotations
@@ -17,33 +16,35 @@ from typing import Callable, Sequence
 import torch
 
 from ..errors import SemError
-from ..explain import EXPLAINERS, explain, list_explainers
-from .estimate import local_lipschitz
+from ..explain import create_explainer, list_explainers
+from ..models.base import ExplanationFunction, SemModel
 from .result import LipschitzResult
+from .search import local_lipschitz
 
 SELF = "self"
 
 
 def list_lipschitz_explainers(model) -> list[str]:
+    """What the Lipschitz page and CLI offer for ``model``: "self" when it has its own explanation."""
     names = list_explainers()
-    if hasattr(model, "relevances") or hasattr(model, "prototype_distances"):
+    if isinstance(model, SemModel) and model.has_self_explanation:
         names = [SELF, *names]
     return names
 
 
-def explanation_fn(model, name: str, **kwargs) -> tuple[Callable, bool, Callable | None]:
+def explanation_function(model, name: str, **config) -> ExplanationFunction:
+    """The ``ExplanationFunction`` of explainer ``name`` (or "self") on ``model``; ``config``: the
+    explainer's hyperparameters. Example: ``explanation_function(cnn, "ig", steps=32)``."""
     if name == SELF:
-        if hasattr(model, "relevances"):
-            return (lambda z: model.relevances(z).flatten(1)), True, model.concepts
-        if hasattr(model, "prototype_distances"):
-            return model.prototype_distances, True, None
-        raise SemError("'self' explanations exist only for SENN and PrototypeDL")
-    spec = EXPLAINERS.get(name)
+        if not isinstance(model, SemModel):
+            raise SemError("'self' explanations exist only for SENN and PrototypeDL")
+        return model.self_explanation()
+    explainer = create_explainer(name, model, **config)
 
     def fn(z: torch.Tensor) -> torch.Tensor:
-        return explain(model, z, name, create_graph=spec.differentiable and z.requires_grad, **kwargs).flatten(1)
+        return explainer(z, create_graph=explainer.differentiable and z.requires_grad).flatten(1)
 
-    return fn, spec.differentiable, None
+    return ExplanationFunction(fn, explainer.differentiable, None, name)
 
 
 @dataclass
@@ -76,9 +77,8 @@ def lipschitz_by_explainer(model, explainers: Sequence[str], x: torch.Tensor, *,
                 on_progress(min(1.0, (j + done / max(total, 1)) / len(explainers)), f"{name}: {done}/{total}")
 
         try:
-            fn, differentiable, denom = explanation_fn(model, name)
-            out.results[name] = local_lipschitz(fn, x, eps=eps, budget=budget, differentiable=differentiable,
-                                                denominator_fn=denom, seed=seed, on_step=on_step)
+            out.results[name] = local_lipschitz(explanation_function(model, name), x, eps=eps, budget=budget,
+                                                seed=seed, on_step=on_step)
         except SemError as exc:
             out.skipped[name] = str(exc)
     return out

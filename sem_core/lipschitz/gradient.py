@@ -10,6 +10,7 @@ import torch
 
 from ..errors import AttackError
 from .core import BestTracker, ExplainFn, SearchSpec, draw, project, ratio
+from .search import ContinuousSearch, register_search
 
 
 def gradient_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor, d_x: torch.Tensor,
@@ -53,3 +54,19 @@ def gradient_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor, d
             on_step(t + 1, steps)
     config = {"restarts": n_restarts, "steps": steps, "step_size": alpha}
     return best.value, best.x_prime, best.expl_prime, best.history, 1 + steps * n_restarts, config
+
+
+@register_search
+class GradientSearch(ContinuousSearch):
+    """Projected sign-gradient ascent with random restarts; needs a differentiable explanation."""
+
+    name = "gradient"
+    summary = "projected sign-gradient ascent (differentiable explainers)"
+
+    def __init__(self, explanation, **config):
+        super().__init__(explanation, **config)
+        if not explanation.differentiable:
+            raise AttackError("search 'gradient' needs a differentiable explanation; use 'bayesopt' or 'random' "
+                              "for black-box explainers")
+
+    search = staticmethod(gradient_search)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from .core import BestTracker, ExplainFn, SearchSpec, draw, explain_batched, project, ratio
+from .search import ContinuousSearch, register_search
 
 
 def random_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor, d_x: torch.Tensor,
@@ -42,3 +43,11 @@ def random_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor, d_x
             spec.on_step(k + 1, rounds)
     config = {"points": total, "rounds": rounds}
     return best.value, best.x_prime, best.expl_prime, best.history, 1 + total, config
+
+
+
+@register_search
+class RandomSearch(ContinuousSearch):
+    """Random points of the ball, half at its corners (any explainer)."""
+
+    name, summary, search = "random", "random points of the ε-ball, half at its corners (any explainer)", staticmethod(random_search)

@@ -14,7 +14,7 @@ class LipschitzResult:
     values [B] the estimate L̂(x_i); x [B,1,28,28] the points; x_prime [B,1,28,28] the maximising x'
     found (in the ε-ball and in [0,1] for the continuous methods, a sample point for ``discrete``);
     expl / expl_prime [B,...] E(x) and E(x'); calls: explainer evaluations (images explained) spent
-    per image, E(x) included; method: "gradient", "random", "bayesopt" or "discrete";
+    per image, E(x) included; search: "gradient", "random", "bayesopt" or "discrete";
     history [n_rounds,B]: best value so far after each round; config: the settings used.
     """
 
@@ -24,11 +24,11 @@ class LipschitzResult:
     expl: torch.Tensor
     expl_prime: torch.Tensor
     calls: int
-    method: str
+    search: str
     history: torch.Tensor
     config: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: per-image values, their median, the calls spent, the method and the config."""
+        """JSON-ready: per-image values, their median, the calls spent, the search and the config."""
         return {"values": self.values.tolist(), "median": self.values.median().item(),
-                "calls": self.calls, "method": self.method, "config": dict(self.config)}
+                "calls": self.calls, "search": self.search, "config": dict(self.config)}

@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 from .layers import make_activation
+from .base import SemModel
 from .registry import MODELS
 
 
@@ -19,7 +20,7 @@ class CNNConfig:
 
 
 @MODELS.register("cnn")
-class CNN(nn.Module):
+class CNN(SemModel):
     """conv-act-pool x2 -> dense-act -> logits. Input [B,1,28,28] in [0,1], output logits [B,10].
 
     The activation is a constructor argument, so ``with_activation(model, "softplus", beta)``

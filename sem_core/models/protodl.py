@@ -11,13 +11,19 @@ R2 = mean_i min_j ||z(x_i) - p_j||^2 (each training encoding near some prototype
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
+from .base import ExplanationFunction, SemModel
 from .layers import make_activation
 from .registry import MODELS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ class ProtoExplanation:
 
 
 @MODELS.register("protodl")
-class PrototypeDL(nn.Module):
+class PrototypeDL(SemModel):
     """Input [B,1,28,28] in [0,1]; ``forward`` returns logits [B,10].
 
     Example:
@@ -120,3 +126,30 @@ class PrototypeDL(nn.Module):
         classes = self.prototype_classes()
         nearest = d.argmin(1)
         return ProtoExplanation(d, classes, nearest, classes[nearest], logits.argmax(1), logits)
+
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor, cfg: Any) -> dict[str, torch.Tensor]:
+        """Li et al.: CE + λ_rec·‖x̂ − x‖² + λ₁·R1 + λ₂·R2."""
+        z = self.encode(x)
+        d = self.distances_from_latent(z)  # [B,m]
+        ce = F.cross_entropy(self.classifier(d), y)
+        rec = (self.decode(z) - x).pow(2).flatten(1).sum(1).mean()
+        r1 = d.min(0).values.mean()  # each prototype near some encoding in the batch
+        r2 = d.min(1).values.mean()  # each encoding near some prototype
+        total = ce + cfg.proto_reconstruction * rec + cfg.proto_r1 * r1 + cfg.proto_r2 * r2
+        return {"loss": total, "ce": ce, "rec": rec, "r1": r1, "r2": r2}
+
+    def after_training(self, x_train, x_test, y_test) -> dict[str, Any]:
+        extras: dict[str, Any] = {"prototype_classes": self.prototype_classes().tolist()}
+        orphans = sorted(set(range(10)) - set(extras["prototype_classes"]))
+        if orphans:  # D(x, y) is undefined for them; the prototype attack refuses such a model
+            log.warning("classes %s own no prototype; try another --seed", orphans)
+            extras["classes_without_prototype"] = orphans
+        dev = self.prototypes.device
+        with torch.no_grad():
+            near = torch.cat([self.explain(b.to(dev)).nearest_class.cpu() for b in x_test.split(500)])
+        extras["test_nearest_prototype_consistency"] = round((near == y_test).float().mean().item(), 4)
+        return extras
+
+    def self_explanation(self) -> ExplanationFunction:
+        """The prototype distances h(x) over the input (θ is constant, so eq. 5 would be 0)."""
+        return ExplanationFunction(self.prototype_distances, True, None, "self")

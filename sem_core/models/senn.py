@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Any
+
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
+from .base import ExplanationFunction, SemModel
 from .layers import make_activation
 from .registry import MODELS
 
@@ -40,7 +44,7 @@ class SennExplanation:
 
 
 @MODELS.register("senn")
-class SENN(nn.Module):
+class SENN(SemModel):
     """SENN for MNIST. Input [B,1,28,28] in [0,1]; ``forward`` returns logits [B,10].
 
     Example:
@@ -128,3 +132,21 @@ class SENN(nn.Module):
         top = acts.topk(self.config.n_grounding, dim=0).indices.T.contiguous()  # [k, n]
         self.grounding.copy_(top)
         return top
+
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor, cfg: Any) -> dict[str, torch.Tensor]:
+        """Paper 001 eq. 4: CE + stability·L_θ + reconstruction·MSE + sparsity·|h|."""
+        h, theta = self.concepts(x), self.relevances(x)
+        ce = F.cross_entropy(self.aggregate(h, theta), y)
+        stab = self.stability_penalty(x).mean() if cfg.stability > 0 else ce.new_zeros(())
+        rec = F.mse_loss(self.reconstruct(h), x)
+        sparse = h.abs().mean()
+        total = ce + cfg.stability * stab + cfg.reconstruction * rec + cfg.sparsity * sparse
+        return {"loss": total, "ce": ce, "stability": stab, "rec": rec, "sparsity": sparse}
+
+    def after_training(self, x_train, x_test, y_test) -> dict[str, Any]:
+        self.compute_grounding(x_train)
+        return {"grounding_split": "train"}
+
+    def self_explanation(self) -> ExplanationFunction:
+        """θ(x) (all k×10 relevances) over the concepts h(x): paper 001 eq. 5."""
+        return ExplanationFunction(lambda z: self.relevances(z).flatten(1), True, self.concepts, "self")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,14 +13,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data import load_split
-from ..device import resolve_device
+from ..device import model_device, resolve_device
 from .checkpoint import save_checkpoint
-from .protodl import PrototypeDL
 from .registry import create_model
-from .senn import SENN
-
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -64,33 +58,10 @@ def _augment(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tensor:
     return torch.stack([padded[i, :, shift + dy[i]: shift + dy[i] + 28, shift + dx[i]: shift + dx[i] + 28] for i in range(b)])
 
 
-def loss_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> dict[str, torch.Tensor]:
-    """The model's training loss, term by term (the key 'loss' is the total)."""
-    if isinstance(model, SENN):
-        h, theta = model.concepts(x), model.relevances(x)
-        ce = F.cross_entropy(model.aggregate(h, theta), y)
-        stab = model.stability_penalty(x).mean() if cfg.stability > 0 else ce.new_zeros(())
-        rec = F.mse_loss(model.reconstruct(h), x)
-        sparse = h.abs().mean()
-        total = ce + cfg.stability * stab + cfg.reconstruction * rec + cfg.sparsity * sparse
-        return {"loss": total, "ce": ce, "stability": stab, "rec": rec, "sparsity": sparse}
-    if isinstance(model, PrototypeDL):
-        z = model.encode(x)
-        d = model.distances_from_latent(z)  # [B,m]
-        ce = F.cross_entropy(model.classifier(d), y)
-        rec = (model.decode(z) - x).pow(2).flatten(1).sum(1).mean()
-        r1 = d.min(0).values.mean()  # each prototype near some encoding in the batch
-        r2 = d.min(1).values.mean()  # each encoding near some prototype
-        total = ce + cfg.proto_reconstruction * rec + cfg.proto_r1 * r1 + cfg.proto_r2 * r2
-        return {"loss": total, "ce": ce, "rec": rec, "r1": r1, "r2": r2}
-    ce = F.cross_entropy(model(x), y)
-    return {"loss": ce, "ce": ce}
-
-
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """Predicted classes [N] for images [N,1,28,28] (any device; batches moved to the model's)."""
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     return torch.cat([model(b.to(dev)).argmax(1).cpu() for b in images.split(batch_size)])
 
 
@@ -130,44 +101,10 @@ def train_model(
 
     torch.manual_seed(seed)
     model = create_model(name, **(model_config or {})).to(dev)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    steps_per_epoch = math.ceil(len(xtr) / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=epochs * steps_per_epoch)
-    total, step, history = epochs * steps_per_epoch, 0, []
     start = time.perf_counter()
-    model.train()
-    for epoch in range(epochs):
-        order = torch.randperm(len(xtr), generator=gen)
-        sums: dict[str, float] = {}
-        for idx in order.split(cfg.batch_size):
-            x = _augment(xtr[idx], cfg.shift, gen).to(dev)
-            terms = loss_terms(model, x, ytr[idx].to(dev), cfg)
-            opt.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            opt.step()
-            sched.step()
-            step += 1
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + v.item()
-            if on_step is not None:
-                on_step(step, total, {k: v.item() for k, v in terms.items()})
-        history.append({"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()}})
-    model.eval()
+    history = _fit(model, xtr, ytr, cfg, torch.Generator().manual_seed(seed), on_step)
     seconds = time.perf_counter() - start
-    extras: dict[str, Any] = {}
-    if isinstance(model, SENN):
-        model.compute_grounding(xtr.to(dev))
-        extras["grounding_split"] = "train"
-    if isinstance(model, PrototypeDL):
-        extras["prototype_classes"] = model.prototype_classes().tolist()
-        orphans = sorted(set(range(10)) - set(extras["prototype_classes"]))
-        if orphans:  # D(x, y) is undefined for them; the prototype attack refuses such a model
-            log.warning("classes %s own no prototype; try another --seed", orphans)
-            extras["classes_without_prototype"] = orphans
-        with torch.no_grad():
-            near = torch.cat([model.explain(b.to(dev)).nearest_class.cpu() for b in xte.split(500)])
-        extras["test_nearest_prototype_consistency"] = round((near == yte).float().mean().item(), 4)
+    extras = model.after_training(xtr.to(dev), xte, yte)
     acc = accuracy(model, xte, yte)
     card = {
         "hparams": dataclasses.asdict(cfg),
@@ -186,6 +123,37 @@ def train_model(
     }
     card_path = save_checkpoint(model, out, card, name=name_on_disk or name) if out is not None else None
     return TrainResult(model, card, card_path, history)
+
+
+def _fit(model: nn.Module, xtr: torch.Tensor, ytr: torch.Tensor, cfg: TrainConfig, gen: torch.Generator,
+         on_step: Callable[[int, int, dict[str, float]], None] | None) -> list[dict[str, float]]:
+    """Adam + one-cycle schedule over ``cfg.epochs`` epochs of shuffled, shifted batches; the model's own
+    ``training_loss``. Returns the mean of every loss term per epoch; leaves the model in eval mode."""
+    dev = model_device(model)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    steps_per_epoch = math.ceil(len(xtr) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total)
+    step, history = 0, []
+    model.train()
+    for epoch in range(cfg.epochs):
+        order = torch.randperm(len(xtr), generator=gen)
+        sums: dict[str, float] = {}
+        for idx in order.split(cfg.batch_size):
+            x = _augment(xtr[idx], cfg.shift, gen).to(dev)
+            terms = model.training_loss(x, ytr[idx].to(dev), cfg)
+            opt.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            opt.step()
+            sched.step()
+            step += 1
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v.item()
+            if on_step is not None:
+                on_step(step, total, {k: v.item() for k, v in terms.items()})
+        history.append({"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()}})
+    model.eval()
+    return history
 
 
 def _describe_source(source: str, n_train: int, n_test: int) -> str:

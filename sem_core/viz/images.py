@@ -10,34 +10,21 @@ from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
 from plotly.subplots import make_subplots
 
+from .base import DIFF_COLORS, IMAGE_COLORS, heat, image_axes, to_np
+
 POS, NEG = "#1f77b4", "#d62728"
-DIVERGING = "RdBu"
-
-
-def _np(a) -> np.ndarray:
-    return a.detach().cpu().float().numpy() if isinstance(a, torch.Tensor) else np.asarray(a, dtype=np.float32)
-
-
-def _heatmap(img: np.ndarray, colorscale: str, zmin: float | None, zmax: float | None, zmid: float | None,
-             showscale: bool) -> go.Heatmap:
-    return go.Heatmap(z=img, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid, showscale=showscale,
-                      hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>")
+COLORBAR_H = 40         # px below the image taken by a horizontal colour bar and its tick labels
 
 
 def _square(fig: go.Figure, size: int) -> go.Figure:
-    fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+    image_axes(fig)
     fig.update_layout(height=size, margin=dict(t=40, b=5, l=5, r=5))
     return fig
 
 
-COLORBAR_H = 40         # px below the image taken by a horizontal colour bar and its tick labels
-
-
-def image_figure(img, title: str = "", colorscale: str = "gray", zmid: float | None = None,
+def image_figure(img, title: str = "", colors=IMAGE_COLORS, zmid: float | None = None,
                  size: int = 260) -> go.Figure:
     """One digit [28,28] (or [1,1,28,28]) as a heatmap, row 0 at the top.
 
@@ -45,12 +32,12 @@ def image_figure(img, title: str = "", colorscale: str = "gray", zmid: float | N
     symmetric around it and a horizontal colour bar is added under the image: the figure grows by
     ``COLORBAR_H`` px so the image itself is exactly as large as a grey one of the same ``size``.
     """
-    a = _np(img).reshape(28, 28)
+    a = to_np(img).reshape(28, 28)
     if zmid is None:
-        return _square(go.Figure(_heatmap(a, colorscale, 0.0, 1.0, None, False), layout=dict(title=title)), size)
+        return _square(go.Figure(heat(a, colors, zmin=0.0, zmax=1.0, fmt=".3f"), layout=dict(title=title)), size)
     m = float(np.abs(a - zmid).max()) or 1e-6
-    trace = _heatmap(a, colorscale, zmid - m, zmid + m, None, True)
-    trace.colorbar = dict(orientation="h", thickness=10, len=1.0, y=-0.02, yanchor="top", ypad=0, outlinewidth=0)
+    trace = heat(a, colors, showscale=True, zmin=zmid - m, zmax=zmid + m, fmt=".3f",
+                 colorbar=dict(orientation="h", thickness=10, len=1.0, y=-0.02, yanchor="top", ypad=0, outlinewidth=0))
     fig = _square(go.Figure(trace, layout=dict(title=title)), size)
     fig.update_layout(height=size + COLORBAR_H, margin_b=5 + COLORBAR_H)
     return fig
@@ -58,17 +45,22 @@ def image_figure(img, title: str = "", colorscale: str = "gray", zmid: float | N
 
 def perturbation_figure(delta, title: str = "perturbation x* − x", size: int = 260) -> go.Figure:
     """The perturbation [28,28] in a diverging scale, symmetric around 0 (red = darker, blue = brighter)."""
-    return image_figure(delta, title, colorscale=DIVERGING, zmid=0.0, size=size)
+    return image_figure(delta, title, colors=DIFF_COLORS, zmid=0.0, size=size)
+
+
+def _signed_bars(v: np.ndarray, labels: Sequence[str]) -> go.Bar:
+    """Bars of ``v`` [k]: positive blue, negative red."""
+    return go.Bar(x=list(labels), y=v.tolist(), marker_color=[POS if x >= 0 else NEG for x in v],
+                  hovertemplate="%{x}: %{y:.3f}<extra></extra>")
 
 
 def bars_figure(values, labels: Sequence[str], title: str = "", height: int = 220) -> go.Figure:
     """One bar per entry of ``values`` [k] (concepts h, relevances θ or contributions θ·h);
     positive bars blue, negative red."""
-    v = _np(values).reshape(-1)
+    v = to_np(values).reshape(-1)
     if len(labels) != len(v):
         raise ValueError(f"{len(v)} values but {len(labels)} labels")
-    fig = go.Figure(go.Bar(x=list(labels), y=v.tolist(), marker_color=[POS if x >= 0 else NEG for x in v],
-                           hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    fig = go.Figure(_signed_bars(v, labels))
     fig.update_layout(title=title, height=height, margin=dict(t=40, b=30, l=40, r=10), showlegend=False)
     return fig
 
@@ -83,10 +75,9 @@ def explanation_figure(concepts, relevances, contributions, title: str = "", hei
         raise ValueError(f"{len(panels)} panels but {len(ranges)} ranges")
     fig = make_subplots(rows=3, cols=1, subplot_titles=list(panels), vertical_spacing=0.16)
     for row, values in enumerate(panels.values(), start=1):
-        v = _np(values).reshape(-1)
+        v = to_np(values).reshape(-1)
         labels = [f"c{i + 1}" for i in range(len(v))]
-        fig.add_bar(x=labels, y=v.tolist(), marker_color=[POS if x >= 0 else NEG for x in v], row=row, col=1,
-                    hovertemplate="%{x}: %{y:.3f}<extra></extra>")
+        fig.add_trace(_signed_bars(v, labels), row=row, col=1)
         if ranges is not None:
             fig.update_yaxes(range=list(ranges[row - 1]), row=row, col=1)
     fig.update_layout(title=title, height=height, showlegend=False, margin=dict(t=60, b=20, l=40, r=10))
@@ -98,7 +89,7 @@ def explanation_ranges(concepts, relevances, contributions, pad: float = 0.05) -
     (min, max) over all n rows, always including 0, widened by ``pad`` of the span on both sides."""
     out = []
     for values in (concepts, relevances, contributions):
-        v = _np(values)
+        v = to_np(values)
         lo, hi = min(0.0, float(v.min())), max(0.0, float(v.max()))
         margin = pad * ((hi - lo) or 1.0)
         out.append((lo - margin, hi + margin))
@@ -110,7 +101,7 @@ def image_grid_figure(images, titles: Sequence[str] | None = None, cols: int = 8
     """``images`` [n,28,28] (or [n,1,28,28]) in [0,1] tiled on a grid of ``cols`` columns, one title
     each (the concept grounding grid, the 15 prototypes). One heatmap for the whole grid (fast to draw);
     image i occupies rows ``r0:r0+28``, columns ``c0:c0+28`` of ``z`` with (r0, c0) from ``grid_origin``."""
-    a = _np(images).reshape(-1, 28, 28)
+    a = to_np(images).reshape(-1, 28, 28)
     n = len(a)
     if titles is not None and len(titles) != n:
         raise ValueError(f"{n} images but {len(titles)} titles")
@@ -120,7 +111,7 @@ def image_grid_figure(images, titles: Sequence[str] | None = None, cols: int = 8
     for i, img in enumerate(a):
         r0, c0 = grid_origin(i, cols, gap, row_gap)
         z[r0: r0 + 28, c0: c0 + 28] = img
-    fig = go.Figure(go.Heatmap(z=z, colorscale="gray", zmin=0.0, zmax=1.0, showscale=False, hoverongaps=False,
+    fig = go.Figure(go.Heatmap(z=z, colorscale=IMAGE_COLORS, zmin=0.0, zmax=1.0, showscale=False, hoverongaps=False,
                                hovertemplate="%{z:.3f}<extra></extra>"))
     title_h = 14 if titles else 0
     for i, text in enumerate(titles or []):
@@ -140,3 +131,15 @@ def grid_origin(i: int, cols: int, gap: int = 2, row_gap: int = 2) -> tuple[int,
     """Top-left (row, col) in the tiled ``z`` of image ``i`` in ``image_grid_figure`` (``row_gap`` is
     ``gap + 8`` when the grid has titles)."""
     return (i // cols) * (28 + row_gap), (i % cols) * (28 + gap)
+
+
+def grounding_figure(train_images, grounding) -> go.Figure:
+    """SENN's concept grounding: row i shows the training digits ``train_images[grounding[i]]`` that
+    activate concept i most (``grounding`` [k,n] indices into ``train_images`` [N,1,28,28])."""
+    k, n = grounding.shape
+    return image_grid_figure(train_images[grounding.cpu().flatten()], cols=n, row_titles=[f"c{i + 1}" for i in range(k)])
+
+
+def prototypes_figure(images, classes, cols: int = 8) -> go.Figure:
+    """PrototypeDL's decoded prototypes [m,1,28,28], each titled with its number and the class it votes for."""
+    return image_grid_figure(images, [f"P{j + 1}: {int(c)}" for j, c in enumerate(classes)], cols=cols)

@@ -6,17 +6,20 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
 
-from .maps import DIFF_COLORS, IMAGE_COLORS, _a, _heat, _image_axes
+from .base import DIFF_COLORS, IMAGE_COLORS, as_image, heat, image_axes, to_np
 
 
 def _list(v) -> list[float]:
-    return [float(t) for t in (v.detach().cpu().tolist() if hasattr(v, "detach") else v)]
+    return [float(t) for t in to_np(v).reshape(-1)]
 
 
 def lipschitz_box(values: dict[str, Sequence[float]], log_y: bool = True, digits: Sequence[int] | None = None,
@@ -46,7 +49,7 @@ def lipschitz_box(values: dict[str, Sequence[float]], log_y: bool = True, digits
 
 def _panel(e) -> tuple[str, np.ndarray]:
     """How to draw an explanation: 784 values as a 28×28 map, a 2-D array as is, else bars."""
-    arr = np.asarray(e.detach().cpu() if hasattr(e, "detach") else e, dtype=float)
+    arr = to_np(e)
     if arr.size == 784:
         return "map", arr.reshape(28, 28)
     if arr.ndim == 2:
@@ -65,15 +68,15 @@ def pair_figure(x, x_prime, e, e_prime,
     kind_b, b = _panel(e_prime)
     lim = max(float(np.abs(a).max()), float(np.abs(b).max()), 1e-12)
     fig = make_subplots(rows=1, cols=4, subplot_titles=list(titles), horizontal_spacing=0.03)
-    fig.add_trace(_heat(_a(x), IMAGE_COLORS, zmin=0, zmax=1), row=1, col=1)
-    fig.add_trace(_heat(_a(x_prime), IMAGE_COLORS, zmin=0, zmax=1), row=1, col=2)
+    fig.add_trace(heat(as_image(x), IMAGE_COLORS, zmin=0, zmax=1), row=1, col=1)
+    fig.add_trace(heat(as_image(x_prime), IMAGE_COLORS, zmin=0, zmax=1), row=1, col=2)
     for col, (kind, z) in ((3, (kind_a, a)), (4, (kind_b, b))):
         if kind == "map":
-            fig.add_trace(_heat(z, DIFF_COLORS, zmin=-lim, zmax=lim, reversescale=True, showscale=col == 4,
+            fig.add_trace(heat(z, DIFF_COLORS, zmin=-lim, zmax=lim, reversescale=True, showscale=col == 4,
                                 colorbar=dict(len=0.8, thickness=10)), row=1, col=col)
         else:
             fig.add_trace(go.Bar(y=z, marker_color="#d62728", showlegend=False), row=1, col=col)
-    _image_axes(fig, 1, 2)
+    image_axes(fig, 1, 2)
     for col, (kind, z) in ((3, (kind_a, a)), (4, (kind_b, b))):
         if kind == "map" and z.shape == (28, 28):  # pixel maps: square pixels, no axes
             fig.update_xaxes(visible=False, constrain="domain", row=1, col=col)
@@ -86,3 +89,47 @@ def pair_figure(x, x_prime, e, e_prime,
             fig.update_yaxes(range=[-lim * 1.05, lim * 1.05], row=1, col=col)
     fig.update_layout(height=height, margin=dict(t=40, b=10, l=10, r=10))
     return fig
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    """What the page shows for digit ``j`` of one explainer's estimates: L̂, the numerator
+    ‖E(x) − E(x′)‖₂, the denominator (‖x − x′‖₂, or ‖h(x) − h(x′)‖₂ for SENN's own θ), ‖x − x′‖∞,
+    the explanations shaped for drawing (θ as concepts × classes) and the panel titles."""
+
+    value: float
+    numerator: float
+    denominator: float
+    denominator_label: str
+    linf: float
+    x: torch.Tensor
+    x_prime: torch.Tensor
+    expl: torch.Tensor
+    expl_prime: torch.Tensor
+    titles: tuple[str, str, str, str]
+
+
+def worst_case(result: Any, j: int, n_concepts: int | None = None) -> WorstCase:
+    """The worst case of ``result`` (a ``LipschitzResult``) at digit ``j``. ``n_concepts``: set for SENN's
+    own explanation (θ flattened to k·10 values), which is then reshaped to [k,10] and measured against h."""
+    ex, ex2 = result.expl[j], result.expl_prime[j]
+    num = float(torch.linalg.vector_norm(ex - ex2))
+    value = float(result.values[j])
+    titles = ("x", "x′ (worst case)", "E(x)", "E(x′)")
+    label = "‖x − x′‖₂"
+    if n_concepts:
+        ex, ex2 = ex.view(n_concepts, 10), ex2.view(n_concepts, 10)
+        titles, label = ("x", "x′ (worst case)", "θ(x): concept (row) × class", "θ(x′)"), "‖h(x) − h(x′)‖₂"
+    return WorstCase(value, num, num / value if value else 0.0, label,
+                     float((result.x[j] - result.x_prime[j]).abs().max()), result.x[j], result.x_prime[j], ex, ex2, titles)
+
+
+def point_labels(results: dict[str, Any], digits: Sequence[int]) -> dict[str, tuple[str, int]]:
+    """One label per (explainer, digit) point of ``lipschitz_box`` -> (explainer, position j)."""
+    return {f"{e} · digit #{int(digits[j])} (L̂ = {float(r.values[j]):.3g})": (e, j)
+            for e, r in results.items() for j in range(len(digits))}
+
+
+def lipschitz_frame(results: dict[str, Any], digits: Sequence[int]) -> pd.DataFrame:
+    """One row per digit, one column of estimates per explainer."""
+    return pd.DataFrame({"digit": [int(d) for d in digits], **{e: _list(r.values) for e, r in results.items()}})

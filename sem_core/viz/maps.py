@@ -12,43 +12,13 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import plotly.colors as pc
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-# Explicit colour lists. Streamlit's chart theme uses "#0000NN" as placeholders for its own colours and
-# swaps them in the browser, so Inferno's first stop (#000004) would turn pink: it is made pure black.
-_INFERNO = ["#000000", *pc.sequential.Inferno[1:]]
-MAP_COLORS = [[i / (len(_INFERNO) - 1), c] for i, c in enumerate(_INFERNO)]  # importance: dark = 0
-IMAGE_COLORS = [[0.0, "#000000"], [1.0, "#ffffff"]]        # digits: black background, white strokes
-DIFF_COLORS = [[i / (len(pc.diverging.RdBu) - 1), c] for i, c in enumerate(pc.diverging.RdBu)]  # white = 0
+from .base import DIFF_COLORS, IMAGE_COLORS, as_image, heat, image_axes
+
 REGION_COLOR = "rgba(255,60,60,0.6)"
 CENTER_STYLE = dict(symbol="x", size=12, color="#00e5ff", line=dict(width=2, color="#00e5ff"))
-
-
-def _a(m) -> np.ndarray:
-    """A [28,28] float array from a tensor/array of 784 values (any leading singleton dims)."""
-    arr = np.asarray(m.detach().cpu() if hasattr(m, "detach") else m, dtype=float)
-    return arr.reshape(arr.shape[-2:]) if arr.ndim >= 2 else arr.reshape(28, 28)
-
-
-def _image_axes(fig: go.Figure, rows: int = 0, cols: int = 0) -> None:
-    """Square pixels, row 0 on top, no axes; ``rows``/``cols`` = the subplot grid (0 = no grid)."""
-    if not rows:
-        fig.update_xaxes(visible=False, constrain="domain")
-        fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
-        return
-    for r in range(1, rows + 1):
-        for c in range(1, cols + 1):
-            n = (r - 1) * cols + c
-            fig.update_xaxes(visible=False, constrain="domain", row=r, col=c)
-            fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{'' if n == 1 else n}",
-                             constrain="domain", row=r, col=c)
-
-
-def _heat(z: np.ndarray, colors: str = MAP_COLORS, showscale: bool = False, **kw) -> go.Heatmap:
-    return go.Heatmap(z=z, colorscale=colors, showscale=showscale,
-                      hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>", **kw)
 
 
 def _center(center: Sequence[float], name: str = "centre of mass") -> go.Scatter:
@@ -59,10 +29,10 @@ def _center(center: Sequence[float], name: str = "centre of mass") -> go.Scatter
 
 def map_figure(m, title: str = "", center: Sequence[float] | None = None, height: int = 320) -> go.Figure:
     """One importance map as a heatmap; ``center`` (row, col) is marked with a cyan ×."""
-    fig = go.Figure(_heat(_a(m)))
+    fig = go.Figure(heat(as_image(m)))
     if center is not None:
         fig.add_trace(_center(center))
-    _image_axes(fig)
+    image_axes(fig)
     fig.update_layout(title=title, height=height, margin=dict(t=40, b=10, l=10, r=10))
     return fig
 
@@ -72,10 +42,10 @@ def maps_side_by_side(before, after, titles: Sequence[str] = ("before", "after")
     """Two maps next to each other (natural vs adversarial), each with its centre of mass marked."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=list(titles), horizontal_spacing=0.04)
     for col, (m, c) in enumerate(zip((before, after), centers), start=1):
-        fig.add_trace(_heat(_a(m)), row=1, col=col)
+        fig.add_trace(heat(as_image(m)), row=1, col=col)
         if c is not None:
             fig.add_trace(_center(c), row=1, col=col)
-    _image_axes(fig, 1, 2)
+    image_axes(fig, 1, 2)
     fig.update_layout(height=height, margin=dict(t=40, b=10, l=10, r=10))
     return fig
 
@@ -88,9 +58,9 @@ def explainer_grid(maps_nat, maps_adv, names: Sequence[str], row_titles: Sequenc
     fig = make_subplots(rows=2, cols=len(names), column_titles=names, row_titles=list(row_titles),
                         horizontal_spacing=0.01, vertical_spacing=0.03)
     for col, (a, b) in enumerate(zip(maps_nat, maps_adv), start=1):
-        fig.add_trace(_heat(_a(a)), row=1, col=col)
-        fig.add_trace(_heat(_a(b)), row=2, col=col)
-    _image_axes(fig, 2, len(names))
+        fig.add_trace(heat(as_image(a)), row=1, col=col)
+        fig.add_trace(heat(as_image(b)), row=2, col=col)
+    image_axes(fig, 2, len(names))
     fig.update_layout(height=height, margin=dict(t=40, b=10, l=10, r=30))
     return fig
 
@@ -98,15 +68,15 @@ def explainer_grid(maps_nat, maps_adv, names: Sequence[str], row_titles: Sequenc
 def images_figure(x, x_adv, titles: Sequence[str] = ("natural", "adversarial", "perturbation"),
                   height: int = 300) -> go.Figure:
     """Natural digit, adversarial digit and their difference (signed, symmetric colour range)."""
-    a, b = _a(x), _a(x_adv)
+    a, b = as_image(x), as_image(x_adv)
     d = b - a
     lim = max(float(np.abs(d).max()), 1e-6)
     fig = make_subplots(rows=1, cols=3, subplot_titles=list(titles), horizontal_spacing=0.03)
-    fig.add_trace(_heat(a, IMAGE_COLORS, zmin=0, zmax=1), row=1, col=1)
-    fig.add_trace(_heat(b, IMAGE_COLORS, zmin=0, zmax=1), row=1, col=2)
-    fig.add_trace(_heat(d, DIFF_COLORS, zmin=-lim, zmax=lim, showscale=True,
+    fig.add_trace(heat(a, IMAGE_COLORS, zmin=0, zmax=1), row=1, col=1)
+    fig.add_trace(heat(b, IMAGE_COLORS, zmin=0, zmax=1), row=1, col=2)
+    fig.add_trace(heat(d, DIFF_COLORS, zmin=-lim, zmax=lim, showscale=True,
                         colorbar=dict(len=0.8, thickness=10)), row=1, col=3)
-    _image_axes(fig, 1, 3)
+    image_axes(fig, 1, 3)
     fig.update_layout(height=height, margin=dict(t=40, b=10, l=10, r=10))
     return fig
 
@@ -118,10 +88,10 @@ def region_overlay(img, mask=None, title: str = "", selectable: bool = False, he
     (e.g. Streamlit's ``on_select``) returns the chosen pixels as points (x = col, y = row); the
     selected ones turn red.
     """
-    a = _a(img)
-    fig = go.Figure(_heat(a, IMAGE_COLORS, zmin=0, zmax=1))
+    a = as_image(img)
+    fig = go.Figure(heat(a, IMAGE_COLORS, zmin=0, zmax=1))
     if mask is not None:
-        tint = np.where(_a(mask) > 0, 1.0, np.nan)
+        tint = np.where(as_image(mask) > 0, 1.0, np.nan)
         fig.add_trace(go.Heatmap(z=tint, colorscale=[[0, REGION_COLOR], [1, REGION_COLOR]], showscale=False,
                                  hoverinfo="skip"))
     if selectable:
@@ -132,7 +102,7 @@ def region_overlay(img, mask=None, title: str = "", selectable: bool = False, he
                                  unselected=dict(marker=dict(opacity=0.02)),
                                  hovertemplate="row %{y}, col %{x}<extra></extra>"))
         fig.update_layout(dragmode="select")
-    _image_axes(fig)
+    image_axes(fig)
     fig.update_layout(title=title, height=height, margin=dict(t=40 if title else 10, b=10, l=10, r=10))
     return fig
 

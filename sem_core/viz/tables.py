@@ -1,7 +1,9 @@
-"""Tables of attack results (pandas in, pandas or a Styler out; no rendering here).
+"""Tables of attack results (data in; a DataFrame, a Styler or a plotly table out; no rendering here).
 
-``prototype_table`` reproduces paper 000 Table 1: rows = prototypes, a Nat./Adv. column pair per
-digit, distances to prototypes of the digit's correct class in bold, each column's minimum in red.
+``prototype_table`` (pandas, for the Prototype attack page) and ``prototype_table_figure`` (plotly, for
+the protodl-table experiment) reproduce paper 000 Table 1: rows = prototypes, a Nat./Adv. column pair
+per digit, distances to prototypes of the digit's correct class in bold, each column's minimum in red
+(both from ``prototype_marks``).
 """
 from __future__ import annotations
 
@@ -9,8 +11,11 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import torch
 from pandas.io.formats.style import Styler
+
+from .experiments import table_figure
 
 RED = "color: #d62728"
 BOLD = "font-weight: bold"
@@ -18,6 +23,12 @@ BOLD = "font-weight: bold"
 
 def _np(a) -> np.ndarray:
     return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+
+
+def _interleaved(dist_nat, dist_adv) -> np.ndarray:
+    """[n,m] natural and adversarial distances -> [m, 2n]: per digit a Nat. column, then its Adv. column."""
+    nat, adv = _np(dist_nat), _np(dist_adv)
+    return np.stack([nat.T, adv.T], axis=2).reshape(nat.shape[1], -1)
 
 
 def prototype_frame(dist_nat, dist_adv, classes, labels, names: Sequence[str] | None = None) -> pd.DataFrame:
@@ -32,7 +43,7 @@ def prototype_frame(dist_nat, dist_adv, classes, labels, names: Sequence[str] | 
     names = list(names) if names is not None else [f"digit {int(c)}" if list(lab).count(c) == 1 else f"#{i} ({int(c)})"
                                                    for i, c in enumerate(lab)]
     columns = pd.MultiIndex.from_tuples([(nm, k) for nm in names for k in ("Nat.", "Adv.")])
-    data = np.stack([nat.T, adv.T], axis=2).reshape(len(cls), -1)               # [m, 2n]
+    data = _interleaved(nat, adv)                                                # [m, 2n]
     index = [f"P{j + 1} (class {int(c)})" for j, c in enumerate(cls)]
     return pd.DataFrame(data.astype(float), index=index, columns=columns)
 
@@ -40,10 +51,10 @@ def prototype_frame(dist_nat, dist_adv, classes, labels, names: Sequence[str] | 
 def prototype_marks(dist_nat, dist_adv, classes, labels) -> tuple[np.ndarray, np.ndarray]:
     """(bold, red) boolean masks [m, 2n] in the column order of ``prototype_frame``: bold where the
     prototype belongs to the digit's correct class, red at each column's minimum."""
-    nat, adv, cls, lab = _np(dist_nat), _np(dist_adv), _np(classes), _np(labels)
+    cls, lab = _np(classes), _np(labels)
     own = (cls[:, None] == lab[None, :])                                        # [m,n]
     bold = np.repeat(own, 2, axis=1)
-    data = np.stack([nat.T, adv.T], axis=2).reshape(len(cls), -1)
+    data = _interleaved(dist_nat, dist_adv)
     red = data == data.min(axis=0, keepdims=True)
     return bold, red
 
@@ -56,6 +67,18 @@ def prototype_table(dist_nat, dist_adv, classes, labels, names: Sequence[str] | 
     css = np.where(bold & red, f"{BOLD}; {RED}", np.where(bold, BOLD, np.where(red, RED, "")))
     styles = pd.DataFrame(css, index=frame.index, columns=frame.columns)
     return frame.style.apply(lambda _: styles, axis=None).format(precision=decimals)
+
+
+def prototype_table_figure(dist_nat, dist_adv, classes, labels, title: str = "") -> go.Figure:
+    """Paper 000 Table 1 as a plotly table: a "p{j} (class)" column, then per digit its Nat. and Adv.
+    distances (two decimals); each column's minimum on a red cell, the correct class's prototypes in bold."""
+    cls, lab = _np(classes).tolist(), _np(labels).tolist()
+    bold, red = prototype_marks(dist_nat, dist_adv, classes, labels)            # [m, 2n] each
+    header = ["prototype (class)"] + [f"{c} {tag}" for c in lab for tag in ("Nat.", "Adv.")]
+    cells = [[f"p{j} ({c})" for j, c in enumerate(cls)]]
+    cells += [[f"{v:.2f}" for v in col] for col in _interleaved(dist_nat, dist_adv).T.tolist()]
+    fill = [["white"] * len(cls)] + [["#ffb3b3" if r else "white" for r in col] for col in red.T.tolist()]
+    return table_figure(header, cells, fill, [[False] * len(cls)] + bold.T.tolist(), title)
 
 
 def protodl_digit_frame(result, dist_nat, dist_adv, classes) -> pd.DataFrame:

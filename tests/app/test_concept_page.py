@@ -2,16 +2,15 @@
 import io
 import re
 
+import numpy as np
 import pytest
+from app_helpers import open_page, array, figures, title
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 
 def _open(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file("../../app.py", default_timeout=120).run()
-    at.switch_page("pages/concept_attack.py")
-    at.query_params.update(query or {})
-    return at.run()
+    return open_page("concept_attack.py", query)
 
 
 def _run(at: AppTest) -> AppTest:
@@ -22,13 +21,23 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _images(at: AppTest) -> dict[str, np.ndarray]:
+    """The titled digit images on the page by their title."""
+    return {title(f): array(f["data"][0]["z"]) for f in figures(at) if title(f) and f["data"][0]["type"] == "heatmap"}
+
+
+def _concepts(at: AppTest) -> list[np.ndarray]:
+    """The concept bars h (first panel) of each explanation figure, in page order: x, x*, x_t, replay."""
+    return [array(f["data"][0]["y"]) for f in figures(at) if f["data"][0]["type"] == "bar"]
+
+
 def test_default_attack_moves_concepts_to_the_target_and_keeps_the_label():
     at = _open()
     assert not at.exception
     assert at.selectbox(key="src").value == 9 and at.selectbox(key="tgt").value == 2
     assert at.number_input(key="eps").value == pytest.approx(0.3)
     assert any("press **Run" in i.value for i in at.info)
-    at.number_input(key="steps").set_value(20).run()
+    at.number_input(key="steps").set_value(10).run()
     _run(at)
     assert not at.exception
     m = _metrics(at)
@@ -37,12 +46,20 @@ def test_default_attack_moves_concepts_to_the_target_and_keeps_the_label():
     assert float(m["‖x* − x‖∞"]) <= 0.3 + 1e-6
     preds = [re.search(r"\*\*(\d)\*\*", md.value).group(1) for md in at.markdown if md.value.startswith("prediction")]
     assert preds[:3] == ["9", "9", "2"]                          # x and x* are 9s, the target a 2
+    images = _images(at)                                         # what is drawn is what was measured
+    delta = np.abs(images["adversarial x*"] - images["natural x"]).max()
+    assert delta == pytest.approx(float(m["‖x* − x‖∞"]), abs=1e-3)
+    h_nat, h_adv, h_tgt = _concepts(at)[:3]
+    assert np.linalg.norm(h_adv - h_tgt) == pytest.approx(float(m["‖h(x*) − h(x_t)‖"]), abs=1e-3)
+    assert np.linalg.norm(h_nat - h_tgt) == pytest.approx(float(m["‖h(x) − h(x_t)‖"]), abs=1e-3)
     steps = [int(s) for s in at.select_slider(key="concept_step").options]
-    assert 10 <= len(steps) <= 21 and steps[0] == 0
+    assert steps == list(range(11))                              # every iterate of a 10-step run can be replayed
     at.select_slider(key="concept_step").set_value(str(steps[0])).run()
     assert not at.exception
     assert "**9**" in [md.value for md in at.markdown if md.value.startswith("prediction")][3]  # replay at step 0
-    assert len(at.get("plotly_chart")) >= 9                       # 3 images, 3 explanations, Δ, replay ×2, grid
+    images = _images(at)
+    assert np.array_equal(images["x at step 0"], images["natural x"])  # step 0 is the natural digit
+    assert np.allclose(_concepts(at)[3], h_nat)
 
 
 def test_results_stay_when_switching_pages():

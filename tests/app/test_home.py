@@ -1,10 +1,11 @@
 from streamlit.testing.v1 import AppTest
 
 
-def test_home_shows_models_and_predictions():
+def test_home_shows_models_and_predictions(shipped):
     at = AppTest.from_file("../../app.py", default_timeout=60).run()
     assert not at.exception
-    assert len(at.metric) == 3
+    # each shipped model's card accuracy, in the registry's order
+    assert [m.value for m in at.metric] == [f"{card['test_accuracy']:.1%}" for _, card in shipped.values()]
     assert all(float(m.value.rstrip("%")) >= 94 for m in at.metric)
     table = at.dataframe[0].value
     assert list(table["model"]) == ["cnn", "protodl", "senn"]

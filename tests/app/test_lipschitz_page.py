@@ -1,9 +1,9 @@
 """The Lipschitz & stability page: small runs, the box plot, picking a point, skipped explainers."""
-import json
 import sys
 from pathlib import Path
 
 import pytest
+from app_helpers import array, figures
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,14 +33,17 @@ def test_cnn_estimates_box_plot_and_worst_case_pair():
     at.multiselect(key="lip_expl_cnn").set_value(["saliency", "occlusion"]).run()
     _run(at)
     assert not at.exception
-    box = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert [(t["type"], t["name"], len(t["y"])) for t in box["data"]] == [("box", "saliency", 2), ("box", "occlusion", 2)]
+    box = figures(at)[0]                                       # one box per chosen explainer, a point per digit
+    assert [t["name"] for t in box["data"]] == ["saliency", "occlusion"]
     assert box["layout"]["yaxis"]["type"] == "log"
-    pick = at.selectbox(key="lip_pick")
+    pick = at.selectbox(key="lip_pick")                        # every point of the box plot can be picked
+    points = {f"{t['name']} · digit #{int(d)} (L̂ = {v:.2f})" for t in box["data"]
+              for d, v in zip(array(t["customdata"]), array(t["y"]), strict=True)}
+    assert set(pick.options) == points and len(points) == 2 * 2
     values = {label: float(label.rsplit("= ", 1)[1].rstrip(")")) for label in pick.options}
     assert pick.value == max(values, key=values.get)           # the worst case is shown first
     m = _metrics(at)
-    assert float(m["L̂(x)"]) > 0
+    assert float(m["L̂(x)"]) == pytest.approx(max(values.values()), abs=0.005) and float(m["L̂(x)"]) > 0
     assert float(m["L̂(x)"]) == pytest.approx(float(m["‖E(x) − E(x′)‖₂"]) / float(m["‖x − x′‖₂"]), rel=2e-3)
     assert float(m["‖x − x′‖∞"]) <= 0.1 + 1e-6
 

@@ -2,34 +2,35 @@
 import re
 
 import pytest
+from app_helpers import open_page
 from streamlit.testing.v1 import AppTest
 
 
 def _open(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file("../../app.py", default_timeout=120).run()
-    at.switch_page("pages/prototype_attack.py")
-    at.query_params.update(query or {})
-    return at.run()
+    return open_page("prototype_attack.py", query)
 
 
 def _run(at: AppTest) -> AppTest:
     return next(b for b in at.button if b.label.startswith("Run")).click().run()
 
 
-def test_table_1_on_the_default_digits():
+def test_table_1_on_the_default_digits(shipped):
     at = _open()
     assert not at.exception
     assert at.multiselect(key="digits").value == [0, 2, 4, 6, 8]
     at.number_input(key="steps").set_value(20).run()
     _run(at)
     assert not at.exception
-    table = at.table[0].value                                      # rows = 15 prototypes, Nat./Adv. per digit
-    assert table.shape == (15, 10)
-    for (digit, kind), column in table.items():
-        nearest = int(re.search(r"class (\d+)", column.idxmin()).group(1))
-        if kind == "Nat.":                                         # naturally the nearest prototype is the label's
-            assert nearest == int(digit.split()[0])
-    digits = at.dataframe[0].value
+    table = at.table[0].value                                      # a row per prototype, Nat./Adv. per digit
+    classes = shipped["protodl"][0].prototype_classes().tolist()
+    assert list(table.index) == [f"P{j + 1} (class {c})" for j, c in enumerate(classes)]
+    assert [(d.split()[0], kind) for d, kind in table.columns] == [(str(d), k) for d in (0, 2, 4, 6, 8)
+                                                                   for k in ("Nat.", "Adv.")]
+    nearest = {kind: [int(re.search(r"class (\d+)", table[col].idxmin()).group(1)) for col in table.columns
+                      if col[1] == kind] for kind in ("Nat.", "Adv.")}
+    digits = at.dataframe[0].value                                 # the table and the per-digit results agree
+    assert nearest["Nat."] == digits["nearest class before"].tolist()
+    assert nearest["Adv."] == digits["nearest class after"].tolist()
     assert digits["label"].tolist() == [0, 2, 4, 6, 8]
     assert digits["label kept"].all()
     assert (digits["D(x,y) after"] > digits["D(x,y) before"]).all()
@@ -44,7 +45,7 @@ def test_choose_one_digit_and_keep_results_across_pages():
     assert at.number_input(key="xi").value == pytest.approx(0.5)
     _run(at)
     assert at.dataframe[0].value["label"].tolist() == [3]
-    assert at.table[0].value.shape == (15, 2)
+    assert [(d.split()[0], kind) for d, kind in at.table[0].value.columns] == [("3", "Nat."), ("3", "Adv.")]
     at.switch_page("pages/home.py").run()
     at.switch_page("pages/prototype_attack.py").run()
     assert not at.exception and at.dataframe[0].value["label"].tolist() == [3]

@@ -1,8 +1,11 @@
 """The Saliency attacks page: run a short top-k attack, compare every explainer, bad regions are errors."""
-import json
+import math
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+from app_helpers import array, figures
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,10 +21,6 @@ def _metrics(at):
     return {m.label: m.value for m in at.metric}
 
 
-def _figures(at):
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-
-
 def test_topk_attack_moves_the_map_and_keeps_the_label():
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception
@@ -35,18 +34,30 @@ def test_topk_attack_moves_the_map_and_keeps_the_label():
     assert float(m["Centre shift (pixels)"]) > 0.0
     assert "ε = 0.1, 5 iterations" in at.caption[0].value
     assert len(at.latex) == 1 and r"\sum_{i \in B}" in at.latex[0].value
-    maps = _figures(at)[0]["data"]                              # before/after, each with its centre marker
-    assert [t["type"] for t in maps] == ["heatmap", "scatter", "heatmap", "scatter"]
+    maps = figures(at)[0]["data"]                               # natural and adversarial map, × at each centre
+    heat = [array(t["z"]) for t in maps if t["type"] == "heatmap"]
+    marks = [(t["y"][0], t["x"][0]) for t in maps if t["type"] == "scatter"]  # (row, col)
+    for h, (row, col) in zip(heat, marks, strict=True):
+        assert h.min() >= 0 and h.sum() == pytest.approx(1.0, abs=1e-4)             # normalised maps
+        rows, cols = np.indices(h.shape)
+        assert (row, col) == pytest.approx(((h * rows).sum() / h.sum(), (h * cols).sum() / h.sum()), abs=1e-3)
+    assert math.dist(*marks) == pytest.approx(float(m["Centre shift (pixels)"]), abs=0.006)
 
     at.run()                                                    # a rerun (e.g. back from another page) keeps it
     assert _metrics(at)["Top-50 intersection"] == m["Top-50 intersection"]
 
     next(b for b in at.button if b.label.startswith("Compare")).click().run()
     assert not at.exception
-    grid = _figures(at)[-1]
-    titles = {a["text"] for a in grid["layout"]["annotations"]}
-    assert {"saliency", "gradxinput", "ig", "deeplift", "smoothgrad", "occlusion", "lime", "shap", "lrp"} <= titles
-    assert len(grid["data"]) == 2 * 9                           # natural and adversarial row, CNN has LRP
+    grid = figures(at)[-1]
+    rows = {a["text"]: a["y"] for a in grid["layout"]["annotations"] if a["text"] in ("natural", "adversarial")}
+    assert rows["natural"] > rows["adversarial"]               # natural maps on top
+    names = [a["text"] for a in sorted(grid["layout"]["annotations"], key=lambda a: a["x"]) if a["text"] not in rows]
+    assert sorted(names) == ["deeplift", "gradxinput", "ig", "lime", "lrp", "occlusion", "saliency", "shap",
+                             "smoothgrad"]                     # every explainer, LRP included for the CNN
+    by_axis = {t["xaxis"]: array(t["z"]) for t in grid["data"]}
+    j = names.index("saliency") + 1                             # the attacked explainer's column shows the maps above
+    assert np.allclose(by_axis["x" if j == 1 else f"x{j}"], heat[0], atol=1e-6)
+    assert np.allclose(by_axis[f"x{len(names) + j}"], heat[1], atol=1e-6)
 
 
 def test_region_attack_with_an_empty_region_is_an_error_not_a_crash():

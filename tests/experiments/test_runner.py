@@ -33,6 +33,7 @@ def finished(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.slow
 def test_experiment_writes_results_figures_manifest(finished, name):
     root, manifests = finished
     m = manifests[name]
@@ -84,6 +85,7 @@ def test_unknown_experiment_lists_them(tmp_path):
         run_experiment("nope", tmp_path)
 
 
+@pytest.mark.slow
 def test_report_builds_from_results(finished, tmp_path):
     root, _ = finished
     path = write_report(root, tmp_path / "docs" / "RESULTS.md")
@@ -97,6 +99,7 @@ def test_report_builds_from_results(finished, tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.slow
 def test_manifest_command_reproduces_the_parameters(finished, name):
     """The command in the manifest (and the report) names every non-default parameter of the run."""
     import shlex
@@ -113,6 +116,7 @@ def test_manifest_command_reproduces_the_parameters(finished, name):
     assert params == m["params"]
 
 
+@pytest.mark.slow
 def test_report_shows_row_tables_and_protocol_notes(finished, tmp_path):
     root, _ = finished
     text = write_report(root, tmp_path / "RESULTS.md").read_text()
@@ -120,6 +124,7 @@ def test_report_shows_row_tables_and_protocol_notes(finished, tmp_path):
     assert text.count("**Differences from the paper's protocol.**") == len(TINY)
 
 
+@pytest.mark.slow
 def test_report_builds_from_a_fresh_clone_of_the_results(finished, tmp_path):
     """Committed result folders keep the plotly JSON but not the (gitignored) HTML: the report rebuilds it."""
     import shutil

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from sem_core.explain import list_explainers
-from sem_core.lipschitz import (estimate_seconds, explanation_fn, lipschitz_by_explainer, list_lipschitz_explainers,
-                                local_lipschitz)
+from sem_core.lipschitz import (estimate_seconds, explanation_function, lipschitz_by_explainer,
+                                list_lipschitz_explainers, local_lipschitz)
 from sem_core.lipschitz.cost import COSTS_PATH
 
 
@@ -21,8 +21,7 @@ def test_lipschitz_by_explainer_equals_the_single_estimates_and_skips_what_the_m
     assert list(out.results) == ["self", "saliency"]
     assert set(out.skipped) == {"lrp"} and "no rule" in out.skipped["lrp"]  # LRP has no rule for SENN's layers
     for name, res in out.results.items():
-        fn, differentiable, denom = explanation_fn(senn, name)
-        alone = local_lipschitz(fn, x, eps=0.1, budget=6, differentiable=differentiable, denominator_fn=denom)
+        alone = local_lipschitz(explanation_function(senn, name), x, eps=0.1, budget=6)
         assert torch.equal(res.values, alone.values)
     fractions = [f for f, _ in progress]
     assert fractions == sorted(fractions) and 0 < fractions[-1] <= 1.0

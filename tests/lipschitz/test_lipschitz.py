@@ -8,9 +8,9 @@ import torch
 import torch.nn as nn
 
 from sem_core.errors import AttackError, UnknownNameError
-from sem_core.lipschitz import discrete_lipschitz, list_methods, local_lipschitz
+from sem_core.lipschitz import DiscreteSearch, ExplanationFunction, list_searches, local_lipschitz
 
-METHODS = ["gradient", "random", "bayesopt"]
+SEARCHES = ["gradient", "random", "bayesopt"]
 BUDGET = {"gradient": 41, "random": 41, "bayesopt": 13}  # bayesopt fits GPs: keep the tests quick
 
 
@@ -23,9 +23,14 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def _run(fn, x, method, **kw):
-    kw.setdefault("budget", BUDGET[method])
-    return local_lipschitz(fn, x, method=method, differentiable=method == "gradient", **kw)
+def _run(fn, x, search, denominator_fn=None, on_step=None, **kw):
+    kw.setdefault("budget", BUDGET[search])
+    explanation = ExplanationFunction(fn, differentiable=search == "gradient", denominator=denominator_fn)
+    return local_lipschitz(explanation, x, search=search, on_step=on_step, **kw)
+
+
+def discrete_lipschitz(fn, x, sample, **kw):
+    return DiscreteSearch(ExplanationFunction(fn), sample=sample, **kw)(x)
 
 
 @pytest.fixture(scope="module")
@@ -77,26 +82,26 @@ def test_linear_gradient_approaches_but_never_exceeds_operator_norm(linear):
     assert (res.values >= 0.9 * bound).all(), (res.values, bound)  # measured ≈ 0.95
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_no_method_exceeds_the_operator_norm(linear, method):
+@pytest.mark.parametrize("search", SEARCHES)
+def test_no_method_exceeds_the_operator_norm(linear, search):
     a, fn = linear
-    res = _run(fn, interior(), method)
+    res = _run(fn, interior(), search)
     assert (res.values <= torch.linalg.matrix_norm(a, 2) * (1 + 1e-5)).all()
     assert (res.values > 0).all()
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_constant_explainer_has_zero_constant(method):
+@pytest.mark.parametrize("search", SEARCHES)
+def test_constant_explainer_has_zero_constant(search):
     const = torch.arange(10.0)
-    res = _run(lambda z: const + 0.0 * z.flatten(1)[:, :10], interior(), method)  # graph-connected
+    res = _run(lambda z: const + 0.0 * z.flatten(1)[:, :10], interior(), search)  # graph-connected
     assert torch.equal(res.values, torch.zeros(4))
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_x_prime_in_ball_and_box_and_value_is_its_ratio(smooth_net, digits, method):
+@pytest.mark.parametrize("search", SEARCHES)
+def test_x_prime_in_ball_and_box_and_value_is_its_ratio(smooth_net, digits, search):
     fn, eps = saliency(smooth_net), 0.15
     x = digits[:4]
-    res = _run(fn, x, method, eps=eps)
+    res = _run(fn, x, search, eps=eps)
     assert (res.x_prime - x).abs().amax() <= eps + 1e-6
     assert res.x_prime.min() >= 0.0 and res.x_prime.max() <= 1.0
     e, e_prime = fn(x).detach(), fn(res.x_prime).detach()
@@ -105,28 +110,28 @@ def test_x_prime_in_ball_and_box_and_value_is_its_ratio(smooth_net, digits, meth
     torch.testing.assert_close(res.values, recomputed, rtol=1e-4, atol=1e-7)
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_same_seed_same_values_other_seed_other_points(smooth_net, digits, method):
+@pytest.mark.parametrize("search", SEARCHES)
+def test_same_seed_same_values_other_seed_other_points(smooth_net, digits, search):
     fn = saliency(smooth_net)
-    first, again = _run(fn, digits[:2], method, seed=5), _run(fn, digits[:2], method, seed=5)
+    first, again = _run(fn, digits[:2], search, seed=5), _run(fn, digits[:2], search, seed=5)
     assert torch.equal(first.values, again.values) and torch.equal(first.x_prime, again.x_prime)
-    other = _run(fn, digits[:2], method, seed=6)
+    other = _run(fn, digits[:2], search, seed=6)
     assert not torch.equal(first.x_prime, other.x_prime)
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_batch_equals_one_by_one(smooth_net, digits, method):
+@pytest.mark.parametrize("search", SEARCHES)
+def test_batch_equals_one_by_one(smooth_net, digits, search):
     fn = saliency(smooth_net)
-    batch = _run(fn, digits[:3], method, batch_size=7)
-    single = torch.cat([_run(fn, digits[i:i + 1], method, batch_size=7).values for i in range(3)])
+    batch = _run(fn, digits[:3], search, batch_size=7)
+    single = torch.cat([_run(fn, digits[i:i + 1], search, batch_size=7).values for i in range(3)])
     torch.testing.assert_close(batch.values, single, rtol=1e-4, atol=1e-7)
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("search", SEARCHES)
 @pytest.mark.parametrize("budget", [2, 7, 30])
-def test_calls_within_budget_history_monotone_progress_reported(linear, method, budget):
+def test_calls_within_budget_history_monotone_progress_reported(linear, search, budget):
     steps = []
-    res = _run(linear[1], interior(2), method, budget=budget, restarts=4,
+    res = _run(linear[1], interior(2), search, budget=budget, restarts=4,
                on_step=lambda done, total: steps.append((done, total)))
     assert 2 <= res.calls <= budget
     assert res.history.shape == (len(steps), 2) and steps[-1][0] == steps[-1][1]
@@ -135,11 +140,11 @@ def test_calls_within_budget_history_monotone_progress_reported(linear, method, 
     json.dumps(res.to_dict())
 
 
-@pytest.mark.parametrize("method", ["gradient", "random"])
-def test_denominator_fn_scales_the_estimate(linear, method):
+@pytest.mark.parametrize("search", ["gradient", "random"])
+def test_denominator_fn_scales_the_estimate(linear, search):
     """D(x) = 2x doubles every denominator: the same search, half the values (paper 001 eq. 5)."""
-    plain = _run(linear[1], interior(), method)
-    halved = _run(linear[1], interior(), method, denominator_fn=lambda z: 2.0 * z)
+    plain = _run(linear[1], interior(), search)
+    halved = _run(linear[1], interior(), search, denominator_fn=lambda z: 2.0 * z)
     torch.testing.assert_close(halved.values, plain.values / 2, rtol=1e-5, atol=0)
 
 
@@ -161,20 +166,22 @@ def test_bayesopt_beats_random_search_on_a_black_box_explainer(smooth_net, digit
 
 
 def test_errors_are_actionable(linear, smooth_net):
-    fn = linear[1]
-    with pytest.raises(AttackError, match="differentiable=True"):
-        local_lipschitz(fn, interior(), method="gradient")
+    fn = ExplanationFunction(linear[1])
+    with pytest.raises(AttackError, match="differentiable explanation"):
+        local_lipschitz(fn, interior(), search="gradient")
     with pytest.raises(AttackError, match="autograd graph"):
-        local_lipschitz(saliency(smooth_net, create_graph=False), interior(), method="gradient",
-                        differentiable=True, budget=3)
+        local_lipschitz(ExplanationFunction(saliency(smooth_net, create_graph=False), differentiable=True),
+                        interior(), search="gradient", budget=3)
     with pytest.raises(UnknownNameError, match="bayesopt"):
-        local_lipschitz(fn, interior(), method="annealing")
+        local_lipschitz(fn, interior(), search="annealing")
     for bad in [{"eps": 0.0}, {"budget": 1}, {"restarts": 0}]:
         with pytest.raises(AttackError):
-            local_lipschitz(fn, interior(), method="random", **bad)
+            local_lipschitz(fn, interior(), search="random", **bad)
     with pytest.raises(AttackError, match=r"\[0,1\]"):
-        local_lipschitz(fn, interior() + 1.0, method="random")
-    assert list_methods() == ["bayesopt", "gradient", "random"]
+        local_lipschitz(fn, interior() + 1.0, search="random")
+    with pytest.raises(AttackError, match="ExplanationFunction"):
+        local_lipschitz(linear[1], interior(), search="random")  # a bare function says what to wrap it in
+    assert list_searches() == ["bayesopt", "discrete", "gradient", "random"]
 
 
 def _pixel_explainer(z):
@@ -191,7 +198,7 @@ def test_discrete_picks_the_true_maximiser_on_three_points():
     sample = torch.cat([two_pixels, one_pixel, x])  # x itself is skipped (x_j ≠ x_i)
     res = discrete_lipschitz(_pixel_explainer, x, sample)
     assert res.values.item() == pytest.approx(10.0, rel=1e-5)
-    assert torch.equal(res.x_prime, one_pixel) and res.method == "discrete"
+    assert torch.equal(res.x_prime, one_pixel) and res.search == "discrete"
     near = discrete_lipschitz(_pixel_explainer, x, torch.cat([two_pixels, x]), eps=0.6)
     assert near.values.item() == 0.0 and torch.equal(near.x_prime, x)  # no neighbour within 0.6
 

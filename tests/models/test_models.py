@@ -122,6 +122,7 @@ def test_protodl_interface():
     assert torch.equal(e.nearest, d.argmin(1)) and torch.equal(e.nearest_class, classes[e.nearest])
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights():
     from sem_core.models.train import train_model
 
@@ -134,22 +135,23 @@ def test_same_seed_same_weights():
 
 
 @pytest.mark.parametrize("name", ["senn", "protodl"])
+@pytest.mark.slow
 def test_training_step_lowers_the_loss(name):
     from sem_core.data import load_split
-    from sem_core.models.train import TrainConfig, loss_terms
+    from sem_core.models.train import TrainConfig
 
     x, y, _ = load_split("train", "subset")
     x, y = x[:64], y[:64]
     model = create_model(name)
     cfg = TrainConfig()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    first = loss_terms(model, x, y, cfg)
+    first = model.training_loss(x, y, cfg)
     assert set(first) >= {"loss", "ce", "rec"}
     for _ in range(15):
         opt.zero_grad()
-        loss_terms(model, x, y, cfg)["loss"].backward()
+        model.training_loss(x, y, cfg)["loss"].backward()
         opt.step()
-    assert loss_terms(model, x, y, cfg)["loss"] < first["loss"]
+    assert model.training_loss(x, y, cfg)["loss"] < first["loss"]
 
 
 def test_configs_are_frozen_dataclasses():

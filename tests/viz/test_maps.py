@@ -5,7 +5,8 @@ import torch
 
 from sem_core.metrics import center_of_mass
 from sem_core.viz.lipschitz import lipschitz_box, pair_figure
-from sem_core.viz.maps import (MAP_COLORS, explainer_grid, images_figure, map_figure, mask_from_points,
+from sem_core.viz.base import MAP_COLORS
+from sem_core.viz.maps import (explainer_grid, images_figure, map_figure, mask_from_points,
                                maps_side_by_side, region_overlay)
 
 
@@ -51,14 +52,17 @@ def test_side_by_side_puts_each_map_and_centre_in_its_panel():
     assert [a.text for a in fig.layout.annotations] == ["natural", "adversarial"]
 
 
-def test_explainer_grid_is_two_rows_by_e_columns():
+def test_explainer_grid_puts_each_explainer_in_its_column_natural_above_adversarial():
+    names = ["saliency", "ig", "lime"]
     nat, adv = torch.rand(3, 28, 28), torch.rand(3, 28, 28)
-    fig = explainer_grid(nat, adv, ["saliency", "ig", "lime"])
-    assert len(fig.data) == 6
+    fig = explainer_grid(nat, adv, names)
     by_axis = {t.xaxis: np.asarray(t.z) for t in fig.data}
-    assert np.allclose(by_axis["x"], nat[0].numpy()) and np.allclose(by_axis["x4"], adv[0].numpy())
-    assert np.allclose(by_axis["x3"], nat[2].numpy()) and np.allclose(by_axis["x6"], adv[2].numpy())
-    assert {"saliency", "ig", "lime", "natural", "adversarial"} <= {a.text for a in fig.layout.annotations}
+    for j in range(3):                                  # row 1 = subplots 1..3, row 2 = subplots 4..6
+        assert np.allclose(by_axis["x" if j == 0 else f"x{j + 1}"], nat[j].numpy())
+        assert np.allclose(by_axis[f"x{j + 4}"], adv[j].numpy())
+    labels = {a.text: a for a in fig.layout.annotations}
+    assert sorted(names, key=lambda n: labels[n].x) == names                # column titles left to right
+    assert labels["natural"].y > labels["adversarial"].y                     # natural row on top
 
 
 def test_images_figure_shows_the_perturbation_symmetrically():

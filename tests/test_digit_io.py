@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 import sem_core
 from sem_core.errors import DataError
-from sem_core.imageio import digit_from_array, digit_from_bytes, digit_to_png
+from sem_core.digit_io import digit_from_array, digit_from_bytes, digit_to_png
 
 
 def _png(img: Image.Image, fmt: str = "PNG") -> bytes:
@@ -124,14 +124,14 @@ def test_png_round_trip(test_split):
 
 
 def test_npz_bytes_round_trip():
-    from sem_core.imageio import npz_bytes
+    from sem_core.digit_io import npz_bytes
     x = torch.rand(2, 1, 28, 28)
     data = np.load(io.BytesIO(npz_bytes(x=x, y=np.array([3, 4]))))
     assert np.array_equal(data["x"], x.numpy()) and data["y"].tolist() == [3, 4]
 
 
 def test_digits_to_png_is_a_strip():
-    from sem_core.imageio import digits_to_png
+    from sem_core.digit_io import digits_to_png
     x = torch.rand(3, 1, 28, 28)
     strip = np.asarray(Image.open(io.BytesIO(digits_to_png(x))), dtype=np.float32) / 255
     assert strip.shape == (28, 84)

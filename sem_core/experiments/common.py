@@ -1,0 +1,40 @@
+"""Helpers the experiment modules share: prose, digit chunks, chunk results as columns, medians."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+from .runner import Context, Experiment
+from .sampling import pick_digits
+
+
+def prose(text: str) -> str:
+    """A paragraph wrapped across source lines as one line: every run of white space becomes one space
+    (for an experiment's ``claim`` and ``notes``, which the manifest and report show as written)."""
+    return " ".join(text.split())
+
+
+def digit_chunks(ctx: Context, size: int) -> list[dict[str, Any]]:
+    """The ``n`` seeded test digits of ``ctx.params`` in slices of ``size``: [{"digits": [i, ...]}, ...]."""
+    _, y = ctx.test_split()
+    idx = pick_digits(y, ctx.params["n"], ctx.params["seed"]).tolist()
+    return [{"digits": idx[i:i + size]} for i in range(0, len(idx), size)]
+
+
+class DigitExperiment(Experiment):
+    """An experiment whose chunks are slices of ``n`` seeded test digits, ``chunk`` digits each."""
+
+    def chunks(self, ctx: Context) -> list[dict[str, Any]]:
+        return digit_chunks(ctx, ctx.params["chunk"])
+
+
+def columns(results: list[dict[str, Any]]) -> tuple[dict[str, list], list[dict[str, Any]]]:
+    """Chunk results (dicts of equal-length lists) -> (column lists, row dicts)."""
+    cols = {k: [v for r in results for v in r[k]] for k in results[0]}
+    return cols, [dict(zip(cols, vals)) for vals in zip(*cols.values())]
+
+
+def median(values: Sequence[float] | torch.Tensor) -> float:
+    """torch's median (the lower middle value for an even count) in float64; NaN when empty."""
+    return torch.as_tensor(values, dtype=torch.float64).median().item()

@@ -1,0 +1,117 @@
+"""Lipschitz searches: registered classes, configured in the constructor, points in the call.
+
+    search = GradientSearch(explanation, eps=0.1, budget=100)     # explanation: an ExplanationFunction
+    res = search(x)                                               # LipschitzResult, per-image values
+
+Continuous searches estimate paper 002 eq. 1 over the L∞ ball B∞(x, ε) ∩ [0,1]ⁿ:
+    L̂(x) = max_{x'} ‖E(x) − E(x')‖₂ / ‖D(x) − D(x')‖₂      (D = identity, or SENN's h: paper 001 eq. 5)
+Every estimate is a lower bound of the true local constant: the value of a point x' that was
+actually evaluated. Denominators are clamped at 1e-12.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..errors import AttackError
+from ..models.base import ExplanationFunction
+from ..registry import Registry
+from .core import Progress, SearchSpec, check_points, explain_batched, identity, image_generators
+from .result import LipschitzResult
+
+
+class LipschitzSearch:
+    """Base: ``name`` (registry name), ``summary``; ``__call__(x, *, on_step=None) -> LipschitzResult``."""
+
+    name = ""
+    summary = ""
+
+    def __init__(self, explanation: ExplanationFunction):
+        if not isinstance(explanation, ExplanationFunction):
+            raise AttackError("a Lipschitz search takes an ExplanationFunction "
+                              "(sem_core.lipschitz.explanation_function(model, name), or ExplanationFunction(fn))")
+        self.explanation = explanation
+
+    def __call__(self, x: torch.Tensor, *, on_step: Progress | None = None) -> LipschitzResult:
+        raise NotImplementedError
+
+
+LIPSCHITZ_SEARCHES: Registry[type[LipschitzSearch]] = Registry("Lipschitz search")
+
+
+def register_search(cls: type[LipschitzSearch]) -> type[LipschitzSearch]:
+    return LIPSCHITZ_SEARCHES.register(cls.name)(cls)
+
+
+class ContinuousSearch(LipschitzSearch):
+    """A search over the L∞ ball (gradient, random, bayesopt).
+
+    Args:
+        explanation: the E (and D) to estimate.
+        eps: L∞ radius of the ball, in pixel units (default 0.1, as in paper 002).
+        budget: explainer evaluations (images explained) per image, E(x) included (≥ 2); a
+            gradient step costs one call per restart (one forward + backward).
+        restarts / step_size: gradient ascent only (random starts per image; α, default ε/4).
+        seed: fixes the random draws (per image, so batch == one-by-one).
+        batch_size: images per explainer call.
+    """
+
+    def __init__(self, explanation: ExplanationFunction, *, eps: float = 0.1, budget: int = 100, restarts: int = 4,
+                 step_size: float | None = None, seed: int = 0, batch_size: int = 64):
+        super().__init__(explanation)
+        if not 0.0 < eps <= 1.0:
+            raise AttackError(f"eps must be in (0, 1] (pixel units), got {eps}")
+        if int(budget) != budget or budget < 2:
+            raise AttackError(f"budget must be an integer ≥ 2 (E(x) is one call), got {budget}")
+        if int(restarts) != restarts or restarts < 1 or int(batch_size) != batch_size or batch_size < 1:
+            raise AttackError(f"restarts and batch_size must be positive integers, got {restarts}, {batch_size}")
+        self.eps, self.budget, self.restarts, self.step_size = float(eps), int(budget), int(restarts), step_size
+        self.seed, self.batch_size = int(seed), int(batch_size)
+
+    def search(self, explain_fn, x, e_x, d_x, denominator_fn, gens, spec: SearchSpec) -> tuple:
+        """(values [B], x_prime, expl_prime, history [rounds,B], calls, config)."""
+        raise NotImplementedError
+
+    def __call__(self, x: torch.Tensor, *, on_step: Progress | None = None) -> LipschitzResult:
+        """Per-image estimates for the points ``x`` [B,1,28,28] in [0,1]; ``on_step(done, total)``."""
+        check_points(x)
+        x = x.detach()
+        explain_fn = self.explanation.fn
+        denominator_fn = self.explanation.denominator or identity
+        e_x = explain_batched(explain_fn, x, self.batch_size)
+        with torch.no_grad():
+            d_x = denominator_fn(x)
+        spec = SearchSpec(eps=self.eps, budget=self.budget, restarts=self.restarts, step_size=self.step_size,
+                          batch_size=self.batch_size, on_step=on_step)
+        values, x_prime, expl_prime, history, calls, extra = self.search(
+            explain_fn, x, e_x, d_x, denominator_fn, image_generators(x, self.seed), spec)
+        config = {"eps": self.eps, "norm": "linf", "budget": self.budget, "seed": self.seed,
+                  "denominator": "custom" if self.explanation.denominator is not None else "input",
+                  "batch_size": self.batch_size, **extra}
+        return LipschitzResult(values=values.cpu(), x=x.cpu(), x_prime=x_prime.detach().cpu(), expl=e_x.cpu(),
+                               expl_prime=expl_prime.cpu(), calls=int(calls), search=self.name,
+                               history=history.cpu(), config=config)
+
+
+def list_searches() -> list[str]:
+    """Registered Lipschitz searches (``local_lipschitz`` also takes "auto")."""
+    return LIPSCHITZ_SEARCHES.names()
+
+
+def create_search(name: str, explanation: ExplanationFunction, **config: Any) -> LipschitzSearch:
+    """The search ``name`` ("auto": gradient for a differentiable explanation, else bayesopt)."""
+    if name == "auto":
+        name = "gradient" if explanation.differentiable else "bayesopt"
+    return LIPSCHITZ_SEARCHES.get(name)(explanation, **config)
+
+
+def local_lipschitz(explanation: ExplanationFunction, x: torch.Tensor, *, search: str = "auto",
+                    on_step: Progress | None = None, **config: Any) -> LipschitzResult:
+    """``create_search(search, explanation, **config)(x, on_step=on_step)`` in one call.
+
+    Example:
+        >>> res = local_lipschitz(explanation_function(cnn, "saliency"), x, eps=0.1, budget=100)
+        >>> res.values.median(), res.x_prime  # [B,1,28,28], within 0.1 of x in L∞
+    """
+    return create_search(search, explanation, **config)(x, on_step=on_step)

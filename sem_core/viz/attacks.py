@@ -1,0 +1,80 @@
+"""Builders for attack results: SENN explanations (natural, adversarial, target, replay frames),
+predictions, class probabilities and importance maps before/after (data in, figure or table out).
+
+Example:
+    expls = [res.explanations[k] for k in ("natural", "adversarial", "target")]
+    ranges = senn_ranges(expls)                       # one scale for all three
+    fig = senn_figure(expls[1], ranges=ranges)        # x*'s concepts, relevances, contributions
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+
+from ..metrics import center_of_mass
+from .images import explanation_figure, explanation_ranges
+from .maps import maps_side_by_side
+
+
+def stack(expls: Sequence[Any]) -> Any:
+    """Several batched SENN explanations as one, every field [B,...] concatenated along the batch."""
+    return dataclasses.replace(expls[0], **{f.name: torch.cat([getattr(e, f.name) for e in expls])
+                                            for f in dataclasses.fields(expls[0])})
+
+
+def senn_ranges(expls: Sequence[Any]) -> list[tuple[float, float]]:
+    """One y-range per panel shared by every image of every SENN explanation in ``expls``."""
+    e = stack(expls)
+    return explanation_ranges(e.concepts, e.relevances, e.contributions)
+
+
+def senn_figure(expl: Any, i: int = 0, ranges=None, title: str = "") -> go.Figure:
+    """Image ``i`` of a SENN explanation: concepts h, relevances θ, contributions θ·h (paper 000 Fig. 1)."""
+    return explanation_figure(expl.concepts[i], expl.relevances[i], expl.contributions[i], title=title, ranges=ranges)
+
+
+def prediction_text(logits: torch.Tensor) -> str:
+    """``logits`` [10] as markdown: the predicted class and its probability."""
+    p = torch.softmax(logits.detach().cpu().float(), 0)
+    return f"prediction **{int(p.argmax())}** (p = {float(p.max()):.3f})"
+
+
+def senn_frame(titles: Sequence[str], expls: Sequence[Any]) -> pd.DataFrame:
+    """One row per explanation (its first image): title, prediction, probability, concepts h1..hk."""
+    h = torch.stack([e.concepts[0] for e in expls])
+    p = torch.softmax(torch.stack([e.logits[0] for e in expls]).float(), 1)
+    return pd.DataFrame({"image": list(titles), "prediction": p.argmax(1).tolist(), "probability": p.max(1).values.tolist(),
+                         **{f"h{i + 1}": h[:, i].tolist() for i in range(h.shape[1])}})
+
+
+def probabilities_figure(probs: Mapping[str, torch.Tensor], height: int = 300) -> go.Figure:
+    """Grouped bars: one group per class 0–9, one bar per model (``probs``: name -> [10])."""
+    fig = go.Figure()
+    for name, p in probs.items():
+        fig.add_bar(x=list(range(10)), y=p.tolist(), name=name)
+    fig.update_layout(barmode="group", height=height, xaxis_title="class", yaxis_title="probability",
+                      margin=dict(t=20, b=40), xaxis=dict(tickmode="linear", tick0=0, dtick=1))
+    return fig
+
+
+def predictions_table(probs: Mapping[str, torch.Tensor]) -> list[dict]:
+    """One row per model: its predicted class and that class's probability."""
+    return [{"model": name, "prediction": int(p.argmax()), "probability": float(p.max())} for name, p in probs.items()]
+
+
+def maps_before_after(before, after, titles: Sequence[str] = ("natural", "adversarial")) -> go.Figure:
+    """Two normalised maps [28,28] side by side, each with its centre of mass (Ghorbani et al.) marked."""
+    c0, c1 = center_of_mass(torch.stack([torch.as_tensor(before).reshape(28, 28), torch.as_tensor(after).reshape(28, 28)]))
+    return maps_side_by_side(before, after, titles, (c0.tolist(), c1.tolist()))
+
+
+def result_row(res: Any, **info: Any) -> pd.DataFrame:
+    """A one-row table of the first image's attack: ``info`` (model, method...), eps, steps, k, label kept,
+    predictions and every metric."""
+    return pd.DataFrame([{**info, "eps": res.config["eps"], "steps": res.config["steps"], "k": res.config.get("k"),
+                          "label_kept": bool(res.label_kept[0]), "pred_before": int(res.pred_before[0]),
+                          "pred_after": int(res.pred_after[0]), **{k: float(v[0]) for k, v in res.metrics.items()}}])

@@ -1,0 +1,52 @@
+"""The one place for what every viz module shares: array conversion, colour scales, the heat map
+trace and square image axes (row 0 on top, like the digit).
+
+Colour convention (one for the whole app): digits grey on [0,1] (black 0, white 1); importance maps
+Inferno (dark 0); signed values RdBu — perturbations with red = darker, blue = brighter; explanations
+(``reversescale=True``) with red = positive, blue = negative.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.colors as pc
+import plotly.graph_objects as go
+import torch
+
+# Explicit colour lists. Streamlit's chart theme uses "#0000NN" as placeholders for its own colours and
+# swaps them in the browser, so Inferno's first stop (#000004) would turn pink: it is made pure black.
+_INFERNO = ["#000000", *pc.sequential.Inferno[1:]]
+MAP_COLORS = [[i / (len(_INFERNO) - 1), c] for i, c in enumerate(_INFERNO)]  # importance: dark = 0
+IMAGE_COLORS = [[0.0, "#000000"], [1.0, "#ffffff"]]        # digits: black background, white strokes
+DIFF_COLORS = [[i / (len(pc.diverging.RdBu) - 1), c] for i, c in enumerate(pc.diverging.RdBu)]  # white = 0
+
+
+def to_np(a) -> np.ndarray:
+    """A float32 numpy array from a tensor (any device, detached) or anything array-like."""
+    return a.detach().cpu().float().numpy() if isinstance(a, torch.Tensor) else np.asarray(a, dtype=np.float32)
+
+
+def as_image(m) -> np.ndarray:
+    """A [28,28] (or [H,W]) array from 784 values with any leading singleton dims."""
+    arr = to_np(m)
+    return arr.reshape(arr.shape[-2:]) if arr.ndim >= 2 else arr.reshape(28, 28)
+
+
+def heat(z: np.ndarray, colors=MAP_COLORS, showscale: bool = False, fmt: str = ".4f", **kw) -> go.Heatmap:
+    """The heat map trace every image, map and perturbation figure uses; hover shows row, col, value."""
+    return go.Heatmap(z=z, colorscale=colors, showscale=showscale,
+                      hovertemplate=f"row %{{y}}, col %{{x}}: %{{z:{fmt}}}<extra></extra>", **kw)
+
+
+def image_axes(fig: go.Figure, rows: int = 0, cols: int = 0) -> go.Figure:
+    """Square pixels, row 0 on top, no axes; ``rows``/``cols`` = the subplot grid (0 = no grid)."""
+    if not rows:
+        fig.update_xaxes(visible=False, constrain="domain")
+        fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+        return fig
+    for r in range(1, rows + 1):
+        for c in range(1, cols + 1):
+            n = (r - 1) * cols + c
+            fig.update_xaxes(visible=False, constrain="domain", row=r, col=c)
+            fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{'' if n == 1 else n}",
+                             constrain="domain", row=r, col=c)
+    return fig
