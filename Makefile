@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+# The app's address: local only by default; `make app HOST=0.0.0.0` serves it to the LAN (e.g. a classroom).
+HOST ?= 127.0.0.1
 
 .PHONY: app test test-slow setup clean-venv
 
@@ -17,7 +19,8 @@ $(VENV)/.installed: requirements.txt
 setup: $(VENV)/.installed
 
 app: setup
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	@case '$(HOST)' in 127.0.0.1|localhost) ;; *) echo "WARNING: serving on $(HOST):$(PORT): anyone who can reach this machine can use the app" >&2 ;; esac
+	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

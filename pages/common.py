@@ -11,6 +11,7 @@ import sem_core
 from sem_core.errors import DataError
 from sem_core.digit_io import digit_from_array, digit_from_bytes
 from sem_core.device import describe_device, resolve_device
+from sem_core.text import escape_markdown as safe_text, parse_url_number
 
 MODEL_LABELS = {"senn": "SENN (self-explaining)", "protodl": "PrototypeDL (prototypes)", "cnn": "CNN (black box)"}
 IMAGE_CHART = {"displayModeBar": False}  # st.plotly_chart config for digits and maps: no zoom/pan tool bar
@@ -63,21 +64,35 @@ def user_errors() -> Iterator[None]:
 
 
 # ---- URL-bound controls: the page state lives in the query string so a link reopens the view ----
-def _url_value_ok(raw: str, lo: float, hi: float, integer: bool) -> bool:
-    try:
-        v = float(raw)
-    except ValueError:
-        return False
-    return lo <= v <= hi and (not integer or v == int(v))
+def _forget_url_value(key: str) -> None:
+    """Drop a rejected URL value before its widget is created, so the widget starts at its default.
+
+    Streamlit seeds a bound widget from the URL of the page load with its own, looser parsing (``float``
+    accepts "inf", "1_000" and Arabic-Indic digits; ``int(inf)`` raises), so the value must go from both
+    the current and the page-load query parameters. Both are methods of Streamlit's QueryParams object.
+    """
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None:  # bare mode (no session): nothing was seeded
+        return
+    with ctx.session_state.query_params() as qp:
+        qp.remove_param(key)
+        qp.set_initial_query_params_from_current()
+
+
+def _ignored(key: str, raw, expected: str, default) -> None:
+    """The one-line warning for a rejected URL value; the value is echoed as escaped, shortened text."""
+    _forget_url_value(key)
+    st.warning(f"Ignored {key}={safe_text(raw)} in the URL: expected {expected}; using {default}.")
 
 
 def url_number(label: str, key: str, default: float, lo: float, hi: float, *, integer: bool = False,
                step: float | None = None, container=st, **kw):
     """A number input bound to the ``key`` query parameter; a hand-edited bad value is ignored with a warning."""
     raw = st.query_params.get(key)
-    if raw is not None and not _url_value_ok(raw, lo, hi, integer):
-        kind = "an integer" if integer else "a number"
-        st.warning(f"Ignored `{key}={raw}` in the URL: expected {kind} from {lo:g} to {hi:g}; using {default:g}.")
+    if raw is not None and parse_url_number(raw, lo, hi, integer=integer) is None:
+        _ignored(key, raw, f"{'an integer' if integer else 'a number'} from {lo:g} to {hi:g}", f"{default:g}")
     cast = int if integer else float
     if key in st.session_state and not lo <= st.session_state[key] <= hi:  # e.g. an index after the class changed
         st.session_state[key] = cast(min(max(st.session_state[key], lo), hi))
@@ -91,10 +106,18 @@ def url_choice(label: str, key: str, options: list, default, *, widget=None, con
     raw = st.query_params.get(key)
     shown = kw.get("format_func", str)  # Streamlit writes the displayed label into the URL
     if raw is not None and raw not in {str(o) for o in options} | {str(shown(o)) for o in options}:
-        expected = ", ".join(map(str, options))
-        st.warning(f"Ignored `{key}={raw}` in the URL: expected one of {expected}; using {default}.")
+        _ignored(key, raw, "one of " + ", ".join(safe_text(o) for o in options), safe_text(default))
     widget = widget or container.selectbox
     return widget(label, options, index=options.index(default), key=key, bind="query-params", **kw)
+
+
+def url_classes(label: str, key: str, default: list[int], *, container=st, **kw) -> list[int]:
+    """A multiselect of digit classes 0-9 bound to the repeated ``key`` query parameter (``?key=0&key=2``)."""
+    raw = st.query_params.get_all(key)
+    if any(v not in {str(c) for c in range(10)} for v in raw):
+        _ignored(key, ",".join(raw), "classes 0 to 9", ", ".join(map(str, default)))
+    return container.multiselect(label, list(range(10)), default=default, key=key, bind="query-params",
+                                 max_selections=10, **kw)
 
 
 def _random_digit(prefix: str, y_all: torch.Tensor) -> None:
@@ -118,7 +141,7 @@ def digit_picker(prefix: str, title: str, default_class: int, x_all: torch.Tenso
             st.info("Upload a digit (any size, dark on light or light on dark).")
             return None, None, ""
         with user_errors():
-            return digit_from_bytes(file.getvalue()), None, f"uploaded {file.name}"
+            return digit_from_bytes(file.getvalue()), None, f"uploaded {safe_text(file.name)}"
         return None, None, ""
     c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
     cls = url_choice("Class", prefix, list(range(10)), default_class, container=c1)

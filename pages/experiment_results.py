@@ -6,6 +6,7 @@ import streamlit as st
 
 from pages.common import figure_downloads, sidebar, url_choice, url_number, user_errors
 from sem_core.experiments import EXPERIMENTS, compute_seconds, list_experiments, load_results, run_experiment
+from sem_core.text import escape_markdown
 
 ROOT = Path(os.environ.get("SEM_RESULTS_DIR") or Path(__file__).resolve().parents[1] / "results")
 VERDICT_ICON = {"reproduced": "✅", "partly": "🟡", "not": "❌"}
@@ -39,6 +40,11 @@ else:
         c2.metric("compute seconds", f"{compute_seconds(manifest):.0f}",
                   help="all chunks (also those of earlier, resumed runs) plus training the experiment did itself")
         c3.metric("chunks computed / reused", f"{manifest['chunks_computed']} / {manifest['chunks_reused']}")
+        for name, entry in manifest["figures"].items():
+            if name not in figures:  # its plotly JSON is missing or corrupt (load_results skipped it)
+                st.warning(f"Skipped figure {escape_markdown(name)}: "
+                           f"{escape_markdown(labels[choice] / entry.get('json', entry['html']), limit=200)} "
+                           "is missing or not a readable plotly figure.")
         for name, fig in figures.items():
             st.plotly_chart(fig, width="stretch", key=f"fig_{choice}_{name}")
             figure_downloads(fig, f"{choice}-{name}", key=f"dl_{choice}_{name}")

@@ -4,7 +4,8 @@ import json
 import streamlit as st
 import torch
 
-from pages.common import IMAGE_CHART, downloads, get_model, sidebar, test_split_for, url_number, user_errors
+from pages.common import (IMAGE_CHART, downloads, get_model, sidebar, test_split_for, url_classes, url_number,
+                          user_errors)
 from sem_core.attacks import create_attack
 from sem_core.digit_io import digits_to_png, npz_bytes
 from sem_core.viz import image_grid_figure, prototypes_figure, protodl_digit_frame, prototype_frame, prototype_table
@@ -35,11 +36,8 @@ with user_errors():
     lam = url_number("λ (weight of R)", "lam", 1.0, 0.0, 100.0, step=0.5, container=c3)
     xi = url_number("ξ (weight of the label-keeping loss)", "xi", 0.3, 0.0, 100.0, step=0.1, container=c4)
     c5, c6 = st.columns([3, 1])
-    raw = st.query_params.get_all("digits")
-    if any(v not in {str(c) for c in range(10)} for v in raw):
-        st.warning(f"Ignored `digits={','.join(raw)}` in the URL: expected classes 0 to 9; using 0, 2, 4, 6, 8.")
-    chosen = c5.multiselect("Digit classes (one test digit each; Table 1 uses 0, 2, 4, 6, 8)", list(range(10)),
-                            default=[0, 2, 4, 6, 8], key="digits", bind="query-params", max_selections=10)
+    chosen = url_classes("Digit classes (one test digit each; Table 1 uses 0, 2, 4, 6, 8)", "digits", [0, 2, 4, 6, 8],
+                         container=c5)
     which = url_number("Which digit of each class", "which", 0, 0, 50, integer=True, container=c6)
 
     if st.button("Run prototype attack", type="primary", disabled=not chosen):

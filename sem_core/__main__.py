@@ -2,15 +2,21 @@
 
 Every command takes ``--device`` and ``--seed``; ``--json`` prints exactly one JSON object on
 stdout (notices and progress go to stderr).
+
+Exit codes: 0 done; 2 a bad argument or input (one ``error: ...`` line on stderr, and
+``{"error": ...}`` on stdout with ``--json``), checked before any data or model is loaded where it
+can be; 1 the run failed on an OS error (disk full...); 130 interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import math
 import sys
 from typing import Any, Callable
 
+from .cli_attacks import MAX_N, SEED_MAX, UsageError, check_file_name, check_out_dir, int_range, weight
 from .errors import SemError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
@@ -23,9 +29,16 @@ def command(name: str):
     return deco
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors go through ``main``'s one-line (and --json) error path."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available; SEM_DEVICE overrides)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_range(0, SEED_MAX), default=0, help=f"0..{SEED_MAX}")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -33,16 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     from .experiments.runner import list_experiments
     from .models.registry import list_models
 
-    parser = argparse.ArgumentParser(prog="python -m sem_core", description="SEM Explorer engine")
+    parser = _Parser(prog="python -m sem_core", description="SEM Explorer engine")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model and save a safetensors checkpoint + JSON card")
     p.add_argument("--model", required=True, help=f"one of: {', '.join(list_models())}")
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=int_range(1, 1000), default=None, help="1..1000 (default: the model's)")
     p.add_argument("--data", default="auto", choices=["auto", "mnist", "subset"])
-    p.add_argument("--out", default="assets/models")
-    p.add_argument("--concepts", type=int, default=None, help="SENN: number of concepts k")
-    p.add_argument("--stability", type=float, default=None, help="SENN: stability weight lambda")
+    p.add_argument("--out", default="assets/models", help="folder for the checkpoint (created if needed)")
+    p.add_argument("--concepts", type=int_range(1, 1000), default=None, help="SENN: number of concepts k (1..1000)")
+    p.add_argument("--stability", type=weight, default=None, help="SENN: stability weight lambda (>= 0)")
     p.add_argument("--name", default=None, help="file stem of the checkpoint (default: the model name)")
     _common(p)
 
@@ -52,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("experiment", help="run (or resume) a dataset-level experiment into a folder")
     p.add_argument("name", help=f"one of: {', '.join(list_experiments())}")
-    p.add_argument("--n", type=int, default=None, help="number of digits (default: the experiment's)")
+    p.add_argument("--n", type=int_range(1, MAX_N), default=None, help="number of digits (default: the experiment's)")
     p.add_argument("--out", required=True)
     p.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
                    help="override a parameter, e.g. --param targets=20 --param 'eps_values=[0.05,0.1]'")
@@ -73,8 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace) -> dict[str, Any]:
     from tqdm import tqdm
 
+    from .errors import UnknownNameError
+    from .models.registry import list_models
     from .models.train import TrainConfig, train_model
 
+    if args.model not in list_models():
+        raise UnknownNameError(f"unknown model '{args.model}'; available: {', '.join(list_models())}")
+    check_file_name(args.name, "--name")
+    check_out_dir(args.out)
     model_config: dict[str, Any] = {}
     if args.concepts is not None:
         model_config["n_concepts"] = args.concepts
@@ -146,24 +165,65 @@ def _experiment(args: argparse.Namespace) -> dict[str, Any]:
 
 @command("report")
 def _report(args: argparse.Namespace) -> dict[str, Any]:
+    from pathlib import Path
+
     from .experiments import write_report
 
+    if not Path(args.results).is_dir():
+        raise UsageError(f"--results: folder not found: '{args.results}'")
+    if Path(args.out).is_dir():
+        raise UsageError(f"--out: '{args.out}' is a folder; give the report's file name (e.g. RESULTS.md)")
+    check_out_dir(Path(args.out).parent)
     return {"report": str(write_report(args.results, args.out))}
+
+
+def _finite(obj: Any, where: str, bad: list[str]) -> Any:
+    """``obj`` with every nan/inf float replaced by None (JSON has no NaN); their paths go to ``bad``."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        bad.append(where or "(result)")
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v, f"{where}.{k}" if where else str(k), bad) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v, f"{where}[{i}]", bad) for i, v in enumerate(obj)]
+    return obj
+
+
+def _fail(message: str, as_json: bool, code: int) -> int:
+    """One line on stderr (and one JSON object on stdout with --json); returns the exit code."""
+    message = " ".join(message.split())  # one line, whatever the message held
+    if as_json:
+        print(json.dumps({"error": message}))
+    print(message if code == 130 else f"error: {message}", file=sys.stderr)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in argv
     try:
+        args = build_parser().parse_args(argv)
+        as_json = args.json
+        if args.device is not None:
+            from .device import resolve_device
+
+            resolve_device(args.device)  # an unknown or absent device fails before any work
         result = COMMANDS[args.command](args)
     except SemError as exc:
-        if getattr(args, "json", False):
-            print(json.dumps({"error": str(exc)}))
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(result))
+        return _fail(str(exc), as_json, 2)
+    except KeyboardInterrupt:
+        resumable = argv[:1] == ["experiment"]
+        return _fail("interrupted; rerun the same command to resume" if resumable else "interrupted", as_json, 130)
+    except OSError as exc:  # disk full, permissions changed mid-run...: the run failed, not the arguments
+        return _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), as_json, 1)
+    bad: list[str] = []
+    result = _finite(result, "", bad)
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        print(f"warning: non-finite values written as null: {shown}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(result, allow_nan=False))
     else:
         for k, v in result.items():
             print(f"{k}: {v}")

@@ -1,4 +1,4 @@
-"""The public entry points for loading the shipped models."""
+"""The public entry points for loading the shipped models (or a card given by path)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,17 +9,26 @@ import torch.nn as nn
 
 from .device import resolve_device
 from .errors import CheckpointError, UnknownNameError
-from .models.checkpoint import SHIPPED_DIR, load_checkpoint, read_card
+from .models.checkpoint import SHIPPED_DIR, load_checkpoint, read_card, require_usable
 from .models.registry import list_models
 
 
 def _card_path(name: str | Path) -> Path:
+    """A shipped model's card, or the card at a ``.json`` path; a clear error when there is none."""
     path = Path(name)
     if path.suffix == ".json":
+        if not path.is_file():
+            raise CheckpointError(f"no card at {path} (a checkpoint card is the .json file written by "
+                                  f"`python -m sem_core train ... --out DIR`)")
         return path
     if str(name) not in list_models():
-        raise UnknownNameError(f"unknown model '{name}'; available: {', '.join(list_models())}")
-    return SHIPPED_DIR / f"{name}.json"
+        raise UnknownNameError(f"unknown model '{name}'; available: {', '.join(list_models())} "
+                               f"(or the path of a card .json)")
+    path = SHIPPED_DIR / f"{name}.json"
+    if not path.is_file():
+        raise CheckpointError(f"the shipped '{name}' model is missing ({path}); train it with "
+                              f"`python -m sem_core train --model {name} --data subset --seed 0 --out {SHIPPED_DIR}`")
+    return path
 
 
 def load_model(name: str | Path, device: str | torch.device | None = None) -> nn.Module:
@@ -32,16 +41,17 @@ def load_model(name: str | Path, device: str | torch.device | None = None) -> nn
 
 
 def load_model_with_card(name: str | Path, device: str | torch.device | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """(model in eval mode without gradients, its card). The card is validated: besides the checks of
+    ``read_card``, it always has ``card["data"]`` (source, n_train, n_test, description) and
+    ``card["test_accuracy"]``, so callers can read them without guarding. Raises ``CheckpointError``.
+    """
     path = _card_path(name)
-    if not path.is_file():
-        raise CheckpointError(
-            f"no checkpoint for '{name}' at {path}; train one with "
-            f"`python -m sem_core train --model {Path(name).stem} --out {path.parent}`"
-        )
+    require_usable(read_card(path), path.name)        # before any weights are read
     model, card = load_checkpoint(path, resolve_device(device))
     return model.requires_grad_(False), card
 
 
 def model_card(name: str | Path) -> dict[str, Any]:
-    """The JSON card of a shipped model (or of the card at a path)."""
-    return read_card(_card_path(name))
+    """The validated JSON card of a shipped model (or of the card at a path), weights not loaded."""
+    path = _card_path(name)
+    return require_usable(read_card(path), path.name)

@@ -1,18 +1,111 @@
-"""``attack senn|protodl|saliency`` and ``lipschitz`` commands (registered by ``__main__``).
+"""``attack senn|protodl|saliency`` and ``lipschitz`` commands (registered by ``__main__``), and the
+argument types and path checks every command shares.
 
-Each prints one JSON object with ``--json`` and writes the images with ``--save PATH.npz``.
+Each prints one JSON object with ``--json`` and writes the images with ``--save PATH.npz``. Every
+argument is checked before any data or model is loaded: numbers by their argparse ``type``, paths by
+``check_save`` / ``check_out_dir`` at the top of each command.
 """
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from .errors import SemError
+
 PARSERS: list[Callable] = []
 HANDLERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
+
+
+# --- argument types and path checks ------------------------------------------------------------
+SEED_MAX = 2**32 - 1        # numpy's limit; torch takes more, but one range for every tool
+MAX_N = 10_000              # digits in the largest test split (MNIST)
+MAX_STEPS = 10_000
+MAX_SENN_PAIRS = 100_000    # attack senn keeps every pair's image: 100k pairs ≈ 0.3 GB
+
+
+class UsageError(SemError):
+    """A command-line argument that cannot be used (bad number, bad path)."""
+
+
+def int_range(lo: int, hi: int) -> Callable[[str], int]:
+    """argparse type: an integer in [lo, hi] (no floats, no exponents)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be an integer in {lo}..{hi}, got '{text[:40]}'")
+        return value
+    parse.__name__ = f"integer in {lo}..{hi}"
+    return parse
+
+
+def float_range(lo: float = -math.inf, hi: float = math.inf, *, lo_open: bool = False) -> Callable[[str], float]:
+    """argparse type: a finite float in [lo, hi] (or (lo, hi] with ``lo_open``); nan and inf refused."""
+    if hi == math.inf:
+        want = "a finite number" + ("" if lo == -math.inf else f" {'>' if lo_open else '>='} {lo:g}")
+    else:
+        want = f"a finite number in {'(' if lo_open else '['}{lo:g}, {hi:g}]"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < lo or (lo_open and value == lo) or value > hi:
+            raise argparse.ArgumentTypeError(f"must be {want}, got '{text[:40]}'")
+        return value
+    parse.__name__ = want
+    return parse
+
+
+finite_float = float_range()
+weight = float_range(0.0)                      # a loss weight: finite, >= 0
+unit_eps = float_range(0.0, 1.0, lo_open=True)  # an L-inf radius in pixel units
+
+
+def check_writable_dir(folder: str | Path, flag: str) -> None:
+    """Create ``folder`` if needed and prove a file can be written there (before any work is done)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{flag}: '{folder}' is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".sem-write-check-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{flag}: cannot write in '{folder}' ({exc.strerror or exc})") from None
+
+
+def check_save(path: str | None, flag: str = "--save") -> None:
+    """``--save`` must name a .npz file in a writable folder; nothing is renamed behind the user's back."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.suffix.lower() != ".npz":
+        raise UsageError(f"{flag} must name a .npz file (e.g. {p.stem or 'out'}.npz), got '{path}'")
+    if p.is_dir():
+        raise UsageError(f"{flag}: '{path}' is a folder; give a file name ending in .npz")
+    check_writable_dir(p.parent, flag)
+
+
+def check_out_dir(path: str, flag: str = "--out") -> None:
+    """An output folder: an existing folder or one that can be created, never a file."""
+    check_writable_dir(path, flag)
+
+
+def check_file_name(name: str | None, flag: str) -> None:
+    """A bare file stem (no folders, no leading dot)."""
+    if name is not None and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", name):
+        raise UsageError(f"{flag} must be a plain file name (letters, digits, _ . -), got '{name[:40]}'")
 
 
 def _progress(desc: str):
@@ -39,25 +132,27 @@ def save_npz(path: str | Path, **arrays: torch.Tensor) -> None:
 
 def _register_attack(sub, common) -> None:
     p = sub.add_parser("attack", help="run an explanation attack on test digits")
-    kinds = p.add_subparsers(dest="attack_kind", required=True)
+    kinds = p.add_subparsers(dest="attack_kind", metavar="KIND", required=True, help="senn, protodl or saliency")
 
     s = kinds.add_parser("senn", help="targeted concept attack on SENN (paper 000, eq. 1; Fig. 2 protocol)")
-    s.add_argument("--n", type=int, default=20, help="natural digits")
-    s.add_argument("--targets", type=int, default=10, help="random other-class targets per digit (paper: 100)")
-    s.add_argument("--eps", type=float, default=0.3)
-    s.add_argument("--steps", type=int, default=100)
-    s.add_argument("--lam", type=float, default=1.0, help="weight of the label-keeping cross-entropy")
-    s.add_argument("--save", default=None, help="write x, x_adv, x_target, y, pred_before, pred_after, label_kept")
+    s.add_argument("--n", type=int_range(1, MAX_N), default=20, help="natural digits")
+    s.add_argument("--targets", type=int_range(1, 1000), default=10,
+                   help="random other-class targets per digit (paper: 100)")
+    s.add_argument("--eps", type=unit_eps, default=0.3, help="L-inf radius in (0, 1]")
+    s.add_argument("--steps", type=int_range(0, MAX_STEPS), default=100)
+    s.add_argument("--lam", type=weight, default=1.0, help="weight (>= 0) of the label-keeping cross-entropy")
+    s.add_argument("--save", default=None, metavar="PATH.npz",
+                   help="write x, x_adv, x_target, y, pred_before, pred_after, label_kept")
     common(s)
 
     s = kinds.add_parser("protodl", help="untargeted prototype attack on PrototypeDL (paper 000, eq. 3)")
-    s.add_argument("--n", type=int, default=100)
-    s.add_argument("--eps", type=float, default=0.3)
-    s.add_argument("--steps", type=int, default=100)
-    s.add_argument("--lam", type=float, default=1.0, help="weight of R(x, y)")
-    s.add_argument("--xi", type=float, default=0.3, help="weight of the label-keeping cross-entropy")
-    s.add_argument("--alpha", type=float, default=0.0, help="weight of ||h(x*)||^2")
-    s.add_argument("--save", default=None)
+    s.add_argument("--n", type=int_range(1, MAX_N), default=100)
+    s.add_argument("--eps", type=unit_eps, default=0.3, help="L-inf radius in (0, 1]")
+    s.add_argument("--steps", type=int_range(0, MAX_STEPS), default=100)
+    s.add_argument("--lam", type=weight, default=1.0, help="weight (>= 0) of R(x, y)")
+    s.add_argument("--xi", type=weight, default=0.3, help="weight (>= 0) of the label-keeping cross-entropy")
+    s.add_argument("--alpha", type=weight, default=0.0, help="weight (>= 0) of ||h(x*)||^2")
+    s.add_argument("--save", default=None, metavar="PATH.npz")
     common(s)
 
     for register in SALIENCY_PARSERS:
@@ -84,6 +179,10 @@ def run_attack(args: argparse.Namespace) -> dict[str, Any]:
 def _senn(args: argparse.Namespace) -> dict[str, Any]:
     from .experiments import senn_distances
 
+    if args.n * args.targets > MAX_SENN_PAIRS:
+        raise UsageError(f"--n × --targets must be at most {MAX_SENN_PAIRS:,} pairs, got {args.n * args.targets:,}; "
+                         "for larger runs use the chunked, resumable `experiment senn-distances`")
+    check_save(args.save)
     model, card, x, y, src = _data_for("senn", args.device)
     bar, on_step = _progress("attack senn (pairs)")
     res = senn_distances(model, x, y, n=args.n, targets=args.targets, eps=args.eps, steps=args.steps,
@@ -102,6 +201,7 @@ def _senn(args: argparse.Namespace) -> dict[str, Any]:
 def _protodl(args: argparse.Namespace) -> dict[str, Any]:
     from .experiments import protodl_distances
 
+    check_save(args.save)
     model, card, x, y, src = _data_for("protodl", args.device)
     bar, on_step = _progress("attack protodl (steps)")
     res = protodl_distances(model, x, y, n=args.n, eps=args.eps, steps=args.steps, lam=args.lam, xi=args.xi,
@@ -125,13 +225,14 @@ def _register_saliency(kinds, common) -> None:
     s.add_argument("--model", default="cnn", choices=list_models())
     s.add_argument("--method", default="saliency", choices=SALIENCY_METHODS, help="the explainer attacked")
     s.add_argument("--kind", default="topk", choices=[n.removeprefix("saliency_") for n in list_attacks(family="saliency")])
-    s.add_argument("--eps", type=float, default=0.1)
-    s.add_argument("--steps", type=int, default=50)
-    s.add_argument("--n", type=int, default=20)
-    s.add_argument("--k", type=int, default=50, help="top-k size in pixels")
-    s.add_argument("--beta", type=float, default=10.0, help="softplus sharpness of the surrogate")
+    s.add_argument("--eps", type=unit_eps, default=0.1, help="L-inf radius in (0, 1]")
+    s.add_argument("--steps", type=int_range(0, MAX_STEPS), default=50)
+    s.add_argument("--n", type=int_range(1, MAX_N), default=20)
+    s.add_argument("--k", type=int_range(1, 784), default=50, help="top-k size in pixels")
+    s.add_argument("--beta", type=float_range(0.0, 1e6, lo_open=True), default=10.0,
+                   help="softplus sharpness (> 0) of the surrogate")
     s.add_argument("--region", default="0,0,10,10", help="targeted kinds: row0,col0,row1,col1 (pixels, end exclusive)")
-    s.add_argument("--save", default=None)
+    s.add_argument("--save", default=None, metavar="PATH.npz")
     common(s)
 
 
@@ -157,11 +258,13 @@ def _saliency(args: argparse.Namespace) -> dict[str, Any]:
     from .attacks import create_attack
     from .experiments.sampling import pick_digits
 
+    box = region_mask(args.region)  # checked even when unused: a typo should not pass silently
+    check_save(args.save)
     model, card, x, y, src = _data_for(args.model, args.device)
     idx = pick_digits(y, args.n, args.seed)
     attack = create_attack(f"saliency_{args.kind}", model, method=args.method, eps=args.eps, steps=args.steps,
                            k=args.k, beta=args.beta)
-    target = region_mask(args.region).expand(len(idx), 1, 28, 28) if attack.targeted else None
+    target = box.expand(len(idx), 1, 28, 28) if attack.targeted else None
     bar, on_step = _progress(f"attack saliency {args.kind} ({args.method})")
     start = time.perf_counter()
     res = attack(x[idx], y[idx], target=target, seed=args.seed, on_step=on_step)
@@ -188,13 +291,13 @@ def _register_lipschitz(sub, common) -> None:
     p = sub.add_parser("lipschitz", help="local Lipschitz estimates of an explainer (papers 001 eq. 5, 002 eqs. 1-2)")
     p.add_argument("--model", default="cnn", choices=list_models())
     p.add_argument("--explainer", default="saliency", help="'self' (SENN θ / PrototypeDL distances) or an explainer name")
-    p.add_argument("--n", type=int, default=10)
-    p.add_argument("--eps", type=float, default=0.1)
-    p.add_argument("--budget", type=int, default=40, help="explainer evaluations per digit")
+    p.add_argument("--n", type=int_range(1, MAX_N), default=10)
+    p.add_argument("--eps", type=unit_eps, default=0.1, help="radius in (0, 1]")
+    p.add_argument("--budget", type=int_range(2, 100_000), default=40, help="explainer evaluations per digit")
     p.add_argument("--search", "--method", dest="search", default="auto", choices=["auto", *list_searches()],
                    help="the search algorithm (--method is its old name)")
-    p.add_argument("--restarts", type=int, default=4)
-    p.add_argument("--save", default=None, help="write x, x_prime, values")
+    p.add_argument("--restarts", type=int_range(1, 1000), default=4)
+    p.add_argument("--save", default=None, metavar="PATH.npz", help="write x, x_prime, values")
     common(p)
 
 
@@ -209,6 +312,7 @@ def run_lipschitz(args: argparse.Namespace) -> dict[str, Any]:
     from .experiments.sampling import pick_digits
     from .lipschitz import create_search, explanation_function, list_lipschitz_explainers
 
+    check_save(args.save)
     model, card, x, y, src = _data_for(args.model, args.device)
     if args.explainer not in list_lipschitz_explainers(model):
         raise UnknownNameError(f"unknown explainer '{args.explainer}' for {args.model}; available: "

@@ -13,13 +13,14 @@ def _run(capsys, *argv):
 
 
 def test_attack_senn_keys_and_save(capsys, tmp_path):
-    out = _run(capsys, "attack", "senn", "--n", "3", "--targets", "2", "--steps", "5", "--save", str(tmp_path / "s.npz"))
+    out = _run(capsys, "attack", "senn", "--n", "3", "--targets", "2", "--steps", "5",
+               "--save", str(tmp_path / "new" / "s.npz"))
     for key in ("label_kept_rate", "adv_outclass_median", "in_class_median", "out_class_median",
                 "adv_over_out_class", "adv_over_in_class", "linf_max", "seconds"):
         assert key in out
     assert out["linf_max"] <= 0.3 + 1e-6 and out["label_kept_rate"] == 1.0
     assert out["adv_over_in_class"] == pytest.approx(out["adv_outclass_median"] / out["in_class_median"])
-    d = np.load(tmp_path / "s.npz")
+    d = np.load(tmp_path / "new" / "s.npz")  # the folder is created
     assert set(d.files) >= {"x", "x_adv", "x_target", "y", "pred_before", "pred_after", "label_kept"}
     assert d["x"].shape == (3, 1, 28, 28) and (d["pred_after"] == d["pred_before"]).all()
 

@@ -7,8 +7,8 @@ import torch
 from PIL import Image, ImageDraw
 
 import sem_core
-from sem_core.errors import DataError
 from sem_core.digit_io import digit_from_array, digit_from_bytes, digit_to_png
+from sem_core.errors import DataError
 
 
 def _png(img: Image.Image, fmt: str = "PNG") -> bytes:
@@ -88,7 +88,7 @@ def test_scaled_mnist_digit_round_trips_through_the_cnn(test_split):
 @pytest.mark.parametrize("data, message", [
     (b"", "empty"),
     (b"this is not an image at all" * 10, "not an image"),
-    (_png(_drawn_one())[:200], "not an image"),                       # truncated PNG
+    (_png(_drawn_one())[:200], "damaged or incomplete"),              # truncated PNG
     (_png(Image.new("RGB", (64, 64), "white")), "blank"),
     (_png(Image.new("RGB", (64, 64), (90, 90, 90))), "blank"),
     (_png(_drawn_one(size=200).resize((5, 5))), "too small"),

@@ -19,6 +19,7 @@ starts tied to one class per prototype (``class_init=True``) resists the attack 
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -66,6 +67,9 @@ class ProtoDLAttack(Attack):
         super().__init__(model, **kw)
         if not isinstance(model, PrototypeDL):
             raise AttackError("the prototype attack needs a PrototypeDL (a model with prototype_distances())")
+        for key, value in (("lam", lam), ("xi", xi), ("alpha", alpha)):
+            if not math.isfinite(value):
+                raise AttackError(f"{key} must be a finite number, got {value}")
         self.lam, self.xi, self.alpha = float(lam), float(xi), float(alpha)
 
     def config(self) -> dict[str, Any]:

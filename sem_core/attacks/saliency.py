@@ -23,6 +23,7 @@ Integrated gradients and DeepLIFT are the hardest to move, as the paper found fo
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -64,6 +65,8 @@ class SaliencyAttack(Attack):
             raise AttackError(f"unknown explainer '{method}' for the saliency attacks; available: {', '.join(SALIENCY_METHODS)}")
         if not 1 <= k <= 784:
             raise AttackError(f"k must be between 1 and 784 pixels, got {k}")
+        if not (math.isfinite(beta) and beta > 0):
+            raise AttackError(f"beta (softplus sharpness) must be a finite number > 0, got {beta}")
         self.method, self.k, self.beta, self.ig_steps = method, int(k), float(beta), int(ig_steps)
         self.surrogate = with_activation(model, "softplus", beta) if hasattr(model, "config") else model
 
@@ -118,9 +121,8 @@ class SaliencyAttack(Attack):
 class TopKAttack(SaliencyAttack):
     """Top-k attack (paper 003 Alg. 1): push the map's mass out of its natural top-k pixels."""
 
-    kind = "topk"
+    kind, label = "topk", "top-k"
     summary = "move the map's mass out of its top-k pixels (paper 003 Alg. 1)"
-    label = "top-k"
     objective_tex = r"D(x_t, x) = -\sum_{i \in B} I(x)_i, \quad B = \text{the } k \text{ largest entries of } I(x_t)"
     sentence = "The top-k attack takes mass away from the k pixels that were most important on the natural digit."
 
@@ -135,9 +137,8 @@ class TopKAttack(SaliencyAttack):
 class CenterAttack(SaliencyAttack):
     """Mass-center attack (paper 003 Sec. 3): move the map's centre of mass as far as possible."""
 
-    kind = "center"
+    kind, label = "center", "mass-center"
     summary = "move the map's centre of mass (paper 003 Sec. 3)"
-    label = "mass-center"
     objective_tex = r"D(x_t, x) = \big\| C(x) - C(x_t) \big\|_2, \quad C(x) = \sum_{i,j} I(x)_{ij}\,[i, j]^\top"
     sentence = "The mass-center attack drags the centre of the importance mass (the × on the maps) as far as it can."
 
@@ -153,10 +154,9 @@ class RegionAttack(SaliencyAttack):
     """Targeted region attack (paper 003 Sec. 3): pull the map's mass into ``target``, a bool/0-1
     mask [B or 1,1,28,28] or [28,28]."""
 
-    kind = "region"
+    kind, label = "region", "targeted region"
     targeted = True
     summary = "pull the map's mass into a chosen region (paper 003 Sec. 3)"
-    label = "targeted region"
     objective_tex = r"D(x_t, x) = \sum_{i \in A} I(x)_i, \quad A = \text{the target region}"
     sentence = "The targeted attack pulls importance into a region you choose, whatever the digit looks like there."
 
@@ -183,10 +183,9 @@ class RegionAttack(SaliencyAttack):
 class RandomSignAttack(SaliencyAttack):
     """The baseline: one step x + ε·sign(N(0,1)) (kept if the label holds, else x)."""
 
-    kind = "random"
+    kind, label = "random", "random sign (baseline)"
     steps_fixed = True
     summary = "the baseline: one random-sign step of size ε (paper 003)"
-    label = "random sign (baseline)"
     objective_tex = r"x = x_t + \varepsilon \cdot \operatorname{sign}(\mathcal{N}(0, I))"
     sentence = "The baseline adds random ±ε noise once: how fragile is the map without any optimisation?"
 

@@ -7,6 +7,7 @@ concepts look like a 2's while the model still says 9.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -37,6 +38,8 @@ class SennConceptAttack(Attack):
         super().__init__(model, **kw)
         if not isinstance(model, SENN):
             raise AttackError("the concept attack needs a SENN (a model with concepts h and relevances θ)")
+        if not math.isfinite(lam):
+            raise AttackError(f"lam must be a finite number, got {lam}")
         self.lam = float(lam)
 
     def config(self) -> dict[str, Any]:

@@ -1,14 +1,19 @@
-"""Resumable experiment runner: chunks saved atomically, reused on resume, then tables + figures.
+"""Resumable experiment runner: chunks saved atomically, verified and reused on resume, then tables + figures.
 
     run_experiment("senn-distances", out="results/senn", n=100)
 
 Layout of ``out``:
-    chunks/NNNN.json     one finished chunk each (written to a temp file, then renamed)
+    .lock                held while a run writes here (holds its pid): a second writer is refused
+    chunks/NNNN.json     one finished chunk each, sealed (see ``integrity``): the digest of the parameters
+                         and models, the code version, index, spec and a checksum of its content
+    chunks/params.json   the run's parameters, written once its first chunk is done
     results.json/.csv    the experiment's rows and summary
     *.html, *.png        its plotly figures (PNG needs kaleido + a Chromium; skipped with a note)
     manifest.json        parameters, model cards, data source, seconds, versions,
-                         chunks_computed / chunks_reused of the last run
-A folder holding chunks of *other* parameters is refused, so results never mix.
+                         chunks_computed / chunks_reused / chunks_recomputed of the last run
+Parameters are checked before any work. A folder whose params.json names *other* parameters is refused, so
+results never mix; a chunk that fails any check (edited, truncated, unparsable, wrong length, other
+parameters or code) is recomputed with a warning, never reused.
 """
 from __future__ import annotations
 
@@ -16,7 +21,6 @@ import csv
 import io
 import json
 import logging
-import os
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -27,6 +31,8 @@ import torch
 
 from ..errors import SemError
 from ..registry import Registry
+from . import integrity
+from .integrity import BadChunk, show
 
 log = logging.getLogger(__name__)
 EXPERIMENTS: Registry[type["Experiment"]] = Registry("experiment")
@@ -94,29 +100,41 @@ def list_experiments() -> list[str]:
 
 
 def load_results(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(manifest, {figure name: go.Figure}) of a finished experiment folder."""
-    import plotly.io as pio
-
+    """(manifest, {figure name: go.Figure}) of a finished experiment folder; the manifest is checked
+    (``integrity.read_manifest``: a SemError naming the file), a figure whose plotly JSON is missing or
+    unreadable is left out with a warning."""
     folder = Path(folder)
     path = folder / "manifest.json"
     if not path.is_file():
         raise SemError(f"{folder} has no manifest.json (not a finished experiment folder)")
-    try:
-        manifest = json.loads(path.read_text())
-        manifest["figures"], manifest["experiment"]  # noqa: B018  (the fields the app needs)
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-        raise SemError(f"{path} is not a readable experiment manifest ({exc})") from None
+    manifest = integrity.read_manifest(path)
     figures = {}
-    for stem, entry in manifest.get("figures", {}).items():
-        if "json" in entry and (folder / entry["json"]).is_file():
-            figures[stem] = pio.from_json((folder / entry["json"]).read_text())
+    for stem, entry in manifest["figures"].items():
+        fig = read_figure(folder, entry)
+        if fig is not None:
+            figures[stem] = fig
     return manifest, figures
 
 
-def _atomic_write(path: Path, text: str | bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(text if isinstance(text, bytes) else text.encode())
-    os.replace(tmp, path)
+def read_figure(folder: Path, entry: dict[str, str]):
+    """The go.Figure of a manifest's figure ``entry`` from its plotly JSON, or None (with a warning naming the
+    file) when that file is missing or not a readable figure."""
+    import plotly.io as pio
+
+    if "json" not in entry:
+        return None
+    path = Path(folder) / entry["json"]
+    try:
+        return pio.from_json(path.read_bytes().decode())
+    except FileNotFoundError:
+        log.warning("skipped figure %s: the file is missing", path)
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        log.warning("skipped figure %s: not a readable plotly figure (%s)", path,
+                    " ".join(str(exc).split())[:100] or type(exc).__name__)
+    return None
+
+
+_atomic_write = integrity.write_atomic
 
 
 def _jsonable(v: Any) -> Any:
@@ -153,18 +171,31 @@ def _command(name: str, full: dict[str, Any], defaults: dict[str, Any], out: Pat
     """The CLI line that reproduces this run: every parameter that differs from the defaults as --param."""
     extra = "".join(f" --param {shlex.quote(k + '=' + json.dumps(v, separators=(',', ':')))}" for k, v in full.items()
                     if k not in ("n", "seed") and defaults.get(k) != v)
-    return f"python -m sem_core experiment {name} --n {full.get('n')}{extra} --out {out} --seed {seed}"
+    return f"python -m sem_core experiment {name} --n {full.get('n')}{extra} --out {shlex.quote(str(out))} --seed {seed}"
 
 
-def _claim_folder(out: Path, name: str, full: dict[str, Any]) -> None:
-    """Create ``out``/chunks and record the run's parameters there; refuse a folder holding another run's chunks."""
-    (out / "chunks").mkdir(parents=True, exist_ok=True)
+def _params_text(name: str, full: dict[str, Any]) -> str:
+    return json.dumps({"experiment": name, **full}, sort_keys=True)
+
+
+def _check_folder(out: Path, name: str, full: dict[str, Any]) -> None:
+    """Create ``out``/chunks; refuse a folder whose params.json records a run with other parameters (an
+    unreadable params.json is ignored with a warning: every chunk is verified anyway)."""
+    integrity.prepare_folder(out / "chunks", "chunk folder")
     key_path = out / "chunks" / "params.json"
-    key = json.dumps({"experiment": name, **full}, sort_keys=True)
-    if key_path.exists() and key_path.read_text() != key:
-        raise SemError(f"{out} holds chunks of a run with other parameters ({key_path.read_text()}); "
-                       f"choose another --out or delete that folder")
-    _atomic_write(key_path, key)
+    if not key_path.exists():
+        return
+    try:
+        stored = json.loads(key_path.read_bytes().decode())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        log.warning("%s is unreadable; ignoring it (each chunk is verified on its own)", key_path)
+        return
+    ours = json.loads(_params_text(name, full))
+    if stored != ours:
+        differ = sorted(set(stored) ^ set(ours) | {k for k in set(stored) & set(ours) if stored[k] != ours[k]}) \
+            if isinstance(stored, dict) else ["all"]
+        raise SemError(f"{out} holds chunks of a run with other parameters (differing: "
+                       f"{', '.join(show(k) for k in differ[:8])}); choose another --out or delete that folder")
 
 
 def _load_context(exp: Experiment, name: str, full: dict[str, Any], dev: torch.device, out: Path) -> Context:
@@ -184,29 +215,60 @@ def _load_context(exp: Experiment, name: str, full: dict[str, Any], dev: torch.d
     return ctx
 
 
-def _run_chunks(exp: Experiment, ctx: Context, specs: list[dict[str, Any]], out: Path,
-                on_step: Callable[[int, int], None] | None) -> tuple[list[dict[str, Any]], int, int, float]:
-    """(results, chunks computed, chunks reused, seconds of all chunks): a chunk saved with the same spec is
-    reused, any other is computed and saved."""
-    results, computed, reused, chunk_seconds = [], 0, 0, 0.0
+@dataclass
+class _Tally:
+    computed: int = 0      # chunks computed by this run (including the recomputed ones)
+    reused: int = 0        # chunks reused from earlier runs after passing every check
+    recomputed: int = 0    # chunks whose saved file failed a check, so they were computed again
+    seconds: float = 0.0   # compute seconds of all chunks (reused ones: as recorded)
+
+
+def _stored_chunk(path: Path, i: int, key: dict[str, str], spec: Any, tally: _Tally) -> tuple[bool, Any]:
+    """(True, result) for a saved chunk that passes every check; (False, None) when there is none or it fails one
+    (then a warning says why and it counts as recomputed)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return False, None
+    except OSError as exc:
+        reason = f"it cannot be read ({exc.strerror or exc})"
+    else:
+        try:
+            result, seconds = integrity.open_chunk(raw, i, key, spec)
+        except BadChunk as exc:
+            reason = str(exc)
+        else:
+            tally.seconds += seconds
+            return True, result
+    log.warning("recomputing chunk %s: %s", path, reason)
+    tally.recomputed += 1
+    return False, None
+
+
+def _run_chunks(exp: Experiment, ctx: Context, specs: list[dict[str, Any]], out: Path, key: dict[str, str],
+                on_first: Callable[[], None], on_step: Callable[[int, int], None] | None) -> tuple[list[Any], _Tally]:
+    """(results, tally): a saved chunk that passes every check is reused, any other is computed and saved;
+    ``on_first`` runs once the first chunk is done."""
+    results, tally = [], _Tally()
     for i, spec in enumerate(specs):
         path = out / "chunks" / f"{i:04d}.json"
-        stored = json.loads(path.read_text()) if path.exists() else {}
-        if stored and stored.get("spec") == _jsonable(spec):
-            results.append(stored["result"])
-            chunk_seconds += stored.get("seconds", 0.0)
-            reused += 1
+        spec = _jsonable(spec)
+        ok, result = _stored_chunk(path, i, key, spec, tally)
+        if ok:
+            tally.reused += 1
         else:
             t0 = time.perf_counter()
-            result = _jsonable(exp.run_chunk(spec, ctx))
+            result = json.loads(json.dumps(_jsonable(exp.run_chunk(spec, ctx))))  # as a reused chunk reads
             took = time.perf_counter() - t0
-            chunk_seconds += took
-            _atomic_write(path, json.dumps({"spec": _jsonable(spec), "result": result, "seconds": took}))
-            results.append(result)
-            computed += 1
+            tally.seconds += took
+            _atomic_write(path, integrity.seal_chunk(i, key, spec, result, took))
+            tally.computed += 1
+        results.append(result)
+        if i == 0:
+            on_first()
         if on_step:
             on_step(i + 1, len(specs))
-    return results, computed, reused, chunk_seconds
+    return results, tally
 
 
 def _write_outputs(outputs: Outputs, out: Path) -> dict[str, dict[str, str]]:
@@ -226,20 +288,37 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
                    on_step: Callable[[int, int], None] | None = None, **params: Any) -> dict[str, Any]:
     """Run (or resume) ``name`` into ``out``; returns the manifest (also written to manifest.json)."""
     from ..device import resolve_device
-    from ..models.checkpoint import library_versions
 
     exp = EXPERIMENTS.get(name)()
-    dev = resolve_device(device)
-    full = {**exp.defaults, **{k: v for k, v in params.items() if v is not None}, "seed": seed}
+    given = {k: v for k, v in params.items() if v is not None}
     if n is not None:
-        full["n"] = n
+        given["n"] = n
+    integrity.check_params(name, exp.defaults, given)
+    integrity.check_params(name, {"seed": 0}, {"seed": seed})
+    full = {**exp.defaults, **given, "seed": seed}
+    dev = resolve_device(device)
     out = Path(out)
-    _claim_folder(out, name, full)
+    integrity.prepare_folder(out)
+    with integrity.folder_lock(out):
+        return _run_locked(exp, name, full, dev, out, on_step)
 
+
+def _run_locked(exp: Experiment, name: str, full: dict[str, Any], dev: torch.device, out: Path,
+                on_step: Callable[[int, int], None] | None) -> dict[str, Any]:
+    """``run_experiment`` once the parameters are checked and ``out`` is locked."""
+    from ..models.checkpoint import library_versions
+
+    _check_folder(out, name, full)
     start = time.perf_counter()
     ctx = _load_context(exp, name, full, dev, out)
     specs = exp.chunks(ctx)
-    results, computed, reused, chunk_seconds = _run_chunks(exp, ctx, specs, out, on_step)
+    key = integrity.chunk_key(name, full, {m: card.get("sha256") for m, (_, card) in ctx.models.items()},
+                              integrity.code_version(exp))
+    params_path = out / "chunks" / "params.json"
+    results, tally = _run_chunks(exp, ctx, specs, out, key, lambda: _atomic_write(params_path, _params_text(name, full)),
+                                 on_step)
+    if tally.recomputed:
+        log.warning("%d chunk(s) of %s failed their checks and were recomputed", tally.recomputed, out)
     outputs = exp.finalize(results, ctx)
     figures = _write_outputs(outputs, out)
     verdict, why = exp.verdict(outputs.summary)
@@ -248,11 +327,12 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
         "data_source": ctx.data["test"].source, "device": str(dev),
         "models": {m: {k: card.get(k) for k in ("model", "config", "test_accuracy", "seed", "data", "sha256")}
                    for m, (_, card) in ctx.models.items()},
-        "chunks_total": len(specs), "chunks_computed": computed, "chunks_reused": reused,
+        "chunks_total": len(specs), "chunks_computed": tally.computed, "chunks_reused": tally.reused,
+        "chunks_recomputed": tally.recomputed, "code_version": key["code"],
         "seconds": round(time.perf_counter() - start, 2), "versions": library_versions(),
-        "compute_seconds_total": round(chunk_seconds, 2),  # all chunks, computed now or in earlier runs
+        "compute_seconds_total": round(tally.seconds, 2),  # all chunks, computed now or in earlier runs
         "summary": _jsonable(outputs.summary), "verdict": verdict, "verdict_reason": why, "figures": figures,
-        "command": _command(name, full, exp.defaults, out, seed), "notes": exp.notes,
+        "command": _command(name, full, exp.defaults, out, full["seed"]), "notes": exp.notes,
     }
     _atomic_write(out / "manifest.json", json.dumps(manifest, indent=1))
     return manifest

@@ -3,25 +3,35 @@
 The card records the architecture config, hyperparameters, data source and counts, test
 accuracy, seed, training seconds, library versions, and the name, shape and dtype of every
 tensor plus the SHA-256 of the weights file, so loading can say exactly what does not match.
+Cards are untrusted input: ``read_card`` checks their shape (the hash is required, the weights
+file must be a plain name in the card's folder, the config must build the listed tensors) before
+any weights are read, and every problem is a ``CheckpointError`` that says what to fix.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import math
 import platform
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save_file
 
 from ..errors import CheckpointError
 from .registry import MODELS, create_model, model_name
 
 CARD_FORMAT = "sem-explorer-checkpoint/1"
+TRAINED_SOURCES = ("mnist", "subset")   # what a card's data.source may be ("auto" is resolved before training)
+MAX_CARD_BYTES = 10_000_000             # a card is a few kB; refuse to parse anything near this
+MAX_WEIGHTS_BYTES = 500_000_000         # the shipped weights are < 5 MB; refuse to read and hash huge files
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
 
 
@@ -61,7 +71,7 @@ def save_checkpoint(model: nn.Module, out_dir: str | Path, card: dict[str, Any],
         "model": arch,
         "config": dataclasses.asdict(model.config),
         **card,
-        "tensors": {k: {"shape": list(v.shape), "dtype": str(v.dtype).removeprefix("torch.")} for k, v in state.items()},
+        "tensors": {k: _spec(v) for k, v in state.items()},
         "weights_file": weights.name,
         "sha256": _sha256(weights),
         "versions": library_versions(),
@@ -74,62 +84,197 @@ def save_checkpoint(model: nn.Module, out_dir: str | Path, card: dict[str, Any],
 
 
 def read_card(card_path: str | Path) -> dict[str, Any]:
-    """Parse and sanity-check a card (``.json``)."""
+    """Parse a card (``.json``) and check its shape; returns it as a dict.
+
+    Checked here, before any weights are touched: the format tag; ``model`` is a registered name;
+    ``config`` has only that model's fields, with values of the right types; ``tensors`` lists the
+    shapes and dtypes the config builds; ``weights_file`` is a plain file name in the card's folder;
+    ``sha256`` is a SHA-256 hex digest (required: it is what ties the card's numbers to the weights);
+    ``data`` and ``test_accuracy``, when present, are well formed (``require_usable``: present).
+    Example: ``card = read_card("assets/models/senn.json"); card["config"]["n_concepts"]``
+    """
     card_path = Path(card_path)
     if not card_path.is_file():
-        raise CheckpointError(f"checkpoint card not found: {card_path}")
+        raise CheckpointError(f"no checkpoint card at {card_path} (file not found)")
+    if card_path.stat().st_size > MAX_CARD_BYTES:
+        raise CheckpointError(f"{card_path.name} is too large for a card ({card_path.stat().st_size / 1e6:.1f} MB)")
     try:
-        card = json.loads(card_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{card_path.name} is not a valid JSON card: {exc}") from exc
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{card_path.name} is not a valid JSON card: {exc}") from None
+    name = card_path.name
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
-        raise CheckpointError(f"{card_path.name} is not a SEM Explorer card (format must be '{CARD_FORMAT}')")
+        raise CheckpointError(f"{name} is not a SEM Explorer card (format must be '{CARD_FORMAT}')")
     for key in ("model", "config", "tensors", "weights_file"):
         if key not in card:
-            raise CheckpointError(f"{card_path.name} lacks the field '{key}'")
-    if card["model"] not in MODELS:
-        raise CheckpointError(f"{card_path.name} names an unknown model '{card['model']}'; available: {', '.join(MODELS.names())}")
+            raise CheckpointError(f"{name} lacks the field '{key}'")
+    if not isinstance(card["model"], str) or card["model"] not in MODELS:
+        raise CheckpointError(f"{name} names an unknown model {_short(card['model'])}; "
+                              f"available: {', '.join(MODELS.names())}")
+    _check_config(name, card["model"], card["config"])
+    _check_tensors(name, card["tensors"])
+    _check_architecture(name, card)
+    _check_weights_file(name, card["weights_file"])
+    sha = card.get("sha256")
+    if sha is None:
+        raise CheckpointError(
+            f"card {name} has no weights hash ('sha256'), so its weights cannot be checked against it: re-save the "
+            f"model with sem_core.models.checkpoint.save_checkpoint, or retrain it with "
+            f"`python -m sem_core train --model {card['model']} --out {card_path.parent}`")
+    if not isinstance(sha, str) or not _HEX64.fullmatch(sha):
+        raise CheckpointError(f"{name}: 'sha256' must be 64 hexadecimal digits, got {_short(sha)}")
+    if "data" in card:
+        _check_data(name, card["data"])
+    if "test_accuracy" in card:
+        _check_accuracy(name, card["test_accuracy"])
+    return card
+
+
+def require_usable(card: dict[str, Any], name: str) -> dict[str, Any]:
+    """A card the app and CLI can use: it also says what data the model was trained and tested on
+    (``data``: source, n_train, n_test, description) and its ``test_accuracy``. Returns the card."""
+    retrain = f"retrain it with `python -m sem_core train --model {card['model']} --out DIR`"
+    if "data" not in card:
+        raise CheckpointError(f"card {name} has no data section, so the data its model was trained and tested "
+                              f"on is unknown; {retrain}")
+    if "test_accuracy" not in card:
+        raise CheckpointError(f"card {name} has no test_accuracy; {retrain}")
     return card
 
 
 def load_checkpoint(card_path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model a card describes, load and verify its weights; returns (model in eval mode, card)."""
+    """Rebuild the model a card describes, load and verify its weights; returns (model in eval mode, card).
+
+    The weights file must lie in the card's folder, hash to the card's SHA-256 and hold exactly the
+    card's tensors (which ``read_card`` has checked against the architecture the config builds).
+    """
     card_path = Path(card_path)
     card = read_card(card_path)
-    weights = card_path.parent / card["weights_file"]
+    folder = card_path.parent.resolve()
+    weights = folder / card["weights_file"]
     if not weights.is_file():
-        raise CheckpointError(f"weights file not found: {weights}")
-    if "sha256" in card and _sha256(weights) != card["sha256"]:
+        raise CheckpointError(f"weights file not found: {weights} (named by {card_path.name})")
+    if weights.resolve().parent != folder:
+        raise CheckpointError(f"{card_path.name}: the weights file {weights.name} links outside the card's folder")
+    if weights.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise CheckpointError(f"{weights.name} is too large ({weights.stat().st_size / 1e9:.1f} GB)")
+    blob = weights.read_bytes()  # hash exactly the bytes that are parsed
+    if hashlib.sha256(blob).hexdigest() != card["sha256"].lower():
         raise CheckpointError(f"{weights.name} does not match its card (SHA-256 differs): the weights were changed or replaced")
     try:
-        state = load_file(str(weights))
+        state = load_safetensors(blob)
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{weights.name} is not a readable safetensors file: {exc}") from exc
-    problems = _compare(state, card["tensors"])
-    try:
-        model = create_model(card["model"], **card["config"])
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{card_path.name}: bad config: {exc}") from exc
-    expected = model.state_dict()
-    problems += _compare(state, {k: {"shape": list(v.shape), "dtype": str(v.dtype).removeprefix("torch.")} for k, v in expected.items()}, what="the architecture")
+    problems = _compare(state, card["tensors"])             # read_card checked the card against the architecture
     if problems:
         raise CheckpointError(f"{weights.name} does not match: " + "; ".join(problems))
+    model = create_model(card["model"], **card["config"])
     model.load_state_dict(state)
     return model.to(device).eval(), card
 
 
-def _compare(state: dict[str, torch.Tensor], spec: dict[str, Any], what: str = "the card") -> list[str]:
+def _spec(t: torch.Tensor) -> dict[str, Any]:
+    return {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")}
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_config(name: str, model: str, config: Any) -> None:
+    """The config's keys are the model's config fields; each value has its default's type."""
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{name}: 'config' must be an object, got {_short(config)}")
+    fields = {f.name: f for f in dataclasses.fields(MODELS.get(model).Config)}
+    unknown = sorted(set(config) - set(fields), key=str)
+    if unknown:
+        raise CheckpointError(f"{name}: unknown config keys for model '{model}': {', '.join(map(str, unknown))}; "
+                              f"known keys: {', '.join(fields)}")
+    for key, value in config.items():
+        default = fields[key].default
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = _is_int(value)
+        elif isinstance(default, float):
+            ok = (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+        elif isinstance(default, str):
+            ok = isinstance(value, str)
+        elif isinstance(default, tuple):
+            ok = isinstance(value, list) and len(value) == len(default) and all(_is_int(v) for v in value)
+        else:  # a field type this check does not know: the model's constructor judges it
+            ok = True
+        if not ok:
+            raise CheckpointError(f"{name}: config '{key}' = {_short(value)} does not have the type of its "
+                                  f"default ({default!r})")
+
+
+def _check_architecture(name: str, card: dict[str, Any]) -> None:
+    """The config builds a model whose tensors are the card's. Built on the ``meta`` device: no memory
+    is allocated, so a hostile config (a width of 10⁹) costs nothing before it is refused."""
+    try:
+        with torch.device("meta"):
+            skeleton = create_model(card["model"], **card["config"])
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{name}: bad config: {exc}") from None
+    problems = _compare(skeleton.state_dict(), card["tensors"], have="the architecture")
+    if problems:
+        raise CheckpointError(f"{name}: the config does not match the card's tensors: " + "; ".join(problems))
+
+
+def _check_tensors(name: str, tensors: Any) -> None:
+    ok = isinstance(tensors, dict) and all(
+        isinstance(spec, dict) and isinstance(spec.get("dtype"), str) and isinstance(spec.get("shape"), list)
+        and all(_is_int(n) and n >= 0 for n in spec["shape"])
+        for spec in tensors.values())
+    if not ok:
+        raise CheckpointError(f"{name}: 'tensors' must map each tensor name to {{\"shape\": [ints], \"dtype\": str}}")
+
+
+def _check_weights_file(name: str, weights_file: Any) -> None:
+    """A plain file name in the card's folder: no folders, no '..', no absolute path."""
+    plain = (isinstance(weights_file, str) and weights_file not in ("", ".", "..")
+             and not any(c in weights_file for c in "/\\\0:") and Path(weights_file).name == weights_file)
+    if not plain:
+        raise CheckpointError(f"{name}: 'weights_file' must be a plain file name in the card's folder "
+                              f"(no folders, no '..'), got {_short(weights_file)}")
+
+
+def _check_data(name: str, data: Any) -> None:
+    ok = (isinstance(data, dict) and data.get("source") in TRAINED_SOURCES
+          and _is_int(data.get("n_train")) and data["n_train"] >= 0
+          and _is_int(data.get("n_test")) and data["n_test"] >= 0
+          and isinstance(data.get("description"), str))
+    if not ok:
+        raise CheckpointError(
+            f"card {name} has a malformed data section {_short(data)}: it needs 'source' (one of "
+            f"{', '.join(TRAINED_SOURCES)}), 'n_train' and 'n_test' (counts) and 'description' (text)")
+
+
+def _check_accuracy(name: str, acc: Any) -> None:
+    if not ((_is_int(acc) or isinstance(acc, float)) and 0.0 <= acc <= 1.0):
+        raise CheckpointError(f"card {name}: 'test_accuracy' must be a number in [0, 1], got {_short(acc)}")
+
+
+def _compare(state: dict[str, torch.Tensor], spec: dict[str, Any], what: str = "the card",
+             have: str = "the file") -> list[str]:
+    """What differs between real tensors (``have``) and a {name: {shape, dtype}} spec (``what``)."""
     problems = []
     missing = sorted(set(spec) - set(state))
     extra = sorted(set(state) - set(spec))
     if missing:
-        problems.append(f"tensors in {what} but not in the file: {', '.join(missing)}")
+        problems.append(f"tensors in {what} but not in {have}: {', '.join(missing)}")
     if extra:
-        problems.append(f"tensors in the file but not in {what}: {', '.join(extra)}")
+        problems.append(f"tensors in {have} but not in {what}: {', '.join(extra)}")
     for k in sorted(set(spec) & set(state)):
         shape, dtype = list(state[k].shape), str(state[k].dtype).removeprefix("torch.")
         if shape != list(spec[k]["shape"]) or dtype != spec[k]["dtype"]:
-            problems.append(f"'{k}' is {dtype}{shape} in the file but {spec[k]['dtype']}{spec[k]['shape']} in {what}")
+            problems.append(f"'{k}' is {dtype}{shape} in {have} but {spec[k]['dtype']}{spec[k]['shape']} in {what}")
     return problems
 
 

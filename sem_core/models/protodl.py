@@ -19,7 +19,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..errors import SemError
 from .base import ExplanationFunction, SemModel
+from .defenses import prototype_adversarial_term
 from .layers import make_activation
 from .registry import MODELS
 
@@ -136,7 +138,13 @@ class PrototypeDL(SemModel):
         r1 = d.min(0).values.mean()  # each prototype near some encoding in the batch
         r2 = d.min(1).values.mean()  # each encoding near some prototype
         total = ce + cfg.proto_reconstruction * rec + cfg.proto_r1 * r1 + cfg.proto_r2 * r2
-        return {"loss": total, "ce": ce, "rec": rec, "r1": r1, "r2": r2}
+        terms = {"ce": ce, "rec": rec, "r1": r1, "r2": r2}
+        if getattr(cfg, "defense", "none") == "adversarial":  # paper 000 eq. 3 inside training
+            terms["adversarial"] = prototype_adversarial_term(self, x, y, eps=cfg.defense_eps, steps=cfg.defense_steps)
+            total = total + cfg.defense_weight * terms["adversarial"]
+        elif getattr(cfg, "defense", "none") != "none":
+            raise SemError(f"PrototypeDL supports the defense 'adversarial' only, not '{cfg.defense}'")
+        return {"loss": total, **terms}
 
     def after_training(self, x_train, x_test, y_test) -> dict[str, Any]:
         extras: dict[str, Any] = {"prototype_classes": self.prototype_classes().tolist()}

@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .base import ExplanationFunction, SemModel
+from .defenses import adversarial_term, lipschitz_term
 from .layers import make_activation
 from .registry import MODELS
 
@@ -141,7 +142,15 @@ class SENN(SemModel):
         rec = F.mse_loss(self.reconstruct(h), x)
         sparse = h.abs().mean()
         total = ce + cfg.stability * stab + cfg.reconstruction * rec + cfg.sparsity * sparse
-        return {"loss": total, "ce": ce, "stability": stab, "rec": rec, "sparsity": sparse}
+        terms = {"ce": ce, "stability": stab, "rec": rec, "sparsity": sparse}
+        defense = getattr(cfg, "defense", "none")
+        if defense == "adversarial":
+            terms["adversarial"] = adversarial_term(self, x, y, h, eps=cfg.defense_eps, steps=cfg.defense_steps)
+        elif defense == "lipschitz":
+            terms["lipschitz"] = lipschitz_term(self, x, h, eps=cfg.defense_eps)
+        if defense != "none":
+            total = total + cfg.defense_weight * terms[defense]
+        return {"loss": total, **terms}
 
     def after_training(self, x_train, x_test, y_test) -> dict[str, Any]:
         self.compute_grounding(x_train)

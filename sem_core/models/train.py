@@ -34,6 +34,12 @@ class TrainConfig:
     proto_reconstruction: float = 0.05
     proto_r1: float = 0.5
     proto_r2: float = 0.5
+    # SENN defenses (paper 000 Sec. 6; ``defenses.py``): "none", "adversarial" or "lipschitz", the weight
+    # of its term, the ε of the ball it defends (pixel units) and the PGD steps of adversarial training.
+    defense: str = "none"
+    defense_weight: float = 1.0
+    defense_eps: float = 0.3
+    defense_steps: int = 5
 
 
 DEFAULT_EPOCHS = {"cnn": 30, "senn": 20, "protodl": 60}

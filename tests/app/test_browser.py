@@ -147,3 +147,23 @@ def test_navigation_lists_every_page(server, page):
         return
     paths = {urlparse(h).path.strip("/") for h in links.evaluate_all("els => els.map(e => e.href)")}
     assert paths == {p.url_path for p in PAGES}
+
+
+# A hand-edited URL must not put attacker Markdown (a link, a remote image) into the app's own warning.
+INJECTIONS = {
+    "backtick-link": "concept?eps=x%60%20**Session%20expired**%20[Log%20in](https://evil.example)%20%60",
+    "image": "prototype?digits=![i](http://127.0.0.1:9/x.png)",
+    "bare-address": "lipschitz?lip_n=www.evil.example%20a@evil.example",
+}
+
+
+@pytest.mark.parametrize("path", INJECTIONS.values(), ids=INJECTIONS.keys())
+def test_url_injection_shows_plain_warning(server, page, path):
+    page.goto(f"{server.url}/{path}", wait_until="domcontentloaded")
+    page.wait_for_selector('[data-testid="stAppViewContainer"]', state="attached")
+    wait_idle(page, LOAD_TIMEOUT)
+    boxes = page.locator('[data-testid="stAlertContentWarning"]')
+    texts = boxes.all_inner_texts()
+    assert any(t.startswith("Ignored ") for t in texts), texts
+    assert boxes.locator("a, img, code, strong, em").count() == 0, boxes.evaluate_all("els => els.map(e => e.innerHTML)")
+    assert not page.locator('[data-testid="stException"]').count()

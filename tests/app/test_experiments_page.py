@@ -1,11 +1,10 @@
+from app_helpers import open_page
 from streamlit.testing.v1 import AppTest
 
 
 def _page(tmp_path, monkeypatch):
     monkeypatch.setenv("SEM_RESULTS_DIR", str(tmp_path))
-    at = AppTest.from_file("../../app.py", default_timeout=180)
-    at.run()
-    at.switch_page("pages/experiment_results.py").run()
+    at = open_page("experiment_results.py", timeout=180)
     assert not at.exception
     return at
 

@@ -1,0 +1,99 @@
+"""Training-time defenses for SENN's concepts (Zheng et al., paper 000, Sec. 6 — proposed, never built there).
+
+Two ways to make h robust, each an extra term of SENN's training loss (``TrainConfig.defense``):
+
+* ``"adversarial"`` — adversarial training with the paper's own attack: each batch runs a few PGD
+  steps of the targeted concept attack (eq. 1: x* = argmin_{x*∈B∞(x,ε)} ‖h(x*) − h(x_t)‖² + CE(f(x*), y),
+  x_t = another digit of the batch with another label) and adds ‖h(x*) − h(x)‖² so that h keeps
+  x*'s concepts near x's, plus the cross-entropy on x* (Madry et al. 2018 style).
+* ``"lipschitz"`` — a local Lipschitz penalty of h with respect to x in the L∞ ball:
+  ‖h(x + δ) − h(x)‖² / ε² at a random corner δ = ε·sign(N(0,1)) of the ε-ball (clipped to [0,1]),
+  a cheap stochastic finite-difference estimate of how far h moves per unit of L∞ perturbation.
+
+Both are pure functions of a model with ``concepts`` / ``relevances`` / ``aggregate``; the attack
+inside training is tested to stay inside the ball.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+DEFENSES = ("none", "adversarial", "lipschitz")
+
+
+def _pgd(x: torch.Tensor, loss, *, eps: float, steps: int) -> torch.Tensor:
+    """``steps`` L∞ sign-gradient steps (α = 2.5·ε/steps, Madry et al.) minimising ``loss(x*)`` (a scalar),
+    projected into B∞(x, eps) ∩ [0,1]; gradients w.r.t. the input only. Returns x*, detached."""
+    alpha = 2.5 * eps / max(steps, 1)
+    x0 = x.detach()
+    x_adv = x0.clone()
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        (grad,) = torch.autograd.grad(loss(x_adv), x_adv)
+        with torch.no_grad():
+            x_adv = torch.max(torch.min(x_adv - alpha * grad.sign(), x0 + eps), x0 - eps).clamp(0.0, 1.0)
+    return x_adv.detach()
+
+
+def other_class_partner(y: torch.Tensor) -> torch.Tensor:
+    """For each image of the batch, a random other image with another label, [B] → [B] (an image whose
+    label fills the whole batch gets an arbitrary partner)."""
+    scores = torch.rand(len(y), len(y), device=y.device)
+    return scores.masked_fill(y[:, None] == y[None, :], -1.0).argmax(1)
+
+
+def concept_pgd(model, x: torch.Tensor, y: torch.Tensor, h_target: torch.Tensor, *, eps: float,
+                steps: int) -> torch.Tensor:
+    """``steps`` sign-gradient steps of paper 000 eq. 1 (λ = 1) from x toward concepts ``h_target``
+    [B,k], projected into B∞(x, eps) ∩ [0,1]. Gradients w.r.t. the input only (the parameters'
+    grads are untouched). Returns x* [B,1,28,28], detached."""
+    def loss(z: torch.Tensor) -> torch.Tensor:
+        h = model.concepts(z)
+        return (h - h_target).pow(2).sum() + F.cross_entropy(model.aggregate(h, model.relevances(z)), y, reduction="sum")
+
+    return _pgd(x, loss, eps=eps, steps=steps)
+
+
+def adversarial_term(model, x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, *, eps: float,
+                     steps: int) -> torch.Tensor:
+    """‖h(x*) − h(x)‖² (mean over the batch) + CE(f(x*), y) for the concept attack x* of each image
+    toward another-label digit of the batch."""
+    partner = other_class_partner(y)
+    x_adv = concept_pgd(model, x, y, h.detach()[partner], eps=eps, steps=steps)
+    h_adv = model.concepts(x_adv)
+    ce = F.cross_entropy(model.aggregate(h_adv, model.relevances(x_adv)), y)
+    return (h_adv - h).pow(2).sum(1).mean() + ce
+
+
+def lipschitz_term(model, x: torch.Tensor, h: torch.Tensor, *, eps: float) -> torch.Tensor:
+    """Mean over the batch of ‖h(x + δ) − h(x)‖² / ε² at a random corner δ of the L∞ ε-ball (clipped)."""
+    x2 = (x + eps * torch.randn_like(x).sign()).clamp(0.0, 1.0)
+    return (model.concepts(x2) - h).pow(2).sum(1).mean() / max(eps, 1e-6) ** 2
+
+
+def prototype_pgd(model, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int, lam: float = 1.0,
+                  xi: float = 0.3) -> torch.Tensor:
+    """``steps`` sign-gradient steps of paper 000 eq. 3 (maximise D(x*, y) − λR(x*, y) − ξ CE(f(x*), y)),
+    projected into B∞(x, eps) ∩ [0,1]; gradients w.r.t. the input only. Returns x*, detached."""
+    from ..attacks.protodl_prototype import d_and_r  # the attack's own D and R (eq. 2)
+
+    classes = model.prototype_classes()
+
+    def loss(z: torch.Tensor) -> torch.Tensor:  # the negative gain: PGD minimises
+        h = model.prototype_distances(z)
+        d, r = d_and_r(h, classes, y)
+        return -(d - lam * r - xi * F.cross_entropy(model.classifier(h), y, reduction="none")).sum()
+
+    return _pgd(x, loss, eps=eps, steps=steps)
+
+
+def prototype_adversarial_term(model, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int) -> torch.Tensor:
+    """On the prototype attack x* of each image: CE(f(x*), y) + CE(−D(x*, ·), y), the second a softmax over
+    the class distances D(x*, c) (eq. 2) that is minimised when the digit's own class's prototypes are nearest."""
+    from ..attacks.protodl_prototype import class_distances
+
+    x_adv = prototype_pgd(model, x, y, eps=eps, steps=steps)
+    h = model.prototype_distances(x_adv)
+    dc = class_distances(h, model.prototype_classes())                  # [B,10], +inf for a class without prototype
+    dc = torch.where(torch.isinf(dc), torch.full_like(dc, 1e4), dc)
+    return F.cross_entropy(model.classifier(h), y) + F.cross_entropy(-dc, y)
