@@ -13,7 +13,9 @@ from sem_core.digit_io import digit_from_array, digit_from_bytes
 from sem_core.device import describe_device, resolve_device
 from sem_core.text import escape_markdown as safe_text, parse_url_number
 
-MODEL_LABELS = {"senn": "SENN (self-explaining)", "protodl": "PrototypeDL (prototypes)", "cnn": "CNN (black box)"}
+MODEL_LABELS = {"senn": "SENN (self-explaining)", "protodl": "PrototypeDL (prototypes)", "cnn": "CNN (black box)",
+                "senn-adv": "SENN, adversarially trained", "senn-lip": "SENN, Lipschitz-penalised",
+                "protodl-adv": "PrototypeDL, adversarially trained"}
 IMAGE_CHART = {"displayModeBar": False}  # st.plotly_chart config for digits and maps: no zoom/pan tool bar
 
 
@@ -44,7 +46,7 @@ def sidebar() -> None:
     with st.sidebar:
         st.caption(f"Device: **{describe_device(torch.device(device_name()))}**")
         sources = set()
-        for name in sem_core.list_models():
+        for name in sem_core.list_shipped():
             with contextlib.suppress(sem_core.SemError):
                 sources.add(get_model(name)[1]["data"]["source"])
         if sources:
@@ -212,3 +214,14 @@ def region_picker(x: torch.Tensor, prefix: str) -> torch.Tensor:
         mask = torch.from_numpy(mask_from_points(ev.selection.points))
     st.caption(f"{int(mask.sum())} pixels in the target region (red).")
     return mask
+
+
+def model_choice(family: str, key: str = "model", container=st) -> str:
+    """A URL-bound choice among the shipped models of ``family`` (the natural one and its robust variants)."""
+    names = sem_core.list_shipped(family)
+    return url_choice("Model", key, names, family, container=container, help=model_help(names))
+
+
+def model_help(names: list[str]) -> str:
+    """What each model name means, for a model choice's help tooltip."""
+    return " · ".join(f"{n}: {MODEL_LABELS.get(n, n)}" for n in names)

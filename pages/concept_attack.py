@@ -4,7 +4,7 @@ import json
 import streamlit as st
 import torch
 
-from pages.common import (IMAGE_CHART, digit_picker, downloads, get_model, get_split, sidebar, test_split_for, url_number,
+from pages.common import (model_choice, IMAGE_CHART, digit_picker, downloads, get_model, get_split, sidebar, test_split_for, url_number,
                           user_errors)
 from sem_core.attacks import create_attack
 from sem_core.digit_io import digit_to_png, npz_bytes
@@ -19,8 +19,9 @@ st.markdown("SENN explains its prediction with a few concepts h(x) weighted by r
 st.latex(r"x^* = \arg\min_{x^* \in B_\varepsilon(x)} \;\|h(x^*) - h(x_t)\|_2^2 + \lambda\, L_y\big(f(x^*), y\big)")
 
 with user_errors():
-    model, card = get_model("senn")
-    x_all, y_all, source = test_split_for("senn")
+    name = model_choice("senn")
+    model, card = get_model(name)
+    x_all, y_all, source = test_split_for(name)
     left, right = st.columns(2)
     with left:
         x, y, x_caption = digit_picker("src", "Source digit x (attacked)", 9, x_all, y_all)

@@ -20,7 +20,7 @@ if st.button("Try this: attack a 9 toward a 2", type="primary", key="home_try"):
     st.switch_page("pages/concept_attack.py", query_params={"src": "9", "tgt": "2"})
 
 st.header("Trained models")
-names = sem_core.list_models()
+names = sem_core.list_shipped()
 cols = st.columns(len(names))
 for col, name in zip(cols, names):
     with col, user_errors():

@@ -3,11 +3,11 @@ import json
 
 import streamlit as st
 
-from pages.common import (IMAGE_CHART, MODEL_LABELS, downloads, figure_downloads, get_model, sidebar, test_split_for,
+from pages.common import (model_help, IMAGE_CHART, downloads, figure_downloads, get_model, sidebar, test_split_for,
                           url_choice, url_number, user_errors)
 from sem_core.experiments.sampling import pick_digits
 from sem_core.lipschitz import SELF, estimate_seconds, lipschitz_by_explainer, list_lipschitz_explainers
-from sem_core import model_device
+from sem_core import list_shipped, model_device
 from sem_core.viz.lipschitz import lipschitz_box, lipschitz_frame, pair_figure, point_labels, worst_case
 
 DEFAULTS = ["saliency", "gradxinput", "ig", "occlusion"]
@@ -26,8 +26,8 @@ st.markdown("The value is a **lower bound** found by search (gradient ascent whe
 
 with user_errors():
     c1, c2 = st.columns([1, 3])
-    name = url_choice("Model", "lip_model", ["cnn", "senn"], "cnn", container=c1,
-                      help=" · ".join(MODEL_LABELS[m] for m in ("cnn", "senn")))
+    name = url_choice("Model", "lip_model", list_shipped(), "cnn", container=c1,
+                      help=model_help(list_shipped()))
     model, card = get_model(name)
     options = list_lipschitz_explainers(model)
     default = ([SELF] if SELF in options else []) + DEFAULTS
@@ -44,7 +44,7 @@ with user_errors():
         dev = model_device(model)
         bar = st.progress(0.0, text="Estimating…")
         est = lipschitz_by_explainer(model, names, x_all[idx].to(dev), eps=eps, budget=budget,
-                                     on_progress=lambda f, text: bar.progress(f, text=text))
+                                     on_step=lambda done, total: bar.progress(done / total, text=f"{done / total:.0%}"))
         bar.empty()
         results, skipped = est.results, est.skipped  # skipped: e.g. LRP has no rule for SENN's layers
         st.session_state["lip_result"] = dict(results=results, skipped=skipped, idx=idx, model=name, eps=eps,

@@ -4,7 +4,7 @@ import json
 import streamlit as st
 import torch
 
-from pages.common import (IMAGE_CHART, downloads, get_model, sidebar, test_split_for, url_classes, url_number,
+from pages.common import (model_choice, IMAGE_CHART, downloads, get_model, sidebar, test_split_for, url_classes, url_number,
                           user_errors)
 from sem_core.attacks import create_attack
 from sem_core.digit_io import digits_to_png, npz_bytes
@@ -21,8 +21,9 @@ st.latex(r"x^* = \arg\max_{x^* \in B_\varepsilon(x)} \; D(x^*,y) - \lambda R(x^*
          r"- \alpha \|h(x^*)\|_2^2")
 
 with user_errors():
-    model, card = get_model("protodl")
-    x_all, y_all, source = test_split_for("protodl")
+    name = model_choice("protodl")
+    model, card = get_model(name)
+    x_all, y_all, source = test_split_for(name)
     classes = model.prototype_classes().cpu()
     st.subheader("The prototypes")
     st.markdown("The 15 prototypes decoded back to images, each with the class it votes for.")

@@ -4,9 +4,9 @@ import json
 import streamlit as st
 import torch
 
-from pages.common import (IMAGE_CHART, MODEL_LABELS, digit_picker, downloads, figure_downloads, get_model, sidebar,
+from pages.common import (model_help, IMAGE_CHART, digit_picker, downloads, figure_downloads, get_model, sidebar,
                           region_picker, test_split_for, url_choice, url_number, user_errors)
-from sem_core import list_models, model_device
+from sem_core import list_shipped, model_device
 from sem_core.attacks import ATTACKS, SALIENCY_METHODS, create_attack, list_attacks
 from sem_core.explain import explain_all
 from sem_core.digit_io import digit_to_png, npz_bytes
@@ -23,8 +23,8 @@ st.markdown("A feature-importance map I(x) = |m(x)| / Σ|m(x)| says which pixels
 
 with user_errors():
     c1, c2, c3 = st.columns(3)
-    name = url_choice("Model", "sal_model", list_models(), "cnn", container=c1,
-                      help=" · ".join(MODEL_LABELS.get(m, m) for m in list_models()))
+    name = url_choice("Model", "sal_model", list_shipped(), "cnn", container=c1,
+                      help=model_help(list_shipped()))
     method = url_choice("Explainer", "sal_method", list(SALIENCY_METHODS), "saliency", container=c2)
     cls = ATTACK_OF[url_choice("Attack", "sal_kind", list(ATTACK_OF), "top-k", container=c3)]
     c1, c2, c3 = st.columns(3)
@@ -69,13 +69,13 @@ cols = st.columns(5 if cls.targeted else 4)
 cols[0].metric("Label kept", "yes" if kept else "no", help=f"prediction {pb} → {pa}")
 cols[1].metric(f"Top-{out['k']} intersection", f"{m['topk_intersection']:.2f}", help="1 = the same top-k pixels")
 cols[2].metric("Spearman rank correlation", f"{m['spearman']:.2f}", help="1 = the same ranking of all pixels")
-cols[3].metric("Centre shift (pixels)", f"{m['center_shift']:.2f}")
+cols[3].metric("Center shift (pixels)", f"{m['center_shift']:.2f}")
 if cls.targeted:
     cols[4].metric("Mass in region", f"{m['region_mass_after']:.3f}",
                    delta=f"{m['region_mass_after'] - m['region_mass_before']:+.3f}")
 
 st.subheader("Maps before and after")
-st.markdown("The real network's normalised map on the natural and on the adversarial digit; × marks the centre "
+st.markdown("The real network's normalised map on the natural and on the adversarial digit; × marks the center "
             "of mass" + ("; on the right, the target region over the adversarial digit." if cls.targeted else "."))
 a, b = st.columns([3, 2])
 maps_fig = maps_before_after(i0, i1)
@@ -97,7 +97,7 @@ if st.button("Compare all explainers", key="sal_grid_btn"):
     dev = model_device(model)
     bar = st.progress(0.0)
     grid = explain_all(model, torch.cat([res.x, res.x_adv]).to(dev), target=res.pred_before.repeat(2).to(dev),
-                       on_progress=lambda f, text: bar.progress(f, text=text))
+                       on_step=lambda done, total: bar.progress(done / total, text=f"explainer {done} of {total}"))
     bar.empty()
     out["grid"] = grid  # maps [E,2,28,28]: natural, adversarial
 if out["grid"] is not None:

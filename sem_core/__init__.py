@@ -10,7 +10,7 @@ call, a small frozen result out — plus a by-name helper that dispatches throug
     maps = explain(cnn, x[:8], "ig", steps=64)                               # [8,1,28,28]
     lip = local_lipschitz(explanation_function(cnn, "lime"), x[:2], budget=20)   # LipschitzResult
 """
-from .api import load_model, load_model_with_card, model_card
+from .api import list_shipped, load_model, load_model_with_card, model_card
 from .data import Split, load_split
 from .device import describe_device, model_device, resolve_device
 from .errors import AttackError, CheckpointError, DataError, SemError, UnknownNameError
@@ -23,7 +23,7 @@ from .lipschitz import (LIPSCHITZ_SEARCHES, BayesOptSearch, DiscreteSearch, Grad
                         RandomSearch, create_search, explanation_function, list_searches, local_lipschitz)
 
 __all__ = [
-    "load_model", "load_model_with_card", "model_card", "Split", "load_split", "describe_device", "model_device",
+    "list_shipped", "load_model", "load_model_with_card", "model_card", "Split", "load_split", "describe_device", "model_device",
     "resolve_device", "AttackError", "CheckpointError", "DataError", "SemError", "UnknownNameError",
     "create_model", "list_models", "with_activation", "ExplanationFunction", "SemModel",
     "EXPLAINERS", "Explainer", "create_explainer", "explain", "list_explainers", "normalize_map",

@@ -10,13 +10,14 @@ can be; 1 the run failed on an OS error (disk full...); 130 interrupted (Ctrl-C)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
 import sys
 from typing import Any, Callable
 
-from .cli_attacks import MAX_N, SEED_MAX, UsageError, check_file_name, check_out_dir, int_range, weight
+from .cli_attacks import MAX_N, SEED_MAX, UsageError, check_file_name, check_out_dir, int_range, unit_eps, weight
 from .errors import SemError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concepts", type=int_range(1, 1000), default=None, help="SENN: number of concepts k (1..1000)")
     p.add_argument("--stability", type=weight, default=None, help="SENN: stability weight lambda (>= 0)")
     p.add_argument("--name", default=None, help="file stem of the checkpoint (default: the model name)")
+    p.add_argument("--defense", default="none", choices=["none", "adversarial", "lipschitz"],
+                   help="robust training (paper 000 Sec. 6): SENN adversarial|lipschitz, PrototypeDL adversarial")
+    p.add_argument("--defense-weight", type=weight, default=1.0, help="weight (>= 0) of the defense term")
+    p.add_argument("--defense-eps", type=unit_eps, default=0.3, help="L-inf radius the defense covers, in (0, 1]")
+    p.add_argument("--defense-steps", type=int_range(1, 100), default=5, help="PGD steps of adversarial training")
+    p.add_argument("--init", default=None, help="start from this shipped model or card (fine-tuning), e.g. protodl")
     _common(p)
 
     p = sub.add_parser("eval", help="accuracy of a shipped model on its own source's test split")
@@ -97,7 +104,10 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     model_config: dict[str, Any] = {}
     if args.concepts is not None:
         model_config["n_concepts"] = args.concepts
-    train_config = TrainConfig() if args.stability is None else TrainConfig(stability=args.stability)
+    train_config = TrainConfig(defense=args.defense, defense_weight=args.defense_weight, defense_eps=args.defense_eps,
+                               defense_steps=args.defense_steps)
+    if args.stability is not None:
+        train_config = dataclasses.replace(train_config, stability=args.stability)
     bar = tqdm(desc=f"train {args.model}", unit="batch", file=sys.stderr, disable=None)
 
     def on_step(step: int, total: int, metrics: dict[str, float]) -> None:
@@ -107,7 +117,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 
     result = train_model(args.model, epochs=args.epochs, seed=args.seed, data=args.data, device=args.device,
                          out=args.out, model_config=model_config, train_config=train_config, on_step=on_step,
-                         name_on_disk=args.name)
+                         name_on_disk=args.name, init_from=args.init)
     bar.close()
     card = result.card
     return {"model": args.model, "card": str(result.card_path), "accuracy": card["test_accuracy"],

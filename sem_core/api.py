@@ -13,6 +13,21 @@ from .models.checkpoint import SHIPPED_DIR, load_checkpoint, read_card, require_
 from .models.registry import list_models
 
 
+def list_shipped(family: str | None = None) -> list[str]:
+    """Names of the shipped checkpoints (``assets/models/NAME.json``), optionally only those whose
+    architecture is ``family`` ("cnn", "senn", "protodl"): e.g. ``list_shipped("senn")`` →
+    ["senn", "senn-adv", "senn-lip"] (the robust variants train the same architecture)."""
+    names = []
+    for card in sorted(SHIPPED_DIR.glob("*.json"), key=lambda p: p.stem):
+        try:
+            arch = read_card(card).get("model")
+        except CheckpointError:
+            continue
+        if arch in list_models() and (family is None or arch == family):
+            names.append(card.stem)
+    return names
+
+
 def _card_path(name: str | Path) -> Path:
     """A shipped model's card, or the card at a ``.json`` path; a clear error when there is none."""
     path = Path(name)
@@ -21,8 +36,8 @@ def _card_path(name: str | Path) -> Path:
             raise CheckpointError(f"no card at {path} (a checkpoint card is the .json file written by "
                                   f"`python -m sem_core train ... --out DIR`)")
         return path
-    if str(name) not in list_models():
-        raise UnknownNameError(f"unknown model '{name}'; available: {', '.join(list_models())} "
+    if str(name) not in list_models() and str(name) not in list_shipped():
+        raise UnknownNameError(f"unknown model '{name}'; available: {', '.join(list_shipped())} "
                                f"(or the path of a card .json)")
     path = SHIPPED_DIR / f"{name}.json"
     if not path.is_file():

@@ -131,10 +131,13 @@ def save_npz(path: str | Path, **arrays: torch.Tensor) -> None:
 
 
 def _register_attack(sub, common) -> None:
+    from .api import list_shipped
+
     p = sub.add_parser("attack", help="run an explanation attack on test digits")
     kinds = p.add_subparsers(dest="attack_kind", metavar="KIND", required=True, help="senn, protodl or saliency")
 
     s = kinds.add_parser("senn", help="targeted concept attack on SENN (paper 000, eq. 1; Fig. 2 protocol)")
+    s.add_argument("--model", default="senn", choices=list_shipped("senn"), help="a shipped SENN (robust: senn-adv, senn-lip)")
     s.add_argument("--n", type=int_range(1, MAX_N), default=20, help="natural digits")
     s.add_argument("--targets", type=int_range(1, 1000), default=10,
                    help="random other-class targets per digit (paper: 100)")
@@ -146,6 +149,7 @@ def _register_attack(sub, common) -> None:
     common(s)
 
     s = kinds.add_parser("protodl", help="untargeted prototype attack on PrototypeDL (paper 000, eq. 3)")
+    s.add_argument("--model", default="protodl", choices=list_shipped("protodl"), help="a shipped PrototypeDL")
     s.add_argument("--n", type=int_range(1, MAX_N), default=100)
     s.add_argument("--eps", type=unit_eps, default=0.3, help="L-inf radius in (0, 1]")
     s.add_argument("--steps", type=int_range(0, MAX_STEPS), default=100)
@@ -183,7 +187,7 @@ def _senn(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(f"--n × --targets must be at most {MAX_SENN_PAIRS:,} pairs, got {args.n * args.targets:,}; "
                          "for larger runs use the chunked, resumable `experiment senn-distances`")
     check_save(args.save)
-    model, card, x, y, src = _data_for("senn", args.device)
+    model, card, x, y, src = _data_for(args.model, args.device)
     bar, on_step = _progress("attack senn (pairs)")
     res = senn_distances(model, x, y, n=args.n, targets=args.targets, eps=args.eps, steps=args.steps,
                          lam=args.lam, seed=args.seed, on_step=on_step)
@@ -195,14 +199,14 @@ def _senn(args: argparse.Namespace) -> dict[str, Any]:
         pred_after, pred_before = predict(model, res.x_adv_best), predict(model, x[res.idx])
         save_npz(args.save, x=x[res.idx], x_adv=res.x_adv_best, x_target=x[best_t], y=y[res.idx],
                  pred_before=pred_before, pred_after=pred_after, label_kept=pred_after == pred_before)
-    return {"model": "senn", "data_source": src, **res.summary(), "config": res.config}
+    return {"model": args.model, "data_source": src, **res.summary(), "config": res.config}
 
 
 def _protodl(args: argparse.Namespace) -> dict[str, Any]:
     from .experiments import protodl_distances
 
     check_save(args.save)
-    model, card, x, y, src = _data_for("protodl", args.device)
+    model, card, x, y, src = _data_for(args.model, args.device)
     bar, on_step = _progress("attack protodl (steps)")
     res = protodl_distances(model, x, y, n=args.n, eps=args.eps, steps=args.steps, lam=args.lam, xi=args.xi,
                             alpha=args.alpha, seed=args.seed, on_step=on_step)
@@ -211,7 +215,7 @@ def _protodl(args: argparse.Namespace) -> dict[str, Any]:
     if args.save:
         save_npz(args.save, x=a.x, x_adv=a.x_adv, y=y[res.idx], pred_before=a.pred_before,
                  pred_after=a.pred_after, label_kept=a.label_kept)
-    return {"model": "protodl", "data_source": src, **res.summary(), "config": res.config}
+    return {"model": args.model, "data_source": src, **res.summary(), "config": res.config}
 
 
 HANDLERS.update({"senn": _senn, "protodl": _protodl})
@@ -219,10 +223,10 @@ HANDLERS.update({"senn": _senn, "protodl": _protodl})
 
 def _register_saliency(kinds, common) -> None:
     from .attacks import SALIENCY_METHODS, list_attacks
-    from .models.registry import list_models
+    from .api import list_shipped
 
     s = kinds.add_parser("saliency", help="attack a saliency map (paper 003, Algorithm 1)")
-    s.add_argument("--model", default="cnn", choices=list_models())
+    s.add_argument("--model", default="cnn", choices=list_shipped())
     s.add_argument("--method", default="saliency", choices=SALIENCY_METHODS, help="the explainer attacked")
     s.add_argument("--kind", default="topk", choices=[n.removeprefix("saliency_") for n in list_attacks(family="saliency")])
     s.add_argument("--eps", type=unit_eps, default=0.1, help="L-inf radius in (0, 1]")
@@ -286,10 +290,10 @@ HANDLERS["saliency"] = _saliency
 
 def _register_lipschitz(sub, common) -> None:
     from .lipschitz import list_searches
-    from .models.registry import list_models
+    from .api import list_shipped
 
     p = sub.add_parser("lipschitz", help="local Lipschitz estimates of an explainer (papers 001 eq. 5, 002 eqs. 1-2)")
-    p.add_argument("--model", default="cnn", choices=list_models())
+    p.add_argument("--model", default="cnn", choices=list_shipped())
     p.add_argument("--explainer", default="saliency", help="'self' (SENN θ / PrototypeDL distances) or an explainer name")
     p.add_argument("--n", type=int_range(1, MAX_N), default=10)
     p.add_argument("--eps", type=unit_eps, default=0.1, help="radius in (0, 1]")

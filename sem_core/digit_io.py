@@ -2,7 +2,7 @@
 
 The conversion follows the MNIST recipe (LeCun et al.): white ink on black, the ink's bounding
 box scaled so its longer side is 20 px (aspect kept), pasted into a 28×28 canvas so that its
-centre of mass sits at the centre.
+center of mass sits at the center.
 
 Example:
     x = digit_from_bytes(open("seven.png", "rb").read())   # [1,1,28,28] in [0,1]
@@ -92,7 +92,7 @@ def digit_from_array(arr: np.ndarray) -> torch.Tensor:
     canvas[top: top + new_h, left: left + new_w] = small
     if canvas.sum() == 0:                                       # specks that vanish when scaled down
         raise blank
-    canvas = _centre_of_mass_shift(canvas)
+    canvas = _center_of_mass_shift(canvas)
     return torch.from_numpy(canvas.clip(0.0, 1.0)).view(1, 1, SIZE, SIZE)
 
 
@@ -237,8 +237,8 @@ def _backdrop(grey: np.ndarray, alpha: np.ndarray) -> float:
     return 0.0 if light == strokes else 1.0
 
 
-def _centre_of_mass_shift(canvas: np.ndarray) -> np.ndarray:
-    """Shift a [28,28] image (integer pixels) so its centre of mass is at the centre."""
+def _center_of_mass_shift(canvas: np.ndarray) -> np.ndarray:
+    """Shift a [28,28] image (integer pixels) so its center of mass is at the center."""
     total = canvas.sum()
     ys, xs = np.indices(canvas.shape)
     cy, cx = (ys * canvas).sum() / total, (xs * canvas).sum() / total

@@ -29,7 +29,7 @@ def test_split():
 @pytest.fixture(scope="session")
 def shipped():
     """The shipped models on the CPU, loaded once: name -> (model, card)."""
-    return {name: sem_core.load_model_with_card(name, "cpu") for name in sem_core.list_models()}
+    return {name: sem_core.load_model_with_card(name, "cpu") for name in sem_core.list_shipped()}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -18,28 +18,28 @@ def _png(img: Image.Image, fmt: str = "PNG") -> bytes:
 
 
 def _drawn_one(size=200, offset=(0, 0)) -> Image.Image:
-    """A thick black vertical stroke ('1') on white, off-centre by ``offset``."""
+    """A thick black vertical stroke ('1') on white, off-center by ``offset``."""
     img = Image.new("RGB", (size, size), "white")
     ox, oy = offset
     ImageDraw.Draw(img).rectangle([90 + ox, 30 + oy, 110 + ox, 170 + oy], fill="black")
     return img
 
 
-def _centre_of_mass(x: torch.Tensor) -> tuple[float, float]:
+def _center_of_mass(x: torch.Tensor) -> tuple[float, float]:
     img = x.reshape(28, 28)
     ys, xs = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
     return float((ys * img).sum() / img.sum()), float((xs * img).sum() / img.sum())
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
-def test_black_on_white_becomes_white_on_black_and_centred(fmt):
+def test_black_on_white_becomes_white_on_black_and_centerd(fmt):
     x = digit_from_bytes(_png(_drawn_one(offset=(50, -20)), fmt))
     assert x.shape == (1, 1, 28, 28) and x.dtype == torch.float32
     assert 0.0 <= x.min() and x.max() <= 1.0
     img = x[0, 0]
     assert img[0].max() < 0.05 and img[:, 0].max() < 0.05            # black background
     assert img.max() > 0.9                                            # white ink
-    cy, cx = _centre_of_mass(x)
+    cy, cx = _center_of_mass(x)
     assert abs(cy - 13.5) <= 1.0 and abs(cx - 13.5) <= 1.0
     rows = torch.nonzero(img.amax(1) > 0.1).flatten()
     assert 18 <= len(rows) <= 21                                      # longer side scaled to 20 px
@@ -52,14 +52,14 @@ def test_rgba_canvas_with_transparent_background():
     assert x[0, 0, 0].max() < 0.05 and x.max() > 0.9
 
 
-def test_drawn_canvas_stroke_becomes_a_centred_digit():
+def test_drawn_canvas_stroke_becomes_a_centerd_digit():
     """What the draw tab's canvas returns: RGBA 280×280, an 18 px black stroke (a 7) off to the top left."""
     img = Image.new("RGBA", (280, 280), (255, 255, 255, 255))
     ImageDraw.Draw(img).line([(20, 30), (140, 30), (70, 170)], fill=(0, 0, 0, 255), width=18, joint="curve")
     x = digit_from_array(np.asarray(img))
     assert x.shape == (1, 1, 28, 28) and x.dtype == torch.float32
     assert x[0, 0, 0].max() < 0.05 and x[0, 0, :, 0].max() < 0.05 and x.max() > 0.9   # white ink on black
-    cy, cx = _centre_of_mass(x)
+    cy, cx = _center_of_mass(x)
     assert abs(cy - 13.5) <= 1.0 and abs(cx - 13.5) <= 1.0
     rows = torch.nonzero(x[0, 0].amax(1) > 0.1).flatten()
     assert 18 <= len(rows) <= 21                                      # the taller side scaled to 20 px

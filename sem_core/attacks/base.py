@@ -145,6 +145,7 @@ class Attack:
     targeted = False
     family = ""
     summary = ""
+    headline: tuple[str, ...] = ()   # the metrics that say whether it worked (comparison tables)
 
     def __init__(self, model: nn.Module, *, eps: float = 0.3, steps: int = 100, step_size: float | None = None,
                  random_start: bool = False, snapshot_every: int = 0):

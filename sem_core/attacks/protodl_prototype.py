@@ -61,6 +61,7 @@ class ProtoDLAttack(Attack):
 
     name = "protodl_prototype"
     family = "protodl"
+    headline = ("nearest_consistent_nat", "nearest_consistent_adv", "d_consistent_adv", "D_true_adv", "D_other_adv")
     summary = "make a digit's nearest prototype a wrong class's, label kept (paper 000 eq. 3)"
 
     def __init__(self, model, *, lam: float = 1.0, xi: float = 0.3, alpha: float = 0.0, **kw):

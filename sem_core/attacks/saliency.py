@@ -3,17 +3,17 @@
 The map I(x) = |m(x)| / Σ|m(x)| of an explainer m (saliency, gradient×input, integrated
 gradients, DeepLIFT) is pushed away from I(x) while the prediction stays:
     top-k        minimise Σ_{i ∈ B} I(x_t)_i, B = the top-k pixels of I(x)
-    center       maximise ||C(I(x_t)) − C(I(x))||₂, C the centre of mass (pixels)
+    center       maximise ||C(I(x_t)) − C(I(x))||₂, C the center of mass (pixels)
     region       maximise Σ_{i ∈ M} I(x_t)_i for a user-given mask M (targeted)
     random       one random-sign step x + ε·sign(N(0,1)) (the paper's baseline)
 Gradients go through a smooth surrogate (ReLU → softplus(β), paper 003 Sec. 4, because a ReLU
 network's saliency has zero second derivative); every iterate is *judged* on the real network:
 its label and its map. The score that picks the best iterate is the dissimilarity on the real
-network (top-k intersection, −centre shift, −mass in the region).
+network (top-k intersection, −center shift, −mass in the region).
 
 Measured on the shipped CNN, 100 offline test digits, ε 0.1, 50 steps, k 50, β 10
 (``python -m sem_core attack saliency --method M --kind K --n 100 --json``), every returned image
-keeping its label; top-k intersection (random-sign baseline → top-k attack), centre shift in pixels
+keeping its label; top-k intersection (random-sign baseline → top-k attack), center shift in pixels
 (random → mass-center attack):
     saliency     0.637 → 0.339   shift 0.53 → 2.66
     gradxinput   0.813 → 0.618   shift 0.37 → 2.00
@@ -53,6 +53,7 @@ class SaliencyAttack(Attack):
 
     kind = ""
     family = "saliency"
+    headline = ("topk_intersection", "spearman", "center_shift")
     label = ""            # for menus (e.g. "top-k")
     objective_tex = ""    # the dissimilarity D of paper 003's Algorithm 1, as LaTeX (x_t: the natural digit)
     sentence = ""         # what the attack does, in one plain sentence
@@ -135,12 +136,12 @@ class TopKAttack(SaliencyAttack):
 
 @register_attack
 class CenterAttack(SaliencyAttack):
-    """Mass-center attack (paper 003 Sec. 3): move the map's centre of mass as far as possible."""
+    """Mass-center attack (paper 003 Sec. 3): move the map's center of mass as far as possible."""
 
     kind, label = "center", "mass-center"
-    summary = "move the map's centre of mass (paper 003 Sec. 3)"
+    summary = "move the map's center of mass (paper 003 Sec. 3)"
     objective_tex = r"D(x_t, x) = \big\| C(x) - C(x_t) \big\|_2, \quad C(x) = \sum_{i,j} I(x)_{ij}\,[i, j]^\top"
-    sentence = "The mass-center attack drags the centre of the importance mass (the × on the maps) as far as it can."
+    sentence = "The mass-center attack drags the center of the importance mass (the × on the maps) as far as it can."
 
     def dissimilarity(self, i_s, ctx):
         return -(center_of_mass(i_s) - ctx["C0"]).norm(dim=1)

@@ -32,6 +32,7 @@ class SennConceptAttack(Attack):
     name = "senn_concept"
     targeted = True
     family = "senn"
+    headline = ("concept_distance_nat", "concept_distance_adv", "concept_change")
     summary = "make a digit's SENN concepts imitate another digit's, label kept (paper 000 eq. 1)"
 
     def __init__(self, model, *, lam: float = 1.0, **kw):

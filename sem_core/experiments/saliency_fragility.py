@@ -18,7 +18,7 @@ class SaliencyFragility(Experiment):
     models = ("cnn",)
     notes = prose("""
         Paper 003 attacked ImageNet/CIFAR-10 networks; here the shipped MNIST CNN (attacked through its softplus
-        surrogate, judged on the ReLU network) with k = 50 of 784 pixels. The centre shift is in pixels of a
+        surrogate, judged on the ReLU network) with k = 50 of 784 pixels. The center shift is in pixels of a
         28×28 image. Every returned image keeps its label (iterates that flip it are discarded).""")
     defaults = {"n": 100, "methods": ["saliency", "gradxinput", "ig", "deeplift"], "kinds": ["random", "topk", "center"],
                 "eps_values": [0.02, 0.05, 0.1], "steps": 50, "k": 50}

@@ -15,7 +15,7 @@ from ..errors import SemError
 from ..metrics.normalize import normalize_map
 from .base import explain, list_explainers
 
-Progress = Callable[[float, str], None]
+Progress = Callable[[int, int], None]  # on_step(done, total), as everywhere in sem_core
 
 
 @dataclass
@@ -29,23 +29,22 @@ class ExplainerGrid:
 
 
 def explain_all(model, x: torch.Tensor, *, target=None, explainers: Sequence[str] | None = None,
-                on_progress: Progress | None = None) -> ExplainerGrid:
+                on_step: Progress | None = None) -> ExplainerGrid:
     """Normalised maps of each explainer (default: all) for the batch ``x`` [B,1,28,28].
 
     ``target`` as in ``explain`` (default: the predicted class). An explainer that raises a
     ``SemError`` for this model is skipped with its message; the others still run.
+    ``on_step(done, total)`` after each explainer (done explainers of total).
     """
     explainers = list(explainers) if explainers is not None else list_explainers()
     names, maps, skipped = [], [], {}
     for j, name in enumerate(explainers):
-        if on_progress:
-            on_progress(j / max(len(explainers), 1), f"{name}…")
         try:
             maps.append(normalize_map(explain(model, x, name, target=target)).cpu()[:, 0])
             names.append(name)
         except SemError as exc:
             skipped[name] = str(exc)
-    if on_progress:
-        on_progress(1.0, "done")
+        if on_step:
+            on_step(j + 1, len(explainers))
     stacked = torch.stack(maps) if maps else torch.empty(0, x.shape[0], *x.shape[2:])
     return ExplainerGrid(names, stacked, skipped)

@@ -57,13 +57,13 @@ class LipschitzByExplainer:
 
 def lipschitz_by_explainer(model, explainers: Sequence[str], x: torch.Tensor, *, eps: float = 0.1,
                            budget: int = 20, seed: int = 0,
-                           on_progress: Callable[[float, str], None] | None = None) -> LipschitzByExplainer:
+                           on_step: Callable[[int, int], None] | None = None) -> LipschitzByExplainer:
     """``local_lipschitz`` of each named explainer (or "self") of ``model`` on the digits ``x``.
 
     Each explainer uses its default search (gradient ascent when differentiable, Bayesian
     optimisation otherwise). An explainer the model cannot use (a ``SemError``, e.g. LRP on SENN's
-    softplus layers) is skipped with its message and the others still run. ``on_progress(fraction,
-    text)`` follows the whole loop.
+    softplus layers) is skipped with its message and the others still run. ``on_step(done, total)``
+    follows the whole loop in per-mille (done of 1000), so a page can draw one bar over every explainer.
 
     Example:
         >>> out = lipschitz_by_explainer(cnn, ["saliency", "lime"], x[:5], eps=0.1, budget=20)
@@ -72,13 +72,13 @@ def lipschitz_by_explainer(model, explainers: Sequence[str], x: torch.Tensor, *,
     explainers = list(explainers)
     out = LipschitzByExplainer({})
     for j, name in enumerate(explainers):
-        def on_step(done: int, total: int, j: int = j, name: str = name) -> None:
-            if on_progress:
-                on_progress(min(1.0, (j + done / max(total, 1)) / len(explainers)), f"{name}: {done}/{total}")
+        def inner(done: int, total: int, j: int = j) -> None:
+            if on_step:
+                on_step(min(1000, (1000 * j + 1000 * done // max(total, 1)) // len(explainers)), 1000)
 
         try:
             out.results[name] = local_lipschitz(explanation_function(model, name), x, eps=eps, budget=budget,
-                                                seed=seed, on_step=on_step)
+                                                seed=seed, on_step=inner)
         except SemError as exc:
             out.skipped[name] = str(exc)
     return out

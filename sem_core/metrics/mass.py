@@ -1,4 +1,4 @@
-"""Centre of mass of an importance map and its shift (Ghorbani et al. 2019, Algorithm 1 & App. E)."""
+"""Center of mass of an importance map and its shift (Ghorbani et al. 2019, Algorithm 1 & App. E)."""
 from __future__ import annotations
 
 import torch
@@ -11,7 +11,7 @@ def center_of_mass(m: torch.Tensor) -> torch.Tensor:
 
     Args: m ``[B,H,W]`` or ``[B,C,H,W]`` (channels are summed after |·|). Returns ``[B,2]``
     (row, col) in pixel units, 0-based (the top-left pixel is (0, 0)). Differentiable in m,
-    which the mass-center attack needs. An all-zero map has no mass: it gets the image centre
+    which the mass-center attack needs. An all-zero map has no mass: it gets the image center
     ((H−1)/2, (W−1)/2).
     Example: ``center_of_mass(explain(model, x, "saliency"))  # [B,2]``
     """

@@ -87,12 +87,15 @@ def train_model(
     train_config: TrainConfig | None = None,
     limit: int | None = None,
     name_on_disk: str | None = None,
+    init_from: str | Path | None = None,
     on_step: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train ``name`` on ``data`` and (when ``out`` is given) save ``<out>/<name>.safetensors/.json``.
 
     ``on_step(step, total_steps, metrics)`` is called after every batch (progress bars).
-    ``limit`` trains on the first N training digits only (for tests).
+    ``limit`` trains on the first N training digits only (for tests). ``init_from``: a shipped model name
+    or card path to start from (fine-tuning, e.g. adversarial training of the natural model); its
+    architecture config is used and its name and weights hash are recorded in the card.
     Example: ``train_model("cnn", epochs=1, data="subset", out="assets/models")``
     """
     dev = resolve_device(device)
@@ -107,6 +110,7 @@ def train_model(
 
     torch.manual_seed(seed)
     model = create_model(name, **(model_config or {})).to(dev)
+    start_card = _initialise(model, init_from, name) if init_from is not None else None
     start = time.perf_counter()
     history = _fit(model, xtr, ytr, cfg, torch.Generator().manual_seed(seed), on_step)
     seconds = time.perf_counter() - start
@@ -125,10 +129,25 @@ def train_model(
         "train_seconds": round(seconds, 1),
         "device": str(dev),
         "final_epoch_losses": history[-1] if history else {},
+        **({"init_from": start_card} if start_card else {}),
         **extras,
     }
     card_path = save_checkpoint(model, out, card, name=name_on_disk or name) if out is not None else None
     return TrainResult(model, card, card_path, history)
+
+
+def _initialise(model: nn.Module, init_from: str | Path, name: str) -> dict[str, Any]:
+    """Load the weights of ``init_from`` into ``model`` (same architecture); returns what the card records."""
+    from ..api import load_model_with_card
+    from ..errors import CheckpointError
+
+    start, card = load_model_with_card(init_from, model_device(model))
+    if card["model"] != name or start.config != model.config:
+        raise CheckpointError(f"cannot start a {name} with config {model.config} from '{init_from}' "
+                              f"({card['model']}, {start.config})")
+    model.load_state_dict(start.state_dict())
+    model.requires_grad_(True)
+    return {"model": str(init_from), "sha256": card["sha256"], "test_accuracy": card["test_accuracy"]}
 
 
 def _fit(model: nn.Module, xtr: torch.Tensor, ytr: torch.Tensor, cfg: TrainConfig, gen: torch.Generator,

@@ -67,7 +67,7 @@ def predictions_table(probs: Mapping[str, torch.Tensor]) -> list[dict]:
 
 
 def maps_before_after(before, after, titles: Sequence[str] = ("natural", "adversarial")) -> go.Figure:
-    """Two normalised maps [28,28] side by side, each with its centre of mass (Ghorbani et al.) marked."""
+    """Two normalised maps [28,28] side by side, each with its center of mass (Ghorbani et al.) marked."""
     c0, c1 = center_of_mass(torch.stack([torch.as_tensor(before).reshape(28, 28), torch.as_tensor(after).reshape(28, 28)]))
     return maps_side_by_side(before, after, titles, (c0.tolist(), c1.tolist()))
 

@@ -1,7 +1,7 @@
 """Plotly figures of importance maps: one map, before/after, every explainer, a target region.
 
 Pure builders (data in, ``go.Figure`` out). Maps are ``[28,28]`` arrays or tensors, row 0 at the
-top as in the image; centres of mass are (row, col) in pixels, as ``sem_core.metrics.center_of_mass``
+top as in the image; centers of mass are (row, col) in pixels, as ``sem_core.metrics.center_of_mass``
 returns them (Ghorbani et al. 2019, Algorithm 1 footnote a).
 
 Example:
@@ -21,7 +21,7 @@ REGION_COLOR = "rgba(255,60,60,0.6)"
 CENTER_STYLE = dict(symbol="x", size=12, color="#00e5ff", line=dict(width=2, color="#00e5ff"))
 
 
-def _center(center: Sequence[float], name: str = "centre of mass") -> go.Scatter:
+def _center(center: Sequence[float], name: str = "center of mass") -> go.Scatter:
     row, col = float(center[0]), float(center[1])
     return go.Scatter(x=[col], y=[row], mode="markers", marker=CENTER_STYLE, name=name, showlegend=False,
                       hovertemplate=f"{name}: row {row:.1f}, col {col:.1f}<extra></extra>")
@@ -39,7 +39,7 @@ def map_figure(m, title: str = "", center: Sequence[float] | None = None, height
 
 def maps_side_by_side(before, after, titles: Sequence[str] = ("before", "after"),
                       centers: Sequence[Sequence[float] | None] = (None, None), height: int = 340) -> go.Figure:
-    """Two maps next to each other (natural vs adversarial), each with its centre of mass marked."""
+    """Two maps next to each other (natural vs adversarial), each with its center of mass marked."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=list(titles), horizontal_spacing=0.04)
     for col, (m, c) in enumerate(zip((before, after), centers), start=1):
         fig.add_trace(heat(as_image(m)), row=1, col=col)
@@ -84,7 +84,7 @@ def images_figure(x, x_adv, titles: Sequence[str] = ("natural", "adversarial", "
 def region_overlay(img, mask=None, title: str = "", selectable: bool = False, height: int = 360) -> go.Figure:
     """The digit in grey with the target region ``mask`` [28,28] (None = none) tinted red.
 
-    ``selectable`` adds a near-invisible marker at every pixel centre, so a box or lasso selection
+    ``selectable`` adds a near-invisible marker at every pixel center, so a box or lasso selection
     (e.g. Streamlit's ``on_select``) returns the chosen pixels as points (x = col, y = row); the
     selected ones turn red.
     """

@@ -31,17 +31,17 @@ def test_topk_attack_moves_the_map_and_keeps_the_label():
     m = _metrics(at)
     assert m["Label kept"] == "yes"
     assert 0.0 <= float(m["Top-50 intersection"]) < 1.0         # the top-k pixels changed
-    assert float(m["Centre shift (pixels)"]) > 0.0
+    assert float(m["Center shift (pixels)"]) > 0.0
     assert "ε = 0.1, 5 iterations" in at.caption[0].value
     assert len(at.latex) == 1 and r"\sum_{i \in B}" in at.latex[0].value
-    maps = figures(at)[0]["data"]                               # natural and adversarial map, × at each centre
+    maps = figures(at)[0]["data"]                               # natural and adversarial map, × at each center
     heat = [array(t["z"]) for t in maps if t["type"] == "heatmap"]
     marks = [(t["y"][0], t["x"][0]) for t in maps if t["type"] == "scatter"]  # (row, col)
     for h, (row, col) in zip(heat, marks, strict=True):
         assert h.min() >= 0 and h.sum() == pytest.approx(1.0, abs=1e-4)             # normalised maps
         rows, cols = np.indices(h.shape)
         assert (row, col) == pytest.approx(((h * rows).sum() / h.sum(), (h * cols).sum() / h.sum()), abs=1e-3)
-    assert math.dist(*marks) == pytest.approx(float(m["Centre shift (pixels)"]), abs=0.006)
+    assert math.dist(*marks) == pytest.approx(float(m["Center shift (pixels)"]), abs=0.006)
 
     at.run()                                                    # a rerun (e.g. back from another page) keeps it
     assert _metrics(at)["Top-50 intersection"] == m["Top-50 intersection"]

@@ -75,7 +75,7 @@ def test_batch_equals_one_by_one_and_a_seed_fixes_the_result(name, models, digit
     if atk.family == "saliency":
         # not batch-invariant by design: the random-sign baseline draws one noise tensor per batch, and
         # steps on the sign of second-order gradients diverge once batched/single float rounding flips
-        # a near-zero entry (measured: 33 % of pixels differ after 8 centre-attack steps)
+        # a near-zero entry (measured: 33 % of pixels differ after 8 center-attack steps)
         return
     plain = _attack(name, models)
     target = plain.example_target(x[:3], y[:3]) if plain.targeted else None
@@ -103,6 +103,7 @@ def test_results_carry_the_explanations_and_replay_frames_the_app_shows(name, mo
     res = _run(atk, x[:2], y[:2])
     assert [s.step for s in res.snapshots] == ([0, 1] if atk.steps == 1 else [0, 4, 8, 10])  # last iterate kept
     assert torch.equal(res.snapshots[0].x, res.x)
+    assert atk.headline and set(atk.headline) <= set(res.metrics)  # what comparison tables show
     natural, adversarial = res.explanations["natural"], res.explanations["adversarial"]
     fresh = atk.explain_images(res.x_adv, res.pred_before, {})
     if isinstance(fresh, torch.Tensor):  # a saliency map of the real network
@@ -143,3 +144,14 @@ def test_bad_parameters_are_clear_errors(tiny_senn, tiny_protodl, digits):
         create_attack("protodl_prototype", tiny_protodl, steps=1)(x.view(6, 784))
     with pytest.raises(UnknownNameError, match="available: protodl_prototype, saliency_center"):
         create_attack("saliency_bottomk", tiny_senn)
+
+
+def test_compare_models_runs_the_same_attack_on_each_model(tiny_senn, digits):
+    from sem_core.attacks import compare_models
+
+    x, y, xt = digits
+    twin = create_attack("senn_concept", tiny_senn).model  # the same weights under two names
+    cmp = compare_models({"a": tiny_senn, "b": twin}, "senn_concept", x[:2], y[:2], target=xt[:2], eps=0.3, steps=3)
+    assert [r["model"] for r in cmp.table()] == ["a", "b"]
+    assert torch.equal(cmp.results["a"].x_adv, cmp.results["b"].x_adv)
+    assert set(cmp.table()[0]) >= {"label kept", "concept_distance_adv"}

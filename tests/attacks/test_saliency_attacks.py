@@ -30,7 +30,7 @@ def test_region_attack_pulls_mass_into_the_region(cnn_digits):
     assert (m["region_mass_after"] > m["region_mass_before"]).all()
 
 
-def test_center_attack_moves_the_centre(cnn_digits):
+def test_center_attack_moves_the_center(cnn_digits):
     model, x, y = cnn_digits
     res = create_attack("saliency_center", model, eps=0.1, steps=15)(x, y)
     assert (res.metrics["center_shift"] > 0.3).float().mean() >= 0.8

@@ -69,27 +69,27 @@ def test_k_out_of_range_is_refused(maps, k):
         topk_intersection(maps, maps, k)
 
 
-def test_all_mass_on_one_pixel_puts_the_centre_there():
+def test_all_mass_on_one_pixel_puts_the_center_there():
     m = torch.zeros(2, 1, 28, 28)
     m[0, 0, 3, 20] = 5.0
     m[1, 0, 27, 0] = -2.0  # |m| is what counts
     torch.testing.assert_close(center_of_mass(m), torch.tensor([[3.0, 20.0], [27.0, 0.0]]))
 
 
-def test_centre_of_two_equal_masses_is_their_midpoint_and_empty_maps_get_the_image_centre():
+def test_center_of_two_equal_masses_is_their_midpoint_and_empty_maps_get_the_image_center():
     m = torch.zeros(2, 28, 28)
     m[0, 2, 2] = m[0, 10, 20] = 1.0
     torch.testing.assert_close(center_of_mass(m), torch.tensor([[6.0, 11.0], [13.5, 13.5]]))
 
 
-def test_translating_a_map_by_2_3_shifts_its_centre_by_sqrt13():
+def test_translating_a_map_by_2_3_shifts_its_center_by_sqrt13():
     m = torch.zeros(3, 1, 28, 28)
     m[:, :, 8:16, 6:14] = torch.rand(3, 1, 8, 8)
     moved = torch.roll(m, shifts=(2, 3), dims=(2, 3))
     torch.testing.assert_close(center_shift(m, moved), torch.full((3,), math.sqrt(13.0)))
 
 
-def test_centre_shift_is_differentiable_with_finite_gradient_at_zero_shift(maps):
+def test_center_shift_is_differentiable_with_finite_gradient_at_zero_shift(maps):
     a = maps.clone().requires_grad_(True)
     (g0,) = torch.autograd.grad(center_shift(a, maps).sum(), a)
     assert torch.isfinite(g0).all()

@@ -32,23 +32,34 @@ def test_the_attack_inside_training_stays_in_the_ball_and_moves_the_concepts(sen
     assert all(p.grad is None for p in senn.parameters()), "the inner attack must not touch parameter grads"
 
 
+def _steps(model, x, y, cfg, n):
+    """``n`` Adam steps on the training loss, each drawing the same random partners / ball corners (so
+    the defense term is one fixed objective that descent must lower)."""
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(n):
+        torch.manual_seed(1)
+        opt.zero_grad()
+        model.training_loss(x, y, cfg)["loss"].backward()
+        opt.step()
+    return model
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("defense", ["adversarial", "lipschitz"])
-def test_training_with_a_defense_makes_its_term_smaller_than_training_without(test_split, defense):
-    x, y = test_split[0][:32], test_split[1][:32]
+def test_training_with_a_defense_lowers_its_term(test_split, defense):
+    """The defense term, at fixed random partners / ball corners, falls by half over 30 steps."""
+    x, y = test_split[0][:64], test_split[1][:64]
     cfg = dataclasses.replace(TrainConfig(), defense=defense, defense_weight=5.0, defense_steps=3)
-    terms = {}
-    for name, train_cfg in (("defended", cfg), ("plain", dataclasses.replace(cfg, defense="none"))):
-        torch.manual_seed(0)
-        model = create_model("senn", n_concepts=4)
-        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-        for _ in range(20):
-            opt.zero_grad()
-            model.training_loss(x, y, train_cfg)["loss"].backward()
-            opt.step()
-        torch.manual_seed(1)  # the same partners / ball corners for both measurements
-        terms[name] = model.training_loss(x, y, cfg)[defense].item()
-    assert terms["defended"] < terms["plain"], terms
+    torch.manual_seed(0)
+    model = create_model("senn", n_concepts=4)
+
+    def term() -> float:
+        torch.manual_seed(1)
+        return model.training_loss(x, y, cfg)[defense].item()
+
+    first = term()
+    _steps(model, x, y, cfg, 30)
+    assert term() < 0.5 * first
 
 
 def test_the_lipschitz_term_is_zero_in_a_zero_ball(senn, test_split):

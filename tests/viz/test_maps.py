@@ -15,7 +15,7 @@ def _marker(fig):
     return m
 
 
-def test_map_figure_marks_the_centre_at_row_col():
+def test_map_figure_marks_the_center_at_row_col():
     m = torch.rand(28, 28)
     fig = map_figure(m, "saliency", center=(3.5, 20.0))
     assert np.allclose(np.asarray(fig.data[0].z), m.numpy())
@@ -25,7 +25,7 @@ def test_map_figure_marks_the_centre_at_row_col():
     assert fig.layout.title.text == "saliency"
 
 
-def test_map_figure_centre_of_a_single_pixel_is_that_pixel():
+def test_map_figure_center_of_a_single_pixel_is_that_pixel():
     m = torch.zeros(28, 28)
     m[5, 17] = 1.0
     (c,) = center_of_mass(m[None]).tolist()
@@ -33,7 +33,7 @@ def test_map_figure_centre_of_a_single_pixel_is_that_pixel():
     assert (marker.y[0], marker.x[0]) == pytest.approx((5.0, 17.0))
 
 
-def test_map_figure_without_centre_has_no_marker():
+def test_map_figure_without_center_has_no_marker():
     assert [t.type for t in map_figure(np.zeros((28, 28))).data] == ["heatmap"]
 
 
@@ -42,7 +42,7 @@ def test_colour_scales_avoid_streamlit_placeholder_colours():
     assert not any(c.startswith("#0000") and c != "#000000" for _, c in MAP_COLORS)
 
 
-def test_side_by_side_puts_each_map_and_centre_in_its_panel():
+def test_side_by_side_puts_each_map_and_center_in_its_panel():
     a, b = torch.rand(28, 28), torch.rand(28, 28)
     fig = maps_side_by_side(a, b, ("natural", "adversarial"), ((1.0, 2.0), (10.0, 12.0)))
     heat = [t for t in fig.data if t.type == "heatmap"]

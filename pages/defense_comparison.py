@@ -1,0 +1,83 @@
+"""Defenses: the same explanation attack on a natural self-explaining model and on its robust version."""
+import streamlit as st
+import torch
+
+import sem_core
+from pages.common import (IMAGE_CHART, MODEL_LABELS, digit_picker, get_model, model_help, sidebar, test_split_for,
+                          url_choice, url_number, user_errors)
+from sem_core.attacks import compare_models
+from sem_core.viz import image_figure
+from sem_core.viz.attacks import senn_figure, senn_ranges
+
+ATTACK = {"senn": "senn_concept", "protodl": "protodl_prototype"}
+FAMILY = {"SENN: concept attack": "senn", "PrototypeDL: prototype attack": "protodl"}
+
+sidebar()
+st.title("Defenses")
+st.markdown("Can an explanation be trained to resist the attack? Zheng et al. (paper 000, Sec. 6) propose two "
+            "defenses for SENN and never build them; here they are, next to an adversarially trained PrototypeDL. "
+            "Run **the same attack, on the same digit,** against the natural model and its robust version.")
+with st.expander("How the robust models were trained"):
+    st.markdown("- **senn-adv**: every training batch runs 5 PGD steps of the concept attack (eq. 1) toward a digit "
+                "of another class, and the loss asks h(x*) to stay near h(x), relative to the spread of the batch's "
+                "concepts.\n- **senn-lip**: a local Lipschitz penalty: how far h moves at a random corner of the "
+                "ε-ball, relative to the same spread.\n- **protodl-adv**: the shipped PrototypeDL fine-tuned against "
+                "its own attack (eq. 3), asking the digit's own class to keep the nearest prototypes.\n\n"
+                "Details and measured results: `python -m sem_core experiment defenses` and docs/RESULTS.md.")
+
+with user_errors():
+    c1, c2 = st.columns(2)
+    family = FAMILY[url_choice("Attack", "def_family", list(FAMILY), "SENN: concept attack", container=c1)]
+    robust_names = [n for n in sem_core.list_shipped(family) if n != family]
+    if not robust_names:
+        st.info(f"No robust {family} is shipped: train one with `python -m sem_core train --model {family} "
+                f"--defense adversarial --name {family}-adv`.")
+        st.stop()
+    robust = url_choice("Robust model", "def_model", robust_names, robust_names[0], container=c2,
+                        help=model_help(robust_names))
+    x_all, y_all, _ = test_split_for(family)
+    left, right = st.columns(2)
+    with left:
+        x, y, caption = digit_picker("def_src", "Digit x (attacked)", 9, x_all, y_all)
+    x_t = None
+    if family == "senn":
+        with right:
+            x_t, _, _ = digit_picker("def_tgt", "Target x_t (concepts to imitate)", 2, x_all, y_all)
+    c1, c2 = st.columns(2)
+    eps = url_number("ε (L∞ radius, pixel units)", "def_eps", 0.3, 0.01, 1.0, step=0.05, format="%.2f", container=c1)
+    steps = url_number("PGD steps", "def_steps", 100, 1, 1000, integer=True, container=c2)
+    ready = x is not None and (family != "senn" or x_t is not None)
+    if st.button("Run on both models", type="primary", disabled=not ready) and ready:
+        bar = st.progress(0.0, text="Attacking…")
+        models = {name: get_model(name)[0] for name in (family, robust)}
+        cmp = compare_models(models, ATTACK[family], x, None if y is None else torch.tensor([y]), target=x_t,
+                             eps=eps, steps=steps, on_step=lambda d, n: bar.progress(d / n, text=f"step {d}/{n}"))
+        bar.empty()
+        st.session_state["def_result"] = dict(cmp=cmp, family=family, caption=caption)
+
+if "def_result" not in st.session_state:
+    st.info("Pick the digits and press **Run on both models**.")
+    st.stop()
+
+out = st.session_state["def_result"]
+cmp, family = out["cmp"], out["family"]
+st.caption(f"{out['caption']}; ε = {eps:g}, {steps} steps")
+st.subheader("Did the attack work on each model?")
+st.markdown("SENN: the attack succeeds when ‖h(x*) − h(x_t)‖ (concept_distance_adv) falls far below "
+            "‖h(x) − h(x_t)‖ (concept_distance_nat). PrototypeDL: it succeeds when the nearest prototype "
+            "stops being of the digit's class (nearest_consistent_adv 0) while the label is kept.")
+st.dataframe(cmp.table(), hide_index=True)
+cols = st.columns(len(cmp.results))
+ranges = senn_ranges([e for r in cmp.results.values() for e in r.explanations.values()]) if family == "senn" else None
+for col, (name, res) in zip(cols, cmp.results.items()):
+    col.markdown(f"**{MODEL_LABELS.get(name, name)}** (`{name}`)")
+    col.plotly_chart(image_figure(res.x_adv[0, 0], "adversarial x*"), key=f"def_img_{name}", config=IMAGE_CHART)
+    if family == "senn":
+        col.plotly_chart(senn_figure(res.explanations["adversarial"], ranges=ranges, title="explanation of x*"),
+                         key=f"def_expl_{name}")
+        col.plotly_chart(senn_figure(res.explanations["target"], ranges=ranges, title="explanation of x_t"),
+                         key=f"def_tgt_{name}")
+    else:
+        e = res.explanations["adversarial"]
+        col.markdown(f"nearest prototype: class **{int(res.explanations['natural'].nearest_class[0])}** → "
+                     f"**{int(e.nearest_class[0])}** (label {int(res.pred_after[0])})")
