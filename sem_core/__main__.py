@@ -17,7 +17,7 @@ import math
 import sys
 from typing import Any, Callable
 
-from .cli_attacks import MAX_N, SEED_MAX, UsageError, check_file_name, check_out_dir, int_range, unit_eps, weight
+from .cli_attacks import MAX_N, SEED_MAX, UsageError, check_file_name, check_out_dir, float_range, int_range, unit_eps, weight
 from .errors import SemError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--defense-weight", type=weight, default=1.0, help="weight (>= 0) of the defense term")
     p.add_argument("--defense-eps", type=unit_eps, default=0.3, help="L-inf radius the defense covers, in (0, 1]")
     p.add_argument("--defense-steps", type=int_range(1, 100), default=5, help="PGD steps of adversarial training")
+    p.add_argument("--act", default=None, choices=["relu", "softplus"],
+                   help="activation (softplus = β-smoothing, the cnn-smooth saliency defense)")
+    p.add_argument("--beta", type=float_range(0.0, 1e6, lo_open=True), default=None, help="softplus sharpness β > 0")
     p.add_argument("--init", default=None, help="start from this shipped model or card (fine-tuning), e.g. protodl")
     _common(p)
 
@@ -104,6 +107,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     model_config: dict[str, Any] = {}
     if args.concepts is not None:
         model_config["n_concepts"] = args.concepts
+    model_config.update({k: v for k, v in (("act", args.act), ("beta", args.beta)) if v is not None})
     train_config = TrainConfig(defense=args.defense, defense_weight=args.defense_weight, defense_eps=args.defense_eps,
                                defense_steps=args.defense_steps)
     if args.stability is not None:

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+import sem_core
 from sem_core.__main__ import main
 
 
@@ -18,7 +19,7 @@ def test_eval_json_has_the_fields(capsys):
 def test_unknown_model_lists_the_available_ones(capsys):
     assert main(["eval", "--model", "alexnet", "--json"]) == 2
     captured = capsys.readouterr()
-    assert "available: cnn, protodl, protodl-adv, senn" in json.loads(captured.out)["error"]
+    assert f"available: {', '.join(sem_core.list_shipped())}" in json.loads(captured.out)["error"]
     assert "error:" in captured.err
 
 

@@ -34,6 +34,17 @@ def test_attack_protodl_keys(capsys, tmp_path):
     assert set(np.load(tmp_path / "p.npz").files) >= {"x", "x_adv", "y", "pred_before", "pred_after", "label_kept"}
 
 
+@pytest.mark.parametrize("family", ["senn", "protodl"])
+def test_every_shipped_model_of_the_family_can_be_attacked_by_name(capsys, family):
+    import sem_core
+
+    robust = [n for n in sem_core.list_shipped(family) if n != family]
+    assert robust, f"no robust {family} is shipped"
+    extra = ("--targets", "1") if family == "senn" else ()
+    out = _run(capsys, "attack", family, "--model", robust[0], "--n", "2", "--steps", "2", *extra)
+    assert out["model"] == robust[0] and out["label_kept_rate"] == 1.0
+
+
 @pytest.mark.parametrize("kind", ["topk", "random", "region"])
 def test_attack_saliency_keys(capsys, kind):
     out = _run(capsys, "attack", "saliency", "--kind", kind, "--n", "2", "--steps", "3")

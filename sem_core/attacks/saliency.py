@@ -69,7 +69,17 @@ class SaliencyAttack(Attack):
         if not (math.isfinite(beta) and beta > 0):
             raise AttackError(f"beta (softplus sharpness) must be a finite number > 0, got {beta}")
         self.method, self.k, self.beta, self.ig_steps = method, int(k), float(beta), int(ig_steps)
-        self.surrogate = with_activation(model, "softplus", beta) if hasattr(model, "config") else model
+        self.surrogate = self._surrogate(model, beta)
+
+    @staticmethod
+    def _surrogate(model, beta: float):
+        """The network the attack differentiates: ReLU → softplus(β) (a ReLU net's map has zero second
+        derivative, paper 003 Sec. 4); a model that is already smooth (act="softplus", e.g. cnn-smooth) is
+        its own surrogate, and a model without an ``act`` config is used as it is."""
+        config = getattr(model, "config", None)
+        if config is None or getattr(config, "act", "relu") != "relu":
+            return model
+        return with_activation(model, "softplus", beta)
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

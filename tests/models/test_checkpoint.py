@@ -66,7 +66,7 @@ def test_missing_and_foreign_cards(tmp_path):
 
 
 def test_load_model_unknown_name_lists_models():
-    with pytest.raises(sem_core.UnknownNameError, match="available: cnn, protodl, protodl-adv, senn"):
+    with pytest.raises(sem_core.UnknownNameError, match=f"available: {', '.join(sem_core.list_shipped())}"):
         sem_core.load_model("vgg")
 
 
