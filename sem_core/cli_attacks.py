@@ -296,7 +296,8 @@ def _register_lipschitz(sub, common) -> None:
     p.add_argument("--model", default="cnn", choices=list_shipped())
     p.add_argument("--explainer", default="saliency", help="'self' (SENN θ / PrototypeDL distances) or an explainer name")
     p.add_argument("--n", type=int_range(1, MAX_N), default=10)
-    p.add_argument("--eps", type=unit_eps, default=0.1, help="radius in (0, 1]")
+    p.add_argument("--eps", type=float_range(0.0, 1e6, lo_open=True), default=0.1,
+                   help="radius: L-inf in (0, 1] for the continuous searches, an L2 radius > 0 for --search discrete")
     p.add_argument("--budget", type=int_range(2, 100_000), default=40, help="explainer evaluations per digit")
     p.add_argument("--search", "--method", dest="search", default="auto", choices=["auto", *list_searches()],
                    help="the search algorithm (--method is its old name)")
@@ -316,6 +317,9 @@ def run_lipschitz(args: argparse.Namespace) -> dict[str, Any]:
     from .experiments.sampling import pick_digits
     from .lipschitz import create_search, explanation_function, list_lipschitz_explainers
 
+    if args.search != "discrete" and args.eps > 1:
+        raise UsageError(f"argument --eps: must be an L-inf radius in (0, 1] for --search {args.search}, got {args.eps:g} "
+                         "(only --search discrete takes an L2 radius above 1)")
     check_save(args.save)
     model, card, x, y, src = _data_for(args.model, args.device)
     if args.explainer not in list_lipschitz_explainers(model):
