@@ -58,7 +58,9 @@ else:
 
 st.header("Run an experiment")
 c1, c2 = st.columns(2)
-name = url_choice("Experiment", "exp_name", list_experiments(), list_experiments()[0], container=c1)
+QUICK = "faithfulness"  # the default run: seconds on a CPU (defenses or senn-lambda take many minutes)
+name = url_choice("Experiment", "exp_name", list_experiments(),
+                  QUICK if QUICK in list_experiments() else list_experiments()[0], container=c1)
 default_n = int(min(EXPERIMENTS.get(name).defaults.get("n", 20), 20))
 n = url_number("Number of digits N", "exp_n", default_n, 1, 1000, integer=True, container=c2)
 st.caption(f"Reproduces {EXPERIMENTS.get(name).paper}. {EXPERIMENTS.get(name).claim}")
