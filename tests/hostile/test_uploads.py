@@ -37,12 +37,15 @@ def _seven(mode: str = "L", ink=0, paper=255, size=(120, 120)) -> Image.Image:
     return img
 
 
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk with a valid CRC (for PNGs Pillow cannot write)."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
 def _png_header(width: int, height: int) -> bytes:
     """A PNG signature and IHDR chunk (8-bit RGB) with a valid CRC, then a tiny IDAT: only the size is hostile."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b"")
 
 
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\n0 0 moveto 100 100 lineto stroke\nshowpage\n%%EOF\n"
@@ -118,6 +121,21 @@ def test_16_bit_grey_digit_is_read_like_its_8_bit_twin():
     x8 = digit_from_bytes(_encode(Image.fromarray(eight.astype(np.uint8))))
     assert x16.max() > 0.4 and torch.allclose(x16, x8, atol=0.02)
     assert torch.allclose(digit_from_array(eight * 256), x8, atol=0.02)       # the array path: uint16 is 16-bit
+
+
+@pytest.mark.parametrize("colour_type, channels", [(4, 2), (6, 4)], ids=["grey+alpha", "RGBA"])
+def test_16_bit_png_with_alpha_is_read_like_its_8_bit_twin(colour_type, channels):
+    """Pillow decodes 16-bit LA/RGBA PNGs to 8 bits per channel (it has no 16-bit alpha mode): the
+    digit keeps its ink and place, only the 8 low bits of precision go (invisible at 28×28)."""
+    ink = np.asarray(_seven("L", ink=255, paper=0), dtype=np.uint16) * 257          # white ink, 0..65535
+    planes = [ink] * (channels - 1) + [ink]                                         # opaque only on the stroke
+    h, w = ink.shape
+    rows = b"".join(b"\x00" + np.stack(planes, -1)[i].astype(">u2").tobytes() for i in range(h))
+    png = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0))
+           + _chunk(b"IDAT", zlib.compress(rows)) + _chunk(b"IEND", b""))
+    x = digit_from_bytes(png)
+    assert x[0, 0, 0].max() < 0.05 and x.max() > 0.9
+    assert torch.allclose(x, digit_from_bytes(_encode(_seven())), atol=0.1)
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "LA"])
