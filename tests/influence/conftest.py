@@ -8,10 +8,10 @@ import sem_core
 @pytest.fixture(scope="session")
 def tiny_logreg():
     """Multinomial logistic regression on 4×4 average-pooled digits (170 parameters), briefly trained, and the
-    200 training digits it was trained on."""
+    120 training digits it was trained on."""
     x, y, _ = sem_core.load_split("train", "subset")
     gen = torch.Generator().manual_seed(0)
-    idx = torch.randperm(len(y), generator=gen)[:200]
+    idx = torch.randperm(len(y), generator=gen)[:120]
     x, y = x[idx], y[idx]
     torch.manual_seed(0)
     model = nn.Sequential(nn.AvgPool2d(7), nn.Flatten(), nn.Linear(16, 10))

@@ -77,9 +77,9 @@ def test_the_shipped_cnn_is_explained_mostly_by_training_digits_of_the_same_clas
     assert influence_for(model, "subset") is infl                         # built once per model
     assert infl.n_params == 1290 and infl.n_train == 4000
     x, y, _ = test_split
-    e = infl(x[:40])
+    e = infl(x[:20])
     assert (e.residual <= infl.tol).all()
-    assert (infl.y_train[e.top_idx] == y[:40, None]).float().mean() >= 0.5
+    assert (infl.y_train[e.top_idx] == y[:20, None]).float().mean() >= 0.5
 
 
 def test_bad_inputs_are_clear_errors(tiny_logreg):
@@ -93,8 +93,8 @@ def test_bad_inputs_are_clear_errors(tiny_logreg):
     infl = InfluenceFunction(model, x_train, y_train)
     with pytest.raises(SemError, match=r"\[B,1,28,28\]"):
         infl(x_train.view(-1, 784))
-    with pytest.raises(SemError, match="k must be between 1 and 200"):
-        infl(x_train[:1], k=201)
+    with pytest.raises(SemError, match="k must be between 1 and 120"):
+        infl(x_train[:1], k=121)
 
 
 def test_the_cache_is_rebuilt_when_the_weights_change(tiny_logreg):

@@ -20,7 +20,7 @@ def test_bad_arguments_exit_2_with_a_one_line_json_error(capsys, argv, flag):
 
 
 def test_json_keys_and_save(capsys, tmp_path):
-    assert main(["attack", "influence", "--n", "2", "--steps", "2", "--json", "--device", "cpu",
+    assert main(["attack", "influence", "--n", "2", "--steps", "1", "--json", "--device", "cpu",
                  "--save", str(tmp_path / "i.npz")]) == 0
     out = json.loads(capsys.readouterr().out)
     for key in ("topk_intersection", "topk_intersection_median", "spearman", "spearman_median", "label_kept_rate",
