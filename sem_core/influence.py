@@ -136,7 +136,8 @@ class InfluenceFunction:
         if x_train.ndim != 4 or x_train.shape[1:] != (1, 28, 28) or len(x_train) != len(y_train) or not len(y_train):
             raise SemError(f"the training split must be images [n,1,28,28] with n labels, got {list(x_train.shape)} "
                            f"and {list(y_train.shape)}")
-        self.model, self.layer = model, last_linear(model)
+        self.layer = last_linear(model)
+        self._model: Any = lambda: model          # a strong reference; ``influence_for`` keeps a weak one
         self.damping, self.tol, self.max_iter, self.k = float(damping), float(tol), int(max_iter), int(k)
         self.device = model_device(model)
         self.theta = torch.cat([self.layer.weight.detach().flatten(), self.layer.bias.detach()]).double()
@@ -149,6 +150,13 @@ class InfluenceFunction:
         w, b = self._split(self.theta)
         self._p_train = (self.phi_train @ w.T + b).softmax(1)              # [n, 10], for the HVP
         self._phi1 = torch.cat([self.phi_train, torch.ones_like(self.phi_train[:, :1])], dim=1)  # φ̃ = [φ, 1]
+
+    @property
+    def model(self) -> nn.Module:
+        model = self._model()
+        if model is None:
+            raise SemError("the model of this influence function no longer exists")
+        return model
 
     # --- the pieces -----------------------------------------------------------------------------------
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -264,5 +272,6 @@ def influence_for(model: nn.Module, source: str = "subset", *, damping: float = 
         return hit[1]
     x_train, y_train, _ = load_split("train", source)
     infl = InfluenceFunction(model, x_train, y_train, damping=damping)
+    infl._model = weakref.ref(model)            # the cache must not keep the model (its key) alive
     _CACHE[model] = (key, infl)
     return infl

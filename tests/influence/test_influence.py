@@ -106,3 +106,17 @@ def test_the_cache_is_rebuilt_when_the_weights_change(tiny_logreg):
         model[-1].bias.add_(1.0)
     second = influence_for(model, "subset")
     assert second is not first and not torch.equal(second.theta, first.theta)
+
+
+def test_the_cache_lets_a_model_go(tiny_logreg):
+    """The cache holds its models weakly: a model nobody uses any more is freed with its training gradients."""
+    import copy
+    import gc
+    import weakref
+
+    model = copy.deepcopy(tiny_logreg[0])
+    infl = weakref.ref(influence_for(model, "subset"))
+    gone = weakref.ref(model)
+    del model
+    gc.collect()
+    assert gone() is None and infl() is None
