@@ -134,7 +134,7 @@ def _register_attack(sub, common) -> None:
     from .api import list_shipped
 
     p = sub.add_parser("attack", help="run an explanation attack on test digits")
-    kinds = p.add_subparsers(dest="attack_kind", metavar="KIND", required=True, help="senn, protodl or saliency")
+    kinds = p.add_subparsers(dest="attack_kind", metavar="KIND", required=True, help="senn, protodl, saliency or influence")
 
     s = kinds.add_parser("senn", help="targeted concept attack on SENN (paper 000, eq. 1; Fig. 2 protocol)")
     s.add_argument("--model", default="senn", choices=list_shipped("senn"), help="a shipped SENN (robust: senn-adv, senn-lip)")
@@ -286,6 +286,62 @@ def _saliency(args: argparse.Namespace) -> dict[str, Any]:
 
 
 HANDLERS["saliency"] = _saliency
+
+
+def _register_influence(kinds, common) -> None:
+    from .api import list_shipped
+
+    s = kinds.add_parser("influence", help="gradient-sign attack on influence functions (paper 003, Sec. 3)")
+    s.add_argument("--model", default="cnn", choices=list_shipped("cnn"), help="a shipped CNN (cnn, cnn-smooth)")
+    s.add_argument("--kind", default="sign", choices=["sign", "random"],
+                   help="sign: the gradient-sign attack; random: the random-sign baseline of the same ε")
+    s.add_argument("--n", type=int_range(1, MAX_N), default=10, help="test digits")
+    s.add_argument("--eps", type=unit_eps, default=0.1, help="L-inf radius in (0, 1]")
+    s.add_argument("--steps", type=int_range(1, MAX_STEPS), default=10, help="sign steps (random: always 1)")
+    s.add_argument("--k", type=int_range(1, 1000), default=5, help="size of the most influential set compared")
+    s.add_argument("--top", type=int_range(1, 1000), default=3,
+                   help="natural top training digits whose influence the attack lowers (paper: 3)")
+    s.add_argument("--damping", type=float_range(0.0, 1e6), default=0.01, help="λ of H + λI (>= 0)")
+    s.add_argument("--save", default=None, metavar="PATH.npz",
+                   help="write x, x_adv, y, pred_before, pred_after, label_kept, top_before, top_after")
+    common(s)
+
+
+SALIENCY_PARSERS.append(_register_influence)
+
+
+def _influence(args: argparse.Namespace) -> dict[str, Any]:
+    import time
+
+    from .attacks import create_attack
+    from .experiments.sampling import pick_digits
+
+    check_save(args.save)
+    model, card, x, y, src = _data_for(args.model, args.device)
+    idx = pick_digits(y, args.n, args.seed)
+    attack = create_attack(f"influence_{args.kind}", model, eps=args.eps, steps=args.steps, k=args.k, top=args.top,
+                           damping=args.damping, data=card["data"]["source"])
+    bar, on_step = _progress(f"attack influence {args.kind}")
+    start = time.perf_counter()
+    res = attack(x[idx], y[idx], seed=args.seed, on_step=on_step)
+    seconds = time.perf_counter() - start
+    bar.close()
+    before, after = res.explanations["natural"], res.explanations["adversarial"]
+    if args.save:
+        save_npz(args.save, x=res.x, x_adv=res.x_adv, y=y[idx], pred_before=res.pred_before,
+                 pred_after=res.pred_after, label_kept=res.label_kept, top_before=before.top_idx,
+                 top_after=after.top_idx)
+    s, m = res.summary(), res.metrics
+    return {"model": args.model, "data_source": src, "kind": args.kind, "n": len(idx), "k": args.k,
+            "topk_intersection": s["topk_intersection"], "topk_intersection_median": m["topk_intersection"].median().item(),
+            "spearman": s["spearman"], "spearman_median": m["spearman"].median().item(),
+            "label_kept_rate": s["label_kept_rate"], "linf_max": s["linf_max"], "seconds": seconds,
+            "seconds_per_digit": seconds / len(idx), "digits": idx.tolist(),
+            "top_before": before.top_idx.tolist(), "top_after": after.top_idx.tolist(),
+            "cg_residual_max": max(before.residual.max().item(), after.residual.max().item()), "config": res.config}
+
+
+HANDLERS["influence"] = _influence
 
 
 def _register_lipschitz(sub, common) -> None:

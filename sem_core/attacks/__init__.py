@@ -6,6 +6,7 @@ Example:
 """
 from .base import Attack, AttackResult, Snapshot, StepOut, project, to_cpu
 from .compare import Comparison, compare_models
+from .influence import InfluenceAttack, InfluenceRandomAttack
 from .protodl_prototype import ProtoDLAttack, class_distances, d_and_r
 from .registry import ATTACKS, attack, create_attack, list_attacks, register_attack
 from .saliency import (SALIENCY_METHODS, CenterAttack, RandomSignAttack, RegionAttack, SaliencyAttack, TopKAttack,
@@ -15,4 +16,4 @@ from .senn_concept import SennConceptAttack
 __all__ = ["Comparison", "compare_models", "Attack", "AttackResult", "Snapshot", "StepOut", "project", "to_cpu", "ProtoDLAttack", "class_distances",
            "d_and_r", "ATTACKS", "attack", "create_attack", "list_attacks", "register_attack", "SennConceptAttack",
            "SALIENCY_METHODS", "CenterAttack", "RandomSignAttack", "RegionAttack", "SaliencyAttack", "TopKAttack",
-           "region_mask", "saliency_attack"]
+           "region_mask", "saliency_attack", "InfluenceAttack", "InfluenceRandomAttack"]

@@ -278,3 +278,17 @@ class Attack:
     def target_explanation(self, ctx: dict[str, Any]) -> dict[str, Any]:
         """``{"target": explanation}`` for attacks that imitate target images (else empty)."""
         return {}
+
+
+class RandomSignStep:
+    """Mixin for the papers' random baseline (paper 003): one step x + ε·sign(N(0,1)) whatever ``steps`` says,
+    kept if the label holds, else x. Put it before the attack class: ``class B(RandomSignStep, SomeAttack)``."""
+
+    steps_fixed = True
+
+    def __init__(self, model: nn.Module, **kw):
+        kw.update(steps=1, step_size=kw.get("eps", 0.1))
+        super().__init__(model, **kw)
+
+    def direction(self, grad: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return torch.randn(grad.shape, generator=gen).sign()

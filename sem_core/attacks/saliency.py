@@ -32,7 +32,7 @@ from ..errors import AttackError
 from ..explain import explain, list_explainers
 from ..metrics import center_of_mass, center_shift, normalize_map, spearman, topk_intersection, topk_mask
 from ..models.registry import with_activation
-from .base import Attack, StepOut
+from .base import Attack, RandomSignStep, StepOut
 from .registry import register_attack
 
 #: explainers the saliency attacks can differentiate through (paper 003's four)
@@ -191,21 +191,13 @@ class RegionAttack(SaliencyAttack):
 
 
 @register_attack
-class RandomSignAttack(SaliencyAttack):
+class RandomSignAttack(RandomSignStep, SaliencyAttack):
     """The baseline: one step x + ε·sign(N(0,1)) (kept if the label holds, else x)."""
 
     kind, label = "random", "random sign (baseline)"
-    steps_fixed = True
     summary = "the baseline: one random-sign step of size ε (paper 003)"
     objective_tex = r"x = x_t + \varepsilon \cdot \operatorname{sign}(\mathcal{N}(0, I))"
     sentence = "The baseline adds random ±ε noise once: how fragile is the map without any optimisation?"
-
-    def __init__(self, model, **kw):
-        kw.update(steps=1, step_size=kw.get("eps", 0.1))
-        super().__init__(model, **kw)
-
-    def direction(self, grad, gen):
-        return torch.randn(grad.shape, generator=gen).sign()
 
     def step(self, x_adv, pred, ctx) -> StepOut:
         return StepOut(loss=(x_adv * 0).flatten(1).sum(1), score=self.score(self.real_map(x_adv.detach(), pred), ctx))

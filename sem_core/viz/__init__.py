@@ -4,6 +4,7 @@ from .attacks import (maps_before_after, prediction_text, predictions_table, pro
 from .experiments import box_figure, lines_figure, table_figure
 from .images import (bars_figure, explanation_figure, explanation_ranges, grid_origin, grounding_figure, image_figure,
                      image_grid_figure, perturbation_figure, prototypes_figure)
+from .influence import influential_digits_figure
 from .lipschitz import lipschitz_box, lipschitz_frame, pair_figure, point_labels, worst_case
 from .tables import prototype_frame, prototype_marks, prototype_table, protodl_digit_frame
 
@@ -11,4 +12,4 @@ __all__ = ["maps_before_after", "prediction_text", "predictions_table", "probabi
            "senn_figure", "senn_frame", "senn_ranges", "box_figure", "lines_figure", "table_figure", "bars_figure",
            "explanation_figure", "explanation_ranges", "grid_origin", "grounding_figure", "image_figure", "prototypes_figure", "image_grid_figure",
            "perturbation_figure", "lipschitz_box", "lipschitz_frame", "pair_figure", "point_labels", "worst_case",
-           "prototype_frame", "prototype_marks", "prototype_table", "protodl_digit_frame"]
+           "prototype_frame", "prototype_marks", "prototype_table", "protodl_digit_frame", "influential_digits_figure"]

@@ -11,12 +11,15 @@ from sem_core.attacks import ATTACKS, Attack, SennConceptAttack, attack, create_
 from sem_core.errors import AttackError, UnknownNameError
 
 NAMES = list_attacks()
+# the influence attacks solve (H + λI)⁻¹ over 4,000 training digits at every step (seconds per run on the shared
+# CPU): their contract runs with the slow checks; tests/influence checks them on 2 digits in the default suite
+PARAMS = [pytest.param(n, marks=pytest.mark.slow) if ATTACKS.get(n).family == "influence" else n for n in NAMES]
 
 
 @pytest.fixture(scope="module")
 def models(tiny_senn, tiny_protodl, shipped):
-    """One model per attack family (saliency attacks run on the shipped CNN)."""
-    return {"senn": tiny_senn, "protodl": tiny_protodl, "saliency": shipped["cnn"][0]}
+    """One model per attack family (saliency and influence attacks run on the shipped CNN)."""
+    return {"senn": tiny_senn, "protodl": tiny_protodl, "saliency": shipped["cnn"][0], "influence": shipped["cnn"][0]}
 
 
 def _attack(name, models, **kw) -> Attack:
@@ -38,7 +41,7 @@ def test_every_registered_attack_declares_its_name_family_and_summary():
         assert cls.name == name and cls.family and cls.summary
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARAMS)
 def test_ball_box_and_an_honest_label_kept(name, models, digits):
     x, y, _ = digits
     atk = _attack(name, models)
@@ -54,7 +57,7 @@ def test_ball_box_and_an_honest_label_kept(name, models, digits):
     json.loads(json.dumps(res.to_dict()))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARAMS)
 def test_objective_improves(name, models, digits):
     x, y, _ = digits
     atk = _attack(name, models, steps=15)
@@ -67,15 +70,16 @@ def test_objective_improves(name, models, digits):
         assert (best < obj[0] - 1e-4).float().mean() >= 0.5, "most images should improve"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARAMS)
 def test_batch_equals_one_by_one_and_a_seed_fixes_the_result(name, models, digits):
     x, y, _ = digits
     atk = _attack(name, models, random_start=True)
     assert torch.equal(_run(atk, x, y, seed=3).x_adv, _run(atk, x, y, seed=3).x_adv)
-    if atk.family == "saliency":
+    if atk.family == "saliency" or type(atk).direction is not Attack.direction:
         # not batch-invariant by design: the random-sign baseline draws one noise tensor per batch, and
         # steps on the sign of second-order gradients diverge once batched/single float rounding flips
-        # a near-zero entry (measured: 33 % of pixels differ after 8 center-attack steps)
+        # a near-zero entry (measured: 33 % of pixels differ after 8 center-attack steps); every random-sign
+        # baseline (influence_random too) draws its noise per batch
         return
     plain = _attack(name, models)
     target = plain.example_target(x[:3], y[:3]) if plain.targeted else None
@@ -84,7 +88,7 @@ def test_batch_equals_one_by_one_and_a_seed_fixes_the_result(name, models, digit
     assert torch.allclose(batch.x_adv, torch.cat([s.x_adv for s in singles]), atol=1e-5)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARAMS)
 def test_targets_are_required_by_targeted_attacks_and_refused_by_the_others(name, models, digits):
     x, y, _ = digits
     atk = _attack(name, models, steps=1)
@@ -96,7 +100,7 @@ def test_targets_are_required_by_targeted_attacks_and_refused_by_the_others(name
             atk(x, y, target=x)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARAMS)
 def test_results_carry_the_explanations_and_replay_frames_the_app_shows(name, models, digits):
     x, y, _ = digits
     atk = _attack(name, models, steps=10, snapshot_every=4)
@@ -142,7 +146,7 @@ def test_bad_parameters_are_clear_errors(tiny_senn, tiny_protodl, digits):
         SennConceptAttack(tiny_protodl)
     with pytest.raises(AttackError, match=r"\[B,1,28,28\]"):
         create_attack("protodl_prototype", tiny_protodl, steps=1)(x.view(6, 784))
-    with pytest.raises(UnknownNameError, match="available: protodl_prototype, saliency_center"):
+    with pytest.raises(UnknownNameError, match="available: .*protodl_prototype, saliency_center"):
         create_attack("saliency_bottomk", tiny_senn)
 
 

@@ -16,6 +16,7 @@ TINY = {
     "senn-lambda": dict(n=2, epochs=1, train_limit=64, lambdas=[0.0, 0.1], train_seeds=[0, 1], budget=5),
     "faithfulness": dict(n=20, chunk=10),
     "defenses": dict(n=2, targets=2, steps=2, saliency_steps=2, chunk=2),
+    "influence-fragility": dict(n=2, steps=2, eps_values=[0.1], chunk=2),
 }
 
 
@@ -82,7 +83,7 @@ def test_other_parameters_in_the_same_folder_are_refused(tmp_path):
 
 
 def test_unknown_experiment_lists_them(tmp_path):
-    with pytest.raises(UnknownNameError, match="available: defenses, faithfulness, lipschitz"):
+    with pytest.raises(UnknownNameError, match="available: defenses, faithfulness, influence-fragility, lipschitz"):
         run_experiment("nope", tmp_path)
 
 
