@@ -4,6 +4,7 @@ import streamlit as st
 st.set_page_config(page_title="SEM Explorer", page_icon="🧠", layout="wide")
 pages = [
     st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/tour.py", title="Guided tour", icon="🧭", url_path="guided-tour"),
     st.Page("pages/concept_attack.py", title="Concept attack (SENN)", icon="🎯", url_path="concept"),
     st.Page("pages/prototype_attack.py", title="Prototype attack (PrototypeDL)", icon="🧩", url_path="prototype"),
     st.Page("pages/saliency_attack.py", title="Saliency attacks", icon="🔥", url_path="saliency"),
