@@ -54,8 +54,8 @@ def image_axes(fig: go.Figure, rows: int = 0, cols: int = 0) -> go.Figure:
 
 # Importance over the digit: 0 fully transparent (the digit shows through), then Inferno's warm half with
 # growing opacity, so the strongest pixels are opaque yellow. Sequential: for non-negative maps only.
-OVERLAY_COLORS = [[0.0, "rgba(0,0,0,0)"], [0.15, "rgba(120,28,109,0.35)"], [0.4, "rgba(188,55,84,0.6)"],
-                  [0.7, "rgba(237,105,37,0.8)"], [1.0, "rgba(252,255,164,0.95)"]]
+OVERLAY_COLORS = [[0.0, "rgba(0,0,0,0)"], [0.08, "rgba(120,28,109,0.5)"], [0.3, "rgba(188,55,84,0.75)"],
+                  [0.6, "rgba(237,105,37,0.9)"], [1.0, "rgba(252,255,164,1)"]]
 
 
 def map_scale(*maps) -> dict:

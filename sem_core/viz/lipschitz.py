@@ -81,7 +81,7 @@ def pair_figure(x, x_prime, e, e_prime,
     kind_b, b = _panel(e_prime)
     d = b - a
     titles = list(titles) + [DIFF_TITLE] * (5 - len(titles))
-    fig = make_subplots(rows=1, cols=5, subplot_titles=titles[:5], horizontal_spacing=0.045)
+    fig = make_subplots(rows=1, cols=5, subplot_titles=titles[:5], horizontal_spacing=0.06)
     fig.add_trace(heat(as_image(x), IMAGE_COLORS, zmin=0, zmax=1), row=1, col=1)
     fig.add_trace(heat(as_image(x_prime), IMAGE_COLORS, zmin=0, zmax=1), row=1, col=2)
     shared, signed = map_scale(a, b), map_scale(-np.abs(d), np.abs(d))
@@ -103,7 +103,7 @@ def pair_figure(x, x_prime, e, e_prime,
             fig.update_yaxes(dtick=1, autorange="reversed", row=1, col=col)
         elif col < 5:
             fig.update_yaxes(range=[-lim * 1.05, lim * 1.05], row=1, col=col)
-    fig.update_layout(height=height, margin=dict(t=40, b=10, l=10, r=30))
+    fig.update_layout(height=height, margin=dict(t=50, b=10, l=10, r=40))
     return fig
 
 

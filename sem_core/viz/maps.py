@@ -58,7 +58,7 @@ def maps_side_by_side(before, after, titles: Sequence[str] = ("before", "after")
         if c is not None:
             fig.add_trace(_center(c), row=1, col=col)
     image_axes(fig, 1, 2)
-    fig.update_layout(height=height, margin=dict(t=40, b=10, l=10, r=10), plot_bgcolor="black")
+    fig.update_layout(height=height, margin=dict(t=50, b=10, l=10, r=10), plot_bgcolor="black")
     return fig
 
 

@@ -93,7 +93,7 @@ def _write_report():
 
 
 def test_app_declares_pages():
-    assert PAGES, "no st.Page(\"pages/….py\") found in app.py"
+    assert PAGES, "no st.Page(\"app_pages/….py\") found in app.py"
 
 
 @pytest.mark.parametrize("app_page", PAGES, ids=[p.name for p in PAGES])

@@ -43,7 +43,7 @@ def _shared_link(monkeypatch, **query):
     for key, value in query.items():
         at.query_params[key] = value
     at.run()
-    at.switch_page("pages/experiment_results.py").run()
+    at.switch_page("app_pages/experiment_results.py").run()
     assert not at.exception
     return at
 

@@ -9,8 +9,8 @@ from app_helpers import array, figures
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # the page imports pages.common
-PAGE = str(ROOT / "pages" / "saliency_attack.py")
+sys.path.insert(0, str(ROOT))  # the page imports app_pages.common
+PAGE = str(ROOT / "app_pages" / "saliency_attack.py")
 
 
 def _run_button(at):

@@ -3,7 +3,7 @@ import streamlit as st
 import torch
 
 import sem_core
-from pages.common import MODEL_LABELS, chart, details, get_model, sidebar, test_split_for, user_errors
+from app_pages.common import MODEL_LABELS, chart, details, get_model, sidebar, test_split_for, user_errors
 from sem_core.viz.attacks import predictions_table, probabilities_figure
 
 sidebar()
@@ -16,11 +16,11 @@ st.markdown(
 )
 with details("How SENN explains: the formula"):
     st.latex(r"f(x) = \sum_{i=1}^{k} \theta_i(x)\, h_i(x)")
-st.page_link("pages/tour.py", label="Teaching a class? Start the guided tour (four steps, one button each)",
+st.page_link("app_pages/tour.py", label="Teaching a class? Start the guided tour (four steps, one button each)",
              icon=":material/school:")
 if st.button("Try this: attack a 9 toward a 2", type="primary", key="home_try"):
     st.session_state["concept_autorun"] = True  # the concept page runs the attack once on arrival
-    st.switch_page("pages/concept_attack.py", query_params={"src": "9", "tgt": "2"})
+    st.switch_page("app_pages/concept_attack.py", query_params={"src": "9", "tgt": "2"})
 
 st.header("Trained models")
 names = sem_core.list_shipped()

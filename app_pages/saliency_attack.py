@@ -2,9 +2,9 @@
 import streamlit as st
 import torch
 
-from pages.common import (chart, details, digit_picker, downloads, get_model, keep_result, link_wants_result,
+from app_pages.common import (chart, details, digit_picker, downloads, get_model, keep_result, link_wants_result,
                           model_help, more_settings, picked_index, presenting, provenance_json, provenance_npz,
-                          region_picker, sidebar, test_split_for, url_choice, url_number, user_errors)
+                          region_picker, result_or_stop, sidebar, test_split_for, url_choice, url_number, user_errors)
 from sem_core import list_shipped, model_device
 from sem_core.attacks import ATTACKS, SALIENCY_METHODS, create_attack, list_attacks
 from sem_core.explain import explain_all
@@ -56,15 +56,10 @@ with user_errors():
             x, None if y is None else torch.tensor([y]), target=mask.view(1, 1, 28, 28) if cls.targeted else None,
             on_step=lambda t, n: bar.progress(t / n, text=f"step {t}/{n}"))
         bar.empty()
-        st.session_state["sal_result"] = dict(res=res, model=name, attack=cls, method=method, k=k, mask=mask.clone(),
-                                              caption=caption, grid=None, digit=picked_index("sal_digit"))
-        keep_result("sal", params)
+        keep_result("sal", params, res=res, model=name, attack=cls, method=method, k=k, mask=mask.clone(),
+                    caption=caption, grid=None, digit=picked_index("sal_digit"))
 
-if "sal_result" not in st.session_state:
-    st.info("Pick a model, an explainer, an attack and a digit, then press **Run saliency attack**.")
-    st.stop()
-
-out = st.session_state["sal_result"]
+out = result_or_stop("sal", "Pick a model, an explainer, an attack and a digit, then press **Run saliency attack**.")
 res, cls = out["res"], out["attack"]
 i0, i1 = res.explanations["natural"][0, 0], res.explanations["adversarial"][0, 0]  # the real network's maps
 st.header(f"{cls.label} attack on {out['method']} ({out['model']})")

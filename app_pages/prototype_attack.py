@@ -2,9 +2,9 @@
 import streamlit as st
 import torch
 
-from pages.common import (chart, details, downloads, get_model, keep_result, link_wants_result, model_choice,
-                          more_settings, presenting, provenance_json, provenance_npz, sidebar, test_split_for,
-                          url_classes, url_number, user_errors)
+from app_pages.common import (chart, details, downloads, get_model, keep_result, link_wants_result, model_choice,
+                              more_settings, presenting, provenance_json, provenance_npz, result_or_stop, sidebar,
+                              test_split_for, url_classes, url_number, user_errors)
 from sem_core.attacks import create_attack
 from sem_core.digit_io import digits_to_png
 from sem_core.viz import image_grid_figure, prototypes_figure, protodl_digit_frame, prototype_frame, prototype_table
@@ -57,14 +57,9 @@ with user_errors():
         res = attack(x_all[idx], y_all[idx], on_step=lambda t, n: t % max(1, n // 50) == 0 and
                      bar.progress(t / n, text=f"step {t}/{n}"))
         bar.empty()
-        st.session_state["proto_result"] = dict(res=res, idx=idx, model=name)
-        keep_result("proto", params)
+        keep_result("proto", params, res=res, idx=idx, model=name)
 
-if "proto_result" not in st.session_state:
-    st.info("Choose the digits and press **Run prototype attack**.")
-    st.stop()
-
-out = st.session_state["proto_result"]
+out = result_or_stop("proto", "Choose the digits and press **Run prototype attack**.")
 res = out["res"]
 nat, adv = res.explanations["natural"], res.explanations["adversarial"]  # prototype distances before/after
 h_nat, h_adv, classes = nat.distances, adv.distances, nat.prototype_classes

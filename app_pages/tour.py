@@ -4,11 +4,11 @@ from functools import partial
 import streamlit as st
 import torch
 
-from pages.common import chart, get_model, sidebar, test_split_for, user_errors
+from app_pages.common import chart, get_model, sidebar, test_split_for, user_errors
 from sem_core import model_device
 from sem_core.attacks import create_attack
 from sem_core.lipschitz import lipschitz_by_explainer
-from sem_core.viz import bars_figure, image_grid_figure, pair_figure, worst_case
+from sem_core.viz import bars_figure, image_figure, image_grid_figure, pair_figure, worst_case
 from sem_core.viz.attacks import maps_before_after
 
 sidebar()
@@ -55,8 +55,7 @@ def show_concept(res) -> str:
     cols = st.columns(3)
     for j, (col, title) in enumerate(zip(cols, ["the 9 as drawn", "the 9, changed a little", "a 2, for comparison"])):
         img = [res.x, res.x_adv, res.extras["x_target"]][j][0, 0]
-        fig = image_grid_figure(img.view(1, 1, 28, 28), [title], cols=1, cell=150)
-        chart(fig, f"tour_c_img{j}", f"tour-concept-digit{j}", container=col, image=True)
+        chart(image_figure(img, title, size=220), f"tour_c_img{j}", f"tour-concept-digit{j}", container=col, image=True)
         bars = bars_figure(e[j].concepts[0], labels, "concepts")
         bars.update_yaxes(range=[min(lo, 0), hi])
         chart(bars, f"tour_c_bars{j}", f"tour-concept-bars{j}", container=col)
@@ -113,17 +112,19 @@ def show_stability(res) -> str:
             "less an explanation can be trusted on digits that differ only slightly.")
 
 
-steps = [
+steps = [  # title, what to look at, button, compute, show, its page and a link that reopens the result there
     ("Fool SENN's concepts", "the concept bars of the changed 9: do they look like the 9's or like the 2's?",
-     "Attack SENN's concepts", partial(attack_first, "senn", 9, "senn_concept", 2, eps=0.3, steps=100), show_concept, "pages/concept_attack.py", {"src": "9", "tgt": "2", "eps": "0.3"}),
+     "Attack SENN's concepts", partial(attack_first, "senn", 9, "senn_concept", 2, eps=0.3, steps=100),
+     show_concept, "app_pages/concept_attack.py", {"src": "9", "tgt": "2", "eps": "0.3", "result": "concept"}),
     ("Fool PrototypeDL's prototypes", "which prototype the model points to, before and after the change.",
      "Attack PrototypeDL's prototypes", partial(attack_first, "protodl", 4, "protodl_prototype", eps=0.3, steps=100),
-     show_prototype, "pages/prototype_attack.py", {"digits": "4"}),
+     show_prototype, "app_pages/prototype_attack.py", {"digits": "4", "result": "proto"}),
     ("Fool a saliency map", "where the bright spots of the map sit on the digit, before and after.",
      "Attack the saliency map", partial(attack_first, "cnn", 3, "saliency_topk", method="saliency", eps=0.1, steps=50,
-                                        k=50), show_saliency, "pages/saliency_attack.py", {"sal_eps": "0.1"}),
+                                        k=50), show_saliency, "app_pages/saliency_attack.py",
+     {"sal_digit": "3", "result": "sal"}),
     ("Measure stability", "the last panel: how much of the map changed after the worst small change.",
-     "Measure the map's stability", stability, show_stability, "pages/lipschitz_stability.py", {"lip_n": "5"}),
+     "Measure the map's stability", stability, show_stability, "app_pages/lipschitz_stability.py", {"lip_n": "5"}),
 ]
 for n, args in enumerate(steps, start=1):
     step(n, *args)

@@ -3,7 +3,7 @@ import streamlit as st
 import torch
 
 import sem_core
-from pages.common import (MODEL_LABELS, chart, details, digit_picker, get_model, model_help, sidebar, test_split_for,
+from app_pages.common import (MODEL_LABELS, chart, details, digit_picker, get_model, model_help, sidebar, test_split_for,
                           url_choice, url_number, user_errors)
 from sem_core.attacks import compare_models
 from sem_core.viz import image_figure

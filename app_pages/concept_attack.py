@@ -2,9 +2,9 @@
 import streamlit as st
 import torch
 
-from pages.common import (chart, details, digit_picker, downloads, get_model, get_split, keep_result, link_wants_result,
+from app_pages.common import (chart, details, digit_picker, downloads, get_model, get_split, keep_result, link_wants_result,
                           model_choice, more_settings, picked_index, presenting, provenance_json, provenance_npz,
-                          sidebar, test_split_for, url_number, user_errors)
+                          result_or_stop, sidebar, test_split_for, url_number, user_errors)
 from sem_core.attacks import create_attack
 from sem_core.digit_io import digit_to_png
 from sem_core.viz import grounding_figure, image_figure, perturbation_figure
@@ -49,15 +49,10 @@ with user_errors():
         res = attack(x, None if y is None else torch.tensor([y]), target=x_t,
                      on_step=lambda t, n: t % every == 0 and bar.progress(t / n, text=f"step {t}/{n}"))
         bar.empty()
-        st.session_state["concept_result"] = dict(res=res, captions=[x_caption, t_caption], model=name,
-                                                  digits={"source": picked_index("src"), "target": picked_index("tgt")})
-        keep_result("concept", params)
+        keep_result("concept", params, res=res, captions=[x_caption, t_caption], model=name,
+                    digits={"source": picked_index("src"), "target": picked_index("tgt")})
 
-if "concept_result" not in st.session_state:
-    st.info("Pick the digits and press **Run concept attack**.")
-    st.stop()
-
-out = st.session_state["concept_result"]
+out = result_or_stop("concept", "Pick the digits and press **Run concept attack**.")
 res = out["res"]
 expls = [res.explanations[k] for k in ("natural", "adversarial", "target")]
 ranges = senn_ranges(expls)  # one concept scale for x, x* and x_t

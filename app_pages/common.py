@@ -307,10 +307,20 @@ def link_wants_result(key: str, params: dict, ready: bool = True) -> bool:
     return named and held is None and ready
 
 
-def keep_result(key: str, params: dict) -> None:
-    """Remember which parameters the result on screen was computed from, and name it in the URL."""
+def keep_result(key: str, params: dict, **result) -> None:
+    """Keep the page's ``result`` (as ``st.session_state[f"{key}_result"]``), remember the parameters it was
+    computed from, and name it in the URL."""
+    st.session_state[f"{key}_result"] = result
     st.session_state[f"_{key}_params"] = params
     st.query_params["result"] = key
+
+
+def result_or_stop(key: str, hint: str) -> dict:
+    """The page's kept result; without one, ``hint`` (what to press) and the page stops here."""
+    if f"{key}_result" not in st.session_state:
+        st.info(hint)
+        st.stop()
+    return st.session_state[f"{key}_result"]
 
 
 def provenance_json(payload: dict, model: str, digits, attack: str, config: dict, seed: int = 0) -> bytes:

@@ -1,7 +1,7 @@
 """Lipschitz & stability: how much can an explanation change within an ε-ball? (papers 002 eq. 1, 001 eq. 5)."""
 import streamlit as st
 
-from pages.common import (chart, details, downloads, get_model, keep_result, link_wants_result, model_help,
+from app_pages.common import (chart, details, downloads, get_model, keep_result, link_wants_result, model_help,
                           presenting, provenance_json, sidebar, test_split_for, url_choice, url_number, user_errors)
 from sem_core.experiments.sampling import pick_digits
 from sem_core.lipschitz import SELF, estimate_seconds, lipschitz_by_explainer, list_lipschitz_explainers
@@ -50,9 +50,8 @@ with user_errors():
                                      on_step=lambda done, total: bar.progress(done / total, text=f"{done / total:.0%}"))
         bar.empty()
         results, skipped = est.results, est.skipped  # skipped: e.g. LRP has no rule for SENN's layers
-        st.session_state["lip_result"] = dict(results=results, skipped=skipped, idx=idx, model=name, eps=eps,
-                                              budget=budget, k=getattr(model.config, "n_concepts", None))
-        keep_result("lip", params)
+        keep_result("lip", params, results=results, skipped=skipped, idx=idx, model=name, eps=eps, budget=budget,
+                    k=getattr(model.config, "n_concepts", None))
 
 out = st.session_state.get("lip_result", {})
 for e, msg in out.get("skipped", {}).items():

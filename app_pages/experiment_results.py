@@ -3,7 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import chart, sidebar, url_choice, url_number, user_errors
+from app_pages.common import chart, sidebar, url_choice, url_number, user_errors
 from sem_core.experiments import EXPERIMENTS, compute_seconds, list_experiments, load_results, run_experiment
 from sem_core.text import escape_markdown
 from sem_core.userdata import SHIPPED_RESULTS, results_dir
