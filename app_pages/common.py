@@ -46,8 +46,9 @@ PRESENTER_CSS = """<style>
   [data-testid="stMain"] { font-size: 1.3rem; }
   [data-testid="stMain"] h1 { font-size: 3rem; }
   [data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] label p { font-size: 1.3rem; }
-  [data-testid="stMetricValue"] { font-size: 2.6rem; }
-  [data-testid="stMain"] button p { font-size: 1.25rem; }
+  [data-testid="stMain"] [data-testid="stMetricValue"], [data-testid="stMain"] [data-testid="stMetricValue"] * {
+    font-size: 2.8rem; }
+  [data-testid="stMain"] button[kind="primary"] p { font-size: 1.3rem; }
 </style>"""
 
 
@@ -207,7 +208,7 @@ def _drawn_digit(prefix: str):
     """A 280×280 canvas (black ink on white), converted like an upload; nothing drawn → a hint and None."""
     from streamlit_drawable_canvas import st_canvas  # a components-v2 package: importable inside a running app only
 
-    st.caption("Draw one digit in the white box below; the buttons under the box undo or clear.")
+    st.caption("Draw one digit in the white box below; pointing at the box shows buttons above it to undo or clear.")
     st.write("")  # room above the canvas: its toolbar must not cover the radio above
     drawn = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#ffffff", height=280, width=280,
                       drawing_mode="freedraw", return_image_data=True, key=f"{prefix}_canvas")

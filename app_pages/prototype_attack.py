@@ -12,7 +12,7 @@ from sem_core.viz import image_grid_figure, prototypes_figure, protodl_digit_fra
 sidebar()
 st.title("Prototype attack (PrototypeDL)")
 st.markdown("PrototypeDL explains a prediction by pointing at the **prototype** it resembles most: *this digit is "
-            "a 4 because it looks like prototype P7, a 4*. Watch the nearest prototype: after a change too small "
+            "a 4 because it looks like this prototype of a 4*. Watch the nearest prototype: after a change too small "
             "to see, it belongs to **another class**, while the prediction stays the same.")
 with details():
     st.markdown("PrototypeDL classifies a digit by its distances h_j(x) to 15 learnt prototypes P1…P15. Naturally, the "
@@ -93,7 +93,7 @@ if not presenting():
     prov = dict(model=out["model"], digits=out["idx"], attack="protodl_prototype", config=res.config)
     tensors = provenance_npz(**prov, x=res.x, x_adv=res.x_adv, y=res.y, h_nat=h_nat, h_adv=h_adv, classes=classes)
     distances = prototype_frame(h_nat, h_adv, classes, res.y, names).to_csv().encode()
-    downloads({"adversarial digits (PNG, 28 px high)": ("x_adv.png", digits_to_png(res.x_adv), "image/png"),
+    downloads({"adversarial digits (PNG)": ("x_adv.png", digits_to_png(res.x_adv), "image/png"),
                "tensors (NPZ)": ("prototype_attack.npz", tensors, "application/octet-stream"),
                "metrics (JSON)": ("prototype_attack.json", provenance_json(res.to_dict(), **prov), "application/json"),
                "distances (CSV)": ("prototype_attack.csv", distances, "text/csv")}, key="proto")

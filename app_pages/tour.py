@@ -114,17 +114,17 @@ def show_stability(res) -> str:
 
 steps = [  # title, what to look at, button, compute, show, its page and a link that reopens the result there
     ("Fool SENN's concepts", "the concept bars of the changed 9: do they look like the 9's or like the 2's?",
-     "Attack SENN's concepts", partial(attack_first, "senn", 9, "senn_concept", 2, eps=0.3, steps=100),
+     "Run step 1: attack SENN's concepts", partial(attack_first, "senn", 9, "senn_concept", 2, eps=0.3, steps=100),
      show_concept, "app_pages/concept_attack.py", {"src": "9", "tgt": "2", "eps": "0.3", "result": "concept"}),
     ("Fool PrototypeDL's prototypes", "which prototype the model points to, before and after the change.",
-     "Attack PrototypeDL's prototypes", partial(attack_first, "protodl", 4, "protodl_prototype", eps=0.3, steps=100),
+     "Run step 2: attack PrototypeDL's prototypes", partial(attack_first, "protodl", 4, "protodl_prototype", eps=0.3, steps=100),
      show_prototype, "app_pages/prototype_attack.py", {"digits": "4", "result": "proto"}),
     ("Fool a saliency map", "where the bright spots of the map sit on the digit, before and after.",
-     "Attack the saliency map", partial(attack_first, "cnn", 3, "saliency_topk", method="saliency", eps=0.1, steps=50,
+     "Run step 3: attack the saliency map", partial(attack_first, "cnn", 3, "saliency_topk", method="saliency", eps=0.1, steps=50,
                                         k=50), show_saliency, "app_pages/saliency_attack.py",
      {"sal_digit": "3", "result": "sal"}),
     ("Measure stability", "the last panel: how much of the map changed after the worst small change.",
-     "Measure the map's stability", stability, show_stability, "app_pages/lipschitz_stability.py", {"lip_n": "5"}),
+     "Run step 4: measure the map's stability", stability, show_stability, "app_pages/lipschitz_stability.py", {"lip_n": "5"}),
 ]
 for n, args in enumerate(steps, start=1):
     step(n, *args)
