@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import re
 import textwrap
 
 import numpy as np
@@ -66,8 +67,8 @@ def readable(fig: go.Figure, title_chars: int = 70) -> go.Figure:
         a.text = text if "<br>" in text else "<br>".join(textwrap.wrap(text, 22)) or text
         a.font.size = 13
         panel_lines = max(panel_lines, a.text.count("<br>") + 1)
-    entries = sum(1 for t in fig.data if t.showlegend is not False and t.name and fig.layout.showlegend is not False
-                  and (len(fig.data) > 1 or t.showlegend))
+    entries = sum(1 for t in fig.data if getattr(t, "showlegend", False) is not False and t.name
+                  and fig.layout.showlegend is not False and (len(fig.data) > 1 or t.showlegend))
     lines = title.count("<br>") + (len(title) > title_chars) if title else 0
     if entries:
         rows = -(-entries // 3)                                 # about three entries per row
@@ -75,6 +76,11 @@ def readable(fig: go.Figure, title_chars: int = 70) -> go.Figure:
                           height=(fig.layout.height or 420) + 22 * rows,
                           margin=dict(b=70 + 22 * rows))
     fig.update_layout(margin_t=60 + 18 * lines + 16 * (panel_lines - 1))
+    for t in fig.data:  # Table 1 of runs saved before the app named prototypes P1..Pm everywhere
+        if t.type == "table" and t.cells.values:
+            first = [re.sub(r"^p(\d+) \((\d+)\)$", lambda m: f"P{int(m[1]) + 1} (class {m[2]})", str(v))
+                     for v in t.cells.values[0]]
+            t.cells.values = [first, *t.cells.values[1:]]
     for axis in [k for k in fig.layout if k.startswith(("xaxis", "yaxis"))]:
         if fig.layout[axis].type == "log" and fig.layout[axis].tickmode != "array":
             letter, ref = axis[0], axis[0] + axis[5:]
