@@ -11,8 +11,7 @@ import os
 
 import pytest
 
-from browser_helpers import ARTIFACTS, CHROMIUM_ARGS, StreamlitServer, click_and_wait, find_chromium, \
-    full_page_screenshot, wait_idle
+from browser_helpers import ARTIFACTS, StreamlitServer, click_and_wait, find_chromium, full_page_screenshot, wait_idle
 
 try:
     from playwright.sync_api import sync_playwright
@@ -29,18 +28,13 @@ FIRST_REQUESTS: list[str] = []  # what this module's server has been asked, in o
 
 
 @pytest.fixture(scope="module")
-def fresh():
-    """(server, browser): a server no browser has talked to yet, and Chromium."""
+def fresh(browser):
+    """(server, browser): a server no browser has talked to yet, and the session's Chromium."""
     if MISSING is not None:
         pytest.fail(f"SEM_REQUIRE_BROWSER=1 but {MISSING}")
     srv = StreamlitServer(startup_timeout=90.0).start()
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield srv, browser
-            browser.close()
-    finally:
-        srv.stop()
+    yield srv, browser
+    srv.stop()
 
 
 def _open(browser, url: str):
