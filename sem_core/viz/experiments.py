@@ -75,7 +75,9 @@ def readable(fig: go.Figure, title_chars: int = 70) -> go.Figure:
         fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, x=0, font_size=11),
                           height=(fig.layout.height or 420) + 22 * rows,
                           margin=dict(b=70 + 22 * rows))
-    fig.update_layout(margin_t=60 + 18 * lines + 16 * (panel_lines - 1))
+    extra_top = 18 * lines + 16 * (panel_lines - 1)                   # the plot keeps its height under a longer title
+    tables = any(t.type == "table" for t in fig.data)                  # wrapped header cells take another line
+    fig.update_layout(margin_t=60 + extra_top, height=(fig.layout.height or 450) + extra_top + 40 * tables)
     for t in fig.data:  # Table 1 of runs saved before the app named prototypes P1..Pm everywhere
         if t.type == "table" and t.cells.values:
             first = [re.sub(r"^p(\d+) \((\d+)\)$", lambda m: f"P{int(m[1]) + 1} (class {m[2]})", str(v))
