@@ -49,6 +49,7 @@ PRESENTER_CSS = """<style>
   [data-testid="stMain"] [data-testid="stMetricValue"], [data-testid="stMain"] [data-testid="stMetricValue"] * {
     font-size: 2.8rem; }
   [data-testid="stMain"] button[kind="primary"] p { font-size: 1.3rem; }
+  [data-testid="stMain"] button[kind="secondary"] p { font-size: 0.875rem; }
 </style>"""
 
 
@@ -255,6 +256,11 @@ def chart(fig, key: str, stem: str | None = None, container=st, image: bool = Fa
     """A plotly figure with its downloads (PNG, SVG, HTML) folded under it. ``image``: a digit or map (no
     zoom tool bar). Returns what ``st.plotly_chart`` returns (the selection when ``on_select`` is given)."""
     config = IMAGE_CHART if image else None
+    if presenting():  # figure text large enough for the back row (a copy: the download keeps the original)
+        import plotly.graph_objects as go
+
+        fig = go.Figure(fig).update_layout(font_size=17).update_xaxes(tickfont_size=15).update_yaxes(tickfont_size=15)
+        fig.update_annotations(font_size=17)
     ev = container.plotly_chart(fig, key=key, config=config, **{"width": "stretch", **kw})
     if not presenting():
         with container.popover("Download figure", icon=":material/download:", key=f"{key}_pop"):
