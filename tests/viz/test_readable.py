@@ -35,3 +35,10 @@ def test_long_titles_wrap_and_metric_panels_get_full_names():
 def test_readable_leaves_a_plain_figure_alone():
     fig = readable(go.Figure(go.Bar(y=[1, 2])))
     assert fig.layout.legend.orientation is None
+
+
+def test_prediction_change_says_stays_when_the_class_stays():
+    from sem_core.viz import prediction_change
+
+    assert prediction_change(3, 3, 1.0, 0.998) == "stays **3** (p = 1.000 → 0.998)"
+    assert prediction_change(3, 5, 0.9, 0.6).startswith("goes from **3**")
