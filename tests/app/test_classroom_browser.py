@@ -70,7 +70,7 @@ def test_guided_tour_runs_with_the_tour_buttons_only(fresh):
         assert not page.locator('[data-testid="stException"]').count()
         said = page.locator('[data-testid="stAlertContentSuccess"]').nth(n - 1).inner_text()
         assert said.startswith("What just happened.") and said.count(". ") >= 1
-        page.locator(f"#step-{n}").scroll_into_view_if_needed()
+        page.locator(f"#step-{n}").evaluate("e => e.scrollIntoView({block: 'start'})")  # step n at the top
         page.screenshot(path=str(SHOTS / f"tour-{n}.png"))
     assert page.locator('[data-testid="stAlertContentSuccess"]').count() == 4
     full_page_screenshot(page, SHOTS / "tour-all.png")
