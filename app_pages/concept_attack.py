@@ -91,7 +91,7 @@ with cols[3], user_errors():
     st.markdown("**What c1 … c" f"{model.config.n_concepts} mean**: each row shows the training digits that "
                 "activate one concept most.")
     train_x = get_split("train", card["data"]["source"])[0]
-    chart(grounding_figure(train_x, model.grounding), "concept_grid", "concept-grounding", image=True)
+    chart(grounding_figure(train_x, model.grounding, cell=42), "concept_grid", "concept-grounding", image=True)
 
 st.subheader("Replay the attack")
 st.markdown("Slide through the attack's steps: the image, its concepts and the prediction at that step.")
