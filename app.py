@@ -3,13 +3,14 @@ import streamlit as st
 
 st.set_page_config(page_title="SEM Explorer", page_icon="🧠", layout="wide")
 pages = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/concept_attack.py", title="Concept attack (SENN)", icon="🎯", url_path="concept"),
-    st.Page("pages/prototype_attack.py", title="Prototype attack (PrototypeDL)", icon="🧩", url_path="prototype"),
-    st.Page("pages/saliency_attack.py", title="Saliency attacks", icon="🔥", url_path="saliency"),
-    st.Page("pages/influence_attack.py", title="Influence attack", icon="🧬", url_path="influence"),
-    st.Page("pages/defense_comparison.py", title="Defenses", icon="🛡️", url_path="defenses"),
-    st.Page("pages/lipschitz_stability.py", title="Lipschitz & stability", icon="📈", url_path="lipschitz"),
-    st.Page("pages/experiment_results.py", title="Experiments", icon="📊", url_path="experiments"),
+    st.Page("app_pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("app_pages/tour.py", title="Guided tour", icon="🧭", url_path="tour"),
+    st.Page("app_pages/concept_attack.py", title="Concept attack (SENN)", icon="🎯", url_path="concept"),
+    st.Page("app_pages/prototype_attack.py", title="Prototype attack (PrototypeDL)", icon="🧩", url_path="prototype"),
+    st.Page("app_pages/saliency_attack.py", title="Saliency attacks", icon="🔥", url_path="saliency"),
+    st.Page("app_pages/influence_attack.py", title="Influence attack", icon="🧬", url_path="influence"),
+    st.Page("app_pages/defense_comparison.py", title="Defenses", icon="🛡️", url_path="defenses"),
+    st.Page("app_pages/lipschitz_stability.py", title="Lipschitz & stability", icon="📈", url_path="lipschitz"),
+    st.Page("app_pages/experiment_results.py", title="Experiments", icon="📊", url_path="experiments"),
 ]
 st.navigation(pages).run()

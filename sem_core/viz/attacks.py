@@ -66,10 +66,18 @@ def predictions_table(probs: Mapping[str, torch.Tensor]) -> list[dict]:
     return [{"model": name, "prediction": int(p.argmax()), "probability": float(p.max())} for name, p in probs.items()]
 
 
-def maps_before_after(before, after, titles: Sequence[str] = ("natural", "adversarial")) -> go.Figure:
-    """Two normalised maps [28,28] side by side, each with its center of mass (Ghorbani et al.) marked."""
+def maps_before_after(before, after, titles: Sequence[str] = ("natural", "adversarial"), images=None) -> go.Figure:
+    """Two normalised maps [28,28] side by side on one colour scale, each with its center of mass (Ghorbani
+    et al.) marked; ``images`` (natural, adversarial digit) draws each map as an overlay on its digit."""
     c0, c1 = center_of_mass(torch.stack([torch.as_tensor(before).reshape(28, 28), torch.as_tensor(after).reshape(28, 28)]))
-    return maps_side_by_side(before, after, titles, (c0.tolist(), c1.tolist()))
+    return maps_side_by_side(before, after, titles, (c0.tolist(), c1.tolist()), images=images)
+
+
+def prediction_change(before: int, after: int, p_before: float, p_after: float) -> str:
+    """"stays 3 (p = 0.998 → 0.991)" or "goes from 3 (p = 0.998) to 5 (p = 0.61)": plain words for a slide."""
+    if before == after:
+        return f"stays **{before}** (p = {p_before:.3f} → {p_after:.3f})"
+    return f"goes from **{before}** (p = {p_before:.3f}) to **{after}** (p = {p_after:.3f})"
 
 
 def result_row(res: Any, **info: Any) -> pd.DataFrame:

@@ -50,3 +50,35 @@ def image_axes(fig: go.Figure, rows: int = 0, cols: int = 0) -> go.Figure:
             fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{'' if n == 1 else n}",
                              constrain="domain", row=r, col=c)
     return fig
+
+
+# Importance over the digit: 0 fully transparent (the digit shows through), then Inferno's warm half with
+# growing opacity, so the strongest pixels are opaque yellow. Sequential: for non-negative maps only.
+OVERLAY_COLORS = [[0.0, "rgba(0,0,0,0)"], [0.08, "rgba(120,28,109,0.5)"], [0.3, "rgba(188,55,84,0.75)"],
+                  [0.6, "rgba(237,105,37,0.9)"], [1.0, "rgba(252,255,164,1)"]]
+
+
+def map_scale(*maps) -> dict:
+    """The colour scale shared by every map of one comparison: sequential from 0 when all values are
+    non-negative (importance maps), diverging and symmetric around 0 when any is negative (signed maps,
+    differences). Returns ``heat`` keyword arguments (colors, zmin, zmax, and reversescale for RdBu,
+    so red = positive)."""
+    arrays = [to_np(m) for m in maps]
+    lo = min(float(a.min()) for a in arrays)
+    hi = max(float(np.abs(a).max()) for a in arrays) or 1e-12
+    if lo >= 0:
+        return dict(colors=MAP_COLORS, zmin=0.0, zmax=hi)
+    return dict(colors=DIFF_COLORS, zmin=-hi, zmax=hi, reversescale=True)
+
+
+def log_ticks(values) -> dict:
+    """Axis settings for a log axis over ``values`` (positive ones): ticks at 1-2-5 × 10^n with their full
+    value as the label ("20", "50", not plotly's abbreviated "2", "5" of minor log ticks)."""
+    v = to_np(values).reshape(-1)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not len(v):
+        return {}
+    lo, hi = np.floor(np.log10(v.min())), np.ceil(np.log10(v.max()))
+    ticks = [m * 10.0 ** e for e in range(int(lo), int(hi) + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if v.min() / 2.5 <= t <= v.max() * 2.5] or [float(v.min())]
+    return dict(tickmode="array", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])

@@ -133,11 +133,13 @@ def grid_origin(i: int, cols: int, gap: int = 2, row_gap: int = 2) -> tuple[int,
     return (i // cols) * (28 + row_gap), (i % cols) * (28 + gap)
 
 
-def grounding_figure(train_images, grounding) -> go.Figure:
+def grounding_figure(train_images, grounding, cell: int = 90) -> go.Figure:
     """SENN's concept grounding: row i shows the training digits ``train_images[grounding[i]]`` that
-    activate concept i most (``grounding`` [k,n] indices into ``train_images`` [N,1,28,28])."""
+    activate concept i most (``grounding`` [k,n] indices into ``train_images`` [N,1,28,28]); ``cell``: the
+    height in px of one row (small for a narrow column beside the concept bars, so no blank space is left)."""
     k, n = grounding.shape
-    return image_grid_figure(train_images[grounding.cpu().flatten()], cols=n, row_titles=[f"c{i + 1}" for i in range(k)])
+    return image_grid_figure(train_images[grounding.cpu().flatten()], cols=n, row_titles=[f"c{i + 1}" for i in range(k)],
+                             cell=cell)
 
 
 def prototypes_figure(images, classes, cols: int = 8) -> go.Figure:

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from .base import DIFF_COLORS, IMAGE_COLORS, as_image, heat, image_axes, to_np
+from .base import IMAGE_COLORS, as_image, heat, image_axes, log_ticks, map_scale, to_np
 
 
 def _list(v) -> list[float]:
@@ -43,7 +43,7 @@ def lipschitz_box(values: dict[str, Sequence[float]], log_y: bool = True, digits
     fig.update_layout(title=title, yaxis_title="L̂(x)  (log scale)" if log_y else "L̂(x)", showlegend=False,
                       height=440, margin=dict(t=60, b=40, l=60, r=20), clickmode="event+select")
     if log_y:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(type="log", **log_ticks(np.concatenate([to_np(v).reshape(-1) for v in values.values()])))
     return fig
 
 
@@ -57,37 +57,53 @@ def _panel(e) -> tuple[str, np.ndarray]:
     return "bars", arr.ravel()
 
 
-def pair_figure(x, x_prime, e, e_prime,
-                titles: Sequence[str] = ("x", "x′ (worst case)", "E(x)", "E(x′)"), height: int = 330) -> go.Figure:
-    """x and the maximiser x′ (images), then their explanations on a shared, symmetric colour scale.
+DIFF_TITLE = "difference E(x′) − E(x)"
 
-    Explanations of 784 values are drawn as 28×28 maps, 2-D ones (e.g. SENN's θ, concepts × classes)
+
+def _colorbar_beside(fig: go.Figure, col: int) -> dict:
+    """A slim vertical colour bar just right of subplot ``col`` (several bars in one row do not overlap)."""
+    right = fig.layout[f"xaxis{'' if col == 1 else col}"].domain[1]
+    return dict(x=right + 0.003, xanchor="left", len=0.8, thickness=9, tickfont_size=10)
+
+
+def pair_figure(x, x_prime, e, e_prime,
+                titles: Sequence[str] = ("x", "x′ (worst case)", "E(x)", "E(x′)", DIFF_TITLE),
+                height: int = 330) -> go.Figure:
+    """x and the maximiser x′ (images), their explanations on ONE shared scale, and the difference
+    E(x′) − E(x), which shows what changed even when the two explanations look alike.
+
+    The shared scale is sequential from 0 when both explanations are non-negative and diverging (red
+    positive, blue negative) when either is signed; the difference is always diverging, symmetric around
+    0. Explanations of 784 values are drawn as 28×28 maps, 2-D ones (e.g. SENN's θ, concepts × classes)
     as heatmaps, anything else as bars.
     """
     kind_a, a = _panel(e)
     kind_b, b = _panel(e_prime)
-    lim = max(float(np.abs(a).max()), float(np.abs(b).max()), 1e-12)
-    fig = make_subplots(rows=1, cols=4, subplot_titles=list(titles), horizontal_spacing=0.03)
+    d = b - a
+    titles = list(titles) + [DIFF_TITLE] * (5 - len(titles))
+    fig = make_subplots(rows=1, cols=5, subplot_titles=titles[:5], horizontal_spacing=0.06)
     fig.add_trace(heat(as_image(x), IMAGE_COLORS, zmin=0, zmax=1), row=1, col=1)
     fig.add_trace(heat(as_image(x_prime), IMAGE_COLORS, zmin=0, zmax=1), row=1, col=2)
-    for col, (kind, z) in ((3, (kind_a, a)), (4, (kind_b, b))):
-        if kind == "map":
-            fig.add_trace(heat(z, DIFF_COLORS, zmin=-lim, zmax=lim, reversescale=True, showscale=col == 4,
-                                colorbar=dict(len=0.8, thickness=10)), row=1, col=col)
+    shared, signed = map_scale(a, b), map_scale(-np.abs(d), np.abs(d))
+    lim = float(shared["zmax"])
+    for col, z, scale in ((3, a, shared), (4, b, shared), (5, d, signed)):
+        if kind_a == "map":
+            fig.add_trace(heat(z, showscale=col >= 4, colorbar=_colorbar_beside(fig, col), **scale), row=1, col=col)
         else:
-            fig.add_trace(go.Bar(y=z, marker_color="#d62728", showlegend=False), row=1, col=col)
+            fig.add_trace(go.Bar(y=z, marker_color=["#d62728" if v >= 0 else "#1f77b4" for v in z], showlegend=False),
+                          row=1, col=col)
     image_axes(fig, 1, 2)
-    for col, (kind, z) in ((3, (kind_a, a)), (4, (kind_b, b))):
-        if kind == "map" and z.shape == (28, 28):  # pixel maps: square pixels, no axes
+    for col in (3, 4, 5):
+        if kind_a == "map" and a.shape == (28, 28):  # pixel maps: square pixels, no axes
             fig.update_xaxes(visible=False, constrain="domain", row=1, col=col)
             fig.update_yaxes(visible=False, autorange="reversed", constrain="domain", row=1, col=col,
                              scaleanchor=f"x{col}")
-        elif kind == "map":  # e.g. SENN's θ: rows = concepts, columns = classes
+        elif kind_a == "map":  # e.g. SENN's θ: rows = concepts, columns = classes
             fig.update_xaxes(title_text="class", dtick=1, row=1, col=col)
             fig.update_yaxes(dtick=1, autorange="reversed", row=1, col=col)
-        else:
+        elif col < 5:
             fig.update_yaxes(range=[-lim * 1.05, lim * 1.05], row=1, col=col)
-    fig.update_layout(height=height, margin=dict(t=40, b=10, l=10, r=10))
+    fig.update_layout(height=height, margin=dict(t=50, b=10, l=10, r=40))
     return fig
 
 
@@ -106,7 +122,7 @@ class WorstCase:
     x_prime: torch.Tensor
     expl: torch.Tensor
     expl_prime: torch.Tensor
-    titles: tuple[str, str, str, str]
+    titles: tuple[str, str, str, str, str]
 
 
 def worst_case(result: Any, j: int, n_concepts: int | None = None) -> WorstCase:
@@ -115,11 +131,11 @@ def worst_case(result: Any, j: int, n_concepts: int | None = None) -> WorstCase:
     ex, ex2 = result.expl[j], result.expl_prime[j]
     num = float(torch.linalg.vector_norm(ex - ex2))
     value = float(result.values[j])
-    titles = ("x", "x′ (worst case)", "E(x)", "E(x′)")
+    titles = ("x", "x′ (worst case)", "E(x)", "E(x′)", DIFF_TITLE)
     label = "‖x − x′‖₂"
     if n_concepts:
         ex, ex2 = ex.view(n_concepts, 10), ex2.view(n_concepts, 10)
-        titles, label = ("x", "x′ (worst case)", "θ(x): concept (row) × class", "θ(x′)"), "‖h(x) − h(x′)‖₂"
+        titles, label = ("x", "x′ (worst case)", "θ(x): concept (row) × class", "θ(x′)", "θ(x′) − θ(x)"), "‖h(x) − h(x′)‖₂"
     return WorstCase(value, num, num / value if value else 0.0, label,
                      float((result.x[j] - result.x_prime[j]).abs().max()), result.x[j], result.x_prime[j], ex, ex2, titles)
 

@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .base import DIFF_COLORS, IMAGE_COLORS, as_image, heat, image_axes
+from .base import DIFF_COLORS, IMAGE_COLORS, OVERLAY_COLORS, as_image, heat, image_axes, map_scale
 
 REGION_COLOR = "rgba(255,60,60,0.6)"
 CENTER_STYLE = dict(symbol="x", size=12, color="#00e5ff", line=dict(width=2, color="#00e5ff"))
@@ -37,29 +37,43 @@ def map_figure(m, title: str = "", center: Sequence[float] | None = None, height
     return fig
 
 
+DIM_DIGIT = [[0.0, "#000000"], [1.0, "#9a9a9a"]]  # the digit under an overlay: grey strokes, so colour stands out
+COLORBAR = dict(len=0.85, thickness=12, title=dict(text="importance", side="right"))
+
+
 def maps_side_by_side(before, after, titles: Sequence[str] = ("before", "after"),
-                      centers: Sequence[Sequence[float] | None] = (None, None), height: int = 340) -> go.Figure:
-    """Two maps next to each other (natural vs adversarial), each with its center of mass marked."""
+                      centers: Sequence[Sequence[float] | None] = (None, None), height: int = 360,
+                      images: Sequence | None = None) -> go.Figure:
+    """Two maps next to each other (natural vs adversarial) on ONE colour scale with a colour bar, each
+    with its center of mass marked. ``images`` (the two digits [28,28]): each map is drawn as an overlay
+    on its digit (zero importance transparent), so the class sees *where on the digit* the map points."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=list(titles), horizontal_spacing=0.04)
+    scale = map_scale(before, after)
+    overlay = images is not None and "reversescale" not in scale  # overlays are for non-negative maps
     for col, (m, c) in enumerate(zip((before, after), centers), start=1):
-        fig.add_trace(heat(as_image(m)), row=1, col=col)
+        if overlay:
+            fig.add_trace(heat(as_image(images[col - 1]), DIM_DIGIT, zmin=0, zmax=1, fmt=".3f"), row=1, col=col)
+            scale = {**scale, "colors": OVERLAY_COLORS}
+        fig.add_trace(heat(as_image(m), showscale=col == 2, colorbar=COLORBAR, **scale), row=1, col=col)
         if c is not None:
             fig.add_trace(_center(c), row=1, col=col)
     image_axes(fig, 1, 2)
-    fig.update_layout(height=height, margin=dict(t=40, b=10, l=10, r=10))
+    fig.update_layout(height=height, margin=dict(t=50, b=10, l=10, r=10), plot_bgcolor="black")
     return fig
 
 
 def explainer_grid(maps_nat, maps_adv, names: Sequence[str], row_titles: Sequence[str] = ("natural", "adversarial"),
                    height: int = 330) -> go.Figure:
-    """2 rows (natural, adversarial digit) × E columns (one per explainer): ``maps_*`` [E,28,28]."""
+    """2 rows (natural, adversarial digit) × E columns (one per explainer): ``maps_*`` [E,28,28]. Each
+    column has one colour scale (its two maps compared); explainers' scales differ (their units do)."""
     names = list(names)
     assert len(maps_nat) == len(maps_adv) == len(names), "one natural and one adversarial map per explainer"
     fig = make_subplots(rows=2, cols=len(names), column_titles=names, row_titles=list(row_titles),
                         horizontal_spacing=0.01, vertical_spacing=0.03)
-    for col, (a, b) in enumerate(zip(maps_nat, maps_adv), start=1):
-        fig.add_trace(heat(as_image(a)), row=1, col=col)
-        fig.add_trace(heat(as_image(b)), row=2, col=col)
+    for col, (a, b) in enumerate(zip(maps_nat, maps_adv), start=1):  # one scale per explainer: its two maps
+        scale = map_scale(a, b)
+        fig.add_trace(heat(as_image(a), **scale), row=1, col=col)
+        fig.add_trace(heat(as_image(b), **scale), row=2, col=col)
     image_axes(fig, 2, len(names))
     fig.update_layout(height=height, margin=dict(t=40, b=10, l=10, r=30))
     return fig

@@ -70,12 +70,12 @@ def prototype_table(dist_nat, dist_adv, classes, labels, names: Sequence[str] | 
 
 
 def prototype_table_figure(dist_nat, dist_adv, classes, labels, title: str = "") -> go.Figure:
-    """Paper 000 Table 1 as a plotly table: a "p{j} (class)" column, then per digit its Nat. and Adv.
+    """Paper 000 Table 1 as a plotly table: a "P{j} (class c)" column (the app's one naming, P1 to Pm), then per digit its Nat. and Adv.
     distances (two decimals); each column's minimum on a red cell, the correct class's prototypes in bold."""
     cls, lab = _np(classes).tolist(), _np(labels).tolist()
     bold, red = prototype_marks(dist_nat, dist_adv, classes, labels)            # [m, 2n] each
     header = ["prototype (class)"] + [f"{c} {tag}" for c in lab for tag in ("Nat.", "Adv.")]
-    cells = [[f"p{j} ({c})" for j, c in enumerate(cls)]]
+    cells = [[f"P{j + 1} (class {c})" for j, c in enumerate(cls)]]
     cells += [[f"{v:.2f}" for v in col] for col in _interleaved(dist_nat, dist_adv).T.tolist()]
     fill = [["white"] * len(cls)] + [["#ffb3b3" if r else "white" for r in col] for col in red.T.tolist()]
     return table_figure(header, cells, fill, [[False] * len(cls)] + bold.T.tolist(), title)

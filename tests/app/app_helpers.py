@@ -27,8 +27,8 @@ def title(fig: dict) -> str:
 
 
 def open_page(page: str, query: dict | None = None, timeout: int = 120) -> AppTest:
-    """The app opened through its router on ``pages/<page>``, with URL parameters ``query``."""
+    """The app opened through its router on ``app_pages/<page>``, with URL parameters ``query``."""
     at = AppTest.from_file("../../app.py", default_timeout=timeout).run()
-    at.switch_page(f"pages/{page}")
+    at.switch_page(f"app_pages/{page}")
     at.query_params.update(query or {})
     return at.run()

@@ -43,7 +43,7 @@ def find_chromium() -> str | None:
 
 @dataclass(frozen=True)
 class AppPage:
-    script: str  # "pages/home.py"
+    script: str  # "app_pages/home.py"
     url_path: str  # "" for the default page
     title: str
 
@@ -63,7 +63,7 @@ def _inferred_name(script: str) -> str:
 
 
 def discover_pages(app: Path = ROOT / "app.py") -> list[AppPage]:
-    """Every `st.Page("pages/x.py", ...)` in app.py (file pages only), in source order."""
+    """Every `st.Page("app_pages/x.py", ...)` in app.py (file pages only), in source order."""
     tree = ast.parse(app.read_text())
     found: list[tuple[tuple[int, int], AppPage]] = []
     for node in ast.walk(tree):

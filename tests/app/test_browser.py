@@ -18,7 +18,6 @@ import pytest
 
 from browser_helpers import (
     ARTIFACTS,
-    CHROMIUM_ARGS,
     SCREENSHOTS,
     StreamlitServer,
     alert_texts,
@@ -68,16 +67,8 @@ def server():
     srv.stop()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def page(browser):
+def page(browser):  # browser: one headless Chromium for the session (tests/app/conftest.py)
     context = browser.new_context(viewport=VIEWPORT)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
@@ -93,7 +84,7 @@ def _write_report():
 
 
 def test_app_declares_pages():
-    assert PAGES, "no st.Page(\"pages/….py\") found in app.py"
+    assert PAGES, "no st.Page(\"app_pages/….py\") found in app.py"
 
 
 @pytest.mark.parametrize("app_page", PAGES, ids=[p.name for p in PAGES])

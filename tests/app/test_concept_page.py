@@ -67,8 +67,8 @@ def test_results_stay_when_switching_pages():
     at.number_input(key="steps").set_value(5).run()
     _run(at)
     before = _metrics(at)
-    at.switch_page("pages/home.py").run()
-    at.switch_page("pages/concept_attack.py").run()
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page("app_pages/concept_attack.py").run()
     assert not at.exception
     assert _metrics(at) == before
 

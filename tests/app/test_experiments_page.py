@@ -11,7 +11,7 @@ def _page(tmp_path, monkeypatch):
 
 def test_empty_results_folder_says_so_then_a_run_shows_its_figures(tmp_path, monkeypatch):
     at = _page(tmp_path, monkeypatch)
-    assert any("No saved results" in i.value for i in at.info)
+    assert any("No runs of your own" in i.value for i in at.info)
     at.selectbox(key="exp_name").set_value("faithfulness").run()
     at.number_input(key="exp_n").set_value(12).run()
     at.button(key="exp_run").click().run()
@@ -43,7 +43,7 @@ def _shared_link(monkeypatch, **query):
     for key, value in query.items():
         at.query_params[key] = value
     at.run()
-    at.switch_page("pages/experiment_results.py").run()
+    at.switch_page("app_pages/experiment_results.py").run()
     assert not at.exception
     return at
 

@@ -7,8 +7,8 @@ from app_helpers import array, figures
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # the page imports pages.common
-PAGE = str(ROOT / "pages" / "lipschitz_stability.py")
+sys.path.insert(0, str(ROOT))  # the page imports app_pages.common
+PAGE = str(ROOT / "app_pages" / "lipschitz_stability.py")
 
 
 def _run(at):

@@ -46,8 +46,8 @@ def test_choose_one_digit_and_keep_results_across_pages():
     _run(at)
     assert at.dataframe[0].value["label"].tolist() == [3]
     assert [(d.split()[0], kind) for d, kind in at.table[0].value.columns] == [("3", "Nat."), ("3", "Adv.")]
-    at.switch_page("pages/home.py").run()
-    at.switch_page("pages/prototype_attack.py").run()
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page("app_pages/prototype_attack.py").run()
     assert not at.exception and at.dataframe[0].value["label"].tolist() == [3]
 
 

@@ -9,8 +9,8 @@ from app_helpers import array, figures
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # the page imports pages.common
-PAGE = str(ROOT / "pages" / "saliency_attack.py")
+sys.path.insert(0, str(ROOT))  # the page imports app_pages.common
+PAGE = str(ROOT / "app_pages" / "saliency_attack.py")
 
 
 def _run_button(at):
@@ -34,8 +34,11 @@ def test_topk_attack_moves_the_map_and_keeps_the_label():
     assert float(m["Center shift (pixels)"]) > 0.0
     assert "ε = 0.1, 5 iterations" in at.caption[0].value
     assert len(at.latex) == 1 and r"\sum_{i \in B}" in at.latex[0].value
-    maps = figures(at)[0]["data"]                               # natural and adversarial map, × at each center
-    heat = [array(t["z"]) for t in maps if t["type"] == "heatmap"]
+    maps = figures(at)[0]["data"]              # each map over its digit (one colour scale), × at each center
+    digits = [array(t["z"]) for t in maps if t["type"] == "heatmap" and t.get("zmax") == 1]
+    heat = [array(t["z"]) for t in maps if t["type"] == "heatmap" and t.get("zmax") != 1]
+    assert len(digits) == 2 and np.allclose(digits[0].reshape(-1), at.session_state["sal_result"]["res"].x.reshape(-1))
+    assert len({t.get("zmax") for t in maps if t["type"] == "heatmap" and t.get("zmax") != 1}) == 1
     marks = [(t["y"][0], t["x"][0]) for t in maps if t["type"] == "scatter"]  # (row, col)
     for h, (row, col) in zip(heat, marks, strict=True):
         assert h.min() >= 0 and h.sum() == pytest.approx(1.0, abs=1e-4)             # normalised maps

@@ -6,7 +6,7 @@ import pytest
 
 from tests.app.app_helpers import open_page
 
-# page -> the query parameters its controls are bound to (pages/common.py url_number/url_choice/url_classes)
+# page -> the query parameters its controls are bound to (app_pages/common.py url_number/url_choice/url_classes)
 URL_KEYS = {
     "concept_attack.py": ["src", "src_from", "src_i", "tgt", "tgt_from", "tgt_i", "eps", "steps", "lam"],
     "prototype_attack.py": ["eps", "steps", "lam", "xi", "digits", "which"],

@@ -110,15 +110,64 @@ def test_lipschitz_box_rejects_mismatched_digits():
         lipschitz_box({"ig": [1.0, 2.0]}, digits=[1, 2, 3])
 
 
-def test_pair_figure_shares_one_symmetric_scale_and_draws_theta_as_matrix():
+def test_pair_figure_shares_one_scale_and_adds_the_difference_map():
     x, xp = torch.rand(1, 28, 28), torch.rand(1, 28, 28)
     e, ep = torch.randn(784), torch.randn(784) * 3
     fig = pair_figure(x, xp, e, ep)
     maps = [t for t in fig.data if t.type == "heatmap"][2:]
     lim = float(max(e.abs().max(), ep.abs().max()))
-    assert all(t.zmin == pytest.approx(-lim) and t.zmax == pytest.approx(lim) for t in maps)
+    assert all(t.zmin == pytest.approx(-lim) and t.zmax == pytest.approx(lim) for t in maps[:2])  # signed: diverging
     assert np.allclose(np.asarray(maps[1].z), ep.view(28, 28).numpy(), atol=1e-6)
+    diff = np.asarray(maps[2].z)
+    assert np.allclose(diff, (ep - e).view(28, 28).numpy(), atol=1e-5)                      # E(x') - E(x)
+    assert maps[2].zmin == pytest.approx(-np.abs(diff).max()) and maps[2].zmax == pytest.approx(np.abs(diff).max())
+    assert [a.text for a in fig.layout.annotations][-1].startswith("difference")
     theta = pair_figure(x, xp, torch.randn(5, 10), torch.randn(5, 10)).data[2]
     assert np.asarray(theta.z).shape == (5, 10)
     bars = pair_figure(x, xp, torch.randn(15), torch.randn(15)).data[2]
     assert bars.type == "bar" and len(bars.y) == 15
+
+
+def test_non_negative_maps_get_a_sequential_scale_from_zero():
+    x, xp = torch.rand(1, 28, 28), torch.rand(1, 28, 28)
+    e, ep = torch.rand(784), torch.rand(784) * 2
+    maps = [t for t in pair_figure(x, xp, e, ep).data if t.type == "heatmap"][2:4]
+    assert all(t.zmin == 0 and t.zmax == pytest.approx(float(ep.max())) for t in maps)
+    assert all(t.colorscale[0][1] == "#000000" for t in maps)                               # Inferno, dark = 0
+
+
+def test_saliency_overlay_draws_each_map_on_its_digit_with_one_colour_bar():
+    a, b = torch.rand(28, 28), torch.rand(28, 28) * 3
+    fig = maps_side_by_side(a, b, ("natural", "adversarial"), images=(torch.rand(28, 28), torch.rand(28, 28)))
+    digits, maps = [t for t in fig.data][0::2], [t for t in fig.data][1::2]
+    assert all(d.zmin == 0 and d.zmax == 1 for d in digits)
+    assert all(m.zmax == pytest.approx(float(b.max())) for m in maps)                       # one scale for both
+    assert [m.showscale for m in maps] == [False, True]
+    assert maps[0].colorscale[0][1] == "rgba(0,0,0,0)"                                       # 0 = see-through
+
+
+def test_explainer_grid_compares_each_explainers_two_maps_on_one_scale():
+    nat, adv = torch.rand(2, 28, 28), torch.rand(2, 28, 28) * torch.tensor([1.0, 5.0]).view(2, 1, 1)
+    fig = explainer_grid(nat, adv, ["a", "b"])
+    by_axis = {t.xaxis: t for t in fig.data}
+    assert by_axis["x2"].zmax == by_axis["x4"].zmax == pytest.approx(float(adv[1].max()))
+
+
+def test_log_axes_label_full_values():
+    from sem_core.viz.base import log_ticks
+
+    ticks = log_ticks([20.0, 35.0, 70.0])
+    assert "20" in ticks["ticktext"] and "50" in ticks["ticktext"] and "2" not in ticks["ticktext"]
+    fig = lipschitz_box({"ig": [20.0, 70.0]})
+    assert "50" in fig.layout.yaxis.ticktext
+
+
+def test_prototypes_have_one_name_everywhere():
+    from sem_core.viz import prototype_frame, prototypes_figure
+    from sem_core.viz.tables import prototype_table_figure
+
+    h = torch.rand(2, 3)
+    classes, labels = torch.tensor([0, 1, 2]), torch.tensor([0, 1])
+    assert list(prototype_frame(h, h, classes, labels).index)[0].startswith("P1 ")
+    assert prototype_table_figure(h, h, classes, labels).data[0].cells.values[0][0].startswith("P1 ")
+    assert prototypes_figure(torch.rand(3, 1, 28, 28), classes).layout.annotations[0].text.startswith("P1")

@@ -3,7 +3,7 @@ import streamlit as st
 import torch
 
 import sem_core
-from pages.common import MODEL_LABELS, get_model, sidebar, test_split_for, user_errors
+from app_pages.common import MODEL_LABELS, chart, details, get_model, sidebar, test_split_for, user_errors
 from sem_core.viz.attacks import predictions_table, probabilities_figure
 
 sidebar()
@@ -14,10 +14,13 @@ st.markdown(
     "PrototypeDL compares the digit with learnt *prototypes*. "
     "SEM Explorer attacks those explanations: the prediction stays, the explanation breaks."
 )
-st.latex(r"f(x) = \sum_{i=1}^{k} \theta_i(x)\, h_i(x)")
+with details("How SENN explains: the formula"):
+    st.latex(r"f(x) = \sum_{i=1}^{k} \theta_i(x)\, h_i(x)")
+st.page_link("app_pages/tour.py", label="Teaching a class? Start the guided tour (four steps, one button each)",
+             icon=":material/school:")
 if st.button("Try this: attack a 9 toward a 2", type="primary", key="home_try"):
     st.session_state["concept_autorun"] = True  # the concept page runs the attack once on arrival
-    st.switch_page("pages/concept_attack.py", query_params={"src": "9", "tgt": "2"})
+    st.switch_page("app_pages/concept_attack.py", query_params={"src": "9", "tgt": "2"})
 
 st.header("Trained models")
 names = sem_core.list_shipped()
@@ -56,4 +59,4 @@ with user_errors():
         probs = {n: torch.softmax(m(x.to(sem_core.model_device(m))), 1)[0].cpu() for n, m in models.items()}
     right.dataframe(predictions_table(probs), hide_index=True,
                     column_config={"probability": st.column_config.NumberColumn(format="%.3f")})
-    right.plotly_chart(probabilities_figure(probs), width="stretch")
+    chart(probabilities_figure(probs), "home_probs", "class-probabilities", container=right)

@@ -42,8 +42,31 @@ def test_split_for(name: str) -> tuple[torch.Tensor, torch.Tensor, str]:
     return get_split("test", card["data"]["source"])
 
 
+PRESENTER_CSS = """<style>
+  [data-testid="stMain"] { font-size: 1.3rem; }
+  [data-testid="stMain"] h1 { font-size: 3rem; }
+  [data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] label p { font-size: 1.3rem; }
+  [data-testid="stMain"] [data-testid="stMetricValue"], [data-testid="stMain"] [data-testid="stMetricValue"] * {
+    font-size: 2.8rem; }
+  [data-testid="stMain"] button[kind="primary"] p { font-size: 1.3rem; }
+  [data-testid="stMain"] button[kind="secondary"] p { font-size: 0.875rem; }
+</style>"""
+
+
+def presenting() -> bool:
+    """Presenter mode (the sidebar toggle): large fonts, secondary controls folded away, no download rows."""
+    return bool(st.session_state.get("presenter", False))
+
+
 def sidebar() -> None:
     with st.sidebar:
+        if "presenter" not in st.session_state:  # ?present=1 in a link opens in presenter mode
+            st.session_state["presenter"] = st.query_params.get("present") == "1"
+        st.toggle("Presenter mode", value=st.session_state["presenter"], key="_presenter_toggle",
+                  help="Large fonts and fewer controls, for a projector",  # the choice outlives page switches
+                  on_change=lambda: st.session_state.update(presenter=st.session_state["_presenter_toggle"]))
+        if presenting():
+            st.html(PRESENTER_CSS)
         st.caption(f"Device: **{describe_device(torch.device(device_name()))}**")
         sources = set()
         for name in sem_core.list_shipped():
@@ -122,17 +145,36 @@ def url_classes(label: str, key: str, default: list[int], *, container=st, **kw)
                                  max_selections=10, **kw)
 
 
-def _random_digit(prefix: str, y_all: torch.Tensor) -> None:
-    i = int(torch.randint(len(y_all), (1,)))
+def more_settings():
+    """Where a page puts its secondary controls (steps, weights): folded away in presenter mode."""
+    return st.expander("More settings") if presenting() else st.container()
+
+
+def details(title: str = "How it works: the formula and the protocol"):
+    """The expander every page puts its formulas and protocol details in (the page opens with plain words)."""
+    return st.expander(title)
+
+
+def _random_digit(prefix: str, y_all: torch.Tensor, avoid: str | None = None) -> None:
+    """A random test digit; ``avoid`` names another picker whose class this one must not take (a target
+    digit of the source's class would make the concept attack trivial)."""
+    allowed = torch.ones(len(y_all), dtype=torch.bool)
+    if avoid is not None and avoid in st.session_state:
+        allowed &= y_all != int(st.session_state[avoid])
+    pool = torch.nonzero(allowed).flatten()
+    i = int(pool[int(torch.randint(len(pool), (1,)))])
     cls = int(y_all[i])
     st.session_state[prefix] = cls
     st.session_state[f"{prefix}_i"] = int((torch.nonzero(y_all == cls).flatten() < i).sum())
 
 
-def digit_picker(prefix: str, title: str, default_class: int, x_all: torch.Tensor, y_all: torch.Tensor):
+def digit_picker(prefix: str, title: str, default_class: int, x_all: torch.Tensor, y_all: torch.Tensor,
+                 avoid: str | None = None):
     """Pick a test digit (class + index, or random), upload one or draw one. Returns (x [1,1,28,28] or None,
-    its label or None, a caption); a bad upload is shown as an error and gives None, an empty canvas a hint."""
+    its label or None, a caption); a bad upload is shown as an error and gives None, an empty canvas a hint.
+    ``avoid``: the prefix of another picker whose class the Random button never picks."""
     st.markdown(f"**{title}**")
+    st.session_state[f"_{prefix}_index"] = None  # the test-split index, for provenance; none for drawn/uploaded
     source = url_choice("Digit from", f"{prefix}_from", ["test split", "upload", "draw"], "test split",
                         widget=st.radio, horizontal=True, label_visibility="collapsed")
     if source == "draw":
@@ -143,21 +185,32 @@ def digit_picker(prefix: str, title: str, default_class: int, x_all: torch.Tenso
             st.info("Upload a digit (any size, dark on light or light on dark).")
             return None, None, ""
         with user_errors():
-            return digit_from_bytes(file.getvalue()), None, f"uploaded {safe_text(file.name)}"
+            x = digit_from_bytes(file.getvalue())
+            st.image(x[0, 0].numpy(), caption="as the model sees it (28×28)", width=84, clamp=True)
+            return x, None, f"uploaded {safe_text(file.name)}"
         return None, None, ""
     c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
     cls = url_choice("Class", prefix, list(range(10)), default_class, container=c1)
     of_class = torch.nonzero(y_all == cls).flatten()
     k = url_number(f"Index (of {len(of_class)})", f"{prefix}_i", 0, 0, len(of_class) - 1, integer=True, container=c2)
-    c3.button("Random", key=f"{prefix}_rand", help="A random test digit", on_click=_random_digit, args=(prefix, y_all))
+    c3.button("Random", key=f"{prefix}_rand", help="A random test digit" + (" of another class" if avoid else ""),
+              on_click=_random_digit, args=(prefix, y_all, avoid))
     i = int(of_class[int(k)])
+    st.session_state[f"_{prefix}_index"] = i
     return x_all[i: i + 1], cls, f"test digit #{i} (label {cls})"
+
+
+def picked_index(prefix: str) -> int | None:
+    """The test-split index of the digit ``digit_picker(prefix, ...)`` returned (None: drawn or uploaded)."""
+    return st.session_state.get(f"_{prefix}_index")
 
 
 def _drawn_digit(prefix: str):
     """A 280×280 canvas (black ink on white), converted like an upload; nothing drawn → a hint and None."""
     from streamlit_drawable_canvas import st_canvas  # a components-v2 package: importable inside a running app only
 
+    st.caption("Draw one digit in the white box below; pointing at the box shows buttons above it to undo or clear.")
+    st.write("")  # room above the canvas: its toolbar must not cover the radio above
     drawn = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#ffffff", height=280, width=280,
                       drawing_mode="freedraw", return_image_data=True, key=f"{prefix}_canvas")
     try:
@@ -165,7 +218,7 @@ def _drawn_digit(prefix: str):
             raise DataError("nothing drawn yet")
         x = digit_from_array(drawn.image_data)                  # strokes on a transparent layer: blank = no ink
     except DataError:
-        st.info("Draw a digit in the box (the toolbar under it can undo or reset).")
+        st.info("Draw a digit in the box above (nothing drawn yet).")
         return None, None, ""
     st.image(x[0, 0].numpy(), caption="as the model sees it (28×28)", width=84, clamp=True)
     return x, None, "drawn digit"
@@ -177,22 +230,42 @@ def downloads(files: dict[str, tuple[str, bytes, str]], key: str) -> None:
         col.download_button(label, data, file_name=name, mime=mime, key=f"{key}_{name}", on_click="ignore")
 
 
-def figure_downloads(fig, stem: str, key: str) -> None:
-    """HTML download of a figure, and a PNG one prepared on demand (kaleido + Chromium, else a clear note)."""
-    from sem_core.viz.export import figure_html, figure_png
+def figure_downloads(fig, stem: str, key: str, container=st) -> None:
+    """PNG (≥ 1200 px wide, for slides), SVG (for papers) and HTML downloads of ``fig``. PNG and SVG are
+    rendered only when clicked (kaleido + Chromium); a missing renderer gives a clear note in the file."""
+    from sem_core.viz.export import figure_html, figure_png, figure_svg
 
-    c1, c2 = st.columns(2)
-    c1.download_button("figure (HTML)", figure_html(fig), file_name=f"{stem}.html", mime="text/html",
-                       key=f"{key}_html", on_click="ignore")
-    png_key = f"{key}_png_bytes"
-    if c2.button("Prepare figure PNG", key=f"{key}_png_make"):
-        try:
-            st.session_state[png_key] = figure_png(fig)
-        except sem_core.SemError as exc:
-            c2.warning(str(exc))
-    if png_key in st.session_state:
-        c2.download_button("figure (PNG)", st.session_state[png_key], file_name=f"{stem}.png", mime="image/png",
-                           key=f"{key}_png", on_click="ignore")
+    def render(fn):
+        def make() -> bytes:
+            try:
+                return fn(fig)
+            except sem_core.SemError as exc:  # the download then holds the reason, not a broken image
+                return str(exc).encode()
+        return make
+
+    c1, c2, c3 = container.columns(3)
+    c1.download_button("PNG", render(figure_png), file_name=f"{stem}.png", mime="image/png", key=f"{key}_png",
+                       on_click="ignore", icon=":material/download:", width="stretch")
+    c2.download_button("SVG", render(figure_svg), file_name=f"{stem}.svg", mime="image/svg+xml", key=f"{key}_svg",
+                       on_click="ignore", icon=":material/download:", width="stretch")
+    c3.download_button("HTML", figure_html(fig), file_name=f"{stem}.html", mime="text/html", key=f"{key}_html",
+                       on_click="ignore", icon=":material/download:", width="stretch")
+
+
+def chart(fig, key: str, stem: str | None = None, container=st, image: bool = False, **kw):
+    """A plotly figure with its downloads (PNG, SVG, HTML) folded under it. ``image``: a digit or map (no
+    zoom tool bar). Returns what ``st.plotly_chart`` returns (the selection when ``on_select`` is given)."""
+    config = IMAGE_CHART if image else None
+    if presenting():  # figure text large enough for the back row (a copy: the download keeps the original)
+        import plotly.graph_objects as go
+
+        fig = go.Figure(fig).update_layout(font_size=17).update_xaxes(tickfont_size=15).update_yaxes(tickfont_size=15)
+        fig.update_annotations(font_size=17)
+    ev = container.plotly_chart(fig, key=key, config=config, **{"width": "stretch", **kw})
+    if not presenting():
+        with container.popover("Download figure", icon=":material/download:", key=f"{key}_pop"):
+            figure_downloads(fig, stem or key, key=f"{key}_dl")
+    return ev
 
 
 def region_picker(x: torch.Tensor, prefix: str) -> torch.Tensor:
@@ -225,3 +298,57 @@ def model_choice(family: str, key: str = "model", container=st) -> str:
 def model_help(names: list[str]) -> str:
     """What each model name means, for a model choice's help tooltip."""
     return " · ".join(f"{n}: {MODEL_LABELS.get(n, n)}" for n in names)
+
+
+# ---- shared links that name a result: ?result=<page key> reopens the page with its result recomputed ----
+def link_wants_result(key: str, params: dict, ready: bool = True) -> bool:
+    """True when the page should compute at once: the URL names this page's result (``result=<key>``) and
+    this session does not hold it yet (a shared link, a reload). The result is recomputed from the URL's
+    parameters, deterministically (fixed seeds). Once the controls move away from the parameters of the
+    result on screen, ``result`` leaves the URL, so a copied link never names a result it would not show."""
+    held = st.session_state.get(f"_{key}_params")
+    named = st.query_params.get("result") == key
+    if named and held is not None and held != params:
+        del st.query_params["result"]
+        return False
+    return named and held is None and ready
+
+
+def keep_result(key: str, params: dict, **result) -> None:
+    """Keep the page's ``result`` (as ``st.session_state[f"{key}_result"]``), remember the parameters it was
+    computed from, and name it in the URL."""
+    st.session_state[f"{key}_result"] = result
+    st.session_state[f"_{key}_params"] = params
+    st.query_params["result"] = key
+
+
+def result_or_stop(key: str, hint: str) -> dict:
+    """The page's kept result; without one, ``hint`` (what to press) and the page stops here."""
+    if f"{key}_result" not in st.session_state:
+        st.info(hint)
+        st.stop()
+    return st.session_state[f"{key}_result"]
+
+
+def provenance_json(payload: dict, model: str, digits, attack: str, config: dict, seed: int = 0) -> bytes:
+    """A JSON download: ``payload`` plus the provenance of the result (digits, model + SHA-256, config, seed,
+    sem_core version)."""
+    from sem_core.provenance import provenance, with_provenance
+
+    _, card = get_model(model)
+    return with_provenance(payload, provenance(model, card, digits=digits, source=card["data"]["source"],
+                                               attack=attack, config=config, seed=seed))
+
+
+def provenance_npz(model: str, digits, attack: str, config: dict, seed: int = 0, **arrays) -> bytes:
+    """An NPZ download of ``arrays`` with a ``provenance`` entry (one JSON string)."""
+    import json
+
+    import numpy as np
+
+    from sem_core.digit_io import npz_bytes
+    from sem_core.provenance import provenance
+
+    _, card = get_model(model)
+    prov = provenance(model, card, digits=digits, source=card["data"]["source"], attack=attack, config=config, seed=seed)
+    return npz_bytes(**arrays, provenance=np.array([json.dumps(prov)]))

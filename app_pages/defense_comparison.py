@@ -3,7 +3,7 @@ import streamlit as st
 import torch
 
 import sem_core
-from pages.common import (IMAGE_CHART, MODEL_LABELS, digit_picker, get_model, model_help, sidebar, test_split_for,
+from app_pages.common import (MODEL_LABELS, chart, details, digit_picker, get_model, model_help, sidebar, test_split_for,
                           url_choice, url_number, user_errors)
 from sem_core.attacks import compare_models
 from sem_core.viz import image_figure
@@ -17,7 +17,7 @@ st.title("Defenses")
 st.markdown("Can an explanation be trained to resist the attack? Zheng et al. (paper 000, Sec. 6) propose two "
             "defenses for SENN and never build them; here they are, next to an adversarially trained PrototypeDL. "
             "Run **the same attack, on the same digit,** against the natural model and its robust version.")
-with st.expander("How the robust models were trained"):
+with details("How the robust models were trained"):
     st.markdown("- **senn-adv**: every training batch runs 5 PGD steps of the concept attack (eq. 1) toward a digit "
                 "of another class, and the loss asks h(x*) to stay near h(x), relative to the spread of the batch's "
                 "concepts.\n- **senn-lip**: a local Lipschitz penalty: how far h moves at a random corner of the "
@@ -42,7 +42,7 @@ with user_errors():
     x_t = None
     if family == "senn":
         with right:
-            x_t, _, _ = digit_picker("def_tgt", "Target x_t (concepts to imitate)", 2, x_all, y_all)
+            x_t, _, _ = digit_picker("def_tgt", "Target x_t (concepts to imitate)", 2, x_all, y_all, avoid="def_src")
     c1, c2 = st.columns(2)
     eps = url_number("ε (L∞ radius, pixel units)", "def_eps", 0.3, 0.01, 1.0, step=0.05, format="%.2f", container=c1)
     steps = url_number("PGD steps", "def_steps", 100, 1, 1000, integer=True, container=c2)
@@ -71,12 +71,13 @@ cols = st.columns(len(cmp.results))
 ranges = senn_ranges([e for r in cmp.results.values() for e in r.explanations.values()]) if family == "senn" else None
 for col, (name, res) in zip(cols, cmp.results.items()):
     col.markdown(f"**{MODEL_LABELS.get(name, name)}** (`{name}`)")
-    col.plotly_chart(image_figure(res.x_adv[0, 0], "adversarial x*"), key=f"def_img_{name}", config=IMAGE_CHART)
+    chart(image_figure(res.x_adv[0, 0], "adversarial x*"), f"def_img_{name}", f"defense-{name}-x-adv", container=col,
+          image=True)
     if family == "senn":
-        col.plotly_chart(senn_figure(res.explanations["adversarial"], ranges=ranges, title="explanation of x*"),
-                         key=f"def_expl_{name}")
-        col.plotly_chart(senn_figure(res.explanations["target"], ranges=ranges, title="explanation of x_t"),
-                         key=f"def_tgt_{name}")
+        chart(senn_figure(res.explanations["adversarial"], ranges=ranges, title="explanation of x*"),
+              f"def_expl_{name}", f"defense-{name}-bars-adv", container=col)
+        chart(senn_figure(res.explanations["target"], ranges=ranges, title="explanation of x_t"),
+              f"def_tgt_{name}", f"defense-{name}-bars-target", container=col)
     else:
         e = res.explanations["adversarial"]
         col.markdown(f"nearest prototype: class **{int(res.explanations['natural'].nearest_class[0])}** → "

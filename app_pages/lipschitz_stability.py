@@ -1,10 +1,8 @@
 """Lipschitz & stability: how much can an explanation change within an ε-ball? (papers 002 eq. 1, 001 eq. 5)."""
-import json
-
 import streamlit as st
 
-from pages.common import (model_help, IMAGE_CHART, downloads, figure_downloads, get_model, sidebar, test_split_for,
-                          url_choice, url_number, user_errors)
+from app_pages.common import (chart, details, downloads, get_model, keep_result, link_wants_result, model_help,
+                          presenting, provenance_json, sidebar, test_split_for, url_choice, url_number, user_errors)
 from sem_core.experiments.sampling import pick_digits
 from sem_core.lipschitz import SELF, estimate_seconds, lipschitz_by_explainer, list_lipschitz_explainers
 from sem_core import list_shipped, model_device
@@ -14,15 +12,18 @@ DEFAULTS = ["saliency", "gradxinput", "ig", "occlusion"]
 
 sidebar()
 st.title("Lipschitz & stability")
-st.markdown("A robust explainer gives similar explanations to similar inputs. The local Lipschitz estimate of an "
-            "explainer E at a digit x is the largest relative change of the explanation found in an ε-ball "
-            "around x (paper 002, eq. 1):")
-st.latex(r"\hat L(x) = \max_{x' \in B_\varepsilon(x)} \frac{\|E(x) - E(x')\|_2}{\|x - x'\|_2}")
-st.markdown("For SENN's own explanation E = θ(x), the change is measured against the change of its concepts h "
-            "(paper 001, eq. 5):")
-st.latex(r"\hat L(x) = \max_{x' \in B_\varepsilon(x)} \frac{\|\theta(x) - \theta(x')\|_2}{\|h(x) - h(x')\|_2}")
-st.markdown("The value is a **lower bound** found by search (gradient ascent where E is differentiable, Bayesian "
-            "optimisation otherwise): the true constant can only be larger.")
+st.markdown("A trustworthy explanation should not jump when the digit barely changes. Here the computer "
+            "searches, around each digit, for the tiny change that moves the explanation **the most**: a big number "
+            "means an unstable explanation. Watch which explainer gets the biggest numbers.")
+with details():
+    st.markdown("The local Lipschitz estimate of an explainer E at a digit x is the largest relative change of "
+                "the explanation found in an ε-ball around x (paper 002, eq. 1):")
+    st.latex(r"\hat L(x) = \max_{x' \in B_\varepsilon(x)} \frac{\|E(x) - E(x')\|_2}{\|x - x'\|_2}")
+    st.markdown("For SENN's own explanation E = θ(x), the change is measured against the change of its concepts h "
+                "(paper 001, eq. 5):")
+    st.latex(r"\hat L(x) = \max_{x' \in B_\varepsilon(x)} \frac{\|\theta(x) - \theta(x')\|_2}{\|h(x) - h(x')\|_2}")
+    st.markdown("The value is a **lower bound** found by search (gradient ascent where E is differentiable, "
+                "Bayesian optimisation otherwise): the true constant can only be larger.")
 
 with user_errors():
     c1, c2 = st.columns([1, 3])
@@ -39,7 +40,9 @@ with user_errors():
     st.caption(estimate_seconds(name, names, n, budget).describe())
     x_all, y_all, source = test_split_for(name)
 
-    if st.button("Run Lipschitz estimates", type="primary", disabled=not names):
+    params = dict(model=name, explainers=list(names), n=n, eps=eps, budget=budget)
+    if (st.button("Run Lipschitz estimates", type="primary", disabled=not names)
+            or link_wants_result("lip", params, bool(names))) and names:
         idx = pick_digits(y_all, n, seed=0)
         dev = model_device(model)
         bar = st.progress(0.0, text="Estimating…")
@@ -47,8 +50,8 @@ with user_errors():
                                      on_step=lambda done, total: bar.progress(done / total, text=f"{done / total:.0%}"))
         bar.empty()
         results, skipped = est.results, est.skipped  # skipped: e.g. LRP has no rule for SENN's layers
-        st.session_state["lip_result"] = dict(results=results, skipped=skipped, idx=idx, model=name, eps=eps,
-                                              budget=budget, k=getattr(model.config, "n_concepts", None))
+        keep_result("lip", params, results=results, skipped=skipped, idx=idx, model=name, eps=eps, budget=budget,
+                    k=getattr(model.config, "n_concepts", None))
 
 out = st.session_state.get("lip_result", {})
 for e, msg in out.get("skipped", {}).items():
@@ -62,8 +65,7 @@ st.caption(f"ε = {out['eps']:g}, budget {out['budget']} calls per digit; search
            + ", ".join(f"{e} → {r.search}" for e, r in results.items()))
 st.markdown("One box per explainer, one point per digit (log scale); click a point to see its worst case.")
 box = lipschitz_box({e: r.values for e, r in results.items()}, digits=idx.tolist())
-ev = st.plotly_chart(box, on_select="rerun", selection_mode="points", key="lip_box")
-figure_downloads(box, "lipschitz-box", key="lip_box_dl")
+ev = chart(box, "lip_box", "lipschitz-box", on_select="rerun", selection_mode="points")
 labels = point_labels(results, idx.tolist())
 keys = {v: k for k, v in labels.items()}
 points = ev.selection.points if ev is not None else []
@@ -82,13 +84,17 @@ m1.metric("L̂(x)", f"{w.value:.4g}")
 m2.metric("‖E(x) − E(x′)‖₂", f"{w.numerator:.4g}")
 m3.metric(w.denominator_label, f"{w.denominator:.4g}" if w.value else "0")
 m4.metric("‖x − x′‖∞", f"{w.linf:.3f}")
-st.markdown("x′ is the point of the ε-ball where the explanation changed the most relative to the input; "
-            "the two explanations share one colour scale (red positive, blue negative).")
-st.plotly_chart(pair_figure(w.x, w.x_prime, w.expl, w.expl_prime, w.titles), key="lip_pair", config=IMAGE_CHART)
+st.markdown("x′ is the point of the ε-ball where the explanation changed the most relative to the input. E(x) and "
+            "E(x′) share one colour scale (from 0 for non-negative maps; red positive, blue negative for signed ones); "
+            "the last panel is their difference, which shows the change even where the two look alike.")
+chart(pair_figure(w.x, w.x_prime, w.expl, w.expl_prime, w.titles), "lip_pair", "lipschitz-worst-case", image=True)
 
 table = lipschitz_frame(results, idx.tolist())
 with st.expander("All estimates"):
     st.dataframe(table, hide_index=True)
-downloads({"estimates (CSV)": ("lipschitz.csv", table.to_csv(index=False).encode(), "text/csv"),
-           "summary (JSON)": ("lipschitz.json", json.dumps({e: r.to_dict() for e, r in results.items()},
-                                                           indent=1).encode(), "application/json")}, key="lip")
+if not presenting():
+    summary = provenance_json({e: r.to_dict() for e, r in results.items()}, out["model"], idx.tolist(), "lipschitz",
+                              {"explainers": list(results), "eps": out["eps"], "budget": out["budget"],
+                               "search": {e: r.search for e, r in results.items()}})
+    downloads({"estimates (CSV)": ("lipschitz.csv", table.to_csv(index=False).encode(), "text/csv"),
+               "summary (JSON)": ("lipschitz.json", summary, "application/json")}, key="lip")

@@ -1,31 +1,34 @@
 """Experiments: the papers' dataset-level figures from saved result folders, and runs on a chosen N."""
-import os
 from pathlib import Path
 
 import streamlit as st
 
-from pages.common import figure_downloads, sidebar, url_choice, url_number, user_errors
+from app_pages.common import chart, sidebar, url_choice, url_number, user_errors
 from sem_core.experiments import EXPERIMENTS, compute_seconds, list_experiments, load_results, run_experiment
 from sem_core.text import escape_markdown
+from sem_core.userdata import SHIPPED_RESULTS, results_dir
+from sem_core.viz.experiments import readable
 
-ROOT = Path(os.environ.get("SEM_RESULTS_DIR") or Path(__file__).resolve().parents[1] / "results")
+ROOT = results_dir()  # runs started here: a per-user folder, never the repository
 VERDICT_ICON = {"reproduced": "✅", "partly": "🟡", "not": "❌"}
 
 sidebar()
 st.title("Experiments")
-st.markdown("The papers' evidence at dataset level: each folder holds one run's numbers, figures and manifest "
-            "(`python -m sem_core experiment NAME --out DIR`).")
+st.markdown("Does each paper's claim hold on many digits, not just one? Each saved run below shows the claim, "
+            "the verdict and the figure; shipped runs come with the app, your own runs go to your data folder.")
 
 
-def folders() -> list[Path]:
-    return sorted(p.parent for p in ROOT.glob("*/manifest.json")) if ROOT.is_dir() else []
+def folders(root: Path) -> list[Path]:
+    return sorted(p.parent for p in root.glob("*/manifest.json")) if root.is_dir() else []
 
 
-saved = folders()
-if not saved:
-    st.info(f"No saved results in `{ROOT}` yet. Run one below.")
-else:
-    labels = {f"{p.name}": p for p in saved}
+shipped = {p.name: p for p in folders(SHIPPED_RESULTS)} if ROOT.resolve() != SHIPPED_RESULTS else {}
+mine = {(f"{p.name} (yours)" if p.name in shipped else p.name): p for p in folders(ROOT)}
+saved = {**mine, **shipped}  # your runs first
+if not mine:
+    st.info(f"No runs of your own yet in {escape_markdown(str(ROOT), limit=200)}. Run one below.")
+if saved:
+    labels = saved
     if st.session_state.get("exp_just_ran") in labels:  # show the run that just finished
         st.session_state["exp_folder"] = st.session_state.pop("exp_just_ran")
     choice = url_choice("Saved result", "exp_folder", list(labels), list(labels)[0])
@@ -46,8 +49,7 @@ else:
                            f"{escape_markdown(labels[choice] / entry.get('json', entry['html']), limit=200)} "
                            "is missing or not a readable plotly figure.")
         for name, fig in figures.items():
-            st.plotly_chart(fig, width="stretch", key=f"fig_{choice}_{name}")
-            figure_downloads(fig, f"{choice}-{name}", key=f"dl_{choice}_{name}")
+            chart(readable(fig), f"fig_{labels[choice].name}_{name}", f"{labels[choice].name}-{name}")
         st.caption("Reproduce with:")
         st.code(manifest["command"], language="bash")
         if manifest.get("notes"):
@@ -63,7 +65,8 @@ name = url_choice("Experiment", "exp_name", list_experiments(),
                   QUICK if QUICK in list_experiments() else list_experiments()[0], container=c1)
 default_n = int(min(EXPERIMENTS.get(name).defaults.get("n", 20), 20))
 n = url_number("Number of digits N", "exp_n", default_n, 1, 1000, integer=True, container=c2)
-st.caption(f"Reproduces {EXPERIMENTS.get(name).paper}. {EXPERIMENTS.get(name).claim}")
+st.caption(f"Reproduces {EXPERIMENTS.get(name).paper}. {EXPERIMENTS.get(name).claim} "
+           f"Your runs are written to {escape_markdown(str(ROOT), limit=200)}.")
 if st.button("Run experiment", type="primary", key="exp_run"):
     bar = st.progress(0.0, text="starting…")
     with user_errors():

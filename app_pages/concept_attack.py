@@ -1,0 +1,119 @@
+"""Concept attack (SENN): make a 9's concepts look like a 2's while SENN still says 9 (paper 000, Fig. 1)."""
+import streamlit as st
+import torch
+
+from app_pages.common import (chart, details, digit_picker, downloads, get_model, get_split, keep_result, link_wants_result,
+                          model_choice, more_settings, picked_index, presenting, provenance_json, provenance_npz,
+                          result_or_stop, sidebar, test_split_for, url_number, user_errors)
+from sem_core.attacks import create_attack
+from sem_core.digit_io import digit_to_png
+from sem_core.viz import grounding_figure, image_figure, perturbation_figure
+from sem_core.viz.attacks import prediction_text, senn_figure, senn_frame, senn_ranges, stack
+
+sidebar()
+st.title("Concept attack (SENN)")
+st.markdown("SENN explains each prediction with a few learnt **concepts** c1, c2, …: *this 9 looks like that*. "
+            "Watch the bars: after a change too small to see, the 9's concepts look like a **2**'s, "
+            "while SENN still says **9**.")
+with details():
+    st.markdown("SENN's explanation: concepts h(x), weighted by relevances θ(x). The attack looks, within an "
+                "ε-ball around x (every pixel moves by at most ε), for an image x* whose concepts match those of a "
+                "target digit x_t of another class, while a cross-entropy term keeps SENN's prediction "
+                "(paper 000, eq. 1), solved by projected gradient descent (PGD):")
+    st.latex(r"x^* = \arg\min_{x^* \in B_\varepsilon(x)} \;\|h(x^*) - h(x_t)\|_2^2 + \lambda\, L_y\big(f(x^*), y\big)")
+
+with user_errors():
+    name = model_choice("senn")
+    model, card = get_model(name)
+    x_all, y_all, source = test_split_for(name)
+    left, right = st.columns(2)
+    with left:
+        x, y, x_caption = digit_picker("src", "Source digit x (attacked)", 9, x_all, y_all)
+    with right:
+        x_t, y_t, t_caption = digit_picker("tgt", "Target digit x_t (concepts to imitate)", 2, x_all, y_all, avoid="src")
+    c1, c2, c3 = st.columns(3)
+    eps = url_number("ε (L∞ radius, pixel units)", "eps", 0.3, 0.01, 1.0, step=0.05, format="%.2f", container=c1)
+    with more_settings():
+        c2, c3 = st.columns(2) if presenting() else (c2, c3)
+        steps = url_number("PGD steps", "steps", 100, 1, 1000, integer=True, container=c2)
+        lam = url_number("λ (weight of the label-keeping loss)", "lam", 1.0, 0.0, 100.0, step=0.5, container=c3)
+    params = dict(model=name, x=x_caption, t=t_caption, eps=eps, steps=steps, lam=lam)
+
+    autorun = st.session_state.pop("concept_autorun", False)  # set by the home page's "Try this" button
+    ready = x is not None and x_t is not None
+    if (st.button("Run concept attack", type="primary", disabled=not ready) or autorun
+            or link_wants_result("concept", params, ready)) and ready:
+        bar = st.progress(0.0, text="Attacking…")
+        every = max(1, steps // 50)
+        attack = create_attack("senn_concept", model, eps=eps, steps=steps, lam=lam, snapshot_every=-(-steps // 15))
+        res = attack(x, None if y is None else torch.tensor([y]), target=x_t,
+                     on_step=lambda t, n: t % every == 0 and bar.progress(t / n, text=f"step {t}/{n}"))
+        bar.empty()
+        keep_result("concept", params, res=res, captions=[x_caption, t_caption], model=name,
+                    digits={"source": picked_index("src"), "target": picked_index("tgt")})
+
+out = result_or_stop("concept", "Pick the digits and press **Run concept attack**.")
+res = out["res"]
+expls = [res.explanations[k] for k in ("natural", "adversarial", "target")]
+ranges = senn_ranges(expls)  # one concept scale for x, x* and x_t
+st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}; "
+           f"source: {out['captions'][0]}, target: {out['captions'][1]}")
+
+st.subheader("Did the attack work?")
+d_adv, d_nat = float(res.metrics["concept_distance_adv"][0]), float(res.metrics["concept_distance_nat"][0])
+kept = bool(res.label_kept[0])
+pb, pa = int(res.pred_before[0]), int(res.pred_after[0])
+st.markdown(f"The prediction {'stays' if kept else 'changes from'} **{pb}**{'' if kept else f' to **{pa}**'}, "
+            f"and the concepts moved {'toward' if d_adv < d_nat else 'away from'} the target's: "
+            f"distance {d_nat:.2f} → {d_adv:.2f}.")
+m1, m2, m3 = st.columns(3)
+m1.metric("‖h(x*) − h(x_t)‖", f"{d_adv:.3f}", delta=f"{d_adv - d_nat:+.3f} vs natural", delta_color="inverse")
+m2.metric("‖h(x) − h(x_t)‖", f"{d_nat:.3f}")
+m3.metric("label kept", "✓" if kept else "✗", help=f"prediction {pb} → {pa}")
+
+st.subheader("The three digits and what SENN says about them")
+cols = st.columns(4)
+titles = ["natural x", "adversarial x*", "target x_t"]
+images = [res.x[0, 0], res.x_adv[0, 0], res.extras["x_target"][0, 0]]
+for j, (col, title, img) in enumerate(zip(cols, titles, images)):
+    chart(image_figure(img, title), f"concept_img{j}", f"concept-{title.split()[-1]}", container=col, image=True)
+    col.markdown(prediction_text(expls[j].logits[0]))
+chart(perturbation_figure(res.x_adv[0, 0] - res.x[0, 0]), "concept_delta", "concept-perturbation", container=cols[3],
+      image=True)
+cols[3].metric("‖x* − x‖∞", f"{res.linf[0]:.3f}")
+
+st.markdown("Bars: the concepts h, their relevances θ for the predicted class, and the contributions θ·h whose sum "
+            "is that class's score. On the right, what each concept means.")
+cols = st.columns([1, 1, 1, 1.3])
+for j, (col, title) in enumerate(zip(cols, titles)):
+    chart(senn_figure(expls[j], ranges=ranges, title=title), f"concept_expl{j}", f"concept-bars-{j}", container=cols[j])
+with cols[3], user_errors():
+    st.markdown("**What c1 … c" f"{model.config.n_concepts} mean**: each row shows the training digits that "
+                "activate one concept most.")
+    train_x = get_split("train", card["data"]["source"])[0]
+    chart(grounding_figure(train_x, model.grounding, cell=42), "concept_grid", "concept-grounding", image=True)
+
+st.subheader("Replay the attack")
+st.markdown("Slide through the attack's steps: the image, its concepts and the prediction at that step.")
+steps = [snap.step for snap in res.snapshots]
+step = st.select_slider("Step", options=steps, value=steps[-1], key="concept_step")
+snap = res.snapshots[steps.index(step)]
+r1, r2 = st.columns([1, 2])
+chart(image_figure(snap.x[0, 0], f"x at step {step}"), "concept_replay_img", f"concept-step{step}", container=r1,
+      image=True)
+r1.markdown(prediction_text(snap.explanation.logits[0]))
+chart(senn_figure(snap.explanation, ranges=senn_ranges([s.explanation for s in res.snapshots])), "concept_replay_bars",
+      f"concept-step{step}-bars", container=r2)  # one scale for every step, so the slider does not rescale
+
+if not presenting():
+    st.subheader("Downloads")
+    both = stack(expls)  # x, x*, x_t
+    metrics = {**res.to_dict(), "h": both.concepts.tolist(), "theta": both.relevances.tolist()}
+    prov = dict(model=out["model"], digits=out["digits"], attack="senn_concept", config=res.config)
+    tensors = provenance_npz(**prov, x=res.x, x_adv=res.x_adv, x_target=res.extras["x_target"], h=both.concepts,
+                             theta=both.relevances, objective=res.objective)
+    downloads({"adversarial image (PNG, 28×28)": ("x_adv.png", digit_to_png(res.x_adv), "image/png"),
+               "tensors (NPZ)": ("concept_attack.npz", tensors, "application/octet-stream"),
+               "metrics (JSON)": ("concept_attack.json", provenance_json(metrics, **prov), "application/json"),
+               "explanations (CSV)": ("concept_attack.csv", senn_frame(titles, expls).to_csv(index=False).encode(),
+                                      "text/csv")}, key="concept")

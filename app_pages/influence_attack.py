@@ -1,0 +1,91 @@
+"""Influence-function attack (Ghorbani et al. 2019, paper 003 Sec. 3): other training digits explain the digit."""
+import streamlit as st
+import torch
+
+from app_pages.common import (chart, details, digit_picker, downloads, get_model, get_split, keep_result,
+                              link_wants_result, model_choice, picked_index, presenting, provenance_json,
+                              provenance_npz, result_or_stop, sidebar, test_split_for, url_number, user_errors)
+from sem_core.attacks import create_attack
+from sem_core.digit_io import digit_to_png
+from sem_core.viz.attacks import prediction_change, result_row
+from sem_core.viz.influence import influential_digits_figure
+from sem_core.viz.maps import images_figure
+
+sidebar()
+st.title("Influence-function attack")
+st.markdown("A network's prediction can also be explained by **training digits**: the ones that helped it most "
+            "to answer as it does. Watch the row of training digits: after a change too small to see, other "
+            "training digits take their place, while the prediction stays the same.")
+with details():
+    st.markdown("Influence functions (Koh & Liang 2017) score a training digit z by how up-weighting it would "
+                "change this digit's loss, computed on the CNN's last layer over the 4,000 training digits (H + λI "
+                "solved by conjugate gradients). The attack perturbs the digit within an ε-ball, against the "
+                "influence of its 3 most influential training digits, and keeps the most changed iterate whose "
+                "**prediction is unchanged** (paper 003, Sec. 3). The random-sign baseline of the same ε runs "
+                "alongside.")
+    st.latex(r"I(z, x) = -\nabla_\theta L(z)^\top (H + \lambda I)^{-1} \nabla_\theta L(x), \qquad "
+             r"x \leftarrow x - \alpha\,\mathrm{sign}\,\nabla_x \textstyle\sum_{i=1}^{3} "
+             r"\nabla_\theta L(x)^\top (H + \lambda I)^{-1} \nabla_\theta L(z_{(i)})")
+
+with user_errors():
+    c1, c2, c3, c4 = st.columns(4)
+    name = model_choice("cnn", key="inf_model", container=c1)
+    eps = url_number("ε (L∞ radius, pixel units)", "inf_eps", 0.1, 0.01, 1.0, step=0.01, format="%.2f", container=c2)
+    steps = url_number("Sign steps", "inf_steps", 10, 1, 200, integer=True, container=c3)
+    k = url_number("k (influential digits compared)", "inf_k", 5, 1, 20, integer=True, container=c4)
+    model, card = get_model(name)
+    x_all, y_all, source = test_split_for(name)
+    x, y, caption = digit_picker("inf_digit", "Test digit", 7, x_all, y_all)
+
+    params = dict(model=name, eps=eps, steps=steps, k=k, x=caption)
+    if (st.button("Run influence attack", type="primary", disabled=x is None)
+            or link_wants_result("inf", params, x is not None)) and x is not None:
+        bar = st.progress(0.0, text="Computing the training gradients and the influence (once per model)…")
+        labels = None if y is None else torch.tensor([y])
+        config = dict(eps=eps, k=k, data=card["data"]["source"])
+        res = create_attack("influence_sign", model, steps=steps, **config)(
+            x, labels, on_step=lambda t, n: bar.progress(t / n, text=f"step {t}/{n}"))
+        base = create_attack("influence_random", model, **config)(x, labels)
+        bar.empty()
+        keep_result("inf", params, res=res, base=base, model=name, k=k, caption=caption,
+                    source=card["data"]["source"], digit=picked_index("inf_digit"))
+
+out = result_or_stop("inf", "Pick a model, ε and a test digit, then press **Run influence attack**.")
+res, base = out["res"], out["base"]
+nat, adv = res.explanations["natural"], res.explanations["adversarial"]
+st.header(f"Gradient-sign attack on the influence ({out['model']})")
+st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} sign steps, k = {out['k']}, λ = {res.config['damping']:g}; "
+           f"{out['caption']}")
+pb, pa = int(res.pred_before[0]), int(res.pred_after[0])
+m = {key: float(v[0]) for key, v in res.metrics.items()}
+b = {key: float(v[0]) for key, v in base.metrics.items()}
+cols = st.columns(5)
+cols[0].metric("Label kept", "yes" if bool(res.label_kept[0]) else "no", help=f"prediction {pb} → {pa}")
+cols[1].metric(f"Top-{out['k']} intersection", f"{m['topk_intersection']:.2f}",
+               help="share of the natural most influential training digits still among the top after the attack")
+cols[2].metric("Spearman (all training digits)", f"{m['spearman']:.2f}", help="1 = the same ranking of influence")
+cols[3].metric(f"Random sign: top-{out['k']} intersection", f"{b['topk_intersection']:.2f}")
+cols[4].metric("Random sign: Spearman", f"{b['spearman']:.2f}")
+
+st.subheader("Most influential training digits, before and after")
+st.markdown("Each title: the training digit's index, its label and its influence I(z, x) (more negative = more "
+            "helpful to this prediction); ✓ marks a digit in both sets.")
+x_train, y_train, _ = get_split("train", out["source"])
+fig = influential_digits_figure(x_train, y_train, nat, adv)
+chart(fig, "inf_digits", "influential-training-digits", image=True)
+st.subheader("The test digit")
+st.markdown(f"The perturbation is small (‖δ‖∞ = {float(res.linf[0]):.3f}); the prediction "
+            + prediction_change(pb, pa, float(res.prob_before[0].max()), float(res.prob_after[0].max())) + ".")
+chart(images_figure(res.x[0, 0], res.x_adv[0, 0]), "inf_images", "influence-digits", image=True)
+
+if not presenting():
+    st.subheader("Downloads")
+    row = result_row(res, model=out["model"], kind="influence_sign")
+    prov = dict(model=out["model"], digits=[out["digit"]], attack="influence_sign", config=dict(res.config))
+    tensors = provenance_npz(**prov, x=res.x, x_adv=res.x_adv, top_before=nat.top_idx, top_after=adv.top_idx,
+                             scores_before=nat.scores, scores_after=adv.scores)
+    downloads({"adversarial digit (PNG, 28×28)": ("x_adv.png", digit_to_png(res.x_adv), "image/png"),
+               "tensors (NPZ)": ("influence_attack.npz", tensors, "application/octet-stream"),
+               "metrics (CSV)": ("influence_attack.csv", row.to_csv(index=False).encode(), "text/csv"),
+               "metrics (JSON)": ("influence_attack.json", provenance_json(res.to_dict(), **prov),
+                                  "application/json")}, key="inf")

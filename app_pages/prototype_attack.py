@@ -1,0 +1,99 @@
+"""Prototype attack (PrototypeDL): the nearest prototype changes class, the label stays (paper 000, Table 1)."""
+import streamlit as st
+import torch
+
+from app_pages.common import (chart, details, downloads, get_model, keep_result, link_wants_result, model_choice,
+                              more_settings, presenting, provenance_json, provenance_npz, result_or_stop, sidebar,
+                              test_split_for, url_classes, url_number, user_errors)
+from sem_core.attacks import create_attack
+from sem_core.digit_io import digits_to_png
+from sem_core.viz import image_grid_figure, prototypes_figure, protodl_digit_frame, prototype_frame, prototype_table
+
+sidebar()
+st.title("Prototype attack (PrototypeDL)")
+st.markdown("PrototypeDL explains a prediction by pointing at the **prototype** it resembles most: *this digit is "
+            "a 4 because it looks like this prototype of a 4*. Watch the nearest prototype: after a change too small "
+            "to see, it belongs to **another class**, while the prediction stays the same.")
+with details():
+    st.markdown("PrototypeDL classifies a digit by its distances h_j(x) to 15 learnt prototypes P1…P15. Naturally, the "
+                "nearest prototypes belong to the predicted class. The attack pushes the digit away from its own "
+                "class's prototypes (D) and toward the others (R) while a cross-entropy term keeps the prediction "
+                "(paper 000, eqs. 2–3), by projected gradient steps within an ε-ball:")
+    st.latex(r"D(x,y) = \sqrt{\frac{\sum_{Y(j)=y} h_j(x)^2}{\sum_j \mathbb{1}[Y(j)=y]}}, \qquad "
+             r"R(x,y) = \sqrt{\frac{\sum_{Y(j)\neq y} h_j(x)^2}{\sum_j \mathbb{1}[Y(j)\neq y]}}")
+    st.latex(r"x^* = \arg\max_{x^* \in B_\varepsilon(x)} \; D(x^*,y) - \lambda R(x^*,y) - \xi L_y\big(f(x^*),y\big) "
+             r"- \alpha \|h(x^*)\|_2^2")
+
+with user_errors():
+    name = model_choice("protodl")
+    model, card = get_model(name)
+    x_all, y_all, source = test_split_for(name)
+    classes = model.prototype_classes().cpu()
+    st.subheader("The prototypes")
+    st.markdown(f"The {len(classes)} prototypes P1…P{len(classes)} decoded back to images, each with the class it "
+                "votes for.")
+    chart(prototypes_figure(model.prototype_images(), classes), "proto_grid", "prototypes", image=True)
+
+    st.subheader("Attack")
+    c1, c2, c3, c4 = st.columns(4)
+    eps = url_number("ε (L∞ radius, pixel units)", "eps", 0.3, 0.01, 1.0, step=0.05, format="%.2f", container=c1)
+    with more_settings():
+        c2, c3, c4 = st.columns(3) if presenting() else (c2, c3, c4)
+        steps = url_number("PGD steps", "steps", 100, 1, 1000, integer=True, container=c2)
+        lam = url_number("λ (weight of R)", "lam", 1.0, 0.0, 100.0, step=0.5, container=c3)
+        xi = url_number("ξ (weight of the label-keeping loss)", "xi", 0.3, 0.0, 100.0, step=0.1, container=c4)
+    c5, c6 = st.columns([3, 1])
+    chosen = url_classes("Digit classes (one test digit each; Table 1 uses 0, 2, 4, 6, 8)", "digits", [0, 2, 4, 6, 8],
+                         container=c5)
+    which = url_number("Which digit of each class", "which", 0, 0, 50, integer=True, container=c6)
+
+    params = dict(model=name, eps=eps, steps=steps, lam=lam, xi=xi, digits=sorted(chosen), which=which)
+    if (st.button("Run prototype attack", type="primary", disabled=not chosen)
+            or link_wants_result("proto", params, bool(chosen))) and chosen:
+        of_class = [torch.nonzero(y_all == c).flatten() for c in sorted(chosen)]
+        idx = [int(o[min(which, len(o) - 1)]) for o in of_class]
+        bar = st.progress(0.0, text="Attacking…")
+        attack = create_attack("protodl_prototype", model, eps=eps, steps=steps, lam=lam, xi=xi)
+        res = attack(x_all[idx], y_all[idx], on_step=lambda t, n: t % max(1, n // 50) == 0 and
+                     bar.progress(t / n, text=f"step {t}/{n}"))
+        bar.empty()
+        keep_result("proto", params, res=res, idx=idx, model=name)
+
+out = result_or_stop("proto", "Choose the digits and press **Run prototype attack**.")
+res = out["res"]
+nat, adv = res.explanations["natural"], res.explanations["adversarial"]  # prototype distances before/after
+h_nat, h_adv, classes = nat.distances, adv.distances, nat.prototype_classes
+names = [f"{int(c)} (#{i})" for c, i in zip(res.y, out["idx"])]
+st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}, "
+           f"ξ = {res.config['xi']:g}; test digits {', '.join(names)}")
+n = len(res.y)
+kept, moved = int(res.label_kept.sum()), int((adv.nearest_class != res.pred_before).sum())
+st.markdown(f"**{kept} of {n}** predictions stay the same; for **{moved} of {n}** digits the nearest prototype now "
+            "belongs to another class. Natural digits (top) and their adversarial versions (bottom):")
+chart(image_grid_figure(torch.cat([res.x, res.x_adv]), [f"nat. {s}" for s in names] + [f"adv. {s}" for s in names],
+                        cols=n, cell=110), "proto_pairs", "prototype-attack-digits", image=True)
+
+st.subheader("Prototype distances (Table 1)")
+st.markdown("Rows are prototypes, columns the digits before (Nat.) and after (Adv.) the attack. **Bold**: prototypes "
+            "of the digit's class; red: the smallest distance in the column, i.e. the nearest prototype.")
+st.table(prototype_table(h_nat, h_adv, classes, res.y, names=names))
+
+st.subheader("Per digit")
+st.markdown("D(x,y) should grow and R(x,y) shrink; the prediction stays while the nearest prototype changes class.")
+digits = protodl_digit_frame(res, h_nat, h_adv, classes)
+two_decimals = st.column_config.NumberColumn(format="%.2f")
+st.dataframe(digits, hide_index=True, key="proto_digits",
+             column_config={c: two_decimals for c in digits.columns if c.startswith(("D(", "R("))})
+m1, m2 = st.columns(2)
+m1.metric("labels kept", f"{kept}/{n}")
+m2.metric("nearest prototype of a wrong class after the attack", f"{moved}/{n}")
+
+if not presenting():
+    st.subheader("Downloads")
+    prov = dict(model=out["model"], digits=out["idx"], attack="protodl_prototype", config=res.config)
+    tensors = provenance_npz(**prov, x=res.x, x_adv=res.x_adv, y=res.y, h_nat=h_nat, h_adv=h_adv, classes=classes)
+    distances = prototype_frame(h_nat, h_adv, classes, res.y, names).to_csv().encode()
+    downloads({"adversarial digits (PNG)": ("x_adv.png", digits_to_png(res.x_adv), "image/png"),
+               "tensors (NPZ)": ("prototype_attack.npz", tensors, "application/octet-stream"),
+               "metrics (JSON)": ("prototype_attack.json", provenance_json(res.to_dict(), **prov), "application/json"),
+               "distances (CSV)": ("prototype_attack.csv", distances, "text/csv")}, key="proto")

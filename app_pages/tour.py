@@ -1,0 +1,133 @@
+"""Guided tour: four steps for a ten-minute class, one button each (concept, prototype, saliency, stability)."""
+from functools import partial
+
+import streamlit as st
+import torch
+
+from app_pages.common import chart, get_model, sidebar, test_split_for, user_errors
+from sem_core import model_device
+from sem_core.attacks import create_attack
+from sem_core.lipschitz import lipschitz_by_explainer
+from sem_core.viz import bars_figure, image_figure, image_grid_figure, pair_figure, worst_case
+from sem_core.viz.attacks import maps_before_after
+
+sidebar()
+st.title("Guided tour: four ways to fool an explanation")
+st.markdown("Each step shows a model's **explanation** of a handwritten digit, then changes the digit so little "
+            "that nobody would notice. The prediction stays; the explanation does not. Press the buttons in order.")
+done = st.session_state.setdefault("tour", {})
+
+
+def first_of(name: str, cls: int) -> torch.Tensor:
+    """The first test digit of class ``cls`` (fixed, so every class sees the same digits)."""
+    x_all, y_all, _ = test_split_for(name)
+    i = int(torch.nonzero(y_all == cls).flatten()[0])
+    return x_all[i: i + 1]
+
+
+def step(n: int, title: str, look: str, button: str, compute, show, page: str, query: dict) -> None:
+    """One tour step: what to look at, one button, one result and "what just happened" in two sentences."""
+    st.header(f"{n}. {title}", anchor=f"step-{n}")
+    st.markdown(f"**Look at:** {look}")
+    if st.button(button, type="primary", key=f"tour_run{n}"):
+        with st.spinner("Computing…"), user_errors():
+            done[n] = compute()
+    if n in done:
+        what = show(done[n])
+        st.success(f"**What just happened.** {what}")
+        st.page_link(page, label="Explore this on its own page", icon=":material/arrow_forward:", query_params=query)
+    st.divider()
+
+
+def attack_first(model: str, cls: int, attack: str, target_cls: int | None = None, **config):
+    """``attack`` (configured by ``config``) on the first test digit of ``cls``; a target of ``target_cls``."""
+    target = None if target_cls is None else first_of(model, target_cls)
+    return create_attack(attack, get_model(model)[0], **config)(first_of(model, cls), torch.tensor([cls]), target=target)
+
+
+# ---- 1. SENN's concepts ----
+
+def show_concept(res) -> str:
+    e = [res.explanations[k] for k in ("natural", "adversarial", "target")]
+    labels = [f"c{i + 1}" for i in range(e[0].concepts.shape[1])]
+    lo = min(float(x.concepts.min()) for x in e) * 1.1
+    hi = max(float(x.concepts.max()) for x in e) * 1.1
+    cols = st.columns(3)
+    for j, (col, title) in enumerate(zip(cols, ["the 9 as drawn", "the 9, changed a little", "a 2, for comparison"])):
+        img = [res.x, res.x_adv, res.extras["x_target"]][j][0, 0]
+        chart(image_figure(img, title, size=220), f"tour_c_img{j}", f"tour-concept-digit{j}", container=col, image=True)
+        bars = bars_figure(e[j].concepts[0], labels, "concepts")
+        bars.update_yaxes(range=[min(lo, 0), hi])
+        chart(bars, f"tour_c_bars{j}", f"tour-concept-bars{j}", container=col)
+    d_nat, d_adv = float(res.metrics["concept_distance_nat"][0]), float(res.metrics["concept_distance_adv"][0])
+    verdict = f"stays **{int(res.pred_after[0])}**" if bool(res.label_kept[0]) else f"becomes {int(res.pred_after[0])}"
+    return (f"SENN's answer {verdict}, yet its concepts now look like the 2's: their distance to the 2's concepts "
+            f"fell from {d_nat:.2f} to {d_adv:.2f}. No pixel moved by more than {float(res.linf[0]):.2f}, so the "
+            "picture looks the same while the explanation tells a different story.")
+
+
+# ---- 2. PrototypeDL's nearest prototype ----
+
+def show_prototype(res) -> str:
+    protodl, _ = get_model("protodl")
+    protos = protodl.prototype_images().cpu()
+    classes = res.explanations["natural"].prototype_classes
+    j0, j1 = (int(res.explanations[k].distances[0].argmin()) for k in ("natural", "adversarial"))
+    grid = torch.cat([res.x.cpu(), protos[j0: j0 + 1], res.x_adv.cpu(), protos[j1: j1 + 1]])
+    titles = ["the 4", f"nearest: P{j0 + 1} (a {int(classes[j0])})", "the 4, changed",
+              f"nearest: P{j1 + 1} (a {int(classes[j1])})"]
+    chart(image_grid_figure(grid, titles, cols=4, cell=170), "tour_p_grid", "tour-prototype", image=True)
+    kept = bool(res.label_kept[0])
+    return (f"PrototypeDL {'still says' if kept else 'now says'} **{int(res.pred_after[0])}**, but the prototype it "
+            f"points to as its reason went from P{j0 + 1}, a {int(classes[j0])}, to P{j1 + 1}, a {int(classes[j1])}. "
+            "The reason given no longer matches the answer.")
+
+
+# ---- 3. A saliency map ----
+
+def show_saliency(res) -> str:
+    i0, i1 = res.explanations["natural"][0, 0], res.explanations["adversarial"][0, 0]
+    fig = maps_before_after(i0, i1, ("map of the 3", "map of the 3, changed"), images=(res.x[0, 0], res.x_adv[0, 0]))
+    chart(fig, "tour_s_maps", "tour-saliency", image=True)
+    overlap = float(res.metrics["topk_intersection"][0])
+    return (f"The network still says **{int(res.pred_after[0])}**, but only {overlap:.0%} of the 50 pixels it "
+            "marked as most important are still marked. A map that moves this easily cannot tell us what the "
+            "network really looks at.")
+
+
+# ---- 4. Stability ----
+def stability():
+    cnn, _ = get_model("cnn")
+    x = first_of("cnn", 7)
+    return lipschitz_by_explainer(cnn, ["saliency"], x.to(model_device(cnn)), eps=0.1, budget=20).results["saliency"]
+
+
+def show_stability(res) -> str:
+    w = worst_case(res, 0)
+    chart(pair_figure(w.x, w.x_prime, w.expl, w.expl_prime, ("the 7", "the 7, worst change", "its map",
+                                                             "map after the change", "what changed")),
+          "tour_l_pair", "tour-stability", image=True)
+    return (f"Searching around the 7, the computer found a change for which the map moved {w.value:.1f} times as "
+            f"much as the digit did (the local Lipschitz estimate L̂ = {w.value:.3g}). The larger this number, the "
+            "less an explanation can be trusted on digits that differ only slightly.")
+
+
+steps = [  # title, what to look at, button, compute, show, its page and a link that reopens the result there
+    ("Fool SENN's concepts", "the concept bars of the changed 9: do they look like the 9's or like the 2's?",
+     "Run step 1: attack SENN's concepts", partial(attack_first, "senn", 9, "senn_concept", 2, eps=0.3, steps=100),
+     show_concept, "app_pages/concept_attack.py", {"src": "9", "tgt": "2", "eps": "0.3", "result": "concept"}),
+    ("Fool PrototypeDL's prototypes", "which prototype the model points to, before and after the change.",
+     "Run step 2: attack PrototypeDL's prototypes", partial(attack_first, "protodl", 4, "protodl_prototype", eps=0.3, steps=100),
+     show_prototype, "app_pages/prototype_attack.py", {"digits": "4", "result": "proto"}),
+    ("Fool a saliency map", "where the bright spots of the map sit on the digit, before and after.",
+     "Run step 3: attack the saliency map", partial(attack_first, "cnn", 3, "saliency_topk", method="saliency", eps=0.1, steps=50,
+                                        k=50), show_saliency, "app_pages/saliency_attack.py",
+     {"sal_digit": "3", "result": "sal"}),
+    ("Measure stability", "the last panel: how much of the map changed after the worst small change.",
+     "Run step 4: measure the map's stability", stability, show_stability, "app_pages/lipschitz_stability.py", {"lip_n": "5"}),
+]
+for n, args in enumerate(steps, start=1):
+    step(n, *args)
+if len(done) == len(steps):
+    st.markdown("That was the whole story: **a correct prediction does not make its explanation trustworthy.** "
+                "The pages in the sidebar let you change every setting.")

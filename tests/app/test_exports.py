@@ -1,0 +1,123 @@
+"""Exports for slides and papers (issue 14): every figure a page draws has PNG, SVG and HTML downloads, and
+the JSON/NPZ downloads carry the result's provenance. The files are read back from the AppTest's media
+store (bytes) and its deferred-download registry (PNG/SVG are rendered when clicked)."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import app_test
+
+from app_helpers import open_page
+from sem_core import model_card
+from sem_core.provenance import PROVENANCE_KEYS
+from sem_core.viz.export import png_size
+
+FORMATS = ("png", "svg", "html")
+
+
+@pytest.fixture
+def media(monkeypatch):
+    """The media managers of the AppTest's runs (the last one holds the page's current downloads)."""
+    made: list[MediaFileManager] = []
+
+    class Recording(MediaFileManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(app_test, "MediaFileManager", Recording)
+    return made
+
+
+def content(media, button) -> bytes:
+    """The bytes a download button hands to the browser (a deferred one is generated now, as on a click)."""
+    mgr = media[-1]
+    if button.proto.deferred_file_id:
+        data = mgr._deferred_callables[button.proto.deferred_file_id]["callable"]()
+        return data.encode() if isinstance(data, str) else data
+    return mgr._storage.get_file(button.proto.url.rsplit("/", 1)[1].split(".")[0]).content
+
+
+def downloads(at) -> dict[str, object]:
+    """Download buttons by their key (the part after Streamlit's element-id prefix)."""
+    return {b.proto.id.split("-", 2)[-1]: b for b in at.get("download_button")}
+
+
+def chart_keys(at) -> list[str]:
+    return [c.proto.id.split("-", 2)[-1] for c in at.get("plotly_chart")]
+
+
+def _run(page: str, query: dict, key_prefix: str):
+    at = open_page(page, query, timeout=240)
+    next(b for b in at.button if b.label.startswith("Run")).click().run()
+    assert not at.exception and not at.error
+    return at
+
+
+PAGES = {  # page -> (quick URL parameters, metrics JSON download key, model)
+    "concept_attack.py": ({"steps": "5"}, "concept_concept_attack.json", "senn"),
+    "prototype_attack.py": ({"steps": "5", "digits": "4"}, "proto_prototype_attack.json", "protodl"),
+    "saliency_attack.py": ({"sal_steps": "5"}, "sal_saliency_attack.json", "cnn"),
+    "influence_attack.py": ({"inf_steps": "1"}, "inf_influence_attack.json", "cnn"),
+}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_figure_has_png_svg_and_html_downloads_and_json_has_provenance(media, page):
+    query, json_key, model = PAGES[page]
+    at = _run(page, query, json_key)
+    buttons = downloads(at)
+    charts = chart_keys(at)
+    assert charts
+    for key in charts:
+        assert all(f"{key}_dl_{fmt}" in buttons for fmt in FORMATS), f"{page}: figure {key} lacks a download"
+    data = json.loads(content(media, buttons[json_key]))
+    prov = data["provenance"]
+    assert set(PROVENANCE_KEYS) <= set(prov)
+    assert prov["model"] == model and prov["model_sha256"] == model_card(model)["sha256"]
+    assert prov["data_source"] in ("subset", "mnist") and prov["config"]["eps"] == pytest.approx(0.3 if model != "cnn" else 0.1)
+    npz_key = json_key.replace(".json", ".npz")
+    with np.load(io.BytesIO(content(media, buttons[npz_key]))) as z:
+        assert json.loads(str(z["provenance"][0])) == prov
+
+
+def test_concept_digits_in_provenance_are_the_test_indices_shown(media):
+    at = _run("concept_attack.py", {"steps": "5"}, "")
+    prov = json.loads(content(media, downloads(at)["concept_concept_attack.json"]))["provenance"]
+    caption = at.caption[0].value                       # "... source: test digit #i (label 9), target: test digit #j"
+    assert f"#{prov['digits']['source']} " in caption and f"#{prov['digits']['target']} " in caption
+
+
+def test_figure_png_is_slide_sized_and_svg_is_vector(media):
+    at = _run("concept_attack.py", {"steps": "5"}, "")
+    buttons = downloads(at)
+    png = content(media, buttons["concept_delta_dl_png"])
+    assert png_size(png)[0] >= 1200
+    assert b"<svg" in content(media, buttons["concept_delta_dl_svg"])[:500]
+
+
+OTHER_PAGES = {  # page -> (URL parameters, press Run?)
+    "home.py": ({}, False),
+    "experiment_results.py": ({"exp_folder": "lipschitz"}, False),
+    "defense_comparison.py": ({"def_steps": "3"}, True),
+    "lipschitz_stability.py": ({"lip_n": "1", "lip_budget": "2"}, True),
+}
+
+
+@pytest.mark.parametrize("page", OTHER_PAGES)
+def test_the_other_pages_figures_have_downloads_too(media, page, monkeypatch):
+    monkeypatch.delenv("SEM_RESULTS_DIR", raising=False)  # the shipped runs
+    query, run = OTHER_PAGES[page]
+    at = _run(page, query, "") if run else open_page(page, query, timeout=240)
+    assert not at.exception
+    buttons, charts = downloads(at), chart_keys(at)
+    assert charts, page
+    missing = [k for k in charts if not all(f"{k}_dl_{fmt}" in buttons for fmt in FORMATS)]
+    assert not missing, f"{page}: figures without PNG/SVG/HTML downloads: {missing}"
+    if page == "lipschitz_stability.py":
+        prov = json.loads(content(media, buttons["lip_lipschitz.json"]))["provenance"]
+        assert set(PROVENANCE_KEYS) <= set(prov) and prov["config"]["budget"] == 2
