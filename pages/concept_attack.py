@@ -2,12 +2,11 @@
 import json
 
 import streamlit as st
-import torch
 
-from pages.common import (model_choice, IMAGE_CHART, digit_picker, downloads, get_model, get_split, sidebar, test_split_for, url_number,
-                          user_errors)
-from sem_core.attacks import create_attack
+from pages.common import (model_choice, IMAGE_CHART, digit_picker, downloads, get_model, get_split, run_job, sidebar,
+                          test_split_for, timing_caption, url_number, user_errors)
 from sem_core.digit_io import digit_to_png, npz_bytes
+from sem_core.views import concept_job
 from sem_core.viz import grounding_figure, image_figure, perturbation_figure
 from sem_core.viz.attacks import prediction_text, senn_figure, senn_frame, senn_ranges, stack
 
@@ -35,13 +34,8 @@ with user_errors():
     autorun = st.session_state.pop("concept_autorun", False)  # set by the home page's "Try this" button
     if (st.button("Run concept attack", type="primary", disabled=x is None or x_t is None) or autorun) \
             and x is not None and x_t is not None:
-        bar = st.progress(0.0, text="Attacking…")
-        every = max(1, steps // 50)
-        attack = create_attack("senn_concept", model, eps=eps, steps=steps, lam=lam, snapshot_every=-(-steps // 15))
-        res = attack(x, None if y is None else torch.tensor([y]), target=x_t,
-                     on_step=lambda t, n: t % every == 0 and bar.progress(t / n, text=f"step {t}/{n}"))
-        bar.empty()
-        st.session_state["concept_result"] = dict(res=res, captions=[x_caption, t_caption])
+        res, times = run_job(concept_job(name, x, y, x_t, eps=eps, steps=steps, lam=lam))
+        st.session_state["concept_result"] = dict(res=res, captions=[x_caption, t_caption], times=times)
 
 if "concept_result" not in st.session_state:
     st.info("Pick the digits and press **Run concept attack**.")
@@ -52,7 +46,7 @@ res = out["res"]
 expls = [res.explanations[k] for k in ("natural", "adversarial", "target")]
 ranges = senn_ranges(expls)  # one concept scale for x, x* and x_t
 st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}; "
-           f"source: {out['captions'][0]}, target: {out['captions'][1]}")
+           f"source: {out['captions'][0]}, target: {out['captions'][1]}; {timing_caption(out['times'])}")
 
 st.subheader("Inputs and explanations")
 st.markdown("Each column shows an image, its concepts h, their relevances θ for the predicted class and the "

@@ -4,10 +4,10 @@ import json
 import streamlit as st
 import torch
 
-from pages.common import (model_choice, IMAGE_CHART, downloads, get_model, sidebar, test_split_for, url_classes, url_number,
-                          user_errors)
-from sem_core.attacks import create_attack
+from pages.common import (model_choice, IMAGE_CHART, downloads, get_model, run_job, sidebar, test_split_for,
+                          timing_caption, url_classes, url_number, user_errors)
 from sem_core.digit_io import digits_to_png, npz_bytes
+from sem_core.views import prototype_job
 from sem_core.viz import image_grid_figure, prototypes_figure, protodl_digit_frame, prototype_frame, prototype_table
 
 sidebar()
@@ -44,12 +44,8 @@ with user_errors():
     if st.button("Run prototype attack", type="primary", disabled=not chosen):
         of_class = [torch.nonzero(y_all == c).flatten() for c in sorted(chosen)]
         idx = [int(o[min(which, len(o) - 1)]) for o in of_class]
-        bar = st.progress(0.0, text="Attacking…")
-        attack = create_attack("protodl_prototype", model, eps=eps, steps=steps, lam=lam, xi=xi)
-        res = attack(x_all[idx], y_all[idx], on_step=lambda t, n: t % max(1, n // 50) == 0 and
-                     bar.progress(t / n, text=f"step {t}/{n}"))
-        bar.empty()
-        st.session_state["proto_result"] = dict(res=res, idx=idx)
+        res, times = run_job(prototype_job(name, x_all[idx], y_all[idx], eps=eps, steps=steps, lam=lam, xi=xi))
+        st.session_state["proto_result"] = dict(res=res, idx=idx, times=times)
 
 if "proto_result" not in st.session_state:
     st.info("Choose the digits and press **Run prototype attack**.")
@@ -61,7 +57,7 @@ nat, adv = res.explanations["natural"], res.explanations["adversarial"]  # proto
 h_nat, h_adv, classes = nat.distances, adv.distances, nat.prototype_classes
 names = [f"{int(c)} (#{i})" for c, i in zip(res.y, out["idx"])]
 st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}, "
-           f"ξ = {res.config['xi']:g}; test digits {', '.join(names)}")
+           f"ξ = {res.config['xi']:g}; test digits {', '.join(names)}; {timing_caption(out['times'])}")
 st.markdown("Natural digits (top) and their adversarial versions (bottom).")
 n = len(res.y)
 st.plotly_chart(image_grid_figure(torch.cat([res.x, res.x_adv]), [f"nat. {s}" for s in names] +

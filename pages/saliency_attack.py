@@ -4,12 +4,13 @@ import json
 import streamlit as st
 import torch
 
-from pages.common import (model_help, IMAGE_CHART, digit_picker, downloads, figure_downloads, get_model, sidebar,
-                          region_picker, test_split_for, url_choice, url_number, user_errors)
+from pages.common import (model_help, IMAGE_CHART, digit_picker, downloads, figure_downloads, get_model, run_job,
+                          sidebar, region_picker, test_split_for, timing_caption, url_choice, url_number, user_errors)
 from sem_core import list_shipped, model_device
-from sem_core.attacks import ATTACKS, SALIENCY_METHODS, create_attack, list_attacks
+from sem_core.attacks import ATTACKS, SALIENCY_METHODS, list_attacks
 from sem_core.explain import explain_all
 from sem_core.digit_io import digit_to_png, npz_bytes
+from sem_core.views import saliency_job
 from sem_core.viz.attacks import maps_before_after, result_row
 from sem_core.viz.maps import explainer_grid, images_figure, region_overlay
 
@@ -42,13 +43,10 @@ with user_errors():
             mask = region_picker(x, "sal")
 
     if st.button("Run saliency attack", type="primary", disabled=x is None):
-        bar = st.progress(0.0, text="Attacking…")
-        res = create_attack(cls.name, model, method=method, eps=eps, steps=steps, k=k)(
-            x, None if y is None else torch.tensor([y]), target=mask.view(1, 1, 28, 28) if cls.targeted else None,
-            on_step=lambda t, n: bar.progress(t / n, text=f"step {t}/{n}"))
-        bar.empty()
+        res, times = run_job(saliency_job(name, cls.name, x, y, method=method, eps=eps, steps=steps, k=k,
+                                          mask=mask if cls.targeted else None))
         st.session_state["sal_result"] = dict(res=res, model=name, attack=cls, method=method, k=k, mask=mask.clone(),
-                                              caption=caption, grid=None)
+                                              caption=caption, grid=None, times=times)
 
 if "sal_result" not in st.session_state:
     st.info("Pick a model, an explainer, an attack and a digit, then press **Run saliency attack**.")
@@ -58,7 +56,8 @@ out = st.session_state["sal_result"]
 res, cls = out["res"], out["attack"]
 i0, i1 = res.explanations["natural"][0, 0], res.explanations["adversarial"][0, 0]  # the real network's maps
 st.header(f"{cls.label} attack on {out['method']} ({out['model']})")
-st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} iterations, k = {out['k']}; {out['caption']}")
+st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} iterations, k = {out['k']}; {out['caption']}; "
+           f"{timing_caption(out['times'])}")
 st.latex(cls.objective_tex)
 st.markdown(cls.sentence)
 

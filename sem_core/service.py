@@ -258,17 +258,19 @@ class AttackService:
     Args:
         device: where models live (default: ``resolve_device()``, i.e. CUDA, MPS, then CPU).
         cache: the shared ``ResultCache`` (default: 256 MB in memory over ``default_cache_dir()``).
-        max_batch: images per batched call (halved for a model/config after a CUDA out-of-memory).
+        max_batch: images per batched call (default 1024 on CUDA, 100 elsewhere; halved after an out-of-memory).
         max_queued / max_per_session: bounds on waiting jobs (all sessions / one session).
         loader: ``name -> (model, card)`` (default: ``load_model_with_card`` on ``device``).
         runners: kind -> runner (tests inject fakes; default ``RUNNERS``).
     """
 
     def __init__(self, *, device: str | torch.device | None = None, cache: ResultCache | None = None,
-                 max_batch: int = 256, max_queued: int = 64, max_per_session: int = 4,
+                 max_batch: int | None = None, max_queued: int = 64, max_per_session: int = 4,
                  loader: Callable[[str], tuple[Any, dict]] | None = None, runners: dict[str, Runner] | None = None):
         self.device = resolve_device(device)
         self.cache = cache if cache is not None else ResultCache(folder=default_cache_dir())
+        if max_batch is None:  # a GPU takes a class's 1,000 digits at once; on a CPU, shorter calls keep others' waits short
+            max_batch = 1024 if self.device.type == "cuda" else 100
         self.max_batch, self.max_queued, self.max_per_session = int(max_batch), int(max_queued), int(max_per_session)
         self._loader = loader
         self.runners = dict(RUNNERS if runners is None else runners)
@@ -282,6 +284,7 @@ class AttackService:
         self._batch_limit: dict[tuple, int] = {}  # compat -> images per call after an OOM
         self._ids = itertools.count(1)
         self._stop = False
+        self._cost: dict[tuple, tuple[int, float]] = {}  # (model, kind, name) -> (images, s per image·step)
         self.batches = 0                          # batched calls made (tests, benchmarks)
         self.batch_sizes: list[int] = []
         self._worker = threading.Thread(target=self._loop, name="sem-attack-service", daemon=True)
@@ -357,6 +360,14 @@ class AttackService:
             self._served.setdefault(session, -1)
             self._cond.notify_all()
         return handle
+
+    def estimate(self, spec: JobSpec) -> float | None:
+        """Seconds ``spec`` will take, from the largest recent batch of the same model and algorithm on this
+        machine (None before one ran); the cached images are not counted. Smaller batches cost more per image."""
+        known = self._cost.get((spec.model, spec.kind, spec.name))
+        if known is None:
+            return None
+        return len(spec.x) * max(1, int(spec.config.get("steps", 1))) * known[1]
 
     def release_session(self, session: str) -> None:
         """A session ended: cancel its waiting jobs (a running batch finishes for the others)."""
@@ -512,6 +523,10 @@ class AttackService:
                 j.compute_s += spent
         self.batches += 1
         self.batch_sizes.append(len(live))
+        cost_key = (spec.model, spec.kind, spec.name)
+        known = self._cost.get(cost_key)
+        if known is None or len(live) >= known[0] // 2:  # larger batches cost less per image: keep the largest seen
+            self._cost[cost_key] = (len(live), spent / (len(live) * max(1, int(spec.config.get("steps", 1)))))
         for k, (j, i) in enumerate(live):
             row = batch_rows(out, k, k + 1)
             self.cache.put(j.keys[i], row)
