@@ -1,5 +1,10 @@
 """SEM Explorer: router only (page config + navigation)."""
-import streamlit as st
+import os
+
+# Before torch loads: its OpenMP threads sleep instead of spinning while Streamlit's threads need the cores
+# (a 100-step concept attack measured 0.6 s with it, 24 s without, on 2 busy cores; benchmarks/bench_load.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="SEM Explorer", page_icon="🧠", layout="wide")
 pages = [

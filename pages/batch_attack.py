@@ -3,7 +3,7 @@ import streamlit as st
 import torch
 
 from pages.common import (IMAGE_CHART, model_choice, model_help, service, session_id, sidebar, test_split_for,
-                          url_choice, url_number, user_errors)
+                          timing_caption, url_choice, url_number, user_errors)
 from sem_core import SemError, list_shipped
 from sem_core.attacks import ATTACKS, SALIENCY_METHODS, list_attacks
 from sem_core.batching import batch_rows
@@ -74,8 +74,10 @@ if job is not None and not job["handle"].done():
         bar.empty()
 if job is not None and job["handle"].done():
     st.session_state.pop("batch_job")
-    try:
-        st.session_state["batch_result"] = dict(job, res=job.pop("handle").result())  # the last result replaces the one before
+    handle = job.pop("handle")
+    try:  # the last result replaces the one before (issue 16: one batch result per session)
+        st.session_state["batch_result"] = dict(job, res=handle.result(), times=dict(handle.timings(),
+                                                                                     cached=handle.cached == handle.n))
     except SemError as exc:
         st.error(str(exc))
 
@@ -86,6 +88,7 @@ if out is None:
 res, family = out["res"], out["family"]
 label = getattr(ATTACKS.get(out["attack"]), "label", out["attack"])
 st.subheader(f"{len(out['idx'])} digits: {label} on {out['model']}")
+st.caption(timing_caption(out["times"]))
 summary = batch_summary(res)
 for col, (key, value) in zip(st.columns(min(6, len(summary))), summary.items()):
     col.metric(key if key == "label kept" else f"median {key}", f"{value:.0%}" if key == "label kept" else f"{value:.3f}")

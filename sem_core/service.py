@@ -284,6 +284,7 @@ class AttackService:
         self._batch_limit: dict[tuple, int] = {}  # compat -> images per call after an OOM
         self._ids = itertools.count(1)
         self._stop = False
+        self._dirty = False                       # memory to give back once idle (a batch ran, a session ended)
         self._cost: dict[tuple, tuple[int, float]] = {}  # (model, kind, name) -> (images, s per image·step)
         self.batches = 0                          # batched calls made (tests, benchmarks)
         self.batch_sizes: list[int] = []
@@ -377,6 +378,8 @@ class AttackService:
             j.cancel()
         with self._cond:
             self._served.pop(session, None)
+            self._dirty = True
+            self._cond.notify_all()
 
     def shutdown(self, timeout: float = 5.0) -> None:
         with self._cond:
@@ -443,20 +446,18 @@ class AttackService:
         return taken
 
     def _loop(self) -> None:
-        dirty = False  # a batch ran since the last time memory was given back
         while True:
             with self._cond:
                 if not self._queue and not self._stop:
-                    self._cond.wait(timeout=2.0 if dirty else None)
+                    self._cond.wait(timeout=2.0 if self._dirty else None)
                 if self._stop:
                     return
                 batch = self._take_batch() if self._queue else None
+                dirty, self._dirty = self._dirty, batch is not None
             if batch is None:
-                if dirty:  # idle: give the freed memory back to the OS
+                if dirty:  # idle 2 s after a batch or a session's end: give the freed memory back to the OS
                     _release_memory()
-                    dirty = False
                 continue
-            dirty = True
             try:
                 self._run(batch)
             except Exception:  # noqa: BLE001 - the worker must survive anything; every job gets its error

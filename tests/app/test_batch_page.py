@@ -28,3 +28,23 @@ def test_batch_page_concept_pairs_use_the_chosen_classes():
     table = at.dataframe[0].value
     assert (table["label"] == 4).all()
     assert not at.exception
+
+
+@pytest.mark.parametrize("query, page, charts", [
+    ({"b_n": "3", "b_steps": "2"}, "concept?", 3 + 3),       # x, x*, x_t, then x, x*, x_t concept bars
+    ({"b_attack": "Prototype attack (PrototypeDL)", "b_n": "3", "b_steps": "2", "b_how": "class"}, "prototype?", 2),
+    ({"b_attack": "Saliency attack", "b_n": "3", "b_steps": "2", "b_how": "class"}, "saliency?", 3),
+])
+def test_a_selected_row_opens_that_digit(query, page, charts):
+    at = open_page("batch_attack.py", query)
+    at.button(key="b_run").click().run()
+    before = len(figures(at))
+    at.session_state["b_table"] = {"selection": {"rows": [1], "columns": [], "cells": []}}  # a click on row 1
+    at.run()
+    assert not at.exception, at.exception
+    index = int(at.dataframe[0].value["test digit"][1])
+    texts = [m.value for m in at.markdown]
+    assert any(t.startswith(f"**Test digit #{index}**") for t in texts)
+    link = next(t for t in texts if t.startswith("[Open this digit"))
+    assert f"({page}" in link
+    assert len(figures(at)) - before == charts
