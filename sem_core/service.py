@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 KINDS = ("attack", "explain", "lipschitz")
 DETERMINISTIC_EXPLAINERS = frozenset({"saliency", "gradxinput", "ig", "deeplift", "lrp", "occlusion"})
 MAX_JOB_IMAGES = 5000
+# Seconds idle after the last activity at which freed memory is given back (pages keep rendering for a while
+# after their job; glibc keeps freed heap pages otherwise: issue 16).
+TRIM_AFTER_S = (2.0, 10.0, 30.0, 90.0)
 
 
 class ServiceError(SemError):
@@ -284,7 +287,7 @@ class AttackService:
         self._batch_limit: dict[tuple, int] = {}  # compat -> images per call after an OOM
         self._ids = itertools.count(1)
         self._stop = False
-        self._dirty = False                       # memory to give back once idle (a batch ran, a session ended)
+        self._last_activity, self._trim_stage = time.monotonic(), len(TRIM_AFTER_S)   # nothing to give back yet
         self._cost: dict[tuple, tuple[int, float]] = {}  # (model, kind, name) -> (images, s per image·step)
         self.batches = 0                          # batched calls made (tests, benchmarks)
         self.batch_sizes: list[int] = []
@@ -346,6 +349,8 @@ class AttackService:
                 handle.cached += 1
         if not handle.pending:
             handle._finish()
+            with self._cond:
+                self._touch()    # the page now renders the result: memory to give back afterwards
             return handle
         with self._cond:
             if self._stop:
@@ -359,7 +364,7 @@ class AttackService:
                                      f"{self.max_queued}). Please try again in a few seconds.")
             self._queue.append(handle)
             self._served.setdefault(session, -1)
-            self._cond.notify_all()
+            self._touch()
         return handle
 
     def estimate(self, spec: JobSpec) -> float | None:
@@ -378,8 +383,7 @@ class AttackService:
             j.cancel()
         with self._cond:
             self._served.pop(session, None)
-            self._dirty = True
-            self._cond.notify_all()
+            self._touch()
 
     def shutdown(self, timeout: float = 5.0) -> None:
         with self._cond:
@@ -406,6 +410,14 @@ class AttackService:
             job.pending.clear()
             job._finish(error=JobCancelled("The job was cancelled."), state="cancelled")
             self._cond.notify_all()
+
+    def _fail(self, job: JobHandle, error: SemError) -> None:
+        """Finish ``job`` with ``error``; its images still waiting leave the queue."""
+        with self._cond:
+            if job in self._queue:
+                self._queue.remove(job)
+            job.pending.clear()
+            job._finish(error=error)
 
     def _position(self, job: JobHandle) -> int:
         with self._cond:
@@ -445,25 +457,37 @@ class AttackService:
             self._running.append(j)
         return taken
 
+    def _touch(self) -> None:
+        """Something happened (a job, a session's end): give memory back on the idle schedule (caller holds the lock)."""
+        self._last_activity, self._trim_stage = time.monotonic(), 0
+        self._cond.notify_all()
+
     def _loop(self) -> None:
         while True:
             with self._cond:
                 if not self._queue and not self._stop:
-                    self._cond.wait(timeout=2.0 if self._dirty else None)
+                    due = (None if self._trim_stage >= len(TRIM_AFTER_S) else
+                           max(0.0, self._last_activity + TRIM_AFTER_S[self._trim_stage] - time.monotonic()))
+                    self._cond.wait(timeout=due)
                 if self._stop:
                     return
                 batch = self._take_batch() if self._queue else None
-                dirty, self._dirty = self._dirty, batch is not None
+                trim = (batch is None and self._trim_stage < len(TRIM_AFTER_S)
+                        and time.monotonic() >= self._last_activity + TRIM_AFTER_S[self._trim_stage])
+                if batch is not None:
+                    self._touch()
+                elif trim:
+                    self._trim_stage += 1
             if batch is None:
-                if dirty:  # idle 2 s after a batch or a session's end: give the freed memory back to the OS
+                if trim:  # idle: give the memory freed by the jobs and the pages' rendering back to the OS
                     _release_memory()
                 continue
             try:
                 self._run(batch)
             except Exception:  # noqa: BLE001 - the worker must survive anything; every job gets its error
                 log.exception("attack service: unexpected failure")
-                for j, _ in batch:
-                    j._finish(error=ServiceError("The job failed unexpectedly; please try again."))
+                for j in {id(j): j for j, _ in batch}.values():
+                    self._fail(j, ServiceError("The job failed unexpectedly; please try again."))
             finally:
                 with self._cond:
                     for j in {id(j): j for j, _ in batch}.values():
@@ -472,7 +496,7 @@ class AttackService:
                             self._running.remove(j)
                         if not j.pending and not j.done() and all(p is not None for p in j.parts):
                             j._finish()
-                    self._cond.notify_all()
+                    self._touch()
 
     def _run(self, batch: list[tuple[JobHandle, int]]) -> None:
         """One batched call over ``batch`` (job, image index); OOM → halves; a failure in a mixed batch →
@@ -516,7 +540,7 @@ class AttackService:
                 for j in jobs:
                     self._run([(jj, i) for jj, i in live if jj is j])
                 return
-            jobs[0]._finish(error=_as_user_error(exc))
+            self._fail(jobs[0], _as_user_error(exc))
             return
         finally:
             spent = time.monotonic() - t0

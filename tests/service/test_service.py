@@ -1,5 +1,6 @@
 """The attack service: coalescing, fairness, cancel, bounded queue, OOM splitting, errors per session."""
 import threading
+from collections import deque
 
 import pytest
 import torch
@@ -220,3 +221,44 @@ def test_explain_and_lipschitz_jobs(make_service, test_split):
     lip = svc.submit("alice", JobSpec("cnn", "lipschitz", "random", x[:2],
                                       {"explainer": "saliency", "eps": 0.1, "budget": 4})).result(60)
     assert lip.values.shape == (2,) and lip.history.shape[1] == 2
+
+
+def test_a_sessions_end_cancels_its_waiting_jobs_only(make_service, test_split):
+    x, y, _ = test_split
+    gate = Gate()
+    svc = make_service(runners={"attack": gate})
+    first = blocker(svc, gate, x, y)
+    gone = [svc.submit("alice", concept(x, y, i, 10)) for i in range(2)]
+    stays = svc.submit("bob", concept(x, y, 5, 10))
+    svc.release_session("alice")
+    assert all(h.state == "cancelled" for h in gone) and stays.state == "queued"
+    gate.open()
+    assert stays.result(60).x_adv.shape == (1, 1, 28, 28)
+    first.result(60)
+
+
+def test_time_estimate_comes_from_a_measured_batch(make_service, test_split):
+    x, y, _ = test_split
+    svc = make_service()
+    spec = JobSpec("senn", "attack", "senn_concept", x[:4], CFG, y=y[:4], target=x[10:14])
+    assert svc.estimate(spec) is None                      # nothing measured yet: no guess
+    h = svc.submit("alice", spec)
+    h.result(60)
+    bigger = JobSpec("senn", "attack", "senn_concept", x[:8], {**CFG, "steps": 6}, y=y[:8], target=x[10:18])
+    assert svc.estimate(bigger) == pytest.approx(4 * svc.estimate(spec))   # 2× the digits, 2× the steps
+
+
+def test_a_failed_job_leaves_the_queue_with_its_remaining_images(make_service, test_split):
+    x, y, _ = test_split
+    calls = []
+
+    def broken(model, name, config, xb, *rest):
+        calls.append(len(xb))
+        raise sem_core.AttackError("this attack cannot run here")
+
+    svc = make_service(runners={"attack": broken}, max_batch=2)
+    h = svc.submit("alice", JobSpec("senn", "attack", "senn_concept", x[:5], CFG, y=y[:5], target=x[10:15]))
+    with pytest.raises(sem_core.AttackError, match="cannot run here"):
+        h.result(60)
+    svc.shutdown()                      # the worker has nothing left to take
+    assert calls == [2] and h.pending == deque() and svc.stats()["queued_jobs"] == 0
