@@ -56,6 +56,7 @@ def session_id() -> str:
     sid = ctx.session_id if ctx is not None else "bare"
     if "_sem_session_token" not in st.session_state:
         token = st.session_state["_sem_session_token"] = _SessionToken()
+        service().register_session(sid)
         weakref.finalize(token, service().release_session, sid)
     return sid
 
@@ -86,8 +87,9 @@ def timing_caption(times: dict[str, Any]) -> str:
     return f"queued {times['queue_s']:.2f} s, computed {times['compute_s']:.2f} s"
 
 
-@st.cache_data(show_spinner="Loading digits…")
+@st.cache_resource(show_spinner="Loading digits…")
 def get_split(split: str, source: str) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """One read-only copy per process (st.cache_data gave every run its own 16 MB copy, kept by each session)."""
     x, y, src = sem_core.load_split(split, source)
     return x, y, src
 
@@ -99,6 +101,7 @@ def test_split_for(name: str) -> tuple[torch.Tensor, torch.Tensor, str]:
 
 
 def sidebar() -> None:
+    session_id()  # registers the session with the attack service, which frees what it leaves once it closes
     with st.sidebar:
         st.caption(f"Device: **{describe_device(torch.device(device_name()))}**")
         sources = set()

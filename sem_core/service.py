@@ -54,6 +54,7 @@ MAX_JOB_IMAGES = 5000
 # Seconds idle after the last activity at which freed memory is given back (pages keep rendering for a while
 # after their job; glibc keeps freed heap pages otherwise: issue 16).
 TRIM_AFTER_S = (2.0, 10.0, 30.0, 90.0)
+TRIM_EVERY_S = 60.0
 
 
 class ServiceError(SemError):
@@ -288,6 +289,8 @@ class AttackService:
         self._ids = itertools.count(1)
         self._stop = False
         self._last_activity, self._trim_stage = time.monotonic(), len(TRIM_AFTER_S)   # nothing to give back yet
+        self._last_trim = time.monotonic()
+        self._sessions: set[str] = set()          # sessions open (register_session), until release_session
         self._cost: dict[tuple, tuple[int, float]] = {}  # (model, kind, name) -> (images, s per image·step)
         self.batches = 0                          # batched calls made (tests, benchmarks)
         self.batch_sizes: list[int] = []
@@ -375,6 +378,12 @@ class AttackService:
             return None
         return len(spec.x) * max(1, int(spec.config.get("steps", 1))) * known[1]
 
+    def register_session(self, session: str) -> None:
+        """A session opened (the app calls ``release_session`` when it ends): while any is open, memory is given
+        back every ``TRIM_EVERY_S`` seconds, so the objects of sessions that closed are collected."""
+        with self._cond:
+            self._sessions.add(session)
+
     def release_session(self, session: str) -> None:
         """A session ended: cancel its waiting jobs (a running batch finishes for the others)."""
         with self._cond:
@@ -383,6 +392,7 @@ class AttackService:
             j.cancel()
         with self._cond:
             self._served.pop(session, None)
+            self._sessions.discard(session)
             self._touch()
 
     def shutdown(self, timeout: float = 5.0) -> None:
@@ -462,22 +472,29 @@ class AttackService:
         self._last_activity, self._trim_stage = time.monotonic(), 0
         self._cond.notify_all()
 
+    def _next_trim(self) -> float | None:
+        """When to give memory back next: on the schedule after the last activity, then every ``TRIM_EVERY_S``
+        while sessions are open (a closed session's objects are often cycles only a collection frees)."""
+        if self._trim_stage < len(TRIM_AFTER_S):
+            return self._last_activity + TRIM_AFTER_S[self._trim_stage]
+        return self._last_trim + TRIM_EVERY_S if self._sessions else None
+
     def _loop(self) -> None:
         while True:
             with self._cond:
                 if not self._queue and not self._stop:
-                    due = (None if self._trim_stage >= len(TRIM_AFTER_S) else
-                           max(0.0, self._last_activity + TRIM_AFTER_S[self._trim_stage] - time.monotonic()))
-                    self._cond.wait(timeout=due)
+                    at = self._next_trim()
+                    self._cond.wait(timeout=None if at is None else max(0.0, at - time.monotonic()))
                 if self._stop:
                     return
                 batch = self._take_batch() if self._queue else None
-                trim = (batch is None and self._trim_stage < len(TRIM_AFTER_S)
-                        and time.monotonic() >= self._last_activity + TRIM_AFTER_S[self._trim_stage])
+                at = self._next_trim()
+                trim = batch is None and at is not None and time.monotonic() >= at
                 if batch is not None:
                     self._touch()
                 elif trim:
-                    self._trim_stage += 1
+                    self._trim_stage = min(self._trim_stage + 1, len(TRIM_AFTER_S))
+                    self._last_trim = time.monotonic()
             if batch is None:
                 if trim:  # idle: give the memory freed by the jobs and the pages' rendering back to the OS
                     _release_memory()
