@@ -43,7 +43,7 @@ def cell(r: dict) -> str:
 async def main(args) -> int:
     from playwright.async_api import async_playwright
 
-    pages = PAGES + ([("batch", "Run batch")] if args.batch else [])
+    pages = [pb for pb in PAGES + ([("batch", "Run batch")] if args.batch else []) if pb[0] in args.pages]
     server, cache = start_server()
     rows, errors = [], []
     try:
@@ -72,4 +72,5 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--timeout", type=float, default=180)
     ap.add_argument("--no-batch", dest="batch", action="store_false")
+    ap.add_argument("--pages", nargs="+", default=["concept", "prototype", "saliency", "batch"])
     raise SystemExit(asyncio.run(main(ap.parse_args())))

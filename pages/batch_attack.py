@@ -34,7 +34,7 @@ with user_errors():
     x_all, y_all, source = test_split_for(name)
     hows = ["class pairs", "class", "random sample"] if family == "senn" else ["class", "random sample"]
     c1, c2, c3, c4 = st.columns(4)
-    how = url_choice("Digits", "b_how", hows, hows[0], container=c1,
+    how = url_choice("Digits", "b_how", hows, D["how"] if D["how"] in hows else hows[0], container=c1,
                      help="class pairs: digits of one class, each imitating a digit of another (paper 000 Fig. 2)")
     n = url_number("How many digits", "b_n", D["n"], 1, 1000, integer=True, container=c2)
     src_cls = url_number("Class", "b_class", D["source_class"], 0, 9, integer=True, container=c3,

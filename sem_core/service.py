@@ -371,8 +371,8 @@ class AttackService:
         return handle
 
     def estimate(self, spec: JobSpec) -> float | None:
-        """Seconds ``spec`` will take, from the largest recent batch of the same model and algorithm on this
-        machine (None before one ran); the cached images are not counted. Smaller batches cost more per image."""
+        """Seconds ``spec`` will take if none of its images is cached, from the largest recent batch of the same
+        model and algorithm on this machine (None before one ran). Smaller batches cost more per image."""
         known = self._cost.get((spec.model, spec.kind, spec.name))
         if known is None:
             return None

@@ -28,7 +28,9 @@ PROTOTYPE_DEFAULTS = {"model": "protodl", "classes": (0, 2, 4, 6, 8), "which": 0
                       "lam": 1.0, "xi": 0.3}
 SALIENCY_DEFAULTS = {"model": "cnn", "attack": "saliency_topk", "method": "saliency", "digit": (3, 0), "eps": 0.1,
                      "steps": 50, "k": 50}
-BATCH_DEFAULTS = {"model": "senn", "how": "class pairs", "n": 200, "source_class": 9, "target_class": 2, "seed": 0,
+# 200 random test digits, each imitating a random digit of another class (the senn-distances protocol; a class
+# has only 100 digits in the offline subset's test split)
+BATCH_DEFAULTS = {"model": "senn", "how": "random sample", "n": 200, "source_class": 9, "target_class": 2, "seed": 0,
                   "eps": 0.3, "steps": 100, "lam": 1.0}
 
 
@@ -124,7 +126,7 @@ def default_jobs(service: AttackService) -> list[tuple[str, JobSpec]]:
     d = BATCH_DEFAULTS
     x, y, _ = split(d["model"])
     src, tgt = batch_indices(y, d["how"], d["n"], source_class=d["source_class"], target_class=d["target_class"],
-                             seed=d["seed"])
+                             seed=d["seed"], targets=True)
     jobs.append(("batch", batch_job(d["model"], "senn_concept", x[src], y[src], x[tgt], eps=d["eps"], steps=d["steps"],
                                     lam=d["lam"])))
     return jobs

@@ -22,11 +22,12 @@ def test_batch_page_runs_and_shows_distributions_and_table(query, first_title, n
     assert at.subheader[0].value.startswith(f"{n} digits")
 
 
-def test_batch_page_concept_pairs_use_the_chosen_classes():
-    at = open_page("batch_attack.py", {"b_n": "3", "b_steps": "2", "b_class": "4", "b_target": "7"})
+def test_batch_page_concept_pairs_use_the_chosen_classes(test_split):
+    at = open_page("batch_attack.py", {"b_n": "3", "b_steps": "2", "b_class": "4", "b_target": "7",
+                                       "b_how": "class pairs"})
     at.button(key="b_run").click().run()
     table = at.dataframe[0].value
-    assert (table["label"] == 4).all()
+    assert (table["label"] == 4).all() and (test_split[1][list(table["target digit"])] == 7).all()
     assert not at.exception
 
 
