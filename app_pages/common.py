@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import os
+import weakref
+from typing import Any, Iterator
 
 import streamlit as st
 import torch
@@ -10,7 +12,7 @@ import torch
 import sem_core
 from sem_core.errors import DataError
 from sem_core.digit_io import digit_from_array, digit_from_bytes
-from sem_core.device import describe_device, resolve_device
+from sem_core.device import describe_device
 from sem_core.text import escape_markdown as safe_text, parse_url_number
 
 MODEL_LABELS = {"senn": "SENN (self-explaining)", "protodl": "PrototypeDL (prototypes)", "cnn": "CNN (black box)",
@@ -21,17 +23,73 @@ IMAGE_CHART = {"displayModeBar": False}  # st.plotly_chart config for digits and
 
 @st.cache_resource(show_spinner="Loading model…")
 def get_model(name: str):
-    """(model, card), loaded once per process and shared read-only by every session."""
-    return sem_core.load_model_with_card(name, device_name())
+    """(model, card), loaded once per process by the attack service and shared read-only by every session."""
+    return service().model(name)
 
 
 @st.cache_resource
 def device_name() -> str:
-    return str(resolve_device())
+    return str(service().device)
 
 
-@st.cache_data(show_spinner="Loading digits…")
+def service():
+    """The process's attack service; its first use starts precomputing the default views in the background
+    (when the result cache lacks them; ``SEM_PRECOMPUTE=0`` turns that off)."""
+    from sem_core.service import get_service
+    from sem_core.views import precompute_in_background
+
+    svc = get_service()
+    if os.environ.get("SEM_PRECOMPUTE", "1") != "0":
+        precompute_in_background(svc)
+    return svc
+
+
+class _SessionToken:
+    """Lives in a session's state; when Streamlit drops the session, its waiting jobs are cancelled (issue 16)."""
+
+
+def session_id() -> str:
+    """This browser session's id (the service's unit of fairness)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    sid = ctx.session_id if ctx is not None else "bare"
+    if "_sem_session_token" not in st.session_state:
+        token = st.session_state["_sem_session_token"] = _SessionToken()
+        service().register_session(sid)
+        weakref.finalize(token, service().release_session, sid)
+    return sid
+
+
+def run_job(spec, label: str = "Attacking…") -> tuple[Any, dict[str, float]]:
+    """Submit ``spec`` to the attack service and wait, showing its progress or its place in the queue.
+    Returns (result, timings: queue_s, compute_s, cached). A cached result returns at once; a rerun of the
+    page (another click) cancels the job; a service error (queue full, bad input) raises ``SemError``."""
+    handle = service().submit(session_id(), spec)
+    if not handle.done():
+        bar = st.progress(0.0, text=handle.status())
+        try:
+            while not handle.wait(0.1):
+                bar.progress(handle.progress, text=label if handle.state == "running" else handle.status())
+        except BaseException:  # the script was stopped or rerun: nobody waits for the job any more
+            handle.cancel()
+            raise
+        bar.empty()
+    times = handle.timings()
+    return handle.result(), {"queue_s": times["queue_s"], "compute_s": times["compute_s"],
+                             "cached": handle.cached == handle.n}
+
+
+def timing_caption(times: dict[str, Any]) -> str:
+    """"from the cache" or "queued 0.0 s, computed 0.2 s" (the load benchmark reads this line)."""
+    if times.get("cached"):
+        return "result from the cache"
+    return f"queued {times['queue_s']:.2f} s, computed {times['compute_s']:.2f} s"
+
+
+@st.cache_resource(show_spinner="Loading digits…")
 def get_split(split: str, source: str) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """One read-only copy per process (st.cache_data gave every run its own 16 MB copy, kept by each session)."""
     x, y, src = sem_core.load_split(split, source)
     return x, y, src
 
@@ -59,6 +117,7 @@ def presenting() -> bool:
 
 
 def sidebar() -> None:
+    session_id()  # registers the session with the attack service, which frees what it leaves once it closes
     with st.sidebar:
         if "presenter" not in st.session_state:  # ?present=1 in a link opens in presenter mode
             st.session_state["presenter"] = st.query_params.get("present") == "1"

@@ -1,11 +1,10 @@
 """Concept attack (SENN): make a 9's concepts look like a 2's while SENN still says 9 (paper 000, Fig. 1)."""
 import streamlit as st
-import torch
 
 from app_pages.common import (chart, details, digit_picker, downloads, get_model, get_split, keep_result, link_wants_result,
                           model_choice, more_settings, picked_index, presenting, provenance_json, provenance_npz,
-                          result_or_stop, sidebar, test_split_for, url_number, user_errors)
-from sem_core.attacks import create_attack
+                          result_or_stop, run_job, sidebar, test_split_for, timing_caption, url_number, user_errors)
+from sem_core.views import concept_job
 from sem_core.digit_io import digit_to_png
 from sem_core.viz import grounding_figure, image_figure, perturbation_figure
 from sem_core.viz.attacks import prediction_text, senn_figure, senn_frame, senn_ranges, stack
@@ -43,13 +42,8 @@ with user_errors():
     ready = x is not None and x_t is not None
     if (st.button("Run concept attack", type="primary", disabled=not ready) or autorun
             or link_wants_result("concept", params, ready)) and ready:
-        bar = st.progress(0.0, text="Attacking…")
-        every = max(1, steps // 50)
-        attack = create_attack("senn_concept", model, eps=eps, steps=steps, lam=lam, snapshot_every=-(-steps // 15))
-        res = attack(x, None if y is None else torch.tensor([y]), target=x_t,
-                     on_step=lambda t, n: t % every == 0 and bar.progress(t / n, text=f"step {t}/{n}"))
-        bar.empty()
-        keep_result("concept", params, res=res, captions=[x_caption, t_caption], model=name,
+        res, times = run_job(concept_job(name, x, y, x_t, eps=eps, steps=steps, lam=lam))
+        keep_result("concept", params, res=res, captions=[x_caption, t_caption], model=name, times=times,
                     digits={"source": picked_index("src"), "target": picked_index("tgt")})
 
 out = result_or_stop("concept", "Pick the digits and press **Run concept attack**.")
@@ -57,7 +51,7 @@ res = out["res"]
 expls = [res.explanations[k] for k in ("natural", "adversarial", "target")]
 ranges = senn_ranges(expls)  # one concept scale for x, x* and x_t
 st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}; "
-           f"source: {out['captions'][0]}, target: {out['captions'][1]}")
+           f"source: {out['captions'][0]}, target: {out['captions'][1]}; {timing_caption(out['times'])}")
 
 st.subheader("Did the attack work?")
 d_adv, d_nat = float(res.metrics["concept_distance_adv"][0]), float(res.metrics["concept_distance_nat"][0])

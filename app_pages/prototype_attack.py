@@ -3,9 +3,9 @@ import streamlit as st
 import torch
 
 from app_pages.common import (chart, details, downloads, get_model, keep_result, link_wants_result, model_choice,
-                              more_settings, presenting, provenance_json, provenance_npz, result_or_stop, sidebar,
-                              test_split_for, url_classes, url_number, user_errors)
-from sem_core.attacks import create_attack
+                              more_settings, presenting, provenance_json, provenance_npz, result_or_stop, run_job, sidebar,
+                              test_split_for, timing_caption, url_classes, url_number, user_errors)
+from sem_core.views import prototype_job
 from sem_core.digit_io import digits_to_png
 from sem_core.viz import image_grid_figure, prototypes_figure, protodl_digit_frame, prototype_frame, prototype_table
 
@@ -52,12 +52,8 @@ with user_errors():
             or link_wants_result("proto", params, bool(chosen))) and chosen:
         of_class = [torch.nonzero(y_all == c).flatten() for c in sorted(chosen)]
         idx = [int(o[min(which, len(o) - 1)]) for o in of_class]
-        bar = st.progress(0.0, text="Attacking…")
-        attack = create_attack("protodl_prototype", model, eps=eps, steps=steps, lam=lam, xi=xi)
-        res = attack(x_all[idx], y_all[idx], on_step=lambda t, n: t % max(1, n // 50) == 0 and
-                     bar.progress(t / n, text=f"step {t}/{n}"))
-        bar.empty()
-        keep_result("proto", params, res=res, idx=idx, model=name)
+        res, times = run_job(prototype_job(name, x_all[idx], y_all[idx], eps=eps, steps=steps, lam=lam, xi=xi))
+        keep_result("proto", params, res=res, idx=idx, model=name, times=times)
 
 out = result_or_stop("proto", "Choose the digits and press **Run prototype attack**.")
 res = out["res"]
@@ -65,7 +61,7 @@ nat, adv = res.explanations["natural"], res.explanations["adversarial"]  # proto
 h_nat, h_adv, classes = nat.distances, adv.distances, nat.prototype_classes
 names = [f"{int(c)} (#{i})" for c, i in zip(res.y, out["idx"])]
 st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}, "
-           f"ξ = {res.config['xi']:g}; test digits {', '.join(names)}")
+           f"ξ = {res.config['xi']:g}; test digits {', '.join(names)}; {timing_caption(out['times'])}")
 n = len(res.y)
 kept, moved = int(res.label_kept.sum()), int((adv.nearest_class != res.pred_before).sum())
 st.markdown(f"**{kept} of {n}** predictions stay the same; for **{moved} of {n}** digits the nearest prototype now "

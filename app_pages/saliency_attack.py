@@ -4,11 +4,12 @@ import torch
 
 from app_pages.common import (chart, details, digit_picker, downloads, get_model, keep_result, link_wants_result,
                           model_help, more_settings, picked_index, presenting, provenance_json, provenance_npz,
-                          region_picker, result_or_stop, sidebar, test_split_for, url_choice, url_number, user_errors)
+                          region_picker, result_or_stop, run_job, sidebar, test_split_for, timing_caption, url_choice, url_number, user_errors)
 from sem_core import list_shipped, model_device
-from sem_core.attacks import ATTACKS, SALIENCY_METHODS, create_attack, list_attacks
+from sem_core.attacks import ATTACKS, SALIENCY_METHODS, list_attacks
 from sem_core.explain import explain_all
 from sem_core.digit_io import digit_to_png
+from sem_core.views import saliency_job
 from sem_core.viz.attacks import maps_before_after, prediction_change, result_row
 from sem_core.viz.maps import explainer_grid, images_figure, region_overlay
 
@@ -51,19 +52,17 @@ with user_errors():
                   mask=mask.nonzero().tolist())
     if (st.button("Run saliency attack", type="primary", disabled=x is None)
             or link_wants_result("sal", params, x is not None and not cls.targeted)) and x is not None:
-        bar = st.progress(0.0, text="Attacking…")
-        res = create_attack(cls.name, model, method=method, eps=eps, steps=steps, k=k)(
-            x, None if y is None else torch.tensor([y]), target=mask.view(1, 1, 28, 28) if cls.targeted else None,
-            on_step=lambda t, n: bar.progress(t / n, text=f"step {t}/{n}"))
-        bar.empty()
-        keep_result("sal", params, res=res, model=name, attack=cls, method=method, k=k, mask=mask.clone(),
+        res, times = run_job(saliency_job(name, cls.name, x, y, method=method, eps=eps, steps=steps, k=k,
+                                          mask=mask if cls.targeted else None))
+        keep_result("sal", params, res=res, times=times, model=name, attack=cls, method=method, k=k, mask=mask.clone(),
                     caption=caption, grid=None, digit=picked_index("sal_digit"))
 
 out = result_or_stop("sal", "Pick a model, an explainer, an attack and a digit, then press **Run saliency attack**.")
 res, cls = out["res"], out["attack"]
 i0, i1 = res.explanations["natural"][0, 0], res.explanations["adversarial"][0, 0]  # the real network's maps
 st.header(f"{cls.label} attack on {out['method']} ({out['model']})")
-st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} iterations, k = {out['k']}; {out['caption']}")
+st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} iterations, k = {out['k']}; {out['caption']}; "
+           f"{timing_caption(out['times'])}")
 st.markdown(cls.sentence)
 with details("The objective"):
     st.latex(cls.objective_tex)

@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="docs/RESULTS.md")
     _common(p)
 
+    p = sub.add_parser("precompute", help="fill the result cache with the app's default views (first Run is instant)")
+    p.add_argument("--views", nargs="+", default=None, metavar="VIEW",
+                   help="only these views (concept, prototype, saliency, batch; default: all)")
+    _common(p)
+
     from . import cli_attacks  # the attack and lipschitz commands
     for register in cli_attacks.PARSERS:
         register(sub, _common)
@@ -175,6 +180,22 @@ def _experiment(args: argparse.Namespace) -> dict[str, Any]:
     manifest = run_experiment(args.name, args.out, n=args.n, device=args.device, seed=args.seed, on_step=on_step, **params)
     bar.close()
     return manifest
+
+
+@command("precompute")
+def _precompute(args: argparse.Namespace) -> dict[str, Any]:
+    from .service import AttackService
+    from .views import precompute
+
+    service = AttackService(device=args.device)
+    try:
+        views = precompute(service, views=args.views,
+                           on_view=lambda name, info: print(f"{name}: {info}", file=sys.stderr))
+    finally:
+        service.shutdown()
+    folder = service.cache.folder
+    return {"views": views, "cache_dir": str(folder) if folder else None,
+            "note": None if folder else "SEM_CACHE_DIR=off: results were kept in memory only and are gone"}
 
 
 @command("report")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 import torch
@@ -13,6 +14,10 @@ import sem_core
 # A set OMP_NUM_THREADS wins; subprocesses (the CLI entry point, the browser test's server) inherit it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+# The attack service's result cache: a fresh folder per test run (never the user's ~/.cache), and no background
+# precomputing of the default views (tests that want it call sem_core.views.precompute themselves).
+os.environ.setdefault("SEM_CACHE_DIR", tempfile.mkdtemp(prefix="sem-cache-"))
+os.environ.setdefault("SEM_PRECOMPUTE", "0")
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,123 @@
+"""Load benchmark (issue 15; memory: issue 16): N concurrent headless Chromium sessions on one app server,
+each running the concept attack on a different test digit, cold cache.
+
+    .venv/bin/python benchmarks/bench_load.py                 # 20 sessions (the acceptance run)
+    .venv/bin/python benchmarks/bench_load.py --sessions 5    # a small run
+
+Prints errors, tracebacks in the server log, whether every session got its own digit, p50/p95/max seconds from
+click to result, where a session's time goes (queue and attack compute, both reported by the service on the
+page; script + rendering, the rest), and the server's resident memory (psutil RSS): at start, before the
+sessions (after one warm-up session loaded the models and closed), at the peak during, and after the sessions
+closed (Streamlit's disconnected-session TTL is set to --ttl seconds here), and again after one more visit
+(Streamlit removes expired sessions lazily, when its session store is next used).
+Acceptance: 0 errors, 0 tracebacks, p95 ≤ 10 s, memory after within 10 % of before (issue 16: 25 %).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import time
+
+from browser_bench import (RssSampler, click_to_result, launch, mb, percentile, start_server, tracebacks_in,
+                           wait_idle)
+
+RUN = "Run concept attack"
+
+
+def digits(n: int) -> list[dict]:
+    """Session i attacks the (i // 10 + 1)-th test digit of class i % 10, toward a digit of the next class."""
+    import sem_core
+
+    _, y, _ = sem_core.load_split("test", sem_core.model_card("senn")["data"]["source"])
+    out = []
+    for i in range(n):
+        c, k = i % 10, i // 10 + 1
+        index = int((y == c).nonzero().flatten()[k])
+        out.append({"query": f"src={c}&src_i={k}&tgt={(c + 1) % 10}&tgt_i={k}", "index": index, "label": c})
+    return out
+
+
+async def session(browser, url: str, d: dict, timeout: float) -> dict:
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await ctx.new_page()
+    try:
+        await page.goto(f"{url}/concept?{d['query']}", timeout=timeout * 1000)
+        await wait_idle(page, timeout)
+        out = await click_to_result(page, RUN, timeout)
+        text = await page.evaluate("() => document.body.innerText")
+        m = re.search(r"source: test digit #(\d+) \(label (\d+)\)", text)
+        out["own_digit"] = bool(m) and int(m.group(1)) == d["index"] and int(m.group(2)) == d["label"]
+        return out
+    except Exception as exc:  # noqa: BLE001 - a failed session is counted and printed, not raised
+        return {"errors": [f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"], "own_digit": False}
+    finally:
+        await ctx.close()
+
+
+async def main(args) -> int:
+    from playwright.async_api import async_playwright
+
+    server, cache = start_server(ttl_s=args.ttl)
+    try:
+        rss = RssSampler(server.proc.pid)
+        rss_start = rss.rss()
+        async with async_playwright() as p:
+            browser = await launch(p)
+            warm = await session(browser, server.url, {"query": "src=0&src_i=0&tgt=1&tgt_i=0", "index": -1, "label": 0},
+                                 args.timeout)
+            await asyncio.sleep(args.ttl + args.settle)
+            rss_before = rss.rss()
+            plan = digits(args.sessions)
+            t0 = time.monotonic()
+            with rss:
+                results = await asyncio.wait_for(
+                    asyncio.gather(*(session(browser, server.url, d, args.timeout) for d in plan)), args.deadline)
+                wall = time.monotonic() - t0
+                peak = rss.peak
+            await asyncio.sleep(args.ttl + args.settle)
+            rss_after = rss.rss()
+            # Streamlit drops expired sessions lazily, on its next session-store access: one new visitor does it
+            probe = await browser.new_context()
+            await (await probe.new_page()).goto(server.url, timeout=args.timeout * 1000)
+            await probe.close()
+            await asyncio.sleep(args.settle)
+            rss_probe = rss.rss()
+            await browser.close()
+    finally:
+        server.stop()
+
+    errors = [e for r in results for e in r["errors"]]
+    ok = [r for r in results if "to_result_s" in r]
+    times = [r["to_result_s"] for r in ok]
+    print(f"sessions: {args.sessions} concurrent, concept attack (100 steps), cold cache {cache}; wall {wall:.1f} s")
+    print(f"warm-up session: {'ok' if 'to_result_s' in warm else warm['errors']}; dialogs closed (warm-up, "
+          f"sessions): {warm.get('dialogs')}, {sum(len(r.get('dialogs', [])) for r in results)}")
+    print(f"errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
+    print(f"tracebacks in the server log: {tracebacks_in(server.log_path)} ({server.log_path})")
+    print(f"every session got its own digit's result: {all(r['own_digit'] for r in results)} "
+          f"({sum(r['own_digit'] for r in results)}/{len(results)})")
+    if times:
+        print(f"click → result, s: p50 {percentile(times, 50):.2f}  p95 {percentile(times, 95):.2f}  "
+              f"max {max(times):.2f}  (→ page idle, all figures drawn: p50 "
+              f"{percentile([r['to_idle_s'] for r in ok], 50):.2f}, max {max(r['to_idle_s'] for r in ok):.2f})")
+        q, c = (statistics.mean(r[k] for r in ok) for k in ("queue_s", "compute_s"))
+        s = statistics.mean(times) - q - c
+        print(f"where a session's time goes (mean of {len(ok)}, to result): queue {q:.2f} s, attack compute "
+              f"{c:.2f} s, script + rendering {s:.2f} s")
+    print(f"server memory (RSS): start {mb(rss_start)}, before {mb(rss_before)}, peak during {mb(peak)}, "
+          f"after the sessions closed ({args.ttl} s TTL + {args.settle:g} s) {mb(rss_after)} "
+          f"({(rss_after - rss_before) / rss_before:+.1%} vs before), after one more visitor let Streamlit drop "
+          f"them (+{args.settle:g} s) {mb(rss_probe)} ({(rss_probe - rss_before) / rss_before:+.1%})")
+    return 0 if not errors else 1
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--timeout", type=float, default=180, help="seconds per session step (load, result)")
+    ap.add_argument("--deadline", type=float, default=600, help="seconds for all sessions together")
+    ap.add_argument("--ttl", type=int, default=10, help="Streamlit's disconnected-session TTL, seconds")
+    ap.add_argument("--settle", type=float, default=10, help="seconds to wait after the TTL before reading memory")
+    raise SystemExit(asyncio.run(main(ap.parse_args())))

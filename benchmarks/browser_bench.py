@@ -1,0 +1,135 @@
+"""Shared parts of the real-browser benchmarks (bench_load.py, bench_latency.py): the app server with its own
+result cache, headless Chromium through playwright's async API, and timing one click until its result shows.
+
+A result has shown when the page's result line appears: "result from the cache" or "queued Q s, computed C s"
+(app_pages.common.timing_caption; the Batch page shows it too).
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "app"))
+sys.path.insert(0, str(ROOT))
+
+from browser_helpers import CHROMIUM_ARGS, StreamlitServer, _BUSY_JS, find_chromium  # noqa: E402
+
+RESULT_RE = re.compile(r"result from the cache|queued ([0-9.]+) s, computed ([0-9.]+) s")
+_RESULT_JS = """(pattern) => { const m = document.body.innerText.match(new RegExp(pattern)); return m ? m[0] : null; }"""
+_ERRORS_JS = """() => [...document.querySelectorAll('[data-testid="stException"], [data-testid="stAlertContentError"]')]
+                 .map(e => e.innerText.trim())"""
+
+
+def start_server(*, ttl_s: int | None = None) -> tuple[StreamlitServer, str]:
+    """The app on a loopback port with an empty result cache of its own (cold) and no background precompute."""
+    cache = tempfile.mkdtemp(prefix="sem-bench-cache-")
+    os.environ.update(SEM_CACHE_DIR=cache, SEM_PRECOMPUTE="0")
+    if ttl_s is not None:  # how long Streamlit keeps a disconnected session's state (its default is 120 s)
+        os.environ["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(ttl_s)
+    return StreamlitServer(startup_timeout=180).start(), cache
+
+
+async def launch(playwright):
+    chromium = find_chromium()
+    if chromium is None:
+        raise SystemExit("no Chromium found (install Debian's chromium or set SEM_CHROMIUM)")
+    return await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+
+
+async def wait_idle(page, timeout: float, settle: float = 0.5) -> None:
+    """The script finished and nothing is busy (as tests/app/browser_helpers.wait_idle, async)."""
+    deadline = time.monotonic() + timeout
+    since = None
+    while time.monotonic() < deadline:
+        if await page.evaluate(_BUSY_JS) == "":
+            since = since or time.monotonic()
+            if time.monotonic() - since >= settle:
+                return
+        else:
+            since = None
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"page still busy after {timeout:.0f} s")
+
+
+async def dismiss_dialogs(page) -> list[str]:
+    """Close any modal dialog (the first deep link after a server start shows "Page not found": issue 14) and
+    return their texts, so the benchmark can report them instead of failing on a blocked click."""
+    dialogs = page.locator('[role="dialog"]')
+    texts = [t.strip().splitlines()[0] for t in await dialogs.all_inner_texts() if t.strip()]
+    if texts:
+        await page.keyboard.press("Escape")
+        await dialogs.first.wait_for(state="detached", timeout=10_000)
+    return texts
+
+
+async def click_to_result(page, button_name: str, timeout: float) -> dict:
+    """Click the button and time: until the result line shows (``to_result_s``), and until the page is idle
+    with every figure drawn (``to_idle_s``). Also the result line, queue/compute seconds it reports, and errors."""
+    page.set_default_timeout(timeout * 1000)
+    dialogs = await dismiss_dialogs(page)
+    button = page.get_by_role("button", name=button_name, exact=True)
+    await button.wait_for(state="visible", timeout=timeout * 1000)
+    t0 = time.monotonic()
+    await button.click()
+    handle = await page.wait_for_function(_RESULT_JS, arg=RESULT_RE.pattern, timeout=timeout * 1000, polling=50)
+    to_result = time.monotonic() - t0
+    text = await handle.json_value()
+    await wait_idle(page, timeout)
+    to_idle = time.monotonic() - t0 - 0.5  # wait_idle's settle time is not the page's
+    m = RESULT_RE.search(text)
+    queue_s, compute_s = (float(m.group(1)), float(m.group(2))) if m and m.group(1) else (0.0, 0.0)
+    return {"to_result_s": to_result, "to_idle_s": max(to_idle, to_result), "queue_s": queue_s,
+            "compute_s": compute_s, "cached": "cache" in text, "errors": await page.evaluate(_ERRORS_JS),
+            "dialogs": dialogs}
+
+
+class RssSampler:
+    """Samples a process's resident memory every ``every`` seconds in a thread; ``peak`` is the largest seen."""
+
+    def __init__(self, pid: int, every: float = 0.25):
+        import psutil
+
+        self.proc, self.every, self.peak = psutil.Process(pid), every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss(self) -> int:
+        return self.proc.memory_info().rss
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, self.rss())
+
+    def __enter__(self):
+        self.peak = self.rss()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def tracebacks_in(log_path: Path) -> int:
+    try:
+        return log_path.read_text(errors="replace").count("Traceback (most recent call last)")
+    except OSError:
+        return 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100), nearest-rank, of a non-empty list."""
+    s = sorted(values)
+    return s[max(0, math.ceil(q / 100 * len(s)) - 1)]
+
+
+def mb(n: int) -> str:
+    return f"{n / 2**20:.0f} MB"

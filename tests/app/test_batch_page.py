@@ -1,0 +1,51 @@
+"""The Batch page: many digits through the attack service, distributions, a table, one digit's view."""
+import pytest
+
+from app_helpers import figures, open_page, title
+
+
+@pytest.mark.parametrize("query, first_title, n", [
+    ({"b_n": "6", "b_steps": "3"}, "Concept distance to the target", 6),
+    ({"b_attack": "Prototype attack (PrototypeDL)", "b_n": "4", "b_steps": "3", "b_how": "random sample"},
+     "Distance to the own class's prototypes", 4),
+    ({"b_attack": "Saliency attack", "b_n": "3", "b_steps": "2", "b_class": "3", "b_how": "class"},
+     "Map similarity after the attack", 3),
+])
+def test_batch_page_runs_and_shows_distributions_and_table(query, first_title, n):
+    at = open_page("batch_attack.py", query)
+    assert not at.exception
+    at.button(key="b_run").click().run()
+    assert not at.exception, at.exception
+    assert title(figures(at)[0]).startswith(first_title)
+    table = at.dataframe[0].value
+    assert len(table) == n and table["label kept"].dtype == bool
+    assert at.subheader[0].value.startswith(f"{n} digits")
+
+
+def test_batch_page_concept_pairs_use_the_chosen_classes(test_split):
+    at = open_page("batch_attack.py", {"b_n": "3", "b_steps": "2", "b_class": "4", "b_target": "7",
+                                       "b_how": "class pairs"})
+    at.button(key="b_run").click().run()
+    table = at.dataframe[0].value
+    assert (table["label"] == 4).all() and (test_split[1][list(table["target digit"])] == 7).all()
+    assert not at.exception
+
+
+@pytest.mark.parametrize("query, page, charts", [
+    ({"b_n": "3", "b_steps": "2"}, "concept?", 3 + 3),       # x, x*, x_t, then x, x*, x_t concept bars
+    ({"b_attack": "Prototype attack (PrototypeDL)", "b_n": "3", "b_steps": "2", "b_how": "class"}, "prototype?", 2),
+    ({"b_attack": "Saliency attack", "b_n": "3", "b_steps": "2", "b_how": "class"}, "saliency?", 3),
+])
+def test_a_selected_row_opens_that_digit(query, page, charts):
+    at = open_page("batch_attack.py", query)
+    at.button(key="b_run").click().run()
+    before = len(figures(at))
+    at.session_state["b_table"] = {"selection": {"rows": [1], "columns": [], "cells": []}}  # a click on row 1
+    at.run()
+    assert not at.exception, at.exception
+    index = int(at.dataframe[0].value["test digit"][1])
+    texts = [m.value for m in at.markdown]
+    assert any(t.startswith(f"**Test digit #{index}**") for t in texts)
+    link = next(t for t in texts if t.startswith("[Open this digit"))
+    assert f"({page}" in link
+    assert len(figures(at)) - before == charts

@@ -1,0 +1,57 @@
+"""Pages run their attacks through the attack service and its result cache (issues 14 and 15)."""
+import pytest
+
+from app_helpers import open_page
+from sem_core.service import get_service, reset_service
+from sem_core.views import precompute
+
+RUN = {"concept_attack.py": "Run concept attack", "prototype_attack.py": "Run prototype attack",
+       "saliency_attack.py": "Run saliency attack"}
+
+
+@pytest.fixture
+def fresh_service(monkeypatch, tmp_path):
+    """An empty result cache in a temporary folder, and a new service using it."""
+    monkeypatch.setenv("SEM_CACHE_DIR", str(tmp_path))
+    reset_service()
+    yield get_service()
+    reset_service()
+
+
+def run(page: str, query: dict | None = None):
+    at = open_page(page, query)
+    next(b for b in at.button if b.label == RUN[page]).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def captions(at) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def test_a_result_computed_by_one_session_shows_from_the_cache_in_another(fresh_service):
+    query = {"src_i": "3", "steps": "5"}
+    first = run("concept_attack.py", query)
+    assert "computed" in captions(first) and fresh_service.batches == 1
+    second = run("concept_attack.py", query)             # a new AppTest is a new session
+    assert "result from the cache" in captions(second) and fresh_service.batches == 1
+    other = run("concept_attack.py", {"src_i": "4", "steps": "5"})   # another digit is computed
+    assert "computed" in captions(other) and fresh_service.batches == 2
+
+
+@pytest.mark.parametrize("page, view", [("concept_attack.py", "concept"), ("prototype_attack.py", "prototype"),
+                                        ("saliency_attack.py", "saliency")])
+def test_precomputed_default_views_are_what_the_pages_ask_for(fresh_service, page, view):
+    precompute(fresh_service, views=[view])
+    batches = fresh_service.batches
+    at = run(page)
+    assert "result from the cache" in captions(at)
+    assert fresh_service.batches == batches
+
+
+def test_service_errors_are_shown_as_a_message(fresh_service, monkeypatch):
+    fresh_service.max_per_session = 0                      # every submission is refused
+    at = open_page("concept_attack.py", {"steps": "5"})
+    next(b for b in at.button if b.label == RUN["concept_attack.py"]).click().run()
+    assert not at.exception
+    assert any("jobs waiting" in e.value for e in at.error)
