@@ -105,6 +105,7 @@ OTHER_PAGES = {  # page -> (URL parameters, press Run?)
     "experiment_results.py": ({"exp_folder": "lipschitz"}, False),
     "defense_comparison.py": ({"def_steps": "3"}, True),
     "lipschitz_stability.py": ({"lip_n": "1", "lip_budget": "2"}, True),
+    "batch_attack.py": ({"b_n": "3", "b_steps": "2"}, True),
 }
 
 
