@@ -4,6 +4,7 @@ import socket
 import sys
 
 import pytest
+import torch
 
 from sem_core.errors import SemError, UnknownNameError
 from sem_core.experiments import run_experiment
@@ -162,3 +163,21 @@ def test_cli_refuses_a_bad_executor_setup_before_any_work(tmp_path, capsys):
     assert main(["experiment", "faithfulness", "--n", "10", "--out", str(out), "--executor", "spark"]) == 2
     assert "invalid choice: 'spark'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_ray_task_rebuilds_the_context_from_weights_and_cards(test_split):
+    """What travels to a Ray worker: parameters, cards, weights as tensors, the split; the rebuilt models
+    compute exactly what the driver's do."""
+    from sem_core.api import load_model_with_card
+    from sem_core.experiments.executors import portable_context, rebuild_context
+    from sem_core.experiments.runner import Context
+
+    ctx = Context(params={"n": 3, "seed": 0}, device="cpu", models={"protodl": load_model_with_card("protodl", "cpu")},
+                  data={"test": test_split}, out=None)
+    recipe = portable_context(ctx)
+    assert all(isinstance(t, torch.Tensor) for t in recipe["models"]["protodl"][1].values())
+    rebuilt = rebuild_context(recipe, "cpu")
+    x = test_split[0][:4]
+    assert torch.equal(rebuilt.model("protodl")(x), ctx.model("protodl")(x))
+    assert rebuilt.params == ctx.params and rebuilt.models["protodl"][1] == ctx.models["protodl"][1]
+    assert rebuilt.test_split()[0] is test_split[0] and rebuilt.out is None
