@@ -18,8 +18,9 @@
    is the same ratio for the floor step alone (its arithmetic at B = 1 vs B = ``--b``): what batching can save
    once every overhead is gone; on a CPU it is bounded by how much better the kernels use the cores on a
    larger batch.
-Each time is the minimum over ``--repeats`` runs (the least disturbed by other load on the machine). Ratios,
-not seconds, are the point: they hold across machines and load. With CUDA present the table is printed for
+Each time is the minimum over ``--repeats`` runs (the least disturbed by other load on the machine); with one
+CPU thread (``--threads 1``) it is this process's CPU time, so other jobs on a shared machine do not count in
+it (they still share its caches). Ratios, not seconds, are the point: they hold across machines and load. With CUDA present the table is printed for
 the GPU as well. ``--json`` prints one JSON object per row instead of the table.
 """
 from __future__ import annotations
@@ -40,17 +41,20 @@ ATTACKS = ("senn_concept", "protodl_prototype", "saliency_topk")
 MODEL = {"senn_concept": "senn", "protodl_prototype": "protodl", "saliency_topk": "cnn"}
 
 
+CLOCK = time.perf_counter    # wall time; main() switches to this process's CPU time on a one-thread CPU run
+
+
 def best_of(fns: list[Callable[[], object]], repeats: int, sync: Callable[[], None]) -> list[float]:
-    """The least wall time of each of ``fns`` over ``repeats`` rounds (after one warm-up round); the functions
-    take turns within a round, so a burst of load elsewhere on the machine disturbs all of them alike."""
+    """The least time of each of ``fns`` over ``repeats`` rounds (after one warm-up round); the functions take
+    turns within a round, so a burst of load elsewhere on the machine disturbs all of them alike."""
     times = [[] for _ in fns]
     for r in range(repeats + 1):
         for fn, t in zip(fns, times):
-            start = time.perf_counter()
+            start = CLOCK()
             fn()
             sync()
             if r:
-                t.append(time.perf_counter() - start)
+                t.append(CLOCK() - start)
     return [min(t) for t in times]
 
 
@@ -130,6 +134,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--profile", action="store_true", help="also print the saliency attack's top operators")
     args = ap.parse_args()
+    global CLOCK
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = args.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -137,6 +142,8 @@ def main() -> None:
     x, xt = x[: args.b], x[500: 500 + args.b]
     for dev in devices:
         sync = torch.cuda.synchronize if dev.startswith("cuda") else (lambda: None)
+        # one CPU thread: CPU seconds of this process, what it computed whatever else runs on the machine
+        CLOCK = time.process_time if dev == "cpu" and torch.get_num_threads() == 1 else time.perf_counter
         rows = []
         for name in args.attacks:
             model = sem_core.load_model(MODEL[name], dev)
@@ -144,7 +151,8 @@ def main() -> None:
             if args.json:
                 print(json.dumps({**rows[-1], "device": dev, "threads": torch.get_num_threads()}), flush=True)
         if not args.json:
-            print(f"\ndevice {dev}, {torch.get_num_threads()} threads, B = {args.b}; step/floor over {args.steps} steps, "
+            clock = "CPU time" if CLOCK is time.process_time else "wall time"
+            print(f"\ndevice {dev}, {torch.get_num_threads()} threads ({clock}), B = {args.b}; step/floor over {args.steps} steps, "
                   f"batched vs one-by-one over {args.batch_steps} steps ({args.singles} single digits)")
             print(f"{'attack':<19}{'step/floor':>11}{'(B=1)':>7}{'batched ×':>11}{'floor ×':>9}"
                   f"{'step ms':>9}{'floor ms':>10}{'ms/digit B':>12}{'ms/digit 1':>12}")
