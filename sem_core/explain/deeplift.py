@@ -22,7 +22,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..models.layers import max_pool2d
 from .base import grad_leaf, register_explainer, target_gradient
 
 # elementwise nonlinearities the rescale rule replaces (must be modules, not F.relu calls)
@@ -56,7 +55,8 @@ def _rescale_multiplier(fn, z, z0, y0, create_graph: bool) -> torch.Tensor:
 
 
 def _pool(pool: nn.MaxPool2d, z: torch.Tensor):
-    return max_pool2d(z, pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.ceil_mode, return_indices=True)
+    return F.max_pool2d(z, pool.kernel_size, pool.stride, pool.padding, pool.dilation,
+                        pool.ceil_mode, return_indices=True)
 
 
 def _take(v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .layers import MaxPool2d, make_activation
+from .layers import make_activation
 from .base import SemModel
 from .registry import MODELS
 
@@ -35,8 +35,8 @@ class CNN(SemModel):
         c1, c2 = config.channels
         act = lambda: make_activation(config.act, config.beta)  # noqa: E731
         self.features = nn.Sequential(
-            nn.Conv2d(1, c1, 3, padding=1), act(), MaxPool2d(2),   # [B,c1,14,14]
-            nn.Conv2d(c1, c2, 3, padding=1), act(), MaxPool2d(2),  # [B,c2,7,7]
+            nn.Conv2d(1, c1, 3, padding=1), act(), nn.MaxPool2d(2),   # [B,c1,14,14]
+            nn.Conv2d(c1, c2, 3, padding=1), act(), nn.MaxPool2d(2),  # [B,c2,7,7]
             nn.Flatten(),
         )
         self.head = nn.Sequential(nn.Linear(c2 * 49, config.hidden), act(), nn.Linear(config.hidden, 10))

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .base import ExplanationFunction, SemModel
 from .defenses import adversarial_term, lipschitz_term
-from .layers import MaxPool2d, make_activation
+from .layers import make_activation
 from .registry import MODELS
 
 
@@ -61,8 +61,8 @@ class SENN(SemModel):
         k = config.n_concepts
         act = lambda: make_activation(config.act, config.beta)  # noqa: E731
         self.encoder = nn.Sequential(                              # h(x)
-            nn.Conv2d(1, 16, 5), act(), MaxPool2d(2),           # [B,16,12,12]
-            nn.Conv2d(16, 32, 5), act(), MaxPool2d(2),          # [B,32,4,4]
+            nn.Conv2d(1, 16, 5), act(), nn.MaxPool2d(2),           # [B,16,12,12]
+            nn.Conv2d(16, 32, 5), act(), nn.MaxPool2d(2),          # [B,32,4,4]
             nn.Flatten(), nn.Linear(512, k),                       # [B,k]
         )
         self.decoder = nn.Sequential(                              # x_hat(h)
@@ -71,8 +71,8 @@ class SENN(SemModel):
             nn.ConvTranspose2d(16, 1, 4, stride=2, padding=1), nn.Sigmoid(),  # [B,1,28,28]
         )
         self.parameterizer = nn.Sequential(                        # theta(x)
-            nn.Conv2d(1, 32, 3, padding=1), act(), MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), act(), MaxPool2d(2),
+            nn.Conv2d(1, 32, 3, padding=1), act(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), act(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(64 * 49, 128), act(), nn.Linear(128, k * 10),
         )
         # indices into the training split of the top activating digits, [k, n_grounding];
