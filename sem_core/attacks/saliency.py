@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from ..errors import AttackError
-from ..explain import explain, list_explainers
+from ..explain import create_explainer, list_explainers
 from ..metrics import center_of_mass, center_shift, normalize_map, spearman, topk_intersection, topk_mask
 from ..models.registry import with_activation
 from .base import Attack, StepOut
@@ -70,6 +70,9 @@ class SaliencyAttack(Attack):
             raise AttackError(f"beta (softplus sharpness) must be a finite number > 0, got {beta}")
         self.method, self.k, self.beta, self.ig_steps = method, int(k), float(beta), int(ig_steps)
         self.surrogate = self._surrogate(model, beta)
+        # built once, called at every iterate: the real network's map (judging) and the surrogate's (the gradient)
+        self._real_explainer = create_explainer(method, model, **self._kw())
+        self._surrogate_explainer = create_explainer(method, self.surrogate, **self._kw())
 
     @staticmethod
     def _surrogate(model, beta: float):
@@ -94,7 +97,7 @@ class SaliencyAttack(Attack):
 
     def real_map(self, x: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
         """The real network's normalised map I(x) [B,1,28,28] for class ``pred``."""
-        return normalize_map(explain(self.model, x, self.method, target=pred, **self._kw()))
+        return normalize_map(self._real_explainer(x, pred))
 
     def real_map_and_logits(self, x: torch.Tensor, pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(I(x) [B,1,28,28], the real network's logits [B,10] on ``x`` when the explainer computed them: saliency
@@ -132,7 +135,7 @@ class SaliencyAttack(Attack):
         raise NotImplementedError
 
     def step(self, x_adv, pred, ctx) -> StepOut:
-        i_s = normalize_map(explain(self.surrogate, x_adv, self.method, target=pred, create_graph=True, **self._kw()))
+        i_s = normalize_map(self._surrogate_explainer(x_adv, pred, create_graph=True))
         loss = self.dissimilarity(i_s, ctx)
         i_real, logits = self.real_map_and_logits(x_adv.detach(), pred)
         return StepOut(loss=loss, score=self.score(i_real, ctx), logits=logits)
