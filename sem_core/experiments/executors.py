@@ -175,7 +175,8 @@ class RayExecutor(Executor):
         device: the device each task uses (None: CUDA when Ray gave the task a GPU, else the CPU).
         num_cpus: CPUs of the local Ray (default: this machine's cores); ignored with an address.
     When this process is already connected to Ray (``ray.init`` done by the caller), that cluster is used
-    and left running.
+    and left running. A chunk that writes files itself (senn-lambda trains its models under ``out/models``)
+    writes them on the machine that runs it: on a cluster, give ``out`` on a file system the nodes share.
     """
 
     name = "ray"
