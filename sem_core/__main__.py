@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
                    help="override a parameter, e.g. --param targets=20 --param 'eps_values=[0.05,0.1]'")
+    from .experiments.executors import EXECUTORS, list_executors
+    p.add_argument("--executor", default="in-process", choices=list_executors(),
+                   help="; ".join(f"{n}: {EXECUTORS.get(n).summary}" for n in list_executors()))
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="with --executor ray: a running cluster's head (HOST:PORT, ray://HOST:PORT or auto); "
+                        "without it a local Ray is started on this machine")
     _common(p)
 
     p = sub.add_parser("report", help="write docs/RESULTS.md from saved experiment folders")
@@ -176,8 +182,12 @@ def _experiment(args: argparse.Namespace) -> dict[str, Any]:
             params[key] = json.loads(raw)
         except json.JSONDecodeError:
             raise SemError(f"--param {item}: the value must be JSON (e.g. 20, 0.1, [0.05,0.1], \"cnn\")") from None
+    from .experiments.executors import create_executor
+
+    executor = create_executor(args.executor, address=args.address, device=args.device)  # checked before any work
     bar, on_step = _progress(f"experiment {args.name} (chunks)")
-    manifest = run_experiment(args.name, args.out, n=args.n, device=args.device, seed=args.seed, on_step=on_step, **params)
+    manifest = run_experiment(args.name, args.out, n=args.n, device=args.device, seed=args.seed, on_step=on_step,
+                              executor=executor, **params)
     bar.close()
     return manifest
 

@@ -169,12 +169,20 @@ class Attack:
     def step(self, x_adv: torch.Tensor, pred: torch.Tensor, ctx: dict[str, Any]) -> StepOut:
         raise NotImplementedError
 
-    def metrics(self, x: torch.Tensor, x_adv: torch.Tensor, pred: torch.Tensor, ctx: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def metrics(self, x: torch.Tensor, x_adv: torch.Tensor, pred: torch.Tensor, ctx: dict[str, Any],
+                explanations: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Per-image metrics [B]; ``explanations`` holds the ``natural`` and ``adversarial`` explanations the
+        result carries (computed once, read here rather than recomputed)."""
         return {}
 
     def explain_images(self, x: torch.Tensor, pred: torch.Tensor, ctx: dict[str, Any]) -> Any:
         """The explanation this attack targets, for images ``x`` whose class to explain is ``pred``."""
         return None
+
+    def natural_explanation(self, x: torch.Tensor, pred: torch.Tensor, ctx: dict[str, Any]) -> Any:
+        """``explain_images`` of the natural images ``x``; an attack whose ``prepare`` already computed it
+        returns that instead of computing it again."""
+        return self.explain_images(x, pred, ctx)
 
     def config(self) -> dict[str, Any]:
         return {"attack": self.name, "eps": self.eps, "steps": self.steps, "step_size": self.step_size,
@@ -259,9 +267,9 @@ class Attack:
     def _result(self, x, y, pred, logits0, best: _Best, scores, frames, ctx) -> AttackResult:
         with torch.no_grad():
             logits1 = self.model(best.x)
-            metrics = self.metrics(x, best.x, pred, ctx)
-            explanations = {"natural": self.explain_images(x, pred, ctx),
+            explanations = {"natural": self.natural_explanation(x, pred, ctx),
                             "adversarial": self.explain_images(best.x, pred, ctx)}
+            metrics = self.metrics(x, best.x, pred, ctx, explanations)
             snapshots = [Snapshot(t, f.cpu(), to_cpu(self.explain_images(f, pred, ctx))) for t, f in frames]
         pred_after = logits1.argmax(1)
         return AttackResult(

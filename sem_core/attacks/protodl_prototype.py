@@ -82,8 +82,7 @@ class ProtoDLAttack(Attack):
         if missing:
             raise AttackError(f"classes {missing} own no prototype, so D(x, y) is undefined for them")
         with torch.no_grad():
-            h = self.model.prototype_distances(x)
-        return {"classes": classes, "h_x": h}
+            return {"classes": classes, "natural": self.model.explain(x)}
 
     def step(self, x_adv, pred, ctx) -> StepOut:
         h = self.model.prototype_distances(x_adv)
@@ -92,10 +91,10 @@ class ProtoDLAttack(Attack):
         gain = d - self.lam * r - self.xi * F.cross_entropy(logits, pred, reduction="none") - self.alpha * h.pow(2).sum(1)
         return StepOut(loss=-gain, score=-(d - self.lam * r).detach(), logits=logits.detach())
 
-    def metrics(self, x, x_adv, pred, ctx) -> dict[str, torch.Tensor]:
+    def metrics(self, x, x_adv, pred, ctx, explanations) -> dict[str, torch.Tensor]:
         classes = ctx["classes"]
         out = {}
-        for tag, h in (("nat", ctx["h_x"]), ("adv", self.model.prototype_distances(x_adv))):
+        for tag, h in (("nat", explanations["natural"].distances), ("adv", explanations["adversarial"].distances)):
             dc = class_distances(h, classes)                                  # [B,10]
             d_true = dc.gather(1, pred.view(-1, 1)).squeeze(1)
             d_other = dc.scatter(1, pred.view(-1, 1), float("inf")).min(1).values
@@ -110,3 +109,6 @@ class ProtoDLAttack(Attack):
 
     def explain_images(self, x, pred, ctx) -> ProtoExplanation:
         return self.model.explain(x)
+
+    def natural_explanation(self, x, pred, ctx) -> ProtoExplanation:
+        return ctx["natural"]

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from ..errors import AttackError
-from ..explain import explain, list_explainers
+from ..explain import create_explainer, list_explainers
 from ..metrics import center_of_mass, center_shift, normalize_map, spearman, topk_intersection, topk_mask
 from ..models.registry import with_activation
 from .base import Attack, RandomSignStep, StepOut
@@ -70,6 +70,9 @@ class SaliencyAttack(Attack):
             raise AttackError(f"beta (softplus sharpness) must be a finite number > 0, got {beta}")
         self.method, self.k, self.beta, self.ig_steps = method, int(k), float(beta), int(ig_steps)
         self.surrogate = self._surrogate(model, beta)
+        # built once, called at every iterate: the real network's map (judging) and the surrogate's (the gradient)
+        self._real_explainer = create_explainer(method, model, **self._kw())
+        self._surrogate_explainer = create_explainer(method, self.surrogate, **self._kw())
 
     @staticmethod
     def _surrogate(model, beta: float):
@@ -94,10 +97,30 @@ class SaliencyAttack(Attack):
 
     def real_map(self, x: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
         """The real network's normalised map I(x) [B,1,28,28] for class ``pred``."""
-        return normalize_map(explain(self.model, x, self.method, target=pred, **self._kw()))
+        return normalize_map(self._real_explainer(x, pred))
+
+    def real_map_and_logits(self, x: torch.Tensor, pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(I(x) [B,1,28,28], the real network's logits [B,10] on ``x`` when the explainer computed them: saliency
+        and gradient×input run the network once, on ``x`` itself, so its output is the label check's forward
+        pass and the loop need not repeat it; None for explainers that run it on other points (IG's path))."""
+        seen: list[torch.Tensor] = []
+
+        def keep(module, args, output):
+            if args and args[0].shape == x.shape and torch.equal(args[0], x):
+                seen.append(output.detach())
+
+        handle = self.model.register_forward_hook(keep)
+        try:
+            i_real = self.real_map(x, pred)
+        finally:
+            handle.remove()
+        return i_real, (seen[0] if len(seen) == 1 else None)
 
     def explain_images(self, x, pred, ctx) -> torch.Tensor:
         return self.real_map(x, pred)
+
+    def natural_explanation(self, x, pred, ctx) -> torch.Tensor:
+        return ctx["I0"]
 
     def prepare(self, x, pred, target) -> dict[str, Any]:
         i0 = self.real_map(x, pred)
@@ -112,14 +135,13 @@ class SaliencyAttack(Attack):
         raise NotImplementedError
 
     def step(self, x_adv, pred, ctx) -> StepOut:
-        i_s = normalize_map(explain(self.surrogate, x_adv, self.method, target=pred, create_graph=True, **self._kw()))
+        i_s = normalize_map(self._surrogate_explainer(x_adv, pred, create_graph=True))
         loss = self.dissimilarity(i_s, ctx)
-        i_real = self.real_map(x_adv.detach(), pred)
-        return StepOut(loss=loss, score=self.score(i_real, ctx))
+        i_real, logits = self.real_map_and_logits(x_adv.detach(), pred)
+        return StepOut(loss=loss, score=self.score(i_real, ctx), logits=logits)
 
-    def metrics(self, x, x_adv, pred, ctx) -> dict[str, torch.Tensor]:
-        i1 = self.real_map(x_adv, pred)
-        i0 = ctx["I0"]
+    def metrics(self, x, x_adv, pred, ctx, explanations) -> dict[str, torch.Tensor]:
+        i0, i1 = explanations["natural"], explanations["adversarial"]
         out = {"topk_intersection": topk_intersection(i0, i1, self.k), "spearman": spearman(i0, i1),
                "center_shift": center_shift(i0, i1)}
         if "mask" in ctx:
@@ -200,7 +222,8 @@ class RandomSignAttack(RandomSignStep, SaliencyAttack):
     sentence = "The baseline adds random ±ε noise once: how fragile is the map without any optimisation?"
 
     def step(self, x_adv, pred, ctx) -> StepOut:
-        return StepOut(loss=(x_adv * 0).flatten(1).sum(1), score=self.score(self.real_map(x_adv.detach(), pred), ctx))
+        i_real, logits = self.real_map_and_logits(x_adv.detach(), pred)
+        return StepOut(loss=(x_adv * 0).flatten(1).sum(1), score=self.score(i_real, ctx), logits=logits)
 
     def score(self, i_real, ctx):
         return topk_intersection(ctx["I0"], i_real, self.k)

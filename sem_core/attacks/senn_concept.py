@@ -51,8 +51,8 @@ class SennConceptAttack(Attack):
             raise AttackError(f"the concept attack needs target images shaped like x {list(x.shape)}")
         x_t = target.detach().to(x.device, torch.float32)
         with torch.no_grad():
-            return {"x_t": x_t, "h_t": self.model.concepts(x_t), "h_x": self.model.concepts(x),
-                    "theta_x": self.model.explain(x).relevances}
+            natural = self.model.explain(x)
+            return {"x_t": x_t, "h_t": self.model.concepts(x_t), "natural": natural}
 
     def step(self, x_adv, pred, ctx) -> StepOut:
         h = self.model.concepts(x_adv)
@@ -61,17 +61,20 @@ class SennConceptAttack(Attack):
         loss = dist2 + self.lam * F.cross_entropy(logits, pred, reduction="none")
         return StepOut(loss=loss, score=dist2.detach().sqrt(), logits=logits.detach())
 
-    def metrics(self, x, x_adv, pred, ctx) -> dict[str, torch.Tensor]:
-        e = self.model.explain(x_adv)
+    def metrics(self, x, x_adv, pred, ctx, explanations) -> dict[str, torch.Tensor]:
+        nat, adv = explanations["natural"], explanations["adversarial"]
         return {
-            "concept_distance_adv": (e.concepts - ctx["h_t"]).norm(dim=1),
-            "concept_distance_nat": (ctx["h_x"] - ctx["h_t"]).norm(dim=1),
-            "concept_change": (e.concepts - ctx["h_x"]).norm(dim=1),
-            "relevance_change": (e.relevances - ctx["theta_x"]).norm(dim=1),
+            "concept_distance_adv": (adv.concepts - ctx["h_t"]).norm(dim=1),
+            "concept_distance_nat": (nat.concepts - ctx["h_t"]).norm(dim=1),
+            "concept_change": (adv.concepts - nat.concepts).norm(dim=1),
+            "relevance_change": (adv.relevances - nat.relevances).norm(dim=1),
         }
 
     def explain_images(self, x, pred, ctx) -> SennExplanation:
         return self.model.explain(x)
+
+    def natural_explanation(self, x, pred, ctx) -> SennExplanation:
+        return ctx["natural"]
 
     def target_explanation(self, ctx) -> dict[str, SennExplanation]:
         return {"target": self.model.explain(ctx["x_t"])}

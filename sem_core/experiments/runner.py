@@ -14,6 +14,8 @@ Layout of ``out``:
 Parameters are checked before any work. A folder whose params.json names *other* parameters is refused, so
 results never mix; a chunk that fails any check (edited, truncated, unparsable, wrong length, other
 parameters or code) is recomputed with a warning, never reused.
+What computes the pending chunks is an executor (``executors``: in-process by default, or Ray tasks); the
+chunk files are written here either way, so a run resumes under any executor.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
@@ -33,6 +35,9 @@ from ..errors import SemError
 from ..registry import Registry
 from . import integrity
 from .integrity import BadChunk, show
+
+if TYPE_CHECKING:
+    from .executors import Executor
 
 log = logging.getLogger(__name__)
 EXPERIMENTS: Registry[type["Experiment"]] = Registry("experiment")
@@ -246,28 +251,36 @@ def _stored_chunk(path: Path, i: int, key: dict[str, str], spec: Any, tally: _Ta
 
 
 def _run_chunks(exp: Experiment, ctx: Context, specs: list[dict[str, Any]], out: Path, key: dict[str, str],
-                on_first: Callable[[], None], on_step: Callable[[int, int], None] | None) -> tuple[list[Any], _Tally]:
-    """(results, tally): a saved chunk that passes every check is reused, any other is computed and saved;
-    ``on_first`` runs once the first chunk is done."""
-    results, tally = [], _Tally()
+                on_first: Callable[[], None], on_step: Callable[[int, int], None] | None,
+                executor: "Executor") -> tuple[list[Any], _Tally]:
+    """(results in chunk order, tally): a saved chunk that passes every check is reused, the others go to
+    ``executor`` and are sealed and saved here, in this process, as they finish (so the files are the same
+    whatever computed them); ``on_first`` runs once the first chunk is reused or saved."""
+    results: list[Any] = [None] * len(specs)
+    tally, pending = _Tally(), []
     for i, spec in enumerate(specs):
-        path = out / "chunks" / f"{i:04d}.json"
         spec = _jsonable(spec)
-        ok, result = _stored_chunk(path, i, key, spec, tally)
+        ok, result = _stored_chunk(out / "chunks" / f"{i:04d}.json", i, key, spec, tally)
         if ok:
             tally.reused += 1
+            results[i] = result
         else:
-            t0 = time.perf_counter()
-            result = json.loads(json.dumps(_jsonable(exp.run_chunk(spec, ctx))))  # as a reused chunk reads
-            took = time.perf_counter() - t0
-            tally.seconds += took
-            _atomic_write(path, integrity.seal_chunk(i, key, spec, result, took))
-            tally.computed += 1
-        results.append(result)
-        if i == 0:
+            pending.append((i, spec))
+    if tally.reused:
+        on_first()
+    if on_step and tally.reused:
+        on_step(tally.reused, len(specs))
+    specs_by_index = dict(pending)
+    for i, result, took in executor.run(exp, ctx, pending):
+        result = json.loads(json.dumps(_jsonable(result)))  # as a reused chunk reads
+        tally.seconds += took
+        _atomic_write(out / "chunks" / f"{i:04d}.json", integrity.seal_chunk(i, key, specs_by_index[i], result, took))
+        tally.computed += 1
+        results[i] = result
+        if tally.computed == 1 and not tally.reused:
             on_first()
         if on_step:
-            on_step(i + 1, len(specs))
+            on_step(tally.reused + tally.computed, len(specs))
     return results, tally
 
 
@@ -285,9 +298,15 @@ def _write_outputs(outputs: Outputs, out: Path) -> dict[str, dict[str, str]]:
 
 
 def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=None, seed: int = 0,
-                   on_step: Callable[[int, int], None] | None = None, **params: Any) -> dict[str, Any]:
-    """Run (or resume) ``name`` into ``out``; returns the manifest (also written to manifest.json)."""
+                   on_step: Callable[[int, int], None] | None = None, executor: "str | Executor" = "in-process",
+                   **params: Any) -> dict[str, Any]:
+    """Run (or resume) ``name`` into ``out``; returns the manifest (also written to manifest.json).
+
+    ``executor``: what computes the chunks, a name of ``list_executors()`` or an ``Executor``
+    (``create_executor("ray", address=...)``); chunks written by one executor are reused by any other.
+    """
     from ..device import resolve_device
+    from .executors import create_executor
 
     exp = EXPERIMENTS.get(name)()
     given = {k: v for k, v in params.items() if v is not None}
@@ -297,14 +316,17 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
     integrity.check_params(name, {"seed": 0}, {"seed": seed})
     full = {**exp.defaults, **given, "seed": seed}
     dev = resolve_device(device)
+    if isinstance(executor, str):
+        executor = create_executor(executor, device=device)
     out = Path(out)
-    integrity.prepare_folder(out)
-    with integrity.folder_lock(out):
-        return _run_locked(exp, name, full, dev, out, on_step)
+    with executor:      # a Ray cluster is reached (or started) before the folder is touched
+        integrity.prepare_folder(out)
+        with integrity.folder_lock(out):
+            return _run_locked(exp, name, full, dev, out, on_step, executor)
 
 
 def _run_locked(exp: Experiment, name: str, full: dict[str, Any], dev: torch.device, out: Path,
-                on_step: Callable[[int, int], None] | None) -> dict[str, Any]:
+                on_step: Callable[[int, int], None] | None, executor: "Executor") -> dict[str, Any]:
     """``run_experiment`` once the parameters are checked and ``out`` is locked."""
     from ..models.checkpoint import library_versions
 
@@ -316,7 +338,7 @@ def _run_locked(exp: Experiment, name: str, full: dict[str, Any], dev: torch.dev
                               integrity.code_version(exp))
     params_path = out / "chunks" / "params.json"
     results, tally = _run_chunks(exp, ctx, specs, out, key, lambda: _atomic_write(params_path, _params_text(name, full)),
-                                 on_step)
+                                 on_step, executor)
     if tally.recomputed:
         log.warning("%d chunk(s) of %s failed their checks and were recomputed", tally.recomputed, out)
     outputs = exp.finalize(results, ctx)
@@ -324,7 +346,7 @@ def _run_locked(exp: Experiment, name: str, full: dict[str, Any], dev: torch.dev
     verdict, why = exp.verdict(outputs.summary)
     manifest = {
         "experiment": name, "paper": exp.paper, "claim": exp.claim, "params": full,
-        "data_source": ctx.data["test"].source, "device": str(dev),
+        "data_source": ctx.data["test"].source, "device": str(dev), "executor": executor.describe(),
         "models": {m: {k: card.get(k) for k in ("model", "config", "test_accuracy", "seed", "data", "sha256")}
                    for m, (_, card) in ctx.models.items()},
         "chunks_total": len(specs), "chunks_computed": tally.computed, "chunks_reused": tally.reused,

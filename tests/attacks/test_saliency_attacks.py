@@ -69,3 +69,26 @@ def test_bad_saliency_parameters(cnn_digits):
         create_attack("saliency_topk", model, k=0)
     with pytest.raises(AttackError, match="empty"):
         create_attack("saliency_region", model, steps=1)(x, y, target=torch.zeros(1, 1, 28, 28))
+
+
+@pytest.mark.parametrize("method, shares", [("saliency", True), ("gradxinput", True), ("ig", False)])
+def test_the_step_reuses_the_real_maps_forward_pass_as_its_label_check(method, shares, cnn_digits):
+    """Saliency and gradient×input run the real network once, on the iterate itself: those logits are its label
+    check (no second forward); IG runs it on its path only, so the loop does its own forward pass."""
+    model, x, _ = cnn_digits
+    atk = create_attack("saliency_topk", model, method=method, ig_steps=4)
+    with torch.no_grad():
+        logits = model(x)
+    i_real, seen = atk.real_map_and_logits(x, logits.argmax(1))
+    assert torch.equal(i_real, atk.real_map(x, logits.argmax(1)))
+    assert torch.equal(seen, logits) if shares else seen is None
+
+
+def test_metrics_are_read_from_the_explanations_the_result_carries(cnn_digits):
+    from sem_core.metrics import center_shift, topk_intersection
+
+    model, x, y = cnn_digits
+    res = create_attack("saliency_topk", model, eps=0.1, steps=3, k=50)(x, y)
+    natural, adversarial = res.explanations["natural"], res.explanations["adversarial"]
+    assert torch.equal(res.metrics["topk_intersection"], topk_intersection(natural, adversarial, 50))
+    assert torch.equal(res.metrics["center_shift"], center_shift(natural, adversarial))
