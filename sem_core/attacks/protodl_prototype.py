@@ -49,6 +49,16 @@ def d_and_r(h: torch.Tensor, classes: torch.Tensor, y: torch.Tensor) -> tuple[to
     return d, r
 
 
+def prototype_objective(h: torch.Tensor, logits: torch.Tensor, classes: torch.Tensor, y: torch.Tensor, *,
+                        lam: float, xi: float, alpha: float) -> torch.Tensor:
+    """Eq. 3's objective per image, [B] (maximised by the attack):
+    D(x*, y) − λ R(x*, y) − ξ CE(f(x*), y) − α ||h(x*)||², from h [B,m], logits [B,10], the prototype
+    classes [m] and the labels to keep y [B]. Paper 000 gives no values for λ, ξ, α; α "penalizes large
+    h_i(x*)" and helped adversarial digits "pass manual scrutiny" (Sec. 3.2)."""
+    d, r = d_and_r(h, classes, y)
+    return d - lam * r - xi * F.cross_entropy(logits, y, reduction="none") - alpha * h.pow(2).sum(1)
+
+
 @register_attack
 class ProtoDLAttack(Attack):
     """PGD on eq. 3 (minimising its negative). No ``target`` (untargeted).
@@ -89,7 +99,7 @@ class ProtoDLAttack(Attack):
         h = self.model.prototype_distances(x_adv)
         logits = self.model.classifier(h)
         d, r = d_and_r(h, ctx["classes"], pred)
-        gain = d - self.lam * r - self.xi * F.cross_entropy(logits, pred, reduction="none") - self.alpha * h.pow(2).sum(1)
+        gain = prototype_objective(h, logits, ctx["classes"], pred, lam=self.lam, xi=self.xi, alpha=self.alpha)
         return StepOut(loss=-gain, score=-(d - self.lam * r).detach(), logits=logits.detach())
 
     def metrics(self, x, x_adv, pred, ctx) -> dict[str, torch.Tensor]:
