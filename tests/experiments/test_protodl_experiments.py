@@ -69,3 +69,13 @@ def test_distances_summary_carries_a_verdict_per_model_and_the_sweep():
 def test_both_experiments_run_on_both_models(name):
     exp = EXPERIMENTS.get(name)
     assert exp.models == ("protodl", "protodl-li") and "alpha" in exp.defaults
+
+
+def test_report_shows_a_verdict_per_model_and_keeps_slashed_values():
+    from sem_core.experiments.report import _per_model_verdicts, _table
+
+    lines = _per_model_verdicts({"verdicts": {"protodl": "reproduced", "protodl-li": "partly"},
+                                 "verdict_reasons": {"protodl": "98% → 18%", "protodl-li": "natural 55%"}})
+    assert lines[-2:] == ["| protodl | **reproduced** | 98% → 18% |", "| protodl-li | **partly** | natural 55% |"]
+    assert _per_model_verdicts({"n": 3}) == []
+    assert _table([{"r1_r2": "0.05 / 0.05", "card": "assets/models/protodl-li.json"}])[-1] == "| 0.05 / 0.05 | protodl-li.json |"
