@@ -33,7 +33,9 @@ class TrainConfig:
     # lambda_ae = lambda_1 = lambda_2 = 1), over 1,500 epochs of 55k digits; with 60 epochs of 4,000
     # that left the prototypes far from the encodings, so the shipped ``protodl`` uses 0.5 for R1
     # and R2 (seed 1: consistency 96 %, accuracy 96.8 % on the offline test split). ``protodl-li``
-    # is trained with Li's 0.05 (CLI ``train --model protodl --r1 0.05 --r2 0.05``).
+    # is trained with Li's 0.05 (CLI ``train --model protodl --r1 0.05 --r2 0.05``). Both depend on
+    # the seed: which classes own a prototype and the natural D-consistency change with it (measured
+    # seeds 0, 1, 2 in ``experiments/protodl_distances.py``, ProtoDistances.notes).
     proto_reconstruction: float = 0.05
     proto_r1: float = 0.5
     proto_r2: float = 0.5

@@ -79,3 +79,26 @@ def test_report_shows_a_verdict_per_model_and_keeps_slashed_values():
     assert lines[-2:] == ["| protodl | **reproduced** | 98% → 18% |", "| protodl-li | **partly** | natural 55% |"]
     assert _per_model_verdicts({"n": 3}) == []
     assert _table([{"r1_r2": "0.05 / 0.05", "card": "assets/models/protodl-li.json"}])[-1] == "| 0.05 / 0.05 | protodl-li.json |"
+
+
+def test_natural_consistency_counts_digits_of_a_class_without_prototype_as_inconsistent():
+    from sem_core.experiments.protodl_distances import natural_consistency
+    from sem_core.models import create_model
+
+    model = create_model("protodl", n_prototypes=2).eval()
+    model.encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 40))   # z = mean pixel in every slot
+    with torch.no_grad():
+        model.encoder[1].weight.fill_(1 / 784)
+        model.encoder[1].bias.zero_()
+        model.prototypes.copy_(torch.tensor([[0.0] * 40, [1.0] * 40]))       # prototype 0 at black, 1 at white
+        model.classifier.weight.zero_()
+        model.classifier.weight[0, 0] = model.classifier.weight[1, 1] = -1.0  # prototype j belongs to class j
+        model.classifier.bias.fill_(-100.0)
+        model.classifier.bias[:2] = 0.0
+        model.classifier.bias[2] = -5.0             # class 2 owns no prototype: predicted when both are far (h > 5)
+    # mean pixel 0.1 -> h = (0.4, 32.4): class 0; 0.9 -> class 1; 0.5 -> h = (10, 10): class 2; 0.6 -> class 2
+    x = torch.cat([torch.full((1, 1, 28, 28), v) for v in (0.1, 0.9, 0.5, 0.6)])
+    out = natural_consistency(model, x, torch.tensor([0, 1, 2, 0]))
+    assert out["classes_without_prototype"] == list(range(2, 10)) and out["accuracy"] == 0.75
+    assert out["natural_d_consistency"] == pytest.approx(2 / 3)          # the correct 2 has no D(x, 2)
+    assert out["natural_d_consistency_owned"] == 1.0 and out["natural_consistency"] == pytest.approx(2 / 3)
