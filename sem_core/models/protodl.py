@@ -152,13 +152,18 @@ class PrototypeDL(SemModel):
 
     def loss_terms(self, cfg: Any) -> dict[str, Any]:
         """The training loss's terms and weights as the checkpoint card records them."""
-        return {"formula": "CE + w_rec * ||x_hat - x||^2 + w_r1 * R1 + w_r2 * R2",
-                "weights": {"ce": 1.0, "rec": cfg.proto_reconstruction, "r1": cfg.proto_r1, "r2": cfg.proto_r2},
-                "terms": {"ce": "cross-entropy of the logits", "rec": "squared L2 reconstruction error per image",
-                          "r1": "mean over prototypes of the squared distance to the nearest encoding in the batch",
-                          "r2": "mean over encodings of the squared distance to the nearest prototype"},
-                "li_et_al": "lambda_class 20, lambda_ae 1, lambda_1 1, lambda_2 1 (CAE_MNIST.py): "
-                            "w_rec = w_r1 = w_r2 = 0.05"}
+        out = {"formula": "CE + w_rec * ||x_hat - x||^2 + w_r1 * R1 + w_r2 * R2",
+               "weights": {"ce": 1.0, "rec": cfg.proto_reconstruction, "r1": cfg.proto_r1, "r2": cfg.proto_r2},
+               "terms": {"ce": "cross-entropy of the logits", "rec": "squared L2 reconstruction error per image",
+                         "r1": "mean over prototypes of the squared distance to the nearest encoding in the batch",
+                         "r2": "mean over encodings of the squared distance to the nearest prototype"},
+               "li_et_al": "lambda_class 20, lambda_ae 1, lambda_1 1, lambda_2 1 (CAE_MNIST.py): "
+                           "w_rec = w_r1 = w_r2 = 0.05"}
+        if getattr(cfg, "defense", "none") == "adversarial":
+            out["formula"] += " + w_adversarial * adversarial"
+            out["weights"]["adversarial"] = cfg.defense_weight
+            out["terms"]["adversarial"] = "paper 000 eq. 3 term of adversarial training (models/defenses.py)"
+        return out
 
     def after_training(self, x_train, x_test, y_test) -> dict[str, Any]:
         extras: dict[str, Any] = {"prototype_classes": self.prototype_classes().tolist()}
