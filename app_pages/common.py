@@ -17,7 +17,8 @@ from sem_core.text import escape_markdown as safe_text, parse_url_number
 
 MODEL_LABELS = {"senn": "SENN (self-explaining)", "protodl": "PrototypeDL (prototypes)", "cnn": "CNN (black box)",
                 "senn-adv": "SENN, adversarially trained", "senn-lip": "SENN, Lipschitz-penalised",
-                "protodl-adv": "PrototypeDL, adversarially trained"}
+                "protodl-adv": "PrototypeDL, adversarially trained",
+                "protodl-li": "PrototypeDL, Li et al.'s loss weights"}
 IMAGE_CHART = {"displayModeBar": False}  # st.plotly_chart config for digits and maps: no zoom/pan tool bar
 
 

@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="assets/models", help="folder for the checkpoint (created if needed)")
     p.add_argument("--concepts", type=int_range(1, 1000), default=None, help="SENN: number of concepts k (1..1000)")
     p.add_argument("--stability", type=weight, default=None, help="SENN: stability weight lambda (>= 0)")
+    p.add_argument("--r1", type=weight, default=None, help="PrototypeDL: weight (>= 0) of R1, per unit of CE (Li et al.: 0.05)")
+    p.add_argument("--r2", type=weight, default=None, help="PrototypeDL: weight (>= 0) of R2, per unit of CE (Li et al.: 0.05)")
     p.add_argument("--name", default=None, help="file stem of the checkpoint (default: the model name)")
     p.add_argument("--defense", default="none", choices=["none", "adversarial", "lipschitz"],
                    help="robust training (paper 000 Sec. 6): SENN adversarial|lipschitz, PrototypeDL adversarial")
@@ -123,6 +125,10 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
                                defense_steps=args.defense_steps)
     if args.stability is not None:
         train_config = dataclasses.replace(train_config, stability=args.stability)
+    if (args.r1 is not None or args.r2 is not None) and args.model != "protodl":
+        raise UsageError(f"--r1/--r2 weigh PrototypeDL's R1/R2 terms; they do not apply to --model {args.model}")
+    train_config = dataclasses.replace(train_config, **{k: v for k, v in (("proto_r1", args.r1), ("proto_r2", args.r2))
+                                                        if v is not None})
     bar = tqdm(desc=f"train {args.model}", unit="batch", file=sys.stderr, disable=None)
 
     def on_step(step: int, total: int, metrics: dict[str, float]) -> None:

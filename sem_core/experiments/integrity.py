@@ -32,7 +32,7 @@ from ..errors import SemError
 
 CHUNK_FORMAT = 2       # bump when the chunk layout or the meaning of a spec changes
 COUNTS = {"n", "targets", "chunk", "steps", "budget", "epochs", "k", "train_limit"}   # whole numbers >= 1
-NON_NEGATIVE = {"eps", "lam", "xi", "eps_values", "lambdas", "train_seeds", "seed"}
+NON_NEGATIVE = {"eps", "lam", "xi", "alpha", "xi_values", "alpha_values", "eps_values", "lambdas", "train_seeds", "seed"}
 RANGES = {"classes": (0, 9)}                                                            # digit classes
 ECHO = 60              # characters of user input quoted back in a message
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")

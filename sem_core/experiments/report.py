@@ -48,9 +48,22 @@ def _is_rows(v: Any) -> bool:
 def _table(rows: list[dict[str, Any]]) -> list[str]:
     """A markdown table of row dicts (columns of the first row; paths shortened to their file name)."""
     cols = list(rows[0])
-    cell = lambda v: Path(v).name if isinstance(v, str) and "/" in v else _fmt(v)  # noqa: E731
+    cell = lambda v: Path(v).name if isinstance(v, str) and "/" in v and " " not in v else _fmt(v)  # noqa: E731
     return (["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
             + ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows])
+
+
+PER_MODEL = ("verdicts", "verdict_reasons")   # summary keys of experiments that judge several models separately
+
+
+def _per_model_verdicts(summary: dict[str, Any]) -> list[str]:
+    """A "model | verdict | why" table for a summary with a verdict per model (``verdicts`` and
+    ``verdict_reasons``: model -> text, as protodl-distances and protodl-table write them); else nothing."""
+    verdicts, reasons = summary.get("verdicts"), summary.get("verdict_reasons")
+    if not isinstance(verdicts, dict) or not isinstance(reasons, dict):
+        return []
+    return (["", "Verdict per model:", "", "| model | verdict | why |", "| --- | --- | --- |"]
+            + [f"| {m} | **{v}** | {reasons.get(m, '')} |" for m, v in verdicts.items()])
 
 
 def _interactive(src: Path, entry: dict[str, Any], dest: Path) -> bool:
@@ -114,10 +127,12 @@ def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Pa
                   f"Command: `{m['command']}` ({compute_seconds(m):.0f} s of computation on "
                   f"{m['device']}, 2 shared cores; data: {m['data_source']}; last run: chunks computed "
                   f"{m['chunks_computed']}, reused {m['chunks_reused']}"
-                  + (f", recomputed {m['chunks_recomputed']}" if m.get("chunks_recomputed") else "") + ").", "",
-                  "| quantity | value |", "| --- | --- |"]
+                  + (f", recomputed {m['chunks_recomputed']}" if m.get("chunks_recomputed") else "") + ")."]
         summary = m["summary"]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in summary.items() if not _is_rows(v) and (not isinstance(v, list) or len(v) < 12)]
+        per_model = _per_model_verdicts(summary)
+        quantities = [f"| {k} | {_fmt(v)} |" for k, v in summary.items() if not _is_rows(v)
+                      and (not isinstance(v, list) or len(v) < 12) and not (per_model and k in PER_MODEL)]
+        lines += (["", "| quantity | value |", "| --- | --- |"] + quantities if quantities else []) + per_model
         for k, v in summary.items():
             if _is_rows(v):
                 lines += ["", f"{k}:", ""] + _table(v)

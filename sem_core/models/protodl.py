@@ -2,12 +2,16 @@
 
 A convolutional autoencoder maps x to a latent z(x); m learnt prototypes p_j live in the same
 latent space. The basis concepts are squared distances h_j(x) = ||z(x) - p_j||^2, and a linear
-layer (theta constant) maps them to logits. Training loss (Li et al. eq. 1, their weights
-20 : 1 : 1 : 1 rescaled so CE has weight 1, with R1 and R2 raised to 0.5 for our short
-training, see ``train.TrainConfig``):
-    CE + 0.05 * ||x_hat - x||^2 + 0.5 * R1 + 0.5 * R2
+layer (theta constant) maps them to logits. Training loss (Li et al. eq. 1; their weights
+lambda_class : lambda_ae : lambda_1 : lambda_2 = 20 : 1 : 1 : 1 in OscarcarLi/PrototypeDL
+``CAE_MNIST.py`` (``total_error``), rescaled so CE has weight 1):
+    CE + 0.05 * ||x_hat - x||^2 + w1 * R1 + w2 * R2
 with R1 = mean_j min_i ||p_j - z(x_i)||^2 (each prototype near some training encoding) and
-R2 = mean_i min_j ||z(x_i) - p_j||^2 (each training encoding near some prototype).
+R2 = mean_i min_j ||z(x_i) - p_j||^2 (each training encoding near some prototype). Li et al.'s
+w1 = w2 = 0.05 (shipped as ``protodl-li``); the shipped ``protodl`` raises them to 0.5 for our
+short training (see ``train.TrainConfig``). Li et al. trained 1,500 epochs of 55k elastically
+deformed digits in batches of 250 with a bias-free last layer; here 60 epochs of 4,000 shifted
+digits in batches of 64, a last layer with bias, and a one-cycle learning-rate schedule.
 """
 from __future__ import annotations
 
@@ -145,6 +149,21 @@ class PrototypeDL(SemModel):
         elif getattr(cfg, "defense", "none") != "none":
             raise SemError(f"PrototypeDL supports the defense 'adversarial' only, not '{cfg.defense}'")
         return {"loss": total, **terms}
+
+    def loss_terms(self, cfg: Any) -> dict[str, Any]:
+        """The training loss's terms and weights as the checkpoint card records them."""
+        out = {"formula": "CE + w_rec * ||x_hat - x||^2 + w_r1 * R1 + w_r2 * R2",
+               "weights": {"ce": 1.0, "rec": cfg.proto_reconstruction, "r1": cfg.proto_r1, "r2": cfg.proto_r2},
+               "terms": {"ce": "cross-entropy of the logits", "rec": "squared L2 reconstruction error per image",
+                         "r1": "mean over prototypes of the squared distance to the nearest encoding in the batch",
+                         "r2": "mean over encodings of the squared distance to the nearest prototype"},
+               "li_et_al": "lambda_class 20, lambda_ae 1, lambda_1 1, lambda_2 1 (CAE_MNIST.py): "
+                           "w_rec = w_r1 = w_r2 = 0.05"}
+        if getattr(cfg, "defense", "none") == "adversarial":
+            out["formula"] += " + w_adversarial * adversarial"
+            out["weights"]["adversarial"] = cfg.defense_weight
+            out["terms"]["adversarial"] = "paper 000 eq. 3 term of adversarial training (models/defenses.py)"
+        return out
 
     def after_training(self, x_train, x_test, y_test) -> dict[str, Any]:
         extras: dict[str, Any] = {"prototype_classes": self.prototype_classes().tolist()}

@@ -9,7 +9,7 @@ from sem_core.experiments import runner as runner_mod
 
 TINY = {
     "senn-distances": dict(n=3, targets=2, steps=3, chunk=2),
-    "protodl-distances": dict(n=12, steps=3, chunk=5),
+    "protodl-distances": dict(n=12, steps=3, chunk=5, xi_values=[0.3, 1.0], alpha_values=[0.0, 0.01]),
     "protodl-table": dict(n=2, steps=3),
     "saliency-fragility": dict(n=2, steps=2, methods=["saliency", "deeplift"], kinds=["random", "topk"], eps_values=[0.1]),
     "lipschitz": dict(n=2, budget=5, explainers=["gradxinput", "occlusion", "senn:self"]),
@@ -64,16 +64,17 @@ def test_resume_recomputes_nothing_finished(tmp_path, monkeypatch):
         return real(self, spec, ctx)
 
     monkeypatch.setattr(exp_cls, "run_chunk", counting)
+    one = dict(n=15, device="cpu", steps=2, chunk=5, xi_values=[0.3], alpha_values=[0.0])  # 2 models x 3 chunks
     with pytest.raises(KeyboardInterrupt):
-        run_experiment("protodl-distances", tmp_path, n=15, device="cpu", steps=2, chunk=5)
+        run_experiment("protodl-distances", tmp_path, **one)
     assert len(list((tmp_path / "chunks").glob("0*.json"))) == 1
     calls.clear()
-    m = run_experiment("protodl-distances", tmp_path, n=15, device="cpu", steps=2, chunk=5)
-    assert (m["chunks_computed"], m["chunks_reused"]) == (2, 1)
-    assert len(calls) == 2
+    m = run_experiment("protodl-distances", tmp_path, **one)
+    assert (m["chunks_computed"], m["chunks_reused"]) == (5, 1)
+    assert len(calls) == 5
     calls.clear()
-    m = run_experiment("protodl-distances", tmp_path, n=15, device="cpu", steps=2, chunk=5)
-    assert (m["chunks_computed"], m["chunks_reused"]) == (0, 3) and calls == []
+    m = run_experiment("protodl-distances", tmp_path, **one)
+    assert (m["chunks_computed"], m["chunks_reused"]) == (0, 6) and calls == []
 
 
 def test_other_parameters_in_the_same_folder_are_refused(tmp_path):

@@ -15,7 +15,7 @@ from sem_core.experiments import integrity, run_experiment, write_report
 from sem_core.experiments import runner as runner_mod
 
 FAITH = dict(n=4, chunk=2, device="cpu")       # 2 chunks of 2 digits, ~0.1 s each
-TABLE = dict(n=1, steps=2, device="cpu")       # one chunk whose spec does not hold eps
+TABLE = dict(n=1, steps=2, device="cpu")       # one chunk per model; their specs do not hold eps
 
 
 def _no_png(*args, **kwargs):
@@ -105,7 +105,7 @@ def test_params_json_deleted_then_other_params_recompute_and_the_manifest_matche
     run_experiment("protodl-table", tmp_path / "a", eps=0.3, **TABLE)
     (tmp_path / "a" / "chunks" / "params.json").unlink()
     m = run_experiment("protodl-table", tmp_path / "a", eps=0.1, **TABLE)
-    assert (m["chunks_reused"], m["chunks_recomputed"]) == (0, 1) and m["params"]["eps"] == 0.1
+    assert (m["chunks_reused"], m["chunks_recomputed"]) == (0, 2) and m["params"]["eps"] == 0.1  # one per model
     clean = run_experiment("protodl-table", tmp_path / "b", eps=0.1, **TABLE)
     assert (tmp_path / "a" / "results.json").read_text() == (tmp_path / "b" / "results.json").read_text()
     assert m["summary"] == clean["summary"]
