@@ -106,8 +106,11 @@ class InfluenceAttack(Attack):
         ctx["s"] = s
         return self.score(ctx["E0"], self.influence.influence_of(s)).to(x_adv.device)
 
-    def metrics(self, x, x_adv, pred, ctx) -> dict[str, torch.Tensor]:
-        return self.compare(ctx["E0"], self.explain_images(x_adv, pred, ctx).scores)
+    def natural_explanation(self, x, pred, ctx) -> InfluenceExplanation:
+        return ctx["E0"]                                          # prepare() computed it
+
+    def metrics(self, x, x_adv, pred, ctx, explanations) -> dict[str, torch.Tensor]:
+        return self.compare(explanations["natural"], explanations["adversarial"].scores)
 
 
 @register_attack
