@@ -232,7 +232,7 @@ class SennDistances(DigitExperiment):
         for eps in _eps_list(ctx.params):
             adv, ctl = median(cols[_col("adv_outclass", eps)]), median(cols[_col("adv_inclass", eps)])
             by_eps[f"{eps:g}"] = {
-                "adv_outclass_median": adv, "adv_inclass_median": ctl, "adv_outclass_over_inclass": adv / ctl,
+                "eps": eps, "adv_outclass_median": adv, "adv_inclass_median": ctl, "adv_outclass_over_inclass": adv / ctl,
                 "adv_over_in_class_pool": adv / pool_in, "adv_over_out_class_pool": adv / pool_out,
                 "label_kept_rate": sum(cols[_col("label_kept_rate", eps)]) / len(rows),
                 "relevance_change_median": median(cols[_col("relevance_change", eps)]),
@@ -241,7 +241,7 @@ class SennDistances(DigitExperiment):
         summary.update({k: head[k] for k in ("adv_inclass_median", "adv_outclass_over_inclass", "adv_over_in_class_pool",
                                              "adv_over_out_class_pool", "relevance_change_median",
                                              "relevance_change_target_median")})
-        summary["by_eps"] = by_eps
+        summary["by_eps"] = list(by_eps.values())                   # rows: the report shows them as a table
         n_pool = f"{summary['pool_size']:,}"
         fig = box_figure({"adversarial out-class": cols[_col("adv_outclass", eps0)],
                           "adversarial in-class (control)": cols[_col("adv_inclass", eps0)],
@@ -263,7 +263,7 @@ class SennDistances(DigitExperiment):
 
     def verdict(self, s):
         pool = f"{s['pool_size']:,} digits"
-        below = [e for e, b in s["by_eps"].items() if b["adv_over_in_class_pool"] <= 1]
+        below = [f"{b['eps']:g}" for b in s["by_eps"] if b["adv_over_in_class_pool"] <= 1]
         context = (f"; the in-class control (same-class targets) reaches {s['adv_inclass_median']:.3g}, so out-class is "
                    f"{s['adv_outclass_over_inclass']:.2f}× the control; below the natural in-class median at ε "
                    f"{', '.join(below) if below else 'none of the sweep'}; relevance change ‖Δθ_ŷ‖/‖θ_ŷ‖ "

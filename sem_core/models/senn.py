@@ -224,6 +224,23 @@ class SENN(SemModel):
             total = total + cfg.defense_weight * terms[defense]
         return {"loss": total, **terms}
 
+    def loss_terms(self, cfg: Any) -> dict[str, str]:
+        """The training loss term by term, with its weight, as the card records it (``cfg`` a TrainConfig)."""
+        full, total = self.config.penalty == "full", self.config.sparsity_reduction == "sum"
+        on = "the standardised input" if self.config.normalize else "the input"
+        terms = {
+            "ce": "1 × cross-entropy of the logits θ(x)ᵀh(x), mean over the batch",
+            "stability": (f"{cfg.stability:g} × " + (
+                f"‖J_F − J_h θ‖_F over the batch, F = log_softmax of all 10 outputs, Jacobians w.r.t. {on}" if full
+                else f"‖∇f_ŷ − θ_ŷᵀ J_h‖₂ for the predicted logit ŷ, w.r.t. {on}, mean over the batch")),
+            "rec": f"{cfg.reconstruction:g} × MSE of the decoder's image against {on}",
+            "sparsity": f"{cfg.sparsity:g} × " + ("‖h‖₁ summed over the batch" if total else "mean |h|"),
+        }
+        defense = getattr(cfg, "defense", "none")
+        if defense != "none":
+            terms[defense] = f"{cfg.defense_weight:g} × the {defense} defense term (models/defenses.py), ε {cfg.defense_eps:g}"
+        return terms
+
     def after_training(self, x_train, x_test, y_test) -> dict[str, Any]:
         self.compute_grounding(x_train)
         return {"grounding_split": "train"}

@@ -43,8 +43,8 @@ def test_senn_distances_summary_has_the_control_the_sweep_the_pool_and_the_relev
     x, y, _ = test_split
     s = _experiment_summary("senn-distances", [3, 7, 11], shipped, test_split, targets=2, steps=2, seed=0,
                             eps_values=[0.05, 0.3])
-    assert list(s["by_eps"]) == ["0.05", "0.3"]
-    for b in s["by_eps"].values():
+    assert [b["eps"] for b in s["by_eps"]] == [0.05, 0.3]
+    for b in s["by_eps"]:
         assert b["adv_inclass_median"] > 0 and b["adv_outclass_over_inclass"] == b["adv_outclass_median"] / b["adv_inclass_median"]
         assert b["relevance_change_median"] >= 0 and b["relevance_change_target_median"] > 0
     assert s["pool_size"] == 5000                                      # every digit of the offline subset
