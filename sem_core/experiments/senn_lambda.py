@@ -91,10 +91,10 @@ class SennLambda(Experiment):
                        zip(ctx.params["train_seeds"], cycle(("circle-open", "square-open", "diamond-open",
                                                               "triangle-up-open", "x-thin-open", "star-open")))}
         panels = {}
-        for title, m in (("test accuracy", "accuracy"), ("median L̂, θ vs h (eq. 5)", "lipschitz_median"),
-                         ("median L̂, θ vs x", "lipschitz_theta_x_median"),
-                         ("median L̂, θ_ŷ vs x (authors')", "lipschitz_theta_pred_x_median"),
-                         ("median penalty L_θ", "stability_penalty_median")):
+        for title, m in (("accuracy", "accuracy"), ("L̂ θ vs h (eq. 5)", "lipschitz_median"),  # medians; short
+                         ("L̂ θ vs x", "lipschitz_theta_x_median"),                         # titles: 5 panels
+                         ("L̂ θ_ŷ vs x", "lipschitz_theta_pred_x_median"),
+                         ("penalty L_θ", "stability_penalty_median")):
             panel = {"median over seeds": ([at(r["lam"]) for r in summary_rows], [r[m] for r in summary_rows])}
             for seed in ctx.params["train_seeds"]:
                 mine = [r for r in rows if r["train_seed"] == seed]

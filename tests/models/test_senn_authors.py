@@ -123,3 +123,15 @@ def test_a_card_with_an_unknown_recipe_value_is_refused_in_one_line(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(card))
     with pytest.raises(CheckpointError, match=r"bad config: SENN theta_act must be one of none, tanh, got 'sigmoid'"):
         sem_core.load_model(tmp_path / "bad.json", "cpu")
+
+
+def test_each_robust_model_is_paired_with_the_natural_model_of_its_architecture_and_recipe(shipped):
+    from sem_core.experiments.defenses import PAIRS, Defenses
+
+    assert PAIRS["senn-adv"] == PAIRS["senn-lip"] == "senn-k5"
+    for robust, natural in PAIRS.items():
+        assert shipped[robust][1]["config"] == {**shipped[natural][1]["config"],
+                                                **{k: shipped[robust][1]["config"][k] for k in ("act", "beta")}}
+        assert robust in Defenses.models and natural in Defenses.models
+    assert "senn" not in Defenses.models                      # the authors' 12-concept senn has no robust twin
+    assert sorted(sem_core.list_shipped("senn")) == ["senn", "senn-adv", "senn-k5", "senn-lip"]
