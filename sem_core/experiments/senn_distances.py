@@ -101,7 +101,11 @@ def senn_distances(model, images: torch.Tensor, labels: torch.Tensor, *, n: int 
     attack = SennConceptAttack(model, eps=eps, steps=steps, lam=lam)
     tgt = pick_other_class_targets(labels, idx, targets, seed)          # [n,T]
     out = _attack_pairs(attack, images, idx, tgt, seed, batch_size, on_step)
-    same = _attack_pairs(attack, images, idx, pick_same_class_targets(labels, idx, targets, seed), seed,
+    # the control's T: ``targets``, or fewer when a digit's class has fewer other test digits (a class of the
+    # offline subset's test split has 85-115), the same for every digit of the call
+    fewest = min(int((labels == labels[i]).sum()) - 1 for i in idx.tolist())
+    control_targets = min(targets, fewest)
+    same = _attack_pairs(attack, images, idx, pick_same_class_targets(labels, idx, control_targets, seed), seed,
                          batch_size, None) if in_class_control else None
     best_t = tgt[torch.arange(n), out["best"]]
     rel, rel_t = _relevance_change(model, images[idx], out["x_adv_best"], images[best_t])
@@ -109,7 +113,8 @@ def senn_distances(model, images: torch.Tensor, labels: torch.Tensor, *, n: int 
         idx=idx, target_idx=tgt, adv_outclass=out["dist"].min(1).values, in_class=in_class, out_class=out_class,
         label_kept=out["kept"], linf=out["linf"], best_target=out["best"], x_adv_best=out["x_adv_best"],
         seconds=time.perf_counter() - start,
-        config={"n": n, "targets": targets, "eps": eps, "steps": steps, "lam": lam, "seed": seed},
+        config={"n": n, "targets": targets, "eps": eps, "steps": steps, "lam": lam, "seed": seed,
+                **({"control_targets": control_targets} if in_class_control else {})},
         relevance_change=rel, relevance_change_target=rel_t,
         adv_inclass=None if same is None else same["dist"].min(1).values,
     )
@@ -191,7 +196,8 @@ class SennDistances(DigitExperiment):
         target counts only if the label is kept. The natural in-/out-class minima are taken over every digit the
         source has (the offline subset's 5,000; full MNIST's 10,000 test digits), and also over the test split
         alone (in_class_median, out_class_median: what `attack senn` reports). The adversarial in-class control
-        runs the same attack toward T random digits of the digit's own class: when it gets about as close as the
+        runs the same attack toward T random digits of the digit's own class (fewer when the class has fewer other
+        test digits: control_targets): when it gets about as close as the
         out-class attack, the distance measures the attack's strength more than the concepts' fragility. The
         attack runs at every ε of the sweep; the verdict is at the headline ε (0.3, the paper's). The relevance
         change is ‖θ_ŷ(x*) − θ_ŷ(x)‖ / ‖θ_ŷ(x)‖ at each digit's best target, beside ‖θ_ŷ(x_t) − θ_ŷ(x)‖ / ‖θ_ŷ(x)‖
@@ -211,6 +217,7 @@ class SennDistances(DigitExperiment):
             r = senn_distances(model, x, y, idx=idx, eps=eps, in_class_control=True, pool=pool,
                                **ctx.pick("targets", "steps", "lam", "seed"))
             row["in_class_pool"], row["out_class_pool"] = r.in_class, r.out_class
+            row["control_targets"] = [r.config["control_targets"]] * len(idx)
             for name, v in (("adv_outclass", r.adv_outclass), ("adv_inclass", r.adv_inclass),
                             ("label_kept_rate", r.label_kept.float().mean(1)), ("linf_max", r.linf.max(1).values),
                             ("relevance_change", r.relevance_change),
@@ -226,7 +233,7 @@ class SennDistances(DigitExperiment):
             label_kept_rate=sum(cols[_col("label_kept_rate", eps0)]) / len(rows),
             linf_max=max(cols[_col("linf_max", eps0)]))
         pool_in, pool_out = median(cols["in_class_pool"]), median(cols["out_class_pool"])
-        summary.update({"pool_size": len(_pool(ctx)[1]),
+        summary.update({"pool_size": len(_pool(ctx)[1]), "control_targets": min(cols["control_targets"]),
                         "in_class_pool_median": pool_in, "out_class_pool_median": pool_out})
         by_eps = {}
         for eps in _eps_list(ctx.params):
@@ -259,6 +266,8 @@ class SennDistances(DigitExperiment):
                 "θ_ŷ(x*) vs θ_ŷ(x)": (eps_axis, [b["relevance_change_median"] for b in by_eps.values()]),
                 "θ_ŷ(x_t) vs θ_ŷ(x)": (eps_axis, [b["relevance_change_target_median"] for b in by_eps.values()])}},
             f"SENN concept attack over ε (n={len(rows)}, {ctx.params['targets']} targets)", "ε (L∞, pixel units)")
+        for trace in sweep.data:                                    # the second panel's series in the legend too
+            trace.showlegend = True
         return Outputs(rows, summary, {"senn_distances": fig, "senn_distances_eps": sweep})
 
     def verdict(self, s):

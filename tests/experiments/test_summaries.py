@@ -52,9 +52,14 @@ def test_senn_distances_summary_has_the_control_the_sweep_the_pool_and_the_relev
     verdict, why = EXPERIMENTS.get("senn-distances")().verdict(s)
     assert "in-class control" in why and "relevance change" in why
     # the control's digits: the same attack toward same-class targets, rerun by hand for one digit
+    assert s["control_targets"] == 2
     res = senn_distances(shipped["senn"][0], x, y, idx=torch.tensor([3]), targets=2, steps=2, eps=0.3,
                          in_class_control=True, seed=0)
     assert res.adv_inclass.shape == (1,) and res.relevance_change.shape == (1,)
+    # more targets than the class has other digits: the control takes all of them, the out-class attack all T
+    res = senn_distances(shipped["senn"][0], x, y, idx=torch.tensor([3]), targets=150, steps=1, eps=0.3,
+                         in_class_control=True, seed=0)
+    assert res.config["control_targets"] == int((y == y[3]).sum()) - 1 < 150 and res.target_idx.shape == (1, 150)
 
 
 def test_protodl_cli_and_experiment_share_one_summary(shipped, test_split):
