@@ -15,8 +15,9 @@ from sem_core.digit_io import digit_from_array, digit_from_bytes
 from sem_core.device import describe_device
 from sem_core.text import escape_markdown as safe_text, parse_url_number
 
-MODEL_LABELS = {"senn": "SENN (self-explaining)", "protodl": "PrototypeDL (prototypes)", "cnn": "CNN (black box)",
-                "senn-adv": "SENN, adversarially trained", "senn-lip": "SENN, Lipschitz-penalised",
+MODEL_LABELS = {"senn": "SENN (self-explaining, 12 concepts)", "senn-k5": "SENN, 5 concepts",
+                "protodl": "PrototypeDL (prototypes)", "cnn": "CNN (black box)",
+                "senn-adv": "SENN (5 concepts), adversarially trained", "senn-lip": "SENN (5 concepts), Lipschitz-penalised",
                 "protodl-adv": "PrototypeDL, adversarially trained",
                 "protodl-li": "PrototypeDL, Li et al.'s loss weights"}
 IMAGE_CHART = {"displayModeBar": False}  # st.plotly_chart config for digits and maps: no zoom/pan tool bar

@@ -6,6 +6,7 @@ import sem_core
 from app_pages.common import (MODEL_LABELS, chart, details, digit_picker, get_model, model_help, sidebar, test_split_for,
                           url_choice, url_number, user_errors)
 from sem_core.attacks import compare_models
+from sem_core.experiments.defenses import PAIRS
 from sem_core.viz import image_figure
 from sem_core.viz.attacks import senn_figure, senn_ranges
 
@@ -28,14 +29,15 @@ with details("How the robust models were trained"):
 with user_errors():
     c1, c2 = st.columns(2)
     family = FAMILY[url_choice("Attack", "def_family", list(FAMILY), "SENN: concept attack", container=c1)]
-    robust_names = [n for n in sem_core.list_shipped(family) if n != family]
+    robust_names = [n for n in sem_core.list_shipped(family) if n in PAIRS]  # each beside its natural model
     if not robust_names:
         st.info(f"No robust {family} is shipped: train one with `python -m sem_core train --model {family} "
                 f"--defense adversarial --name {family}-adv`.")
         st.stop()
     robust = url_choice("Robust model", "def_model", robust_names, robust_names[0], container=c2,
                         help=model_help(robust_names))
-    x_all, y_all, _ = test_split_for(family)
+    natural = PAIRS[robust]
+    x_all, y_all, _ = test_split_for(natural)
     left, right = st.columns(2)
     with left:
         x, y, caption = digit_picker("def_src", "Digit x (attacked)", 9, x_all, y_all)
@@ -49,7 +51,7 @@ with user_errors():
     ready = x is not None and (family != "senn" or x_t is not None)
     if st.button("Run on both models", type="primary", disabled=not ready) and ready:
         bar = st.progress(0.0, text="Attacking…")
-        models = {name: get_model(name)[0] for name in (family, robust)}
+        models = {name: get_model(name)[0] for name in (natural, robust)}
         cmp = compare_models(models, ATTACK[family], x, None if y is None else torch.tensor([y]), target=x_t,
                              eps=eps, steps=steps, on_step=lambda d, n: bar.progress(d / n, text=f"step {d}/{n}"))
         bar.empty()

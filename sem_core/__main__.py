@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="activation (softplus = β-smoothing, the cnn-smooth saliency defense)")
     p.add_argument("--beta", type=float_range(0.0, 1e6, lo_open=True), default=None, help="softplus sharpness β > 0")
     p.add_argument("--init", default=None, help="start from this shipped model or card (fine-tuning), e.g. protodl")
+    p.add_argument("--recipe", default=None, choices=["authors"],
+                   help="SENN as github:dmelis/SENN trains it (tanh θ, 12 concepts, full-Jacobian penalty; the shipped senn)")
     _common(p)
 
     p = sub.add_parser("eval", help="accuracy of a shipped model on its own source's test split")
@@ -118,11 +120,17 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     check_file_name(args.name, "--name")
     check_out_dir(args.out)
     model_config: dict[str, Any] = {}
+    train_config = TrainConfig(defense=args.defense, defense_weight=args.defense_weight, defense_eps=args.defense_eps,
+                               defense_steps=args.defense_steps)
+    if args.recipe == "authors":
+        if args.model != "senn":
+            raise SemError(f"--recipe authors is a SENN recipe; got --model {args.model}")
+        from .models.senn import AUTHORS_CONFIG, AUTHORS_TRAIN
+        model_config.update(AUTHORS_CONFIG)
+        train_config = dataclasses.replace(train_config, **AUTHORS_TRAIN)
     if args.concepts is not None:
         model_config["n_concepts"] = args.concepts
     model_config.update({k: v for k, v in (("act", args.act), ("beta", args.beta)) if v is not None})
-    train_config = TrainConfig(defense=args.defense, defense_weight=args.defense_weight, defense_eps=args.defense_eps,
-                               defense_steps=args.defense_steps)
     if args.stability is not None:
         train_config = dataclasses.replace(train_config, stability=args.stability)
     if (args.r1 is not None or args.r2 is not None) and args.model != "protodl":

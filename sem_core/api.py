@@ -16,7 +16,7 @@ from .models.registry import list_models
 def list_shipped(family: str | None = None) -> list[str]:
     """Names of the shipped checkpoints (``assets/models/NAME.json``), optionally only those whose
     architecture is ``family`` ("cnn", "senn", "protodl"): e.g. ``list_shipped("senn")`` →
-    ["senn", "senn-adv", "senn-lip"] (the robust variants train the same architecture)."""
+    ["senn", "senn-adv", "senn-k5", "senn-lip"] (the 5-concept senn-k5 and the robust variants share the class)."""
     names = []
     for card in sorted(SHIPPED_DIR.glob("*.json"), key=lambda p: p.stem):
         try:

@@ -140,6 +140,7 @@ def train_model(
         "train_seconds": round(seconds, 1),
         "device": str(dev),
         "final_epoch_losses": history[-1] if history else {},
+        **({"loss_terms": model.loss_terms(cfg)} if hasattr(model, "loss_terms") else {}),
         **({"init_from": start_card} if start_card else {}),
         **({"loss": model.loss_terms(cfg)} if hasattr(model, "loss_terms") else {}),
         **extras,

@@ -22,3 +22,13 @@ def test_a_family_without_a_robust_model_says_how_to_train_one(monkeypatch):
     at = open_page("defense_comparison.py")
     assert not at.exception
     assert any("--defense adversarial" in i.value for i in at.info)
+
+
+def test_the_senn_defenses_run_beside_their_natural_model_senn_k5():
+    at = open_page("defense_comparison.py", {"def_family": "SENN: concept attack", "def_model": "senn-lip",
+                                             "def_steps": "3"})
+    assert not at.exception
+    assert at.selectbox(key="def_model").options == ["senn-adv", "senn-lip"]   # senn and senn-k5 are not robust models
+    at = next(b for b in at.button if b.label.startswith("Run")).click().run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["model"]) == ["senn-k5", "senn-lip"]

@@ -52,8 +52,12 @@ def test_committed_results_open_from_a_shared_link(monkeypatch):
     """The repo's results/ folder (the report's runs) opens on the experiment named in the URL."""
     at = _shared_link(monkeypatch, exp_folder="senn-distances")
     assert at.selectbox(key="exp_folder").value == "senn-distances"
-    assert any("Verdict" in m.value and "reproduced" in m.value for m in at.markdown)
-    assert any("experiment senn-distances --n 100" in c.value for c in at.code)
+    import json
+    from pathlib import Path
+
+    manifest = json.loads((Path(__file__).parents[2] / "results" / "senn-distances" / "manifest.json").read_text())
+    assert any("Verdict" in m.value and manifest["verdict"] in m.value for m in at.markdown)
+    assert any(manifest["command"] in c.value for c in at.code)                 # the folder's own command
     assert float({m.label: m.value for m in at.metric}["compute seconds"]) > 60
 
 

@@ -29,13 +29,37 @@ def test_senn_cli_and_experiment_share_one_summary(shipped, test_split):
     res = senn_distances(shipped["senn"][0], x, y, n=4, targets=2, steps=2, seed=0)
     cli = res.summary()
     assert list(cli) == SENN_CLI_KEYS                                  # the published CLI keys, in order
-    exp = _experiment_summary("senn-distances", res.idx.tolist(), shipped, test_split, targets=2, steps=2, seed=0)
-    assert set(exp) == set(cli) - {"seconds"}
+    exp = _experiment_summary("senn-distances", res.idx.tolist(), shipped, test_split, targets=2, steps=2, seed=0,
+                              eps_values=[0.3])
+    assert set(cli) - {"seconds"} <= set(exp)                          # the CLI's numbers, then the experiment's own
     for k in ("n", "targets", "adv_outclass_median", "in_class_median", "out_class_median", "adv_over_out_class",
               "adv_over_in_class", "linf_max"):
         assert exp[k] == cli[k], k
     assert exp["label_kept_rate"] == pytest.approx(cli["label_kept_rate"])  # float32 over pairs vs per-digit mean
     assert cli["adv_outclass_median"] == res.adv_outclass.median().item()
+
+
+def test_senn_distances_summary_has_the_control_the_sweep_the_pool_and_the_relevance_change(shipped, test_split):
+    x, y, _ = test_split
+    s = _experiment_summary("senn-distances", [3, 7, 11], shipped, test_split, targets=2, steps=2, seed=0,
+                            eps_values=[0.05, 0.3])
+    assert [b["eps"] for b in s["by_eps"]] == [0.05, 0.3]
+    for b in s["by_eps"]:
+        assert b["adv_inclass_median"] > 0 and b["adv_outclass_over_inclass"] == b["adv_outclass_median"] / b["adv_inclass_median"]
+        assert b["relevance_change_median"] >= 0 and b["relevance_change_target_median"] > 0
+    assert s["pool_size"] == 5000                                      # every digit of the offline subset
+    assert s["in_class_pool_median"] <= s["in_class_median"]           # more neighbours, nearer minimum
+    verdict, why = EXPERIMENTS.get("senn-distances")().verdict(s)
+    assert "in-class control" in why and "relevance change" in why
+    # the control's digits: the same attack toward same-class targets, rerun by hand for one digit
+    assert s["control_targets"] == 2
+    res = senn_distances(shipped["senn"][0], x, y, idx=torch.tensor([3]), targets=2, steps=2, eps=0.3,
+                         in_class_control=True, seed=0)
+    assert res.adv_inclass.shape == (1,) and res.relevance_change.shape == (1,)
+    # more targets than the class has other digits: the control takes all of them, the out-class attack all T
+    res = senn_distances(shipped["senn"][0], x, y, idx=torch.tensor([3]), targets=150, steps=1, eps=0.3,
+                         in_class_control=True, seed=0)
+    assert res.config["control_targets"] == int((y == y[3]).sum()) - 1 < 150 and res.target_idx.shape == (1, 150)
 
 
 def test_protodl_cli_and_experiment_share_one_summary(shipped, test_split):

@@ -178,7 +178,7 @@ BAD_PARAMS = [
     ("saliency-fragility", {"eps_values": [0.1, "x"]}, r"parameter eps_values\[1\] must be a number"),
     ("protodl-table", {"classes": [12]}, r"parameter classes\[0\] must be a whole number from 0 to 9, got 12"),
     ("senn-distances", {"epz": 0.1},
-     r"unknown parameter \"epz\" for experiment senn-distances; known: chunk, eps, lam, n, steps, targets"),
+     r"unknown parameter \"epz\" for experiment senn-distances; known: chunk, eps, eps_values, lam, n, steps, targets"),
     ("faithfulness", {"\x1b[31mred\n": 1}, r"unknown parameter \"\\u001b\[31mred\\n\""),
 ]
 
