@@ -292,8 +292,10 @@ def downloads(files: dict[str, tuple[str, bytes, str]], key: str) -> None:
 
 
 def figure_downloads(fig, stem: str, key: str, container=st) -> None:
-    """PNG (≥ 1200 px wide, for slides), SVG (for papers) and HTML downloads of ``fig``. PNG and SVG are
-    rendered only when clicked (kaleido + Chromium); a missing renderer gives a clear note in the file."""
+    """PNG (≥ 1200 px wide, for slides), SVG (for papers) and HTML downloads of ``fig``. All three are
+    rendered only when clicked (PNG/SVG through kaleido + Chromium; a missing renderer gives a clear note in the
+    file): the standalone HTML embeds plotly.js (4.7 MB), and rendered eagerly it cost every figure of every run
+    that much server memory (+100 % RSS after 20 sessions in benchmarks/bench_load.py)."""
     from sem_core.viz.export import figure_html, figure_png, figure_svg
 
     def render(fn):
@@ -309,7 +311,7 @@ def figure_downloads(fig, stem: str, key: str, container=st) -> None:
                        on_click="ignore", icon=":material/download:", width="stretch")
     c2.download_button("SVG", render(figure_svg), file_name=f"{stem}.svg", mime="image/svg+xml", key=f"{key}_svg",
                        on_click="ignore", icon=":material/download:", width="stretch")
-    c3.download_button("HTML", figure_html(fig), file_name=f"{stem}.html", mime="text/html", key=f"{key}_html",
+    c3.download_button("HTML", render(figure_html), file_name=f"{stem}.html", mime="text/html", key=f"{key}_html",
                        on_click="ignore", icon=":material/download:", width="stretch")
 
 
