@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
                    help="override a parameter, e.g. --param targets=20 --param 'eps_values=[0.05,0.1]'")
+    p.add_argument("--protocol", default=None, help="the experiment's protocol parameter (lipschitz: authors|strict; "
+                   "saliency-fragility: authors|strict); the same as --param protocol='\"NAME\"'")
     _common(p)
 
     p = sub.add_parser("report", help="write docs/RESULTS.md from saved experiment folders")
@@ -171,6 +173,8 @@ def _experiment(args: argparse.Namespace) -> dict[str, Any]:
             params[key] = json.loads(raw)
         except json.JSONDecodeError:
             raise SemError(f"--param {item}: the value must be JSON (e.g. 20, 0.1, [0.05,0.1], \"cnn\")") from None
+    if args.protocol is not None:
+        params["protocol"] = args.protocol
     bar, on_step = _progress(f"experiment {args.name} (chunks)")
     manifest = run_experiment(args.name, args.out, n=args.n, device=args.device, seed=args.seed, on_step=on_step, **params)
     bar.close()
