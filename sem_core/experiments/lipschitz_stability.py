@@ -19,6 +19,16 @@ from .runner import EXPERIMENTS, Experiment, Outputs
 from .sampling import pick_digits
 
 
+def stability_ranking(values: dict[str, float], senn_key: str) -> tuple[str | None, bool, str]:
+    """(the largest post-hoc explainer or None, whether ``senn_key`` is at or below every post-hoc value, the values
+    as sorted text): the ranking the Lipschitz-type verdicts share ("senn:..." entries are not post-hoc)."""
+    post = {k: v for k, v in values.items() if not k.startswith("senn:")}
+    text = "; ".join(f"{k} {v:.3g}" for k, v in sorted(values.items(), key=lambda kv: kv[1]))
+    senn = values.get(senn_key)
+    return (max(post, key=post.get) if post else None,
+            bool(post) and senn is not None and senn <= min(post.values()), text)
+
+
 def _other_search(search: str) -> str:
     return "bayesopt" if search == "gp_minimize" else "gp_minimize"
 
@@ -102,13 +112,10 @@ class Lipschitz(Experiment):
         med = s["medians"]
         post = {k: v for k, v in med.items() if not k.startswith("senn:")}
         senn_key = "senn:theta_pred" if "senn:theta_pred" in med else "senn:self"
-        senn = med.get(senn_key)
-        text = "; ".join(f"{k} {v:.3g}" for k, v in sorted(med.items(), key=lambda kv: kv[1]))
+        worst, senn_best, text = stability_ranking(med, senn_key)
         where = f"protocol {s.get('protocol', '?')}"
-        if not post:
+        if worst is None:
             return "not", f"no post-hoc explainer was run ({where})"
-        worst = max(post, key=post.get)
-        senn_best = senn is not None and senn <= min(post.values())
         if worst == "lime" and senn_best:
             return "reproduced", f"{where}: LIME least stable, SENN ({senn_key}) most stable (medians: {text})"
         if worst == "lime" or senn_best:
@@ -116,5 +123,5 @@ class Lipschitz(Experiment):
         rank = sorted(post, key=post.get, reverse=True)
         lime = f"LIME ranks {rank.index('lime') + 1} of {len(rank)} post-hoc explainers (worst: {worst})" \
             if "lime" in rank else f"worst post-hoc explainer: {worst}"
-        senn_txt = "" if senn is None else f"; SENN ({senn_key}) is not the most stable"
+        senn_txt = "" if senn_key not in med else f"; SENN ({senn_key}) is not the most stable"
         return "not", f"{where}: {lime}{senn_txt} (medians: {text})"
