@@ -4,7 +4,8 @@ import streamlit as st
 from app_pages.common import (chart, details, downloads, get_model, keep_result, link_wants_result, model_help,
                           presenting, provenance_json, sidebar, test_split_for, url_choice, url_number, user_errors)
 from sem_core.experiments.sampling import pick_digits
-from sem_core.lipschitz import SELF, estimate_seconds, lipschitz_by_explainer, list_lipschitz_explainers
+from sem_core.lipschitz import (SELF, estimate_seconds, get_protocol, lipschitz_by_explainer, list_lipschitz_explainers,
+                                list_protocols)
 from sem_core import list_shipped, model_device
 from sem_core.viz.lipschitz import lipschitz_box, lipschitz_frame, pair_figure, point_labels, worst_case
 
@@ -33,6 +34,15 @@ with user_errors():
     options = list_lipschitz_explainers(model)
     default = ([SELF] if SELF in options else []) + DEFAULTS
     names = c2.multiselect("Explainers", options, default=default, key=f"lip_expl_{name}")
+    protocol = url_choice("Protocol", "lip_protocol", ["project", *list_protocols()], "project",
+                          help="project: gradient ascent for differentiable explainers, BO otherwise, in the ε-ball. "
+                               "strict: one search (BO) for all, L∞ ball. authors: the authors' code (box of ε·std per "
+                               "pixel, skopt gp_minimize, quickshift LIME, SENN θ_ŷ over ‖Δx‖) — slow.")
+    if protocol != "project":
+        spec = get_protocol(protocol)
+        st.caption(f"**{protocol}**: {spec.summary}; ε = {spec.eps} ({spec.neighbourhood}) replaces the slider.")
+        with st.expander(f"How protocol {protocol} differs (with sources)"):
+            st.markdown("\n".join(f"- {note}" for note in spec.notes) + f"\n\nSources: {'; '.join(spec.citations)}.")
     c1, c2, c3 = st.columns(3)
     n = url_number("Digits", "lip_n", 5, 1, 100, integer=True, container=c1)
     eps = url_number("ε (L∞ radius, pixel units)", "lip_eps", 0.1, 0.01, 1.0, step=0.01, format="%.2f", container=c2)
@@ -47,7 +57,8 @@ with user_errors():
         dev = model_device(model)
         bar = st.progress(0.0, text="Estimating…")
         est = lipschitz_by_explainer(model, names, x_all[idx].to(dev), eps=eps, budget=budget,
-                                     on_step=lambda done, total: bar.progress(done / total, text=f"{done / total:.0%}"))
+                                     on_step=lambda done, total: bar.progress(done / total, text=f"{done / total:.0%}"),
+                                     protocol=None if protocol == "project" else protocol, source=source)
         bar.empty()
         results, skipped = est.results, est.skipped  # skipped: e.g. LRP has no rule for SENN's layers
         keep_result("lip", params, results=results, skipped=skipped, idx=idx, model=name, eps=eps, budget=budget,
@@ -61,7 +72,8 @@ if not out.get("results"):
     st.stop()
 results, idx = out["results"], out["idx"]
 st.header(f"Estimates on {len(idx)} test digits ({out['model']})")
-st.caption(f"ε = {out['eps']:g}, budget {out['budget']} calls per digit; search: "
+st.caption(f"protocol {next(iter(results.values())).config.get('protocol', 'project')}; "
+           f"ε = {out['eps']:g}, budget {out['budget']} calls per digit; search: "
            + ", ".join(f"{e} → {r.search}" for e, r in results.items()))
 st.markdown("One box per explainer, one point per digit (log scale); click a point to see its worst case.")
 box = lipschitz_box({e: r.values for e, r in results.items()}, digits=idx.tolist())

@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default=None, metavar="ADDR",
                    help="with --executor ray: a running cluster's head (HOST:PORT, ray://HOST:PORT or auto); "
                         "without it a local Ray is started on this machine")
+    p.add_argument("--protocol", default=None, help="the experiment's protocol parameter (lipschitz: authors|strict; "
+                   "saliency-fragility: authors|strict); the same as --param protocol='\"NAME\"'")
     _common(p)
 
     p = sub.add_parser("report", help="write docs/RESULTS.md from saved experiment folders")
@@ -199,6 +201,8 @@ def _experiment(args: argparse.Namespace) -> dict[str, Any]:
     from .experiments.executors import create_executor
 
     executor = create_executor(args.executor, address=args.address, device=args.device)  # checked before any work
+    if args.protocol is not None:
+        params["protocol"] = args.protocol
     bar, on_step = _progress(f"experiment {args.name} (chunks)")
     manifest = run_experiment(args.name, args.out, n=args.n, device=args.device, seed=args.seed, on_step=on_step,
                               executor=executor, **params)

@@ -345,7 +345,7 @@ HANDLERS["influence"] = _influence
 
 
 def _register_lipschitz(sub, common) -> None:
-    from .lipschitz import list_searches
+    from .lipschitz import list_protocols, list_searches
     from .api import list_shipped
 
     p = sub.add_parser("lipschitz", help="local Lipschitz estimates of an explainer (papers 001 eq. 5, 002 eqs. 1-2)")
@@ -354,10 +354,15 @@ def _register_lipschitz(sub, common) -> None:
     p.add_argument("--n", type=int_range(1, MAX_N), default=10)
     p.add_argument("--eps", type=float_range(0.0, 1e6, lo_open=True), default=0.1,
                    help="radius: L-inf in (0, 1] for the continuous searches, an L2 radius > 0 for --search discrete")
-    p.add_argument("--budget", type=int_range(2, 100_000), default=40, help="explainer evaluations per digit")
+    p.add_argument("--budget", type=int_range(2, 100_000), default=None,
+                   help="explainer evaluations per digit (default 40; with --protocol: ratio evaluations, default the protocol's)")
     p.add_argument("--search", "--method", dest="search", default="auto", choices=["auto", *list_searches()],
                    help="the search algorithm (--method is its old name)")
     p.add_argument("--restarts", type=int_range(1, 1000), default=4)
+    p.add_argument("--protocol", default=None, choices=list_protocols(),
+                   help="run under a named protocol (sem_core.lipschitz.protocols: neighbourhood, search, explainer "
+                        "settings, SENN ratio); --eps is then ignored, --budget is the ratio evaluations per digit "
+                        "(default: the protocol's) and --search other than auto replaces the protocol's search")
     p.add_argument("--save", default=None, metavar="PATH.npz", help="write x, x_prime, values")
     common(p)
 
@@ -378,16 +383,18 @@ def run_lipschitz(args: argparse.Namespace) -> dict[str, Any]:
                          "(only --search discrete takes an L2 radius above 1)")
     check_save(args.save)
     model, card, x, y, src = _data_for(args.model, args.device)
-    if args.explainer not in list_lipschitz_explainers(model):
-        raise UnknownNameError(f"unknown explainer '{args.explainer}' for {args.model}; available: "
-                               f"{', '.join(list_lipschitz_explainers(model))}")
+    known = list_lipschitz_explainers(model) + (["theta_pred"] if args.protocol and hasattr(model, "relevances") else [])
+    if args.explainer not in known:
+        raise UnknownNameError(f"unknown explainer '{args.explainer}' for {args.model}; available: {', '.join(known)}")
     idx = pick_digits(y, args.n, args.seed)
     dev = model_device(model)
+    if args.protocol is not None:
+        return _lipschitz_protocol(args, model, x[idx].to(dev), y[idx], src)
     explanation = explanation_function(model, args.explainer)
     if args.search == "discrete":
         search = create_search("discrete", explanation, sample=x.to(dev), eps=args.eps)
     else:
-        search = create_search(args.search, explanation, eps=args.eps, budget=args.budget, restarts=args.restarts,
+        search = create_search(args.search, explanation, eps=args.eps, budget=args.budget or 40, restarts=args.restarts,
                                seed=args.seed)
     bar, on_step = _progress(f"lipschitz {args.model}/{args.explainer}")
     start = time.perf_counter()
@@ -398,5 +405,29 @@ def run_lipschitz(args: argparse.Namespace) -> dict[str, Any]:
         save_npz(args.save, x=res.x, x_prime=res.x_prime, values=res.values, y=y[idx])
     vals = res.values
     return {"model": args.model, "explainer": args.explainer, "data_source": src, "method": res.search,
-            "values": vals.tolist(), "median": vals.median().item(), "budget": res.calls, "budget_asked": args.budget,
-            "eps": args.eps, "n": len(idx), "seconds": seconds}
+            "values": vals.tolist(), "median": vals.median().item(), "budget": res.calls, "budget_asked": args.budget or 40,
+            "eps": args.eps, "n": len(idx), "seconds": seconds, "protocol": None}
+
+
+def _lipschitz_protocol(args: argparse.Namespace, model, x, y, src: str) -> dict[str, Any]:
+    """``lipschitz --protocol NAME``: ``protocol_lipschitz`` on the digits; the JSON names the protocol."""
+    import time
+
+    from .lipschitz.protocols import get_protocol, pixel_std, protocol_lipschitz
+
+    if args.search == "discrete":
+        raise UsageError("--protocol runs a continuous search (gp_minimize, bayesopt, random); not --search discrete")
+    protocol = get_protocol(args.protocol)
+    bar, on_step = _progress(f"lipschitz {args.model}/{args.explainer} ({protocol.name})")
+    start = time.perf_counter()
+    res = protocol_lipschitz(model, args.explainer, x, protocol, std=pixel_std(src), seed=args.seed, calls=args.budget,
+                             search=None if args.search == "auto" else args.search, on_step=on_step)
+    seconds = time.perf_counter() - start
+    bar.close()
+    if args.save:
+        save_npz(args.save, x=res.x, x_prime=res.x_prime, values=res.values, y=y)
+    return {"model": args.model, "explainer": args.explainer, "data_source": src, "protocol": protocol.name,
+            "method": res.search, "values": res.values.tolist(), "median": res.values.median().item(),
+            "calls": res.calls, "ratio_calls": res.config["ratio_calls"], "neighbourhood": protocol.neighbourhood,
+            "eps": protocol.eps, "n": len(x), "seconds": seconds, "config": res.config,
+            "protocol_notes": list(protocol.notes)}

@@ -9,6 +9,7 @@ turns saved folders into docs/RESULTS.md.
 from . import defenses, faithfulness, lipschitz_stability, protodl_table, saliency_fragility, senn_lambda  # noqa: F401
 from . import influence_fragility  # noqa: F401
 from .executors import EXECUTORS, create_executor, list_executors
+from . import discrete_lipschitz, noise_stability, saliency_region  # noqa: F401  (issue 12)
 from .protodl_distances import ProtoDistancesResult, protodl_distances, protodl_summary
 from .report import compute_seconds, find_manifests, write_report
 from .runner import EXPERIMENTS, list_experiments, load_results, run_experiment

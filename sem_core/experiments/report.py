@@ -98,6 +98,55 @@ def _readable(paths: list[Path]) -> list[dict[str, Any]]:
     return manifests
 
 
+#: per experiment, the summary entry compared across protocols in the side-by-side table
+SIDE_BY_SIDE = {"lipschitz": "medians", "saliency-fragility": "gaps_vs_random"}
+
+
+def _slug(m: dict[str, Any]) -> str:
+    """The experiment's name, with its protocol when it ran under one (anchors and figure file names)."""
+    protocol = m["params"].get("protocol")
+    return f"{m['experiment']}-{protocol}" if protocol else m["experiment"]
+
+
+def _title(m: dict[str, Any]) -> str:
+    protocol = m["params"].get("protocol")
+    return f"{m['experiment']} (protocol {protocol})" if protocol else m["experiment"]
+
+
+def _protocols_side_by_side(manifests: list[dict[str, Any]]) -> list[str]:
+    """For each experiment run under several protocols: one table of its compared quantity per protocol, the
+    gp_minimize-vs-batched-BO timings where a run compared searches, and every protocol's notes and citations."""
+    lines: list[str] = []
+    for name, key in SIDE_BY_SIDE.items():
+        runs = [m for m in manifests if m["experiment"] == name and m["params"].get("protocol")]
+        if len(runs) < 2:
+            continue
+        protos = [m["params"]["protocol"] for m in runs]
+        rows = list(dict.fromkeys(k for m in runs for k in m["summary"].get(key, {})))
+        lines += ["", f"### {name}: protocols side by side", "", f"`{key}` per protocol (verdicts: "
+                  + "; ".join(f"{p} **{m['verdict']}**" for p, m in zip(protos, runs)) + ").", "",
+                  "| | " + " | ".join(protos) + " |", "| --- |" + " --- |" * len(protos)]
+        lines += [f"| {r} | " + " | ".join(_fmt(m["summary"].get(key, {}).get(r, "—")) for m in runs) + " |"
+                  for r in rows]
+        for p, m in zip(protos, runs):
+            comp = m["summary"].get("compare")
+            if comp:
+                main = m["summary"]
+                lines += ["", f"Searches on the same digits under protocol {p} (median estimate, seconds for all "
+                          f"{m['params'].get('n')} digits on this machine):", "",
+                          f"| explainer | {main.get('search')} median | {main.get('search')} s | {comp['search']} median "
+                          f"| {comp['search']} s | digits where {comp['search']} is higher |", "| --- |" + " --- |" * 5]
+                lines += [f"| {e} | {_fmt(main['medians'][e])} | {_fmt(main['seconds'][e])} | "
+                          f"{_fmt(comp['medians'][e])} | {_fmt(comp['seconds'][e])} | {comp['higher_than_main'][e]} |"
+                          for e in main["medians"]]
+        for p, m in zip(protos, runs):
+            spec = m["summary"].get("protocol_spec", {})
+            lines += ["", f"Protocol **{p}**:"] + [f"- {n}" for n in spec.get("notes", [])]
+            if spec.get("citations"):
+                lines += [f"- Sources: {'; '.join(spec['citations'])}."]
+    return ["", "## Protocols side by side"] + lines if lines else []
+
+
 def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Path:
     """Write the report and copy the figures it links next to it (``figures/``); returns its path."""
     out = Path(out)
@@ -119,10 +168,11 @@ def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Pa
              "and *not* otherwise; each says by how much.", "",
              "| experiment | reproduces | verdict | N | compute seconds |", "| --- | --- | --- | --- | --- |"]
     for m in manifests:
-        lines.append(f"| [{m['experiment']}](#{m['experiment']}) | {m['paper']} | **{m['verdict']}** | "
+        lines.append(f"| [{_title(m)}](#{_slug(m)}) | {m['paper']} | **{m['verdict']}** | "
                      f"{m['params'].get('n')} | {compute_seconds(m):.0f} |")
+    lines += _protocols_side_by_side(manifests)
     for m in manifests:
-        lines += ["", f"## {m['experiment']}", "", f"*{m['paper']}.* **Claim:** {m['claim']}", "",
+        lines += ["", f'<a id="{_slug(m)}"></a>', "", f"## {_title(m)}", "", f"*{m['paper']}.* **Claim:** {m['claim']}", "",
                   f"**Verdict: {m['verdict']}** — {m['verdict_reason']}.", "",
                   f"Command: `{m['command']}` ({compute_seconds(m):.0f} s of computation on "
                   f"{m['device']}, 2 shared cores; data: {m['data_source']}; last run: chunks computed "
@@ -130,7 +180,7 @@ def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Pa
                   + (f", recomputed {m['chunks_recomputed']}" if m.get("chunks_recomputed") else "") + ")."]
         summary = m["summary"]
         per_model = _per_model_verdicts(summary)
-        quantities = [f"| {k} | {_fmt(v)} |" for k, v in summary.items() if not _is_rows(v)
+        quantities = [f"| {k} | {_fmt(v)} |" for k, v in summary.items() if k != "protocol_spec" and not _is_rows(v)
                       and (not isinstance(v, list) or len(v) < 12) and not (per_model and k in PER_MODEL)]
         lines += (["", "| quantity | value |", "| --- | --- |"] + quantities if quantities else []) + per_model
         for k, v in summary.items():
@@ -144,13 +194,13 @@ def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Pa
             src = m["_dir"]
             if "png" in entry:
                 if (src / entry["png"]).is_file():
-                    shutil.copyfile(src / entry["png"], fig_dir / f"{m['experiment']}-{entry['png']}")
-                    lines += ["", f"![{stem}](figures/{m['experiment']}-{entry['png']})"]
+                    shutil.copyfile(src / entry["png"], fig_dir / f"{_slug(m)}-{entry['png']}")
+                    lines += ["", f"![{stem}](figures/{_slug(m)}-{entry['png']})"]
                 else:
                     log.warning("skipped figure %s: the file is missing", src / entry["png"])
-            if _interactive(src, entry, fig_dir / f"{m['experiment']}-{entry['html']}"):
-                lines += ["", f"Interactive figure: [figures/{m['experiment']}-{entry['html']}]"
-                              f"(figures/{m['experiment']}-{entry['html']})"
+            if _interactive(src, entry, fig_dir / f"{_slug(m)}-{entry['html']}"):
+                lines += ["", f"Interactive figure: [figures/{_slug(m)}-{entry['html']}]"
+                              f"(figures/{_slug(m)}-{entry['html']})"
                           + (f" ({entry['png_skipped']})" if "png_skipped" in entry else "")]
     integrity.write_atomic(out, "\n".join(lines) + "\n")
     return out

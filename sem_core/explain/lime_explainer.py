@@ -8,7 +8,8 @@ import torch
 import torch.nn as nn
 
 from .base import register_explainer
-from .superpixels import captum_per_image, paint, superpixel_attribution
+from ..errors import SemError
+from .superpixels import captum_per_image, grid_segments, superpixel_attribution
 
 KERNEL_WIDTH = 0.25  # lime's LimeImageExplainer default, on cosine distance to "all on"
 
@@ -56,27 +57,53 @@ def _quiet_lime_class():
     return QuietLimeImageExplainer
 
 
-def _lime_package(model, x, target, segments, samples, seed):
-    explainer_cls = _quiet_lime_class()
-    seg = segments.cpu().numpy()
-    n_seg = int(seg.max()) + 1
-    weights = torch.zeros(x.shape[0], n_seg, dtype=x.dtype)
+def _lime_package(model, x, target, segments, samples, seed, *, features: int = 0, output: str = "logits",
+                  hide: str = "black"):
+    """lime's LimeImageExplainer per image. ``segments``: one [H,W] map for the batch or a list of one per image.
 
-    def classify(imgs: np.ndarray) -> np.ndarray:  # [N,H,W,3] -> logits [N,10]
+    features: keep the ``features`` largest |w| (lime's ``num_features``; 0 = every superpixel); output:
+    "logits" or "probs" (softmax, what a Keras ``model.predict`` returns); hide: "black" (hide_color=0) or
+    "mean" (hide_color=None: a hidden superpixel takes its mean value, lime's default).
+    """
+    explainer_cls = _quiet_lime_class()
+    per_image = isinstance(segments, list)
+    maps = torch.zeros_like(x)
+
+    def classify(imgs: np.ndarray) -> np.ndarray:  # [N,H,W,3] -> logits or probabilities [N,10]
         batch = torch.as_tensor(imgs[..., 0], dtype=x.dtype, device=x.device)[:, None]
         with torch.no_grad():
-            return model(batch).double().cpu().numpy()
+            out = model(batch)
+            return (out.softmax(1) if output == "probs" else out).double().cpu().numpy()
 
     for i in range(x.shape[0]):  # lime explains one image at a time
         label = int(target[i])
+        seg_i = segments[i] if per_image else segments
+        seg = seg_i.cpu().numpy()
         explainer = explainer_cls(kernel_width=KERNEL_WIDTH, random_state=seed)
         explanation = explainer.explain_instance(
             x[i, 0].detach().double().cpu().numpy(), classify, labels=(label,), top_labels=None,
-            hide_color=0, num_samples=samples, batch_size=samples,
-            segmentation_fn=lambda image: seg, random_seed=seed)
-        for s, w in explanation.local_exp[label]:
-            weights[i, s] = w
-    return paint(weights.to(x.device), segments)
+            hide_color=0 if hide == "black" else None, num_samples=samples, batch_size=samples,
+            num_features=features or 100_000, segmentation_fn=lambda image, seg=seg: seg, random_seed=seed)
+        weights = torch.zeros(int(seg.max()) + 1, dtype=x.dtype)
+        for s, w in explanation.local_exp[label][:features or None]:
+            weights[s] = w
+        maps[i, 0] = weights.to(x.device)[seg_i.to(x.device)]
+    return maps
+
+
+def quickshift_segments(x: torch.Tensor) -> list[torch.Tensor]:
+    """Quickshift superpixels per image as the authors ran them (robust_interpret ``scripts/main_mnist.py``:
+    lime's ``SegmentationAlgorithm('quickshift', kernel_size=1, max_dist=200, ratio=0.1)``), on the image as
+    their script fed it: scaled to [−1,1] (2x − 1) and made RGB by lime (``gray2rgb``). ``x`` [B,1,H,W] in [0,1]
+    -> B LongTensors [H,W] of segment ids 0..S−1 (5–9 segments on MNIST digits)."""
+    from skimage.color import gray2rgb
+    from skimage.segmentation import quickshift
+
+    out = []
+    for img in x[:, 0].detach().double().cpu().numpy():
+        seg = quickshift(gray2rgb(2.0 * img - 1.0), kernel_size=1, max_dist=200, ratio=0.1)
+        out.append(torch.as_tensor(np.unique(seg, return_inverse=True)[1].reshape(seg.shape), dtype=torch.long))
+    return out
 
 
 _BACKENDS = {"captum": _lime_captum, "lime": _lime_package}
@@ -86,9 +113,10 @@ _BACKENDS = {"captum": _lime_captum, "lime": _lime_package}
                     summary="LIME on 4×4-pixel grid superpixels (Ribeiro et al. 2016)")
 def lime(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *,
          create_graph: bool = False, samples: int = 200, seed: int = 0, cell: int = 4,
-         backend: str = "lime") -> torch.Tensor:
+         backend: str = "lime", segmentation: str = "grid", features: int = 0, output: str = "logits",
+         hide: str = "black") -> torch.Tensor:
     """LIME: a kernel-weighted ridge fit g(z) = w·z + b of S_t(x ⊙ z) over random on/off masks z
-    of grid superpixels; each pixel gets its superpixel's weight w_s (logit units).
+    of superpixels; each pixel gets its superpixel's weight w_s (logit units).
 
     Off superpixels are black (lime ``hide_color=0``); both backends use lime's setup: ridge
     α = 1, kernel exp(−d²/2·0.25²) on the cosine distance between z and all-on.
@@ -97,6 +125,24 @@ def lime(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *,
     backend: "lime" (default: the authors' package, reference; as fast as captum on CPU, 132 vs
     133 ms/image at 200 samples) or "captum". Both loop over images (captum does so internally
     too); the ``samples`` masked images of one image go through the model in one forward.
+    The authors' settings (robust_interpret ``scripts/main_mnist.py``, ``explainers.py`` ``lime_wrapper``),
+    backend "lime" only: segmentation "quickshift" (``quickshift_segments``), features 10 (lime's
+    ``num_features``: the 10 largest |w| kept, the others 0), output "probs" (the softmax), hide "mean".
     Shapes: ``[B,1,28,28]`` -> same, constant per superpixel.
     """
-    return superpixel_attribution("lime", _BACKENDS, backend, model, x, target, samples, seed, cell)
+    authors_options = {"segmentation": (segmentation, ("grid", "quickshift")), "output": (output, ("logits", "probs")),
+                       "hide": (hide, ("black", "mean"))}
+    for key, (value, allowed) in authors_options.items():
+        if value not in allowed:
+            raise SemError(f"lime {key} must be one of {', '.join(allowed)}; got {value!r}")
+    if int(features) != features or features < 0:
+        raise SemError(f"lime features must be an integer >= 0 (0 = all superpixels); got {features}")
+    if (segmentation, features, output, hide) == ("grid", 0, "logits", "black"):
+        return superpixel_attribution("lime", _BACKENDS, backend, model, x, target, samples, seed, cell)
+    if backend != "lime":
+        raise SemError("lime's segmentation/features/output/hide options need backend 'lime' (the authors' package)")
+    if samples < 2:
+        raise SemError(f"lime needs samples >= 2; got {samples}")
+    segments = quickshift_segments(x) if segmentation == "quickshift" else grid_segments(x.shape[2], x.shape[3], cell)
+    return _lime_package(model, x.detach(), target, segments, samples, seed, features=int(features), output=output,
+                         hide=hide)

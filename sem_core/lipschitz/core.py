@@ -24,11 +24,12 @@ MIN_DENOMINATOR = 1e-12
 class SearchSpec:
     """Settings shared by the continuous searches (validated by ``ContinuousSearch``).
 
-    eps: L∞ radius in pixel units; budget: explainer calls per image, E(x) included; restarts and
+    eps: L∞ radius in pixel units (or per-pixel half-widths [1,C,H,W] of a box); budget: explainer calls per
+    image, E(x) included; restarts and
     step_size: gradient ascent only; batch_size: images per explainer call (random, bayesopt).
     """
 
-    eps: float
+    eps: float | torch.Tensor
     budget: int
     restarts: int
     step_size: float | None

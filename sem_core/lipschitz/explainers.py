@@ -57,13 +57,17 @@ class LipschitzByExplainer:
 
 def lipschitz_by_explainer(model, explainers: Sequence[str], x: torch.Tensor, *, eps: float = 0.1,
                            budget: int = 20, seed: int = 0,
-                           on_step: Callable[[int, int], None] | None = None) -> LipschitzByExplainer:
+                           on_step: Callable[[int, int], None] | None = None, protocol: str | None = None,
+                           source: str = "subset") -> LipschitzByExplainer:
     """``local_lipschitz`` of each named explainer (or "self") of ``model`` on the digits ``x``.
 
     Each explainer uses its default search (gradient ascent when differentiable, Bayesian
     optimisation otherwise). An explainer the model cannot use (a ``SemError``, e.g. LRP on SENN's
     softplus layers) is skipped with its message and the others still run. ``on_step(done, total)``
     follows the whole loop in per-mille (done of 1000), so a page can draw one bar over every explainer.
+    ``protocol`` ("authors", "strict"; ``sem_core.lipschitz.protocols``): run each explainer under that protocol
+    instead (its neighbourhood, eps, search and settings; ``budget`` = ratio evaluations per digit; ``source``:
+    the data whose per-pixel std a box_std protocol needs).
 
     Example:
         >>> out = lipschitz_by_explainer(cnn, ["saliency", "lime"], x[:5], eps=0.1, budget=20)
@@ -77,6 +81,14 @@ def lipschitz_by_explainer(model, explainers: Sequence[str], x: torch.Tensor, *,
                 on_step(min(1000, (1000 * j + 1000 * done // max(total, 1)) // len(explainers)), 1000)
 
         try:
+            if protocol is not None:
+                from .protocols import get_protocol, pixel_std, protocol_lipschitz
+
+                p = get_protocol(protocol)
+                std = pixel_std(source) if p.neighbourhood == "box_std" else None
+                out.results[name] = protocol_lipschitz(model, name, x, p, std=std, seed=seed, calls=budget,
+                                                       on_step=inner)
+                continue
             out.results[name] = local_lipschitz(explanation_function(model, name), x, eps=eps, budget=budget,
                                                 seed=seed, on_step=inner)
         except SemError as exc:

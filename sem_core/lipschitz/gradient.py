@@ -65,6 +65,8 @@ class GradientSearch(ContinuousSearch):
 
     def __init__(self, explanation, **config):
         super().__init__(explanation, **config)
+        if self.radius is not None:
+            raise AttackError("search 'gradient' takes an L∞ eps, not a per-pixel radius; use 'bayesopt' or 'gp_minimize'")
         if not explanation.differentiable:
             raise AttackError("search 'gradient' needs a differentiable explanation; use 'bayesopt' or 'random' "
                               "for black-box explainers")

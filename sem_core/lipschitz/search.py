@@ -55,10 +55,14 @@ class ContinuousSearch(LipschitzSearch):
         restarts / step_size: gradient ascent only (random starts per image; α, default ε/4).
         seed: fixes the random draws (per image, so batch == one-by-one).
         batch_size: images per explainer call.
+        radius: per-pixel half-widths [C,H,W] of a box neighbourhood (e.g. ε·std of the data,
+            ``sem_core.lipschitz.protocols``), used instead of eps (kept as the scale it was made with);
+            points are still clipped to [0,1]. Random, bayesopt and gp_minimize only.
     """
 
     def __init__(self, explanation: ExplanationFunction, *, eps: float = 0.1, budget: int = 100, restarts: int = 4,
-                 step_size: float | None = None, seed: int = 0, batch_size: int = 64):
+                 step_size: float | None = None, seed: int = 0, batch_size: int = 64,
+                 radius: torch.Tensor | None = None):
         super().__init__(explanation)
         if not 0.0 < eps <= 1.0:
             raise AttackError(f"eps must be in (0, 1] (pixel units), got {eps}")
@@ -68,6 +72,13 @@ class ContinuousSearch(LipschitzSearch):
             raise AttackError(f"restarts and batch_size must be positive integers, got {restarts}, {batch_size}")
         self.eps, self.budget, self.restarts, self.step_size = float(eps), int(budget), int(restarts), step_size
         self.seed, self.batch_size = int(seed), int(batch_size)
+        if radius is not None and (radius.dim() != 3 or not bool((radius > 0).all())):
+            raise AttackError(f"radius must be a [C,H,W] tensor of positive half-widths, got shape {tuple(radius.shape)}")
+        self.radius = radius
+
+    def ball(self, x: torch.Tensor) -> float | torch.Tensor:
+        """The half-width the search uses around ``x``: eps, or the per-pixel radius [1,C,H,W] on x's device."""
+        return self.eps if self.radius is None else self.radius.to(x.device, x.dtype)[None]
 
     def search(self, explain_fn, x, e_x, d_x, denominator_fn, gens, spec: SearchSpec) -> tuple:
         """(values [B], x_prime, expl_prime, history [rounds,B], calls, config)."""
@@ -82,11 +93,11 @@ class ContinuousSearch(LipschitzSearch):
         e_x = explain_batched(explain_fn, x, self.batch_size)
         with torch.no_grad():
             d_x = denominator_fn(x)
-        spec = SearchSpec(eps=self.eps, budget=self.budget, restarts=self.restarts, step_size=self.step_size,
+        spec = SearchSpec(eps=self.ball(x), budget=self.budget, restarts=self.restarts, step_size=self.step_size,
                           batch_size=self.batch_size, on_step=on_step)
         values, x_prime, expl_prime, history, calls, extra = self.search(
             explain_fn, x, e_x, d_x, denominator_fn, image_generators(x, self.seed), spec)
-        config = {"eps": self.eps, "norm": "linf", "budget": self.budget, "seed": self.seed,
+        config = {"eps": self.eps, "norm": "linf" if self.radius is None else "box", "budget": self.budget, "seed": self.seed,
                   "denominator": "custom" if self.explanation.denominator is not None else "input",
                   "batch_size": self.batch_size, **extra}
         return LipschitzResult(values=values.cpu(), x=x.cpu(), x_prime=x_prime.detach().cpu(), expl=e_x.cpu(),

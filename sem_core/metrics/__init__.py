@@ -7,8 +7,8 @@ Example:
 """
 from .mass import center_of_mass, center_shift
 from .normalize import normalize_map
-from .rank import average_ranks, spearman, topk_intersection, topk_mask
+from .rank import average_ranks, masked_spearman, spearman, topk_intersection, topk_mask
 from .similarity import SIMILARITIES, MapSimilarity, make_similarity
 
-__all__ = ["center_of_mass", "center_shift", "normalize_map", "average_ranks", "spearman",
+__all__ = ["center_of_mass", "center_shift", "normalize_map", "average_ranks", "masked_spearman", "spearman",
            "topk_intersection", "topk_mask", "SIMILARITIES", "MapSimilarity", "make_similarity"]

@@ -63,3 +63,23 @@ def topk_intersection(a: torch.Tensor, b: torch.Tensor, k: int) -> torch.Tensor:
                        f"got {tuple(a.shape)} and {tuple(b.shape)}")
     both = topk_mask(a, k) & topk_mask(b, k)
     return both.flatten(1).sum(1).float() / k
+
+
+def masked_spearman(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Spearman's rank correlation per image over the pixels where ``mask`` is true only.
+
+    For maps whose zero background ties hundreds of pixels (MNIST: the black border), the rank correlation on the
+    foreground (e.g. pixels nonzero in x or in x*) is the one that says whether the ordering of the pixels that
+    matter changed. Shapes: ``[B,...]`` three times -> ``[B]``; NaN where the mask keeps < 2 pixels or a map is
+    constant there. Not differentiable.
+    """
+    if not a.shape == b.shape == mask.shape:
+        raise SemError(f"masked_spearman needs maps and mask of one shape; got {tuple(a.shape)}, {tuple(b.shape)}, "
+                       f"{tuple(mask.shape)}")
+    keep = mask.detach().flatten(1).bool()
+    out = torch.full((a.shape[0],), float("nan"), dtype=a.dtype if a.is_floating_point() else torch.float32,
+                     device=a.device)
+    for i in range(a.shape[0]):
+        if int(keep[i].sum()) >= 2:
+            out[i] = spearman(a[i].flatten()[keep[i]][None], b[i].flatten()[keep[i]][None])[0]
+    return out

@@ -133,7 +133,10 @@ def worst_case(result: Any, j: int, n_concepts: int | None = None) -> WorstCase:
     value = float(result.values[j])
     titles = ("x", "x′ (worst case)", "E(x)", "E(x′)", DIFF_TITLE)
     label = "‖x − x′‖₂"
-    if n_concepts:
+    if n_concepts and ex.numel() == n_concepts:  # θ_ŷ (the authors' SENN ratio): one value per concept, over ‖Δx‖
+        ex, ex2 = ex.view(n_concepts, 1), ex2.view(n_concepts, 1)
+        titles = ("x", "x′ (worst case)", "θ_ŷ(x): concept (row), predicted class", "θ_ŷ(x′)")
+    elif n_concepts:
         ex, ex2 = ex.view(n_concepts, 10), ex2.view(n_concepts, 10)
         titles, label = ("x", "x′ (worst case)", "θ(x): concept (row) × class", "θ(x′)", "θ(x′) − θ(x)"), "‖h(x) − h(x′)‖₂"
     return WorstCase(value, num, num / value if value else 0.0, label,

@@ -12,7 +12,10 @@ TINY = {
     "protodl-distances": dict(n=12, steps=3, chunk=5, xi_values=[0.3, 1.0], alpha_values=[0.0, 0.01]),
     "protodl-table": dict(n=2, steps=3),
     "saliency-fragility": dict(n=2, steps=2, methods=["saliency", "deeplift"], kinds=["random", "topk"], eps_values=[0.1]),
-    "lipschitz": dict(n=2, budget=5, explainers=["gradxinput", "occlusion", "senn:self"]),
+    "saliency-region": dict(n=2, steps=2, methods=["saliency"], protocol="strict"),
+    "lipschitz": dict(n=2, calls=4, explainers=["gradxinput", "occlusion", "senn:self"], compare=False),
+    "discrete-lipschitz": dict(n=2, explainers=["saliency", "senn:theta_pred"]),
+    "noise-stability": dict(n=2, draws=1, sigmas=[0.1], explainers=["saliency", "senn:theta_pred"]),
     "senn-lambda": dict(n=2, epochs=1, train_limit=64, lambdas=[0.0, 0.1], train_seeds=[0, 1], budget=5),
     "faithfulness": dict(n=20, chunk=10),
     "defenses": dict(n=2, targets=2, steps=2, saliency_steps=2, chunk=2),
@@ -84,7 +87,7 @@ def test_other_parameters_in_the_same_folder_are_refused(tmp_path):
 
 
 def test_unknown_experiment_lists_them(tmp_path):
-    with pytest.raises(UnknownNameError, match="available: defenses, faithfulness, influence-fragility, lipschitz"):
+    with pytest.raises(UnknownNameError, match="available: defenses, discrete-lipschitz, faithfulness, influence-fragility, lipschitz"):
         run_experiment("nope", tmp_path)
 
 

@@ -181,7 +181,7 @@ def test_errors_are_actionable(linear, smooth_net):
         local_lipschitz(fn, interior() + 1.0, search="random")
     with pytest.raises(AttackError, match="ExplanationFunction"):
         local_lipschitz(linear[1], interior(), search="random")  # a bare function says what to wrap it in
-    assert list_searches() == ["bayesopt", "discrete", "gradient", "random"]
+    assert list_searches() == ["bayesopt", "discrete", "gp_minimize", "gradient", "random"]
 
 
 def _pixel_explainer(z):
