@@ -102,15 +102,24 @@ def _readable(paths: list[Path]) -> list[dict[str, Any]]:
 SIDE_BY_SIDE = {"lipschitz": "medians", "saliency-fragility": "gaps_vs_random"}
 
 
+def _folder_tag(m: dict[str, Any]) -> str:
+    """The run's folder name where it says more than the experiment's name (two runs of one experiment, e.g.
+    ``senn-distances`` and ``senn-distances-t100``, must not share an anchor or figure files)."""
+    folder = Path(m["_dir"]).name if "_dir" in m else m["experiment"]
+    return "" if folder in (m["experiment"], f"{m['experiment']}-{m['params'].get('protocol')}") else folder
+
+
 def _slug(m: dict[str, Any]) -> str:
-    """The experiment's name, with its protocol when it ran under one (anchors and figure file names)."""
+    """The experiment's name, with its protocol when it ran under one, or its folder's name when that differs
+    (anchors and figure file names)."""
     protocol = m["params"].get("protocol")
-    return f"{m['experiment']}-{protocol}" if protocol else m["experiment"]
+    return _folder_tag(m) or (f"{m['experiment']}-{protocol}" if protocol else m["experiment"])
 
 
 def _title(m: dict[str, Any]) -> str:
     protocol = m["params"].get("protocol")
-    return f"{m['experiment']} (protocol {protocol})" if protocol else m["experiment"]
+    title = f"{m['experiment']} (protocol {protocol})" if protocol else m["experiment"]
+    return f"{title}, run {_folder_tag(m)}" if _folder_tag(m) else title
 
 
 def _protocols_side_by_side(manifests: list[dict[str, Any]]) -> list[str]:
