@@ -2,7 +2,7 @@
 import streamlit as st
 import torch
 
-from app_pages.common import (chart, model_choice, model_help, service, session_id, sidebar, test_split_for,
+from app_pages.common import (chart, details, model_choice, model_help, service, session_id, sidebar, test_split_for,
                           timing_caption, url_choice, url_number, user_errors)
 from sem_core import SemError, list_shipped
 from sem_core.attacks import ATTACKS, SALIENCY_METHODS, list_attacks
@@ -20,6 +20,12 @@ sidebar()
 st.title("Batch attack")
 st.markdown("Run one attack on many test digits at once and look at the distributions, as the papers do. "
             "Jobs from every open session run together on the server, so a batch shares the machine fairly.")
+with details():
+    st.markdown("Every digit gets the same attack as on its own page (concept attack: eq. 1 toward a digit of "
+                "another class; prototype attack: eq. 3; saliency: paper 003's top-k attack), run as one batched "
+                "call. The histograms follow paper 000 Fig. 2/3 (distances to the target or the prototypes, "
+                "natural vs adversarial); the box plots paper 003 Fig. 3 (top-k intersection and rank correlation "
+                "per digit). Only digits whose prediction stayed count as successes.")
 
 with user_errors():
     c1, c2, c3 = st.columns(3)
