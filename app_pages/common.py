@@ -192,7 +192,9 @@ def url_choice(label: str, key: str, options: list, default, *, widget=None, con
     raw = st.query_params.get(key)
     shown = kw.get("format_func", str)  # Streamlit writes the displayed label into the URL
     if raw is not None and raw not in {str(o) for o in options} | {str(shown(o)) for o in options}:
-        _ignored(key, raw, "one of " + ", ".join(safe_text(o) for o in options), safe_text(default))
+        expected = ("one of " + ", ".join(safe_text(o) for o in options) if len(options) <= 8
+                    else f"one of the {len(options)} choices in its menu")  # a one-line warning, however many
+        _ignored(key, raw, expected, safe_text(default))
     widget = widget or container.selectbox
     return widget(label, options, index=options.index(default), key=key, bind="query-params", **kw)
 
