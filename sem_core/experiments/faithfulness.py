@@ -17,8 +17,8 @@ class Faithfulness(DigitExperiment):
     models = ("senn",)
     notes = prose("""
         Removing a concept = setting h_i(x) to 0 with θ(x) unchanged; per digit, the Pearson correlation between
-        θ_i(x) for the predicted class and the probability drop over the 5 concepts, as in paper 001's
-        faithfulness estimate.""")
+        θ_i(x) for the predicted class and the probability drop over all k concepts of the model (12 for
+        `senn`), as in paper 001's faithfulness estimate.""")
     defaults = {"n": 1000, "chunk": 250}
 
     def run_chunk(self, spec, ctx):
