@@ -82,6 +82,29 @@ def run_job(spec, label: str = "Attacking…") -> tuple[Any, dict[str, float]]:
                              "cached": handle.cached == handle.n}
 
 
+def run_jobs(specs: dict, label: str = "Computing", skip_errors: bool = False) -> tuple[dict, dict[str, str], dict]:
+    """``run_job`` for each of ``specs`` (name -> JobSpec) in turn, so one session never holds more than one
+    waiting job. Returns (results: name -> result, skipped: name -> message, timings summed over the jobs, "cached"
+    when every one was). ``skip_errors``: a job the algorithm refuses (e.g. LRP on SENN) is skipped with its
+    message and the others still run; a full queue always raises."""
+    from sem_core.service import QueueFullError
+
+    results, skipped, total = {}, {}, {"queue_s": 0.0, "compute_s": 0.0, "cached": True}
+    for j, (name, spec) in enumerate(specs.items()):
+        try:
+            results[name], times = run_job(spec, f"{label}: {name} ({j + 1} of {len(specs)})…")
+        except QueueFullError:
+            raise
+        except sem_core.SemError as exc:
+            if not skip_errors:
+                raise
+            skipped[name] = str(exc)
+            continue
+        total = {"queue_s": total["queue_s"] + times["queue_s"], "compute_s": total["compute_s"] + times["compute_s"],
+                 "cached": total["cached"] and times["cached"]}
+    return results, skipped, total
+
+
 def timing_caption(times: dict[str, Any]) -> str:
     """"from the cache" or "queued 0.0 s, computed 0.2 s" (the load benchmark reads this line)."""
     if times.get("cached"):

@@ -1,12 +1,12 @@
 """Defenses: the same explanation attack on a natural self-explaining model and on its robust version."""
 import streamlit as st
-import torch
 
 import sem_core
-from app_pages.common import (MODEL_LABELS, chart, details, digit_picker, get_model, model_help, sidebar, test_split_for,
-                          url_choice, url_number, user_errors)
-from sem_core.attacks import compare_models
+from app_pages.common import (MODEL_LABELS, chart, details, digit_picker, model_help, more_settings, presenting, run_jobs,
+                              sidebar, test_split_for, timing_caption, url_choice, url_number, user_errors)
+from sem_core.attacks.compare import Comparison
 from sem_core.experiments.defenses import PAIRS
+from sem_core.views import comparison_jobs
 from sem_core.viz import image_figure
 from sem_core.viz.attacks import senn_figure, senn_ranges
 
@@ -47,15 +47,14 @@ with user_errors():
             x_t, _, _ = digit_picker("def_tgt", "Target x_t (concepts to imitate)", 2, x_all, y_all, avoid="def_src")
     c1, c2 = st.columns(2)
     eps = url_number("ε (L∞ radius, pixel units)", "def_eps", 0.3, 0.01, 1.0, step=0.05, format="%.2f", container=c1)
-    steps = url_number("PGD steps", "def_steps", 100, 1, 1000, integer=True, container=c2)
+    with more_settings():
+        steps = url_number("PGD steps", "def_steps", 100, 1, 1000, integer=True, container=st if presenting() else c2)
     ready = x is not None and (family != "senn" or x_t is not None)
     if st.button("Run on both models", type="primary", disabled=not ready) and ready:
-        bar = st.progress(0.0, text="Attacking…")
-        models = {name: get_model(name)[0] for name in (natural, robust)}
-        cmp = compare_models(models, ATTACK[family], x, None if y is None else torch.tensor([y]), target=x_t,
-                             eps=eps, steps=steps, on_step=lambda d, n: bar.progress(d / n, text=f"step {d}/{n}"))
-        bar.empty()
-        st.session_state["def_result"] = dict(cmp=cmp, family=family, caption=caption)
+        jobs = comparison_jobs([natural, robust], ATTACK[family], x, y, x_t, eps=eps, steps=steps)
+        results, _, times = run_jobs(jobs, "Attacking")
+        st.session_state["def_result"] = dict(cmp=Comparison(ATTACK[family], results), family=family, caption=caption,
+                                              times=times)
 
 if "def_result" not in st.session_state:
     st.info("Pick the digits and press **Run on both models**.")
@@ -63,7 +62,8 @@ if "def_result" not in st.session_state:
 
 out = st.session_state["def_result"]
 cmp, family = out["cmp"], out["family"]
-st.caption(f"{out['caption']}; ε = {eps:g}, {steps} steps")
+config = next(iter(cmp.results.values())).config  # the result's own settings, not the controls' now
+st.caption(f"{out['caption']}; ε = {config['eps']:g}, {config['steps']} steps; {timing_caption(out['times'])}")
 st.subheader("Did the attack work on each model?")
 st.markdown("SENN: the attack succeeds when ‖h(x*) − h(x_t)‖ (concept_distance_adv) falls far below "
             "‖h(x) − h(x_t)‖ (concept_distance_nat). PrototypeDL: it succeeds when the nearest prototype "

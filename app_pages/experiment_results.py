@@ -3,7 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import chart, sidebar, url_choice, url_number, user_errors
+from app_pages.common import chart, details, more_settings, presenting, sidebar, url_choice, url_number, user_errors
 from sem_core.experiments import EXPERIMENTS, compute_seconds, list_experiments, load_results, run_experiment
 from sem_core.text import escape_markdown
 from sem_core.userdata import SHIPPED_RESULTS, results_dir
@@ -29,11 +29,15 @@ if not mine:
     st.info(f"No runs of your own yet in {escape_markdown(str(ROOT), limit=200)}. Run one below.")
 if saved:
     labels = saved
-    if st.session_state.get("exp_just_ran") in labels:  # show the run that just finished
-        st.session_state["exp_folder"] = st.session_state.pop("exp_just_ran")
+    just_ran = st.session_state.pop("exp_just_ran", None)
+    if just_ran in labels:  # show the run that just finished
+        st.session_state["exp_folder"] = just_ran
     choice = url_choice("Saved result", "exp_folder", list(labels), list(labels)[0])
     with user_errors():
         manifest, figures = load_results(labels[choice])
+        if choice == just_ran:  # the result line of a run (benchmarks/bench_latency.py waits for it)
+            st.success(f"Your run finished: {manifest['chunks_computed']} chunks computed, "
+                       f"{manifest['chunks_reused']} reused from an earlier run.")
         st.subheader(f"{manifest['experiment']} — {manifest['paper']}")
         st.markdown(f"**Claim.** {manifest['claim']}")
         verdict = manifest["verdict"]
@@ -50,10 +54,11 @@ if saved:
                            "is missing or not a readable plotly figure.")
         for name, fig in figures.items():
             chart(readable(fig), f"fig_{labels[choice].name}_{name}", f"{labels[choice].name}-{name}")
-        st.caption("Reproduce with:")
-        st.code(manifest["command"], language="bash")
-        if manifest.get("notes"):
-            st.markdown(f"**Differences from the paper's protocol.** {manifest['notes']}")
+        with details("How to reproduce it, and how it differs from the paper") if presenting() else st.container():
+            st.caption("Reproduce with:")
+            st.code(manifest["command"], language="bash")
+            if manifest.get("notes"):
+                st.markdown(f"**Differences from the paper's protocol.** {manifest['notes']}")
         with st.expander("Summary numbers and parameters"):
             st.json({"summary": manifest["summary"], "params": manifest["params"], "command": manifest["command"],
                      "data_source": manifest["data_source"], "device": manifest["device"]}, expanded=False)
@@ -64,7 +69,8 @@ QUICK = "faithfulness"  # the default run: seconds on a CPU (defenses or senn-la
 name = url_choice("Experiment", "exp_name", list_experiments(),
                   QUICK if QUICK in list_experiments() else list_experiments()[0], container=c1)
 default_n = int(min(EXPERIMENTS.get(name).defaults.get("n", 20), 20))
-n = url_number("Number of digits N", "exp_n", default_n, 1, 1000, integer=True, container=c2)
+with more_settings():  # presenter mode: the default N, folded away
+    n = url_number("Number of digits N", "exp_n", default_n, 1, 1000, integer=True, container=st if presenting() else c2)
 st.caption(f"Reproduces {EXPERIMENTS.get(name).paper}. {EXPERIMENTS.get(name).claim} "
            f"Your runs are written to {escape_markdown(str(ROOT), limit=200)}.")
 if st.button("Run experiment", type="primary", key="exp_run"):

@@ -1,12 +1,12 @@
 """Influence-function attack (Ghorbani et al. 2019, paper 003 Sec. 3): other training digits explain the digit."""
 import streamlit as st
-import torch
 
 from app_pages.common import (chart, details, digit_picker, downloads, get_model, get_split, keep_result,
                               link_wants_result, model_choice, picked_index, presenting, provenance_json,
-                              provenance_npz, result_or_stop, sidebar, test_split_for, url_number, user_errors)
-from sem_core.attacks import create_attack
+                              provenance_npz, result_or_stop, run_jobs, sidebar, test_split_for, timing_caption,
+                              url_number, user_errors)
 from sem_core.digit_io import digit_to_png
+from sem_core.views import influence_jobs
 from sem_core.viz.attacks import prediction_change, result_row
 from sem_core.viz.influence import influential_digits_figure
 from sem_core.viz.maps import images_figure
@@ -33,29 +33,25 @@ with user_errors():
     eps = url_number("ε (L∞ radius, pixel units)", "inf_eps", 0.1, 0.01, 1.0, step=0.01, format="%.2f", container=c2)
     steps = url_number("Sign steps", "inf_steps", 10, 1, 200, integer=True, container=c3)
     k = url_number("k (influential digits compared)", "inf_k", 5, 1, 20, integer=True, container=c4)
-    model, card = get_model(name)
+    _, card = get_model(name)
     x_all, y_all, source = test_split_for(name)
     x, y, caption = digit_picker("inf_digit", "Test digit", 7, x_all, y_all)
 
     params = dict(model=name, eps=eps, steps=steps, k=k, x=caption)
     if (st.button("Run influence attack", type="primary", disabled=x is None)
             or link_wants_result("inf", params, x is not None)) and x is not None:
-        bar = st.progress(0.0, text="Computing the training gradients and the influence (once per model)…")
-        labels = None if y is None else torch.tensor([y])
-        config = dict(eps=eps, k=k, data=card["data"]["source"])
-        res = create_attack("influence_sign", model, steps=steps, **config)(
-            x, labels, on_step=lambda t, n: bar.progress(t / n, text=f"step {t}/{n}"))
-        base = create_attack("influence_random", model, **config)(x, labels)
-        bar.empty()
-        keep_result("inf", params, res=res, base=base, model=name, k=k, caption=caption,
-                    source=card["data"]["source"], digit=picked_index("inf_digit"))
+        jobs = influence_jobs(name, x, y, eps=eps, steps=steps, k=k, data=card["data"]["source"])
+        with st.spinner("Preparing the training gradients and the influence (once per model)…"):
+            results, _, times = run_jobs(jobs, "Attacking the influence")
+        keep_result("inf", params, res=results["sign"], base=results["random"], model=name, k=k, caption=caption,
+                    source=card["data"]["source"], digit=picked_index("inf_digit"), times=times)
 
 out = result_or_stop("inf", "Pick a model, ε and a test digit, then press **Run influence attack**.")
 res, base = out["res"], out["base"]
 nat, adv = res.explanations["natural"], res.explanations["adversarial"]
 st.header(f"Gradient-sign attack on the influence ({out['model']})")
 st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} sign steps, k = {out['k']}, λ = {res.config['damping']:g}; "
-           f"{out['caption']}")
+           f"{out['caption']}; {timing_caption(out['times'])}")
 pb, pa = int(res.pred_before[0]), int(res.pred_after[0])
 m = {key: float(v[0]) for key, v in res.metrics.items()}
 b = {key: float(v[0]) for key, v in base.metrics.items()}

@@ -2,11 +2,12 @@
 import streamlit as st
 
 from app_pages.common import (chart, details, downloads, get_model, keep_result, link_wants_result, model_help,
-                          presenting, provenance_json, sidebar, test_split_for, url_choice, url_number, user_errors)
+                              more_settings, presenting, provenance_json, run_jobs, sidebar, test_split_for,
+                              timing_caption, url_choice, url_number, user_errors)
 from sem_core.experiments.sampling import pick_digits
-from sem_core.lipschitz import (SELF, estimate_seconds, get_protocol, lipschitz_by_explainer, list_lipschitz_explainers,
-                                list_protocols)
-from sem_core import list_shipped, model_device
+from sem_core.lipschitz import SELF, estimate_seconds, get_protocol, list_lipschitz_explainers, list_protocols
+from sem_core import list_shipped
+from sem_core.views import lipschitz_job
 from sem_core.viz.lipschitz import lipschitz_box, lipschitz_frame, pair_figure, point_labels, worst_case
 
 DEFAULTS = ["saliency", "gradxinput", "ig", "occlusion"]
@@ -34,35 +35,34 @@ with user_errors():
     options = list_lipschitz_explainers(model)
     default = ([SELF] if SELF in options else []) + DEFAULTS
     names = c2.multiselect("Explainers", options, default=default, key=f"lip_expl_{name}")
-    protocol = url_choice("Protocol", "lip_protocol", ["project", *list_protocols()], "project",
+    settings = more_settings()  # presenter mode: the protocol, ε and budget folded away
+    protocol = url_choice("Protocol", "lip_protocol", ["project", *list_protocols()], "project", container=settings,
                           help="project: gradient ascent for differentiable explainers, BO otherwise, in the ε-ball. "
                                "strict: one search (BO) for all, L∞ ball. authors: the authors' code (box of ε·std per "
                                "pixel, skopt gp_minimize, quickshift LIME, SENN θ_ŷ over ‖Δx‖) — slow.")
     if protocol != "project":
         spec = get_protocol(protocol)
-        st.caption(f"**{protocol}**: {spec.summary}; ε = {spec.eps} ({spec.neighbourhood}) replaces the slider.")
+        settings.caption(f"**{protocol}**: {spec.summary}; ε = {spec.eps} ({spec.neighbourhood}) replaces the slider.")
         with st.expander(f"How protocol {protocol} differs (with sources)"):
             st.markdown("\n".join(f"- {note}" for note in spec.notes) + f"\n\nSources: {'; '.join(spec.citations)}.")
     c1, c2, c3 = st.columns(3)
     n = url_number("Digits", "lip_n", 5, 1, 100, integer=True, container=c1)
+    c2, c3 = settings.columns(2) if presenting() else (c2, c3)
     eps = url_number("ε (L∞ radius, pixel units)", "lip_eps", 0.1, 0.01, 1.0, step=0.01, format="%.2f", container=c2)
     budget = url_number("Budget (explainer calls per digit)", "lip_budget", 20, 2, 500, integer=True, container=c3)
     st.caption(estimate_seconds(name, names, n, budget).describe())
     x_all, y_all, source = test_split_for(name)
 
-    params = dict(model=name, explainers=list(names), n=n, eps=eps, budget=budget)
+    params = dict(model=name, explainers=list(names), n=n, eps=eps, budget=budget, protocol=protocol)
     if (st.button("Run Lipschitz estimates", type="primary", disabled=not names)
             or link_wants_result("lip", params, bool(names))) and names:
         idx = pick_digits(y_all, n, seed=0)
-        dev = model_device(model)
-        bar = st.progress(0.0, text="Estimating…")
-        est = lipschitz_by_explainer(model, names, x_all[idx].to(dev), eps=eps, budget=budget,
-                                     on_step=lambda done, total: bar.progress(done / total, text=f"{done / total:.0%}"),
-                                     protocol=None if protocol == "project" else protocol, source=source)
-        bar.empty()
-        results, skipped = est.results, est.skipped  # skipped: e.g. LRP has no rule for SENN's layers
+        jobs = {e: lipschitz_job(name, e, x_all[idx], eps=eps, budget=budget, source=source,
+                                 protocol=None if protocol == "project" else protocol) for e in names}
+        # skipped: e.g. LRP has no rule for SENN's layers
+        results, skipped, times = run_jobs(jobs, "Estimating", skip_errors=True)
         keep_result("lip", params, results=results, skipped=skipped, idx=idx, model=name, eps=eps, budget=budget,
-                    k=getattr(model.config, "n_concepts", None))
+                    k=getattr(model.config, "n_concepts", None), times=times)
 
 out = st.session_state.get("lip_result", {})
 for e, msg in out.get("skipped", {}).items():
@@ -74,7 +74,7 @@ results, idx = out["results"], out["idx"]
 st.header(f"Estimates on {len(idx)} test digits ({out['model']})")
 st.caption(f"protocol {next(iter(results.values())).config.get('protocol', 'project')}; "
            f"ε = {out['eps']:g}, budget {out['budget']} calls per digit; search: "
-           + ", ".join(f"{e} → {r.search}" for e, r in results.items()))
+           + ", ".join(f"{e} → {r.search}" for e, r in results.items()) + f"; {timing_caption(out['times'])}")
 st.markdown("One box per explainer, one point per digit (log scale); click a point to see its worst case.")
 box = lipschitz_box({e: r.values for e, r in results.items()}, digits=idx.tolist())
 ev = chart(box, "lip_box", "lipschitz-box", on_select="rerun", selection_mode="points")

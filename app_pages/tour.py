@@ -1,13 +1,9 @@
 """Guided tour: four steps for a ten-minute class, one button each (concept, prototype, saliency, stability)."""
-from functools import partial
-
 import streamlit as st
 import torch
 
-from app_pages.common import chart, get_model, sidebar, test_split_for, user_errors
-from sem_core import model_device
-from sem_core.attacks import create_attack
-from sem_core.lipschitz import lipschitz_by_explainer
+from app_pages.common import chart, get_model, run_job, sidebar, test_split_for, timing_caption, user_errors
+from sem_core.views import concept_job, lipschitz_job, prototype_job, saliency_job
 from sem_core.viz import bars_figure, image_figure, image_grid_figure, pair_figure, worst_case
 from sem_core.viz.attacks import maps_before_after
 
@@ -25,24 +21,34 @@ def first_of(name: str, cls: int) -> torch.Tensor:
     return x_all[i: i + 1]
 
 
-def step(n: int, title: str, look: str, button: str, compute, show, page: str, query: dict) -> None:
-    """One tour step: what to look at, one button, one result and "what just happened" in two sentences."""
+def step(n: int, title: str, look: str, button: str, job, show, page: str, query: dict) -> None:
+    """One tour step: what to look at, one button, one result and "what just happened" in two sentences.
+    ``job()`` builds the step's service job: the result cache serves what any session computed before (steps
+    1–3 ask for exactly the attack pages' default views)."""
     st.header(f"{n}. {title}", anchor=f"step-{n}")
     st.markdown(f"**Look at:** {look}")
     if st.button(button, type="primary", key=f"tour_run{n}"):
-        with st.spinner("Computing…"), user_errors():
-            done[n] = compute()
+        with user_errors():
+            done[n] = run_job(job(), "Computing…")
     if n in done:
-        what = show(done[n])
+        res, times = done[n]
+        what = show(res)
+        st.caption(timing_caption(times))
         st.success(f"**What just happened.** {what}")
         st.page_link(page, label="Explore this on its own page", icon=":material/arrow_forward:", query_params=query)
     st.divider()
 
 
-def attack_first(model: str, cls: int, attack: str, target_cls: int | None = None, **config):
-    """``attack`` (configured by ``config``) on the first test digit of ``cls``; a target of ``target_cls``."""
-    target = None if target_cls is None else first_of(model, target_cls)
-    return create_attack(attack, get_model(model)[0], **config)(first_of(model, cls), torch.tensor([cls]), target=target)
+def concept_step():
+    return concept_job("senn", first_of("senn", 9), 9, first_of("senn", 2), eps=0.3, steps=100, lam=1.0)
+
+
+def prototype_step():
+    return prototype_job("protodl", first_of("protodl", 4), 4, eps=0.3, steps=100, lam=1.0, xi=0.3)
+
+
+def saliency_step():
+    return saliency_job("cnn", "saliency_topk", first_of("cnn", 3), 3, method="saliency", eps=0.1, steps=50, k=50)
 
 
 # ---- 1. SENN's concepts ----
@@ -96,10 +102,8 @@ def show_saliency(res) -> str:
 
 
 # ---- 4. Stability ----
-def stability():
-    cnn, _ = get_model("cnn")
-    x = first_of("cnn", 7)
-    return lipschitz_by_explainer(cnn, ["saliency"], x.to(model_device(cnn)), eps=0.1, budget=20).results["saliency"]
+def stability_step():
+    return lipschitz_job("cnn", "saliency", first_of("cnn", 7), eps=0.1, budget=20)
 
 
 def show_stability(res) -> str:
@@ -112,19 +116,19 @@ def show_stability(res) -> str:
             "less an explanation can be trusted on digits that differ only slightly.")
 
 
-steps = [  # title, what to look at, button, compute, show, its page and a link that reopens the result there
+steps = [  # title, what to look at, button, job, show, its page and a link that reopens the result there
     ("Fool SENN's concepts", "the concept bars of the changed 9: do they look like the 9's or like the 2's?",
-     "Run step 1: attack SENN's concepts", partial(attack_first, "senn", 9, "senn_concept", 2, eps=0.3, steps=100),
-     show_concept, "app_pages/concept_attack.py", {"src": "9", "tgt": "2", "eps": "0.3", "result": "concept"}),
+     "Run step 1: attack SENN's concepts", concept_step, show_concept, "app_pages/concept_attack.py",
+     {"src": "9", "tgt": "2", "eps": "0.3", "result": "concept"}),
     ("Fool PrototypeDL's prototypes", "which prototype the model points to, before and after the change.",
-     "Run step 2: attack PrototypeDL's prototypes", partial(attack_first, "protodl", 4, "protodl_prototype", eps=0.3, steps=100),
-     show_prototype, "app_pages/prototype_attack.py", {"digits": "4", "result": "proto"}),
+     "Run step 2: attack PrototypeDL's prototypes", prototype_step, show_prototype, "app_pages/prototype_attack.py",
+     {"digits": "4", "result": "proto"}),
     ("Fool a saliency map", "where the bright spots of the map sit on the digit, before and after.",
-     "Run step 3: attack the saliency map", partial(attack_first, "cnn", 3, "saliency_topk", method="saliency", eps=0.1, steps=50,
-                                        k=50), show_saliency, "app_pages/saliency_attack.py",
+     "Run step 3: attack the saliency map", saliency_step, show_saliency, "app_pages/saliency_attack.py",
      {"sal_digit": "3", "result": "sal"}),
     ("Measure stability", "the last panel: how much of the map changed after the worst small change.",
-     "Run step 4: measure the map's stability", stability, show_stability, "app_pages/lipschitz_stability.py", {"lip_n": "5"}),
+     "Run step 4: measure the map's stability", stability_step, show_stability, "app_pages/lipschitz_stability.py",
+     {"lip_n": "5"}),
 ]
 for n, args in enumerate(steps, start=1):
     step(n, *args)

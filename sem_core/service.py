@@ -49,6 +49,7 @@ from .errors import SemError
 
 log = logging.getLogger(__name__)
 KINDS = ("attack", "explain", "lipschitz")
+PROTOCOL_SEARCH = "protocol"   # a Lipschitz job of this name runs config["protocol"] (sem_core.lipschitz.protocols)
 DETERMINISTIC_EXPLAINERS = frozenset({"saliency", "gradxinput", "ig", "deeplift", "lrp", "occlusion"})
 MAX_JOB_IMAGES = 5000
 # Seconds idle after the last activity at which freed memory is given back (pages keep rendering for a while
@@ -74,7 +75,8 @@ class JobSpec:
     """What to compute. ``x`` [n,1,28,28] in [0,1]; ``y`` [n] labels or None; ``target`` [n,...] per image
     (target images, a region mask) or None; ``kind`` "attack" | "explain" | "lipschitz"; ``name`` the
     attack / explainer / Lipschitz search; ``config`` its keyword arguments (for "lipschitz": the search's,
-    plus ``explainer`` and optionally ``explainer_config``); ``model`` a shipped model's name."""
+    plus ``explainer`` and optionally ``explainer_config``; the search "protocol" takes ``explainer``, ``protocol``,
+    ``budget`` and ``source`` instead); ``model`` a shipped model's name."""
 
     model: str
     kind: str
@@ -104,11 +106,14 @@ def _run_explain(model, name, config, x, y, target, seed, on_step):
 
 
 def _run_lipschitz(model, name, config, x, y, target, seed, on_step):
-    from .lipschitz import explanation_function, local_lipschitz
+    from .lipschitz import explanation_function, lipschitz_of, local_lipschitz
 
     cfg = dict(config)
+    if name == PROTOCOL_SEARCH:  # a published protocol's neighbourhood, search and settings
+        return lipschitz_of(model, cfg["explainer"], x, budget=cfg["budget"], seed=seed, on_step=on_step,
+                            protocol=cfg["protocol"], source=cfg.get("source", "subset"))
     explanation = explanation_function(model, cfg.pop("explainer"), **cfg.pop("explainer_config", {}))
-    return local_lipschitz(explanation, x, search=name, on_step=on_step, **cfg)
+    return local_lipschitz(explanation, x, search=name, on_step=on_step, **{"seed": seed, **cfg})
 
 
 RUNNERS: dict[str, Runner] = {"attack": _run_attack, "explain": _run_explain, "lipschitz": _run_lipschitz}
@@ -140,10 +145,15 @@ def _build(model, spec: JobSpec) -> bool:
 
         create_explainer(spec.name, model, **cfg)
         return spec.name in DETERMINISTIC_EXPLAINERS
-    from .lipschitz import create_search, explanation_function
+    from .lipschitz import create_search, explanation_function, get_protocol, protocol_explanation
 
     if "explainer" not in cfg:
         raise ServiceError("a Lipschitz job needs config['explainer'] (an explainer name or 'self')")
+    if spec.name == PROTOCOL_SEARCH:
+        if set(cfg) - {"explainer", "protocol", "budget", "source"} or not {"protocol", "budget"} <= set(cfg):
+            raise ServiceError("a 'protocol' Lipschitz job takes config explainer, protocol, budget and source")
+        protocol_explanation(model, cfg["explainer"], get_protocol(cfg["protocol"]))
+        return True  # per-image draws and searches (batch == one-by-one)
     rest = {k: v for k, v in cfg.items() if k not in ("explainer", "explainer_config")}
     create_search(spec.name, explanation_function(model, cfg["explainer"], **cfg.get("explainer_config", {})), **rest)
     return True  # the searches draw per image (batch == one-by-one)

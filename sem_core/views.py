@@ -1,6 +1,7 @@
 """The app's attack views as service jobs, their default settings, and precomputing them.
 
-A page builds its job here (``concept_job``, ``prototype_job``, ``saliency_job``, ``batch_job``) so that
+A page builds its job here (``concept_job``, ``prototype_job``, ``saliency_job``, ``batch_job``, ``lipschitz_job``,
+``comparison_jobs``, ``influence_jobs``) so that
 the page and ``python -m sem_core precompute`` ask for exactly the same thing: the cache key of a
 page's default view is the key ``precompute`` filled, and the first Run shows a stored result.
 
@@ -17,7 +18,7 @@ from typing import Any, Callable
 import torch
 
 from .errors import SemError
-from .service import AttackService, JobSpec
+from .service import PROTOCOL_SEARCH, AttackService, JobSpec
 
 log = logging.getLogger(__name__)
 PRECOMPUTE_SESSION = "precompute"
@@ -64,6 +65,32 @@ def batch_job(model: str, attack: str, x: torch.Tensor, y: torch.Tensor, target:
     """Many digits, no replay frames (the batch page's distributions)."""
     return JobSpec(model, "attack", attack, x, {k: (float(v) if isinstance(v, float) else v) for k, v in config.items()},
                    y=_labels(y, len(x)), target=target)
+
+
+def lipschitz_job(model: str, explainer: str, x: torch.Tensor, *, eps: float, budget: int, protocol: str | None = None,
+                  source: str = "subset", seed: int = 0) -> JobSpec:
+    """One explainer's local Lipschitz estimates on ``x``, equal to ``lipschitz_of`` (and so to one entry of
+    ``lipschitz_by_explainer``) with the same arguments: the search "auto" in the ε-ball, or ``protocol``'s own
+    neighbourhood and search with ``budget`` ratio evaluations (``source``: the data of its per-pixel std)."""
+    if protocol is None:
+        cfg = {"explainer": explainer, "eps": float(eps), "budget": int(budget)}
+        return JobSpec(model, "lipschitz", "auto", x, cfg, seed=int(seed))
+    cfg = {"explainer": explainer, "protocol": protocol, "budget": int(budget), "source": source}
+    return JobSpec(model, "lipschitz", PROTOCOL_SEARCH, x, cfg, seed=int(seed))
+
+
+def comparison_jobs(models: list[str], attack: str, x: torch.Tensor, y, target: torch.Tensor | None = None, *,
+                    eps: float, steps: int) -> dict[str, JobSpec]:
+    """The same attack on each model (the Defenses page), as ``attacks.compare_models`` runs it: model -> job."""
+    return {m: batch_job(m, attack, x, y, target, eps=float(eps), steps=int(steps)) for m in models}
+
+
+def influence_jobs(model: str, x: torch.Tensor, y, *, eps: float, steps: int, k: int, data: str) -> dict[str, JobSpec]:
+    """The Influence page's gradient-sign attack on the influence and its random-sign baseline of the same ε
+    (paper 003 Sec. 3): {"sign": job, "random": job}."""
+    config = {"eps": float(eps), "k": int(k), "data": data}
+    return {"sign": batch_job(model, "influence_sign", x, y, steps=int(steps), **config),
+            "random": batch_job(model, "influence_random", x, y, **config)}
 
 
 # ------------------------------------------------------------------------------ digit choice

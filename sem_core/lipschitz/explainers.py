@@ -81,16 +81,23 @@ def lipschitz_by_explainer(model, explainers: Sequence[str], x: torch.Tensor, *,
                 on_step(min(1000, (1000 * j + 1000 * done // max(total, 1)) // len(explainers)), 1000)
 
         try:
-            if protocol is not None:
-                from .protocols import get_protocol, pixel_std, protocol_lipschitz
-
-                p = get_protocol(protocol)
-                std = pixel_std(source) if p.neighbourhood == "box_std" else None
-                out.results[name] = protocol_lipschitz(model, name, x, p, std=std, seed=seed, calls=budget,
-                                                       on_step=inner)
-                continue
-            out.results[name] = local_lipschitz(explanation_function(model, name), x, eps=eps, budget=budget,
-                                                seed=seed, on_step=inner)
+            out.results[name] = lipschitz_of(model, name, x, eps=eps, budget=budget, seed=seed, on_step=inner,
+                                             protocol=protocol, source=source)
         except SemError as exc:
             out.skipped[name] = str(exc)
     return out
+
+
+def lipschitz_of(model, name: str, x: torch.Tensor, *, eps: float = 0.1, budget: int = 20, seed: int = 0,
+                 on_step: Callable[[int, int], None] | None = None, protocol: str | None = None,
+                 source: str = "subset") -> LipschitzResult:
+    """One explainer's estimates, as ``lipschitz_by_explainer`` computes them (the attack service's Lipschitz
+    jobs call this too, so a page's cached result equals a direct computation). Raises ``SemError`` when the
+    model cannot use the explainer."""
+    if protocol is not None:
+        from .protocols import get_protocol, pixel_std, protocol_lipschitz
+
+        p = get_protocol(protocol)
+        std = pixel_std(source) if p.neighbourhood == "box_std" else None
+        return protocol_lipschitz(model, name, x, p, std=std, seed=seed, calls=budget, on_step=on_step)
+    return local_lipschitz(explanation_function(model, name), x, eps=eps, budget=budget, seed=seed, on_step=on_step)
