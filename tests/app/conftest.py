@@ -1,7 +1,9 @@
-"""The browser tests' one headless Chromium per session (Playwright's sync API allows one at a time)."""
+"""The browser tests' one headless Chromium per session (Playwright's sync API allows one at a time), and a fresh
+attack service with an empty result cache for the page tests that count its batches."""
 import pytest
 
 from browser_helpers import CHROMIUM_ARGS, find_chromium
+from sem_core.service import get_service, reset_service
 
 
 @pytest.fixture(scope="session")
@@ -12,3 +14,12 @@ def browser():
         b = p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def fresh_service(monkeypatch, tmp_path):
+    """An empty result cache in a temporary folder, and a new service using it."""
+    monkeypatch.setenv("SEM_CACHE_DIR", str(tmp_path))
+    reset_service()
+    yield get_service()
+    reset_service()

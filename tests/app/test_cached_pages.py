@@ -9,19 +9,9 @@ from app_helpers import open_page
 from sem_core.attacks import compare_models, create_attack
 from sem_core.experiments.sampling import pick_digits
 from sem_core.lipschitz import lipschitz_by_explainer
-from sem_core.service import get_service, reset_service
 from sem_core.views import precompute
 
 from tests.service.test_page_jobs import assert_same
-
-
-@pytest.fixture
-def fresh_service(monkeypatch, tmp_path):
-    """An empty result cache in a temporary folder, and a new service using it."""
-    monkeypatch.setenv("SEM_CACHE_DIR", str(tmp_path))
-    reset_service()
-    yield get_service()
-    reset_service()
 
 
 def press(page: str, query: dict, label: str, **widgets) -> AppTest:

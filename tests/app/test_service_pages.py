@@ -2,20 +2,10 @@
 import pytest
 
 from app_helpers import open_page
-from sem_core.service import get_service, reset_service
 from sem_core.views import precompute
 
 RUN = {"concept_attack.py": "Run concept attack", "prototype_attack.py": "Run prototype attack",
        "saliency_attack.py": "Run saliency attack"}
-
-
-@pytest.fixture
-def fresh_service(monkeypatch, tmp_path):
-    """An empty result cache in a temporary folder, and a new service using it."""
-    monkeypatch.setenv("SEM_CACHE_DIR", str(tmp_path))
-    reset_service()
-    yield get_service()
-    reset_service()
 
 
 def run(page: str, query: dict | None = None):
