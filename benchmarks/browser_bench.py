@@ -2,7 +2,8 @@
 result cache, headless Chromium through playwright's async API, and timing one click until its result shows.
 
 A result has shown when the page's result line appears: "result from the cache" or "queued Q s, computed C s"
-(app_pages.common.timing_caption; the Batch page shows it too).
+(app_pages.common.timing_caption; every page that runs service jobs shows it), or the line a caller names (the
+Experiments page: "Your run finished: N chunks computed, M reused …").
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from browser_helpers import CHROMIUM_ARGS, StreamlitServer, _BUSY_JS, find_chromium  # noqa: E402
 
 RESULT_RE = re.compile(r"result from the cache|queued ([0-9.]+) s, computed ([0-9.]+) s")
+CACHED_RE = re.compile(r"from the cache|\b0 chunks computed")  # served from stored work (an experiment: its chunks)
 _RESULT_JS = """(pattern) => { const m = document.body.innerText.match(new RegExp(pattern)); return m ? m[0] : null; }"""
 _ERRORS_JS = """() => [...document.querySelectorAll('[data-testid="stException"], [data-testid="stAlertContentError"]')]
                  .map(e => e.innerText.trim())"""
@@ -70,16 +72,17 @@ async def dismiss_dialogs(page) -> list[str]:
     return texts
 
 
-async def click_to_result(page, button_name: str, timeout: float) -> dict:
+async def click_to_result(page, button_name: str, timeout: float, result_re: re.Pattern = RESULT_RE) -> dict:
     """Click the button and time: until the result line shows (``to_result_s``), and until the page is idle
-    with every figure drawn (``to_idle_s``). Also the result line, queue/compute seconds it reports, and errors."""
+    with every figure drawn (``to_idle_s``). Also the result line, queue/compute seconds it reports, and errors.
+    ``result_re``: what the result line looks like (default: the service's timing caption)."""
     page.set_default_timeout(timeout * 1000)
     dialogs = await dismiss_dialogs(page)
     button = page.get_by_role("button", name=button_name, exact=True)
     await button.wait_for(state="visible", timeout=timeout * 1000)
     t0 = time.monotonic()
     await button.click()
-    handle = await page.wait_for_function(_RESULT_JS, arg=RESULT_RE.pattern, timeout=timeout * 1000, polling=50)
+    handle = await page.wait_for_function(_RESULT_JS, arg=result_re.pattern, timeout=timeout * 1000, polling=50)
     to_result = time.monotonic() - t0
     text = await handle.json_value()
     await wait_idle(page, timeout)
@@ -87,7 +90,7 @@ async def click_to_result(page, button_name: str, timeout: float) -> dict:
     m = RESULT_RE.search(text)
     queue_s, compute_s = (float(m.group(1)), float(m.group(2))) if m and m.group(1) else (0.0, 0.0)
     return {"to_result_s": to_result, "to_idle_s": max(to_idle, to_result), "queue_s": queue_s,
-            "compute_s": compute_s, "cached": "cache" in text, "errors": await page.evaluate(_ERRORS_JS),
+            "compute_s": compute_s, "cached": bool(CACHED_RE.search(text)), "errors": await page.evaluate(_ERRORS_JS),
             "dialogs": dialogs}
 
 
