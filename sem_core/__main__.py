@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("precompute", help="fill the result cache with the app's default views (first Run is instant)")
     p.add_argument("--views", nargs="+", default=None, metavar="VIEW",
-                   help="only these views (concept, prototype, saliency, batch; default: all)")
+                   help="only these views (concept, prototype, saliency, batch, lipschitz, defenses, stability; "
+                        "default: all)")
     _common(p)
 
     from . import cli_attacks  # the attack and lipschitz commands

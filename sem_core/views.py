@@ -33,6 +33,12 @@ SALIENCY_DEFAULTS = {"model": "cnn", "attack": "saliency_topk", "method": "salie
 # has only 100 digits in the offline subset's test split)
 BATCH_DEFAULTS = {"model": "senn", "how": "random sample", "n": 200, "source_class": 9, "target_class": 2, "seed": 0,
                   "eps": 0.3, "steps": 100, "lam": 1.0}
+# 5 test digits drawn by experiments.sampling.pick_digits(seed 0), four explainers, the ε-ball search
+LIPSCHITZ_DEFAULTS = {"model": "cnn", "explainers": ("saliency", "gradxinput", "ig", "occlusion"), "n": 5, "eps": 0.1,
+                      "budget": 20}
+DEFENSE_DEFAULTS = {"models": ("senn-k5", "senn-adv"), "attack": "senn_concept", "src": (9, 0), "tgt": (2, 0),
+                    "eps": 0.3, "steps": 100}
+STABILITY_DEFAULTS = {"model": "cnn", "explainer": "saliency", "digit": (7, 0), "eps": 0.1, "budget": 20}  # tour step 4
 
 
 def _labels(y: int | torch.Tensor | None, n: int) -> torch.Tensor | None:
@@ -129,7 +135,11 @@ def batch_indices(y_all: torch.Tensor, how: str, n: int, *, source_class: int = 
 
 # ------------------------------------------------------------------------------- precompute
 def default_jobs(service: AttackService) -> list[tuple[str, JobSpec]]:
-    """(view name, job) for every page's default view."""
+    """(view name, job) for every page's default view; a view of several jobs (one per explainer or model) has
+    several entries. The influence page's view is left out: checking it builds the model's training gradients
+    (seconds of CPU and tens of MB at every server start), which only that page needs."""
+    from .experiments.sampling import pick_digits
+
     from .data import load_split
 
     def split(model: str):
@@ -156,12 +166,26 @@ def default_jobs(service: AttackService) -> list[tuple[str, JobSpec]]:
                              seed=d["seed"], targets=True)
     jobs.append(("batch", batch_job(d["model"], "senn_concept", x[src], y[src], x[tgt], eps=d["eps"], steps=d["steps"],
                                     lam=d["lam"])))
+    d = LIPSCHITZ_DEFAULTS
+    x, y, source = split(d["model"])
+    idx = pick_digits(y, d["n"], seed=0)
+    jobs += [("lipschitz", lipschitz_job(d["model"], e, x[idx], eps=d["eps"], budget=d["budget"], source=source))
+             for e in d["explainers"]]
+    d = DEFENSE_DEFAULTS
+    x, y, _ = split(d["models"][0])
+    i, t = nth_of_class(y, *d["src"]), nth_of_class(y, *d["tgt"])
+    jobs += [("defenses", spec) for spec in comparison_jobs(list(d["models"]), d["attack"], x[i:i + 1], d["src"][0],
+                                                            x[t:t + 1], eps=d["eps"], steps=d["steps"]).values()]
+    d = STABILITY_DEFAULTS
+    x, y, _ = split(d["model"])
+    i = nth_of_class(y, *d["digit"])
+    jobs.append(("stability", lipschitz_job(d["model"], d["explainer"], x[i:i + 1], eps=d["eps"], budget=d["budget"])))
     return jobs
 
 
 def missing_views(service: AttackService) -> list[str]:
     """The default views whose results the cache does not hold yet."""
-    return [name for name, spec in default_jobs(service) if service.peek(spec) is None]
+    return list(dict.fromkeys(name for name, spec in default_jobs(service) if service.peek(spec) is None))
 
 
 def precompute(service: AttackService, *, views: list[str] | None = None,
@@ -169,18 +193,20 @@ def precompute(service: AttackService, *, views: list[str] | None = None,
     """Fill the cache with the default views (all, or the named ``views``) through the service's queue, one view
     at a time, so users' jobs are served in between. Returns {view: {"cached", "images", "seconds"}}."""
     jobs = default_jobs(service)
-    unknown = sorted(set(views or []) - {name for name, _ in jobs})
+    names = list(dict.fromkeys(name for name, _ in jobs))
+    unknown = sorted(set(views or []) - set(names))
     if unknown:
-        raise SemError(f"unknown view(s) {', '.join(unknown)}; one of: {', '.join(name for name, _ in jobs)}")
-    out = {}
-    for name, spec in jobs:
+        raise SemError(f"unknown view(s) {', '.join(unknown)}; one of: {', '.join(names)}")
+    out: dict[str, dict] = {}
+    for k, (name, spec) in enumerate(jobs):
         if views is not None and name not in views:
             continue
         handle = service.submit(PRECOMPUTE_SESSION, spec)
         handle.result()
-        out[name] = {"cached": handle.cached == handle.n, "images": handle.n,
-                     "seconds": round(handle.timings()["total_s"], 3)}
-        if on_view is not None:
+        seen = out.get(name, {"cached": True, "images": 0, "seconds": 0.0})
+        out[name] = {"cached": seen["cached"] and handle.cached == handle.n, "images": seen["images"] + handle.n,
+                     "seconds": round(seen["seconds"] + handle.timings()["total_s"], 3)}
+        if on_view is not None and all(other != name for other, _ in jobs[k + 1:]):  # the view's last job
             on_view(name, out[name])
     return out
 

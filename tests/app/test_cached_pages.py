@@ -88,10 +88,13 @@ def test_the_influence_attack_comes_from_the_cache_and_equals_the_direct_attacks
 
 
 def test_the_tour_reads_the_attack_pages_precomputed_views_and_caches_its_stability_step(fresh_service):
-    precompute(fresh_service, views=["concept"])              # the concept page's default view
+    precompute(fresh_service, views=["concept", "prototype", "saliency"])   # the attack pages' default views
     batches = fresh_service.batches
     at = press("tour.py", {}, "Run step 1: attack SENN's concepts")
-    assert "result from the cache" in captions(at) and fresh_service.batches == batches
+    for label in ("Run step 2: attack PrototypeDL's prototypes", "Run step 3: attack the saliency map"):
+        next(b for b in at.button if b.label == label).click().run()
+        assert not at.exception
+    assert [c.value for c in at.caption].count("result from the cache") == 3 and fresh_service.batches == batches
     _, second = twice(fresh_service, "tour.py", {}, "Run step 4: measure the map's stability")
     res, _ = second.session_state["tour"][4]
     cnn, _ = fresh_service.model("cnn")

@@ -5,7 +5,8 @@ from app_helpers import open_page
 from sem_core.views import precompute
 
 RUN = {"concept_attack.py": "Run concept attack", "prototype_attack.py": "Run prototype attack",
-       "saliency_attack.py": "Run saliency attack"}
+       "saliency_attack.py": "Run saliency attack", "lipschitz_stability.py": "Run Lipschitz estimates",
+       "defense_comparison.py": "Run on both models", "tour.py": "Run step 4: measure the map's stability"}
 
 
 def run(page: str, query: dict | None = None):
@@ -30,7 +31,9 @@ def test_a_result_computed_by_one_session_shows_from_the_cache_in_another(fresh_
 
 
 @pytest.mark.parametrize("page, view", [("concept_attack.py", "concept"), ("prototype_attack.py", "prototype"),
-                                        ("saliency_attack.py", "saliency")])
+                                        ("saliency_attack.py", "saliency"), ("defense_comparison.py", "defenses"),
+                                        ("tour.py", "stability"),
+                                        pytest.param("lipschitz_stability.py", "lipschitz", marks=pytest.mark.slow)])
 def test_precomputed_default_views_are_what_the_pages_ask_for(fresh_service, page, view):
     precompute(fresh_service, views=[view])
     batches = fresh_service.batches

@@ -1,7 +1,7 @@
 """Which digits a batch attacks, and the default views the pages and `precompute` share."""
 import torch
 
-from sem_core.views import BATCH_DEFAULTS, batch_indices, default_jobs
+from sem_core.views import BATCH_DEFAULTS, LIPSCHITZ_DEFAULTS, batch_indices, default_jobs
 
 
 def test_batch_indices(test_split):
@@ -21,9 +21,13 @@ def test_default_views_cover_every_attack_page(shipped):
 
     svc = AttackService(device="cpu", loader=lambda name: shipped[name])
     try:
-        jobs = dict(default_jobs(svc))
+        listed = default_jobs(svc)
     finally:
         svc.shutdown()
-    assert sorted(jobs) == ["batch", "concept", "prototype", "saliency"]
+    jobs = dict(listed)
+    assert sorted(jobs) == ["batch", "concept", "defenses", "lipschitz", "prototype", "saliency", "stability"]
+    views = [name for name, _ in listed]
+    assert [s.config["explainer"] for name, s in listed if name == "lipschitz"] == list(LIPSCHITZ_DEFAULTS["explainers"])
+    assert [s.model for name, s in listed if name == "defenses"] == ["senn-k5", "senn-adv"] and views.count("defenses") == 2
     assert len(jobs["batch"].x) == BATCH_DEFAULTS["n"] and jobs["batch"].target is not None
     assert jobs["concept"].config["snapshot_every"] == 7 and int(jobs["concept"].y) == 9
