@@ -32,8 +32,8 @@ def step(n: int, title: str, look: str, button: str, job, show, page: str, query
             done[n] = run_job(job(), "Computing…")
     if n in done:
         res, times = done[n]
-        what = show(res)
         st.caption(timing_caption(times))
+        what = show(res)
         st.success(f"**What just happened.** {what}")
         st.page_link(page, label="Explore this on its own page", icon=":material/arrow_forward:", query_params=query)
     st.divider()
