@@ -3,9 +3,10 @@ import streamlit as st
 import torch
 
 import sem_core
-from app_pages.common import (MODEL_LABELS, chart, details, digit_picker, get_model, model_help, sidebar, test_split_for,
+from app_pages.common import (MODEL_LABELS, chart, details, digit_picker, estimate_caption, get_model, model_help, sidebar, test_split_for,
                           url_choice, url_number, user_errors)
 from sem_core.attacks import compare_models
+from sem_core.estimates import attack_job, get_estimator
 from sem_core.experiments.defenses import PAIRS
 from sem_core.viz import image_figure
 from sem_core.viz.attacks import senn_figure, senn_ranges
@@ -49,13 +50,17 @@ with user_errors():
     eps = url_number("ε (L∞ radius, pixel units)", "def_eps", 0.3, 0.01, 1.0, step=0.05, format="%.2f", container=c1)
     steps = url_number("PGD steps", "def_steps", 100, 1, 1000, integer=True, container=c2)
     ready = x is not None and (family != "senn" or x_t is not None)
+    jobs = {m: attack_job(m, ATTACK[family], 1, steps) for m in (natural, robust)}
+    eta = estimate_caption(jobs.values())
     if st.button("Run on both models", type="primary", disabled=not ready) and ready:
         bar = st.progress(0.0, text="Attacking…")
         models = {name: get_model(name)[0] for name in (natural, robust)}
         cmp = compare_models(models, ATTACK[family], x, None if y is None else torch.tensor([y]), target=x_t,
                              eps=eps, steps=steps, on_step=lambda d, n: bar.progress(d / n, text=f"step {d}/{n}"))
         bar.empty()
-        st.session_state["def_result"] = dict(cmp=cmp, family=family, caption=caption)
+        get_estimator().record_each({jobs[m]: s for m, s in cmp.seconds.items()})
+        st.session_state["def_result"] = dict(cmp=cmp, family=family, caption=caption,
+                                              took=eta.took(sum(cmp.seconds.values())))
 
 if "def_result" not in st.session_state:
     st.info("Pick the digits and press **Run on both models**.")
@@ -63,7 +68,7 @@ if "def_result" not in st.session_state:
 
 out = st.session_state["def_result"]
 cmp, family = out["cmp"], out["family"]
-st.caption(f"{out['caption']}; ε = {eps:g}, {steps} steps")
+st.caption(f"{out['caption']}; ε = {eps:g}, {steps} steps. {out['took']}")
 st.subheader("Did the attack work on each model?")
 st.markdown("SENN: the attack succeeds when ‖h(x*) − h(x_t)‖ (concept_distance_adv) falls far below "
             "‖h(x) − h(x_t)‖ (concept_distance_nat). PrototypeDL: it succeeds when the nearest prototype "

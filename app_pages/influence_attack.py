@@ -1,12 +1,16 @@
 """Influence-function attack (Ghorbani et al. 2019, paper 003 Sec. 3): other training digits explain the digit."""
+import time
+
 import streamlit as st
 import torch
 
-from app_pages.common import (chart, details, digit_picker, downloads, get_model, get_split, keep_result,
+from app_pages.common import (chart, details, digit_picker, downloads, estimate_caption, get_model, get_split, keep_result,
                               link_wants_result, model_choice, picked_index, presenting, provenance_json,
                               provenance_npz, result_or_stop, sidebar, test_split_for, url_number, user_errors)
 from sem_core.attacks import create_attack
 from sem_core.digit_io import digit_to_png
+from sem_core.estimates import attack_job, get_estimator
+from sem_core.influence import influence_cached
 from sem_core.viz.attacks import prediction_change, result_row
 from sem_core.viz.influence import influential_digits_figure
 from sem_core.viz.maps import images_figure
@@ -38,16 +42,22 @@ with user_errors():
     x, y, caption = digit_picker("inf_digit", "Test digit", 7, x_all, y_all)
 
     params = dict(model=name, eps=eps, steps=steps, k=k, x=caption)
+    jobs = [attack_job(name, "influence_sign", 1, steps, setup=not influence_cached(model, card["data"]["source"])),
+            attack_job(name, "influence_random", 1, 1)]
+    eta = estimate_caption(jobs)
     if (st.button("Run influence attack", type="primary", disabled=x is None)
             or link_wants_result("inf", params, x is not None)) and x is not None:
         bar = st.progress(0.0, text="Computing the training gradients and the influence (once per model)…")
         labels = None if y is None else torch.tensor([y])
         config = dict(eps=eps, k=k, data=card["data"]["source"])
+        t0 = time.perf_counter()
         res = create_attack("influence_sign", model, steps=steps, **config)(
             x, labels, on_step=lambda t, n: bar.progress(t / n, text=f"step {t}/{n}"))
+        t1 = time.perf_counter()
         base = create_attack("influence_random", model, **config)(x, labels)
         bar.empty()
-        keep_result("inf", params, res=res, base=base, model=name, k=k, caption=caption,
+        get_estimator().record_each({jobs[0]: t1 - t0, jobs[1]: time.perf_counter() - t1})
+        keep_result("inf", params, res=res, base=base, model=name, k=k, caption=caption, took=eta.took(time.perf_counter() - t0),
                     source=card["data"]["source"], digit=picked_index("inf_digit"))
 
 out = result_or_stop("inf", "Pick a model, ε and a test digit, then press **Run influence attack**.")
@@ -55,7 +65,7 @@ res, base = out["res"], out["base"]
 nat, adv = res.explanations["natural"], res.explanations["adversarial"]
 st.header(f"Gradient-sign attack on the influence ({out['model']})")
 st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} sign steps, k = {out['k']}, λ = {res.config['damping']:g}; "
-           f"{out['caption']}")
+           f"{out['caption']}. {out['took']}")
 pb, pa = int(res.pred_before[0]), int(res.pred_after[0])
 m = {key: float(v[0]) for key, v in res.metrics.items()}
 b = {key: float(v[0]) for key, v in base.metrics.items()}

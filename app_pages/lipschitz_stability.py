@@ -1,10 +1,11 @@
 """Lipschitz & stability: how much can an explanation change within an ε-ball? (papers 002 eq. 1, 001 eq. 5)."""
 import streamlit as st
 
-from app_pages.common import (chart, details, downloads, get_model, keep_result, link_wants_result, model_help,
-                          presenting, provenance_json, sidebar, test_split_for, url_choice, url_number, user_errors)
+from app_pages.common import (chart, details, downloads, estimate_caption, get_model, keep_result, link_wants_result,
+                          model_help, presenting, provenance_json, sidebar, test_split_for, url_choice, url_number, user_errors)
 from sem_core.experiments.sampling import pick_digits
-from sem_core.lipschitz import (SELF, estimate_seconds, get_protocol, lipschitz_by_explainer, list_lipschitz_explainers,
+from sem_core.estimates import get_estimator, lipschitz_jobs
+from sem_core.lipschitz import (SELF, get_protocol, lipschitz_by_explainer, list_lipschitz_explainers,
                                 list_protocols)
 from sem_core import list_shipped, model_device
 from sem_core.viz.lipschitz import lipschitz_box, lipschitz_frame, pair_figure, point_labels, worst_case
@@ -47,7 +48,8 @@ with user_errors():
     n = url_number("Digits", "lip_n", 5, 1, 100, integer=True, container=c1)
     eps = url_number("ε (L∞ radius, pixel units)", "lip_eps", 0.1, 0.01, 1.0, step=0.01, format="%.2f", container=c2)
     budget = url_number("Budget (explainer calls per digit)", "lip_budget", 20, 2, 500, integer=True, container=c3)
-    st.caption(estimate_seconds(name, names, n, budget).describe())
+    jobs = lipschitz_jobs(name, names, n, budget, protocol)
+    eta = estimate_caption(jobs.values())
     x_all, y_all, source = test_split_for(name)
 
     params = dict(model=name, explainers=list(names), n=n, eps=eps, budget=budget)
@@ -61,8 +63,9 @@ with user_errors():
                                      protocol=None if protocol == "project" else protocol, source=source)
         bar.empty()
         results, skipped = est.results, est.skipped  # skipped: e.g. LRP has no rule for SENN's layers
+        get_estimator().record_each({jobs[e]: s for e, s in est.seconds.items()})
         keep_result("lip", params, results=results, skipped=skipped, idx=idx, model=name, eps=eps, budget=budget,
-                    k=getattr(model.config, "n_concepts", None))
+                    k=getattr(model.config, "n_concepts", None), took=eta.took(sum(est.seconds.values())))
 
 out = st.session_state.get("lip_result", {})
 for e, msg in out.get("skipped", {}).items():
@@ -72,6 +75,7 @@ if not out.get("results"):
     st.stop()
 results, idx = out["results"], out["idx"]
 st.header(f"Estimates on {len(idx)} test digits ({out['model']})")
+st.caption(out.get("took", ""))
 st.caption(f"protocol {next(iter(results.values())).config.get('protocol', 'project')}; "
            f"ε = {out['eps']:g}, budget {out['budget']} calls per digit; search: "
            + ", ".join(f"{e} → {r.search}" for e, r in results.items()))
