@@ -60,14 +60,13 @@ with user_errors():
     spec = batch_job(name, attack, x_all[idx], y_all[idx], None if tgt is None else x_all[tgt], eps=eps, steps=steps,
                      **extra)
     est = service().estimate(spec)
-    st.caption(f"{len(idx)} digits" + (f"; about {est:.0f} s if nothing is cached (measured on this machine)"
-                                       if est is not None else ""))
+    st.caption(f"{len(idx)} digits. {est.describe()} (if nothing is cached)")
     if st.button("Run batch", type="primary", key="b_run"):
         old = st.session_state.pop("batch_job", None)
         if old is not None:
             old["handle"].cancel()
         st.session_state["batch_job"] = dict(handle=service().submit(session_id(), spec), family=family, model=name,
-                                             idx=idx.tolist(), tgt=None if tgt is None else tgt.tolist(), attack=attack)
+                                             idx=idx.tolist(), tgt=None if tgt is None else tgt.tolist(), attack=attack, est=est)
 
 job = st.session_state.get("batch_job")
 if job is not None and not job["handle"].done():
@@ -94,7 +93,8 @@ if out is None:
 res, family = out["res"], out["family"]
 label = getattr(ATTACKS.get(out["attack"]), "label", out["attack"])
 st.subheader(f"{len(out['idx'])} digits: {label} on {out['model']}")
-st.caption(timing_caption(out["times"]))
+st.caption(timing_caption(out["times"]) + ("" if out["times"]["cached"] else
+                                           f"; {out['est'].took(out['times']['compute_s']).lower()}"))
 summary = batch_summary(res)
 for col, (key, value) in zip(st.columns(min(6, len(summary))), summary.items()):
     col.metric(key if key == "label kept" else f"median {key}", f"{value:.0%}" if key == "label kept" else f"{value:.3f}")

@@ -105,6 +105,16 @@ def run_jobs(specs: dict, label: str = "Computing", skip_errors: bool = False) -
     return results, skipped, total
 
 
+def estimate_caption(jobs, container=st):
+    """The time estimate of ``jobs`` (``sem_core.estimates``: calibrated on this machine) as a caption before a
+    Run button; returns the ``Estimate`` (its ``took(seconds)`` is the caption under the result)."""
+    from sem_core.estimates import get_estimator
+
+    est = get_estimator().estimate(jobs)
+    container.caption(est.describe())
+    return est
+
+
 def timing_caption(times: dict[str, Any]) -> str:
     """"from the cache" or "queued 0.0 s, computed 0.2 s" (the load benchmark reads this line)."""
     if times.get("cached"):

@@ -2,9 +2,11 @@
 import streamlit as st
 
 import sem_core
-from app_pages.common import (MODEL_LABELS, chart, details, digit_picker, model_help, more_settings, presenting, run_jobs,
-                              sidebar, test_split_for, timing_caption, url_choice, url_number, user_errors)
+from app_pages.common import (MODEL_LABELS, chart, details, digit_picker, estimate_caption, model_help, more_settings,
+                              presenting, run_jobs, sidebar, test_split_for, timing_caption, url_choice, url_number,
+                              user_errors)
 from sem_core.attacks.compare import Comparison
+from sem_core.estimates import attack_job
 from sem_core.experiments.defenses import PAIRS
 from sem_core.views import comparison_jobs
 from sem_core.viz import image_figure
@@ -50,11 +52,12 @@ with user_errors():
     with more_settings():
         steps = url_number("PGD steps", "def_steps", 100, 1, 1000, integer=True, container=st if presenting() else c2)
     ready = x is not None and (family != "senn" or x_t is not None)
+    eta = estimate_caption([attack_job(m, ATTACK[family], 1, steps) for m in (natural, robust)])
     if st.button("Run on both models", type="primary", disabled=not ready) and ready:
         jobs = comparison_jobs([natural, robust], ATTACK[family], x, y, x_t, eps=eps, steps=steps)
-        results, _, times = run_jobs(jobs, "Attacking")
+        results, _, times = run_jobs(jobs, "Attacking")  # the service records each batch's time for the estimates
         st.session_state["def_result"] = dict(cmp=Comparison(ATTACK[family], results), family=family, caption=caption,
-                                              times=times)
+                                              times=times, took=eta.took(times["queue_s"] + times["compute_s"]))
 
 if "def_result" not in st.session_state:
     st.info("Pick the digits and press **Run on both models**.")
@@ -63,7 +66,8 @@ if "def_result" not in st.session_state:
 out = st.session_state["def_result"]
 cmp, family = out["cmp"], out["family"]
 config = next(iter(cmp.results.values())).config  # the result's own settings, not the controls' now
-st.caption(f"{out['caption']}; ε = {config['eps']:g}, {config['steps']} steps; {timing_caption(out['times'])}")
+st.caption(f"{out['caption']}; ε = {config['eps']:g}, {config['steps']} steps; {timing_caption(out['times'])}"
+           + ("" if out["times"].get("cached") else f". {out['took']}"))
 st.subheader("Did the attack work on each model?")
 st.markdown("SENN: the attack succeeds when ‖h(x*) − h(x_t)‖ (concept_distance_adv) falls far below "
             "‖h(x) − h(x_t)‖ (concept_distance_nat). PrototypeDL: it succeeds when the nearest prototype "

@@ -1,9 +1,12 @@
 """Experiments: the papers' dataset-level figures from saved result folders, and runs on a chosen N."""
+import time
 from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import chart, details, more_settings, presenting, sidebar, url_choice, url_number, user_errors
+from app_pages.common import (chart, details, estimate_caption, more_settings, presenting, sidebar, url_choice, url_number,
+                              user_errors)
+from sem_core.estimates import experiment_job, get_estimator
 from sem_core.experiments import EXPERIMENTS, compute_seconds, list_experiments, load_results, run_experiment
 from sem_core.text import escape_markdown
 from sem_core.userdata import SHIPPED_RESULTS, results_dir
@@ -73,10 +76,19 @@ with more_settings():  # presenter mode: the default N, folded away
     n = url_number("Number of digits N", "exp_n", default_n, 1, 1000, integer=True, container=st if presenting() else c2)
 st.caption(f"Reproduces {EXPERIMENTS.get(name).paper}. {EXPERIMENTS.get(name).claim} "
            f"Your runs are written to {escape_markdown(str(ROOT), limit=200)}.")
+get_estimator().record_saved([*shipped.values(), *mine.values()])  # their compute seconds seed the estimate
+eta = estimate_caption(experiment_job(name, n))
+if "exp_took" in st.session_state:
+    st.caption(st.session_state["exp_took"])
 if st.button("Run experiment", type="primary", key="exp_run"):
     bar = st.progress(0.0, text="starting…")
     with user_errors():
+        t0 = time.perf_counter()
         manifest = run_experiment(name, ROOT / f"{name}-n{n}", n=int(n),
                                   on_step=lambda done, total: bar.progress(done / total, text=f"chunk {done}/{total}"))
+        took = time.perf_counter() - t0
+        if not manifest.get("chunks_reused"):  # a resumed run reused chunks: not a measure of a fresh one
+            get_estimator().record(experiment_job(name, n), took)
+        st.session_state["exp_took"] = f"{name} on {n} digits: {eta.took(took).lower()}"
         st.session_state["exp_just_ran"] = f"{name}-n{n}"
         st.rerun()

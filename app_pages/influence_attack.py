@@ -1,11 +1,13 @@
 """Influence-function attack (Ghorbani et al. 2019, paper 003 Sec. 3): other training digits explain the digit."""
 import streamlit as st
 
-from app_pages.common import (chart, details, digit_picker, downloads, get_model, get_split, keep_result,
+from app_pages.common import (chart, details, digit_picker, downloads, estimate_caption, get_model, get_split, keep_result,
                               link_wants_result, model_choice, picked_index, presenting, provenance_json,
                               provenance_npz, result_or_stop, run_jobs, sidebar, test_split_for, timing_caption,
                               url_number, user_errors)
 from sem_core.digit_io import digit_to_png
+from sem_core.estimates import attack_job
+from sem_core.influence import influence_cached
 from sem_core.views import influence_jobs
 from sem_core.viz.attacks import prediction_change, result_row
 from sem_core.viz.influence import influential_digits_figure
@@ -38,20 +40,25 @@ with user_errors():
     x, y, caption = digit_picker("inf_digit", "Test digit", 7, x_all, y_all)
 
     params = dict(model=name, eps=eps, steps=steps, k=k, x=caption)
+    eta = estimate_caption([attack_job(name, "influence_sign", 1, steps,
+                                       setup=not influence_cached(model, card["data"]["source"])),
+                            attack_job(name, "influence_random", 1, 1)])
     if (st.button("Run influence attack", type="primary", disabled=x is None)
             or link_wants_result("inf", params, x is not None)) and x is not None:
         jobs = influence_jobs(name, x, y, eps=eps, steps=steps, k=k, data=card["data"]["source"])
         with st.spinner("Preparing the training gradients and the influence (once per model)…"):
-            results, _, times = run_jobs(jobs, "Attacking the influence")
+            results, _, times = run_jobs(jobs, "Attacking the influence")  # the service records the times
         keep_result("inf", params, res=results["sign"], base=results["random"], model=name, k=k, caption=caption,
-                    source=card["data"]["source"], digit=picked_index("inf_digit"), times=times)
+                    source=card["data"]["source"], digit=picked_index("inf_digit"), times=times,
+                    took=eta.took(times["queue_s"] + times["compute_s"]))
 
 out = result_or_stop("inf", "Pick a model, ε and a test digit, then press **Run influence attack**.")
 res, base = out["res"], out["base"]
 nat, adv = res.explanations["natural"], res.explanations["adversarial"]
 st.header(f"Gradient-sign attack on the influence ({out['model']})")
 st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} sign steps, k = {out['k']}, λ = {res.config['damping']:g}; "
-           f"{out['caption']}; {timing_caption(out['times'])}")
+           f"{out['caption']}; {timing_caption(out['times'])}"
+           + ("" if out["times"].get("cached") else f". {out['took']}"))
 pb, pa = int(res.pred_before[0]), int(res.pred_after[0])
 m = {key: float(v[0]) for key, v in res.metrics.items()}
 b = {key: float(v[0]) for key, v in base.metrics.items()}

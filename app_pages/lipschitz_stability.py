@@ -1,11 +1,12 @@
 """Lipschitz & stability: how much can an explanation change within an ε-ball? (papers 002 eq. 1, 001 eq. 5)."""
 import streamlit as st
 
-from app_pages.common import (chart, details, downloads, get_model, keep_result, link_wants_result, model_help,
-                              more_settings, presenting, provenance_json, run_jobs, sidebar, test_split_for,
+from app_pages.common import (chart, details, downloads, estimate_caption, get_model, keep_result, link_wants_result,
+                              model_help, more_settings, presenting, provenance_json, run_jobs, sidebar, test_split_for,
                               timing_caption, url_choice, url_number, user_errors)
 from sem_core.experiments.sampling import pick_digits
-from sem_core.lipschitz import SELF, estimate_seconds, get_protocol, list_lipschitz_explainers, list_protocols
+from sem_core.estimates import lipschitz_jobs
+from sem_core.lipschitz import SELF, get_protocol, list_lipschitz_explainers, list_protocols
 from sem_core import list_shipped
 from sem_core.views import lipschitz_job
 from sem_core.viz.lipschitz import lipschitz_box, lipschitz_frame, pair_figure, point_labels, worst_case
@@ -50,19 +51,20 @@ with user_errors():
     c2, c3 = settings.columns(2) if presenting() else (c2, c3)
     eps = url_number("ε (L∞ radius, pixel units)", "lip_eps", 0.1, 0.01, 1.0, step=0.01, format="%.2f", container=c2)
     budget = url_number("Budget (explainer calls per digit)", "lip_budget", 20, 2, 500, integer=True, container=c3)
-    st.caption(estimate_seconds(name, names, n, budget).describe())
+    eta = estimate_caption(lipschitz_jobs(name, names, n, budget, protocol).values())
     x_all, y_all, source = test_split_for(name)
 
     params = dict(model=name, explainers=list(names), n=n, eps=eps, budget=budget, protocol=protocol)
     if (st.button("Run Lipschitz estimates", type="primary", disabled=not names)
             or link_wants_result("lip", params, bool(names))) and names:
         idx = pick_digits(y_all, n, seed=0)
-        jobs = {e: lipschitz_job(name, e, x_all[idx], eps=eps, budget=budget, source=source,
-                                 protocol=None if protocol == "project" else protocol) for e in names}
-        # skipped: e.g. LRP has no rule for SENN's layers
-        results, skipped, times = run_jobs(jobs, "Estimating", skip_errors=True)
+        specs = {e: lipschitz_job(name, e, x_all[idx], eps=eps, budget=budget, source=source,
+                                  protocol=None if protocol == "project" else protocol) for e in names}
+        # skipped: e.g. LRP has no rule for SENN's layers; the service records each job's time for the estimates
+        results, skipped, times = run_jobs(specs, "Estimating", skip_errors=True)
         keep_result("lip", params, results=results, skipped=skipped, idx=idx, model=name, eps=eps, budget=budget,
-                    k=getattr(model.config, "n_concepts", None), times=times)
+                    k=getattr(model.config, "n_concepts", None), times=times,
+                    took="" if times["cached"] else eta.took(times["queue_s"] + times["compute_s"]))
 
 out = st.session_state.get("lip_result", {})
 for e, msg in out.get("skipped", {}).items():
@@ -72,6 +74,8 @@ if not out.get("results"):
     st.stop()
 results, idx = out["results"], out["idx"]
 st.header(f"Estimates on {len(idx)} test digits ({out['model']})")
+if out.get("took"):
+    st.caption(out["took"])
 st.caption(f"protocol {next(iter(results.values())).config.get('protocol', 'project')}; "
            f"ε = {out['eps']:g}, budget {out['budget']} calls per digit; search: "
            + ", ".join(f"{e} → {r.search}" for e, r in results.items()) + f"; {timing_caption(out['times'])}")

@@ -260,13 +260,23 @@ class InfluenceFunction:
 _CACHE: "weakref.WeakKeyDictionary[nn.Module, tuple[Any, InfluenceFunction]]" = weakref.WeakKeyDictionary()
 
 
+def _cache_key(model: nn.Module, source: str, damping: float) -> tuple:
+    return (source, float(damping), tuple(p._version for p in model.parameters()),
+            tuple(p.data_ptr() for p in model.parameters()))
+
+
+def influence_cached(model: nn.Module, source: str = "subset", *, damping: float = DAMPING) -> bool:
+    """Whether ``influence_for`` would return at once (its training gradients are built for this model)."""
+    hit = _CACHE.get(model)
+    return hit is not None and hit[0] == _cache_key(model, source, damping)
+
+
 def influence_for(model: nn.Module, source: str = "subset", *, damping: float = DAMPING) -> InfluenceFunction:
     """The model's ``InfluenceFunction`` on the training split of ``source``, built once and kept in memory (per
     model object, data source and damping; rebuilt when the model's weights change in place)."""
     from .data import load_split
 
-    key = (source, float(damping), tuple(p._version for p in model.parameters()),
-           tuple(p.data_ptr() for p in model.parameters()))
+    key = _cache_key(model, source, damping)
     hit = _CACHE.get(model)
     if hit is not None and hit[0] == key:
         return hit[1]

@@ -276,11 +276,14 @@ class AttackService:
         max_queued / max_per_session: bounds on waiting jobs (all sessions / one session).
         loader: ``name -> (model, card)`` (default: ``load_model_with_card`` on ``device``).
         runners: kind -> runner (tests inject fakes; default ``RUNNERS``).
+        estimator: the ``sem_core.estimates.Estimator`` every batch's time is recorded in (``estimate`` asks it);
+            None: nothing is recorded and ``estimate`` returns None (``get_service`` passes the process's one).
     """
 
     def __init__(self, *, device: str | torch.device | None = None, cache: ResultCache | None = None,
                  max_batch: int | None = None, max_queued: int = 64, max_per_session: int = 4,
-                 loader: Callable[[str], tuple[Any, dict]] | None = None, runners: dict[str, Runner] | None = None):
+                 loader: Callable[[str], tuple[Any, dict]] | None = None, runners: dict[str, Runner] | None = None,
+                 estimator: Any = None):
         self.device = resolve_device(device)
         self.cache = cache if cache is not None else ResultCache(folder=default_cache_dir())
         if max_batch is None:  # a GPU takes a class's 1,000 digits at once; on a CPU, shorter calls keep others' waits short
@@ -301,7 +304,7 @@ class AttackService:
         self._last_activity, self._trim_stage = time.monotonic(), len(TRIM_AFTER_S)   # nothing to give back yet
         self._last_trim = time.monotonic()
         self._sessions: set[str] = set()          # sessions open (register_session), until release_session
-        self._cost: dict[tuple, tuple[int, float]] = {}  # (model, kind, name) -> (images, s per image·step)
+        self.estimator = estimator
         self.batches = 0                          # batched calls made (tests, benchmarks)
         self.batch_sizes: list[int] = []
         self._worker = threading.Thread(target=self._loop, name="sem-attack-service", daemon=True)
@@ -380,13 +383,16 @@ class AttackService:
             self._touch()
         return handle
 
-    def estimate(self, spec: JobSpec) -> float | None:
-        """Seconds ``spec`` will take if none of its images is cached, from the largest recent batch of the same
-        model and algorithm on this machine (None before one ran). Smaller batches cost more per image."""
-        known = self._cost.get((spec.model, spec.kind, spec.name))
-        if known is None:
+    def estimate(self, spec: JobSpec):
+        """The ``Estimate`` of ``spec`` if none of its images is cached, in batches of ``max_batch`` (the
+        estimator's cost model, calibrated on this machine and by every batch run here); None without an estimator."""
+        if self.estimator is None:
             return None
-        return len(spec.x) * max(1, int(spec.config.get("steps", 1))) * known[1]
+        from .estimates import job_of_spec
+
+        full, rest = divmod(len(spec.x), self.max_batch)
+        jobs = [job_of_spec(spec, self.max_batch)] * full + ([job_of_spec(spec, rest)] if rest else [])
+        return self.estimator.estimate(jobs)
 
     def register_session(self, session: str) -> None:
         """A session opened (the app calls ``release_session`` when it ends): while any is open, memory is given
@@ -548,6 +554,7 @@ class AttackService:
                 finished = sum(p is not None for p in j.parts)
                 j.progress = min(1.0, (finished + frac * share[id(j)]) / j.n)
 
+        job = _estimate_job(spec, model, len(live)) if self.estimator is not None else None
         t0 = time.monotonic()
         try:
             out = self.runners[spec.kind](model, spec.name, spec.config, x, y, target, spec.seed, on_step)
@@ -575,10 +582,8 @@ class AttackService:
                 j.compute_s += spent
         self.batches += 1
         self.batch_sizes.append(len(live))
-        cost_key = (spec.model, spec.kind, spec.name)
-        known = self._cost.get(cost_key)
-        if known is None or len(live) >= known[0] // 2:  # larger batches cost less per image: keep the largest seen
-            self._cost[cost_key] = (len(live), spent / (len(live) * max(1, int(spec.config.get("steps", 1)))))
+        if job is not None:
+            self.estimator.record(job, spent)
         for k, (j, i) in enumerate(live):
             row = batch_rows(out, k, k + 1)
             self.cache.put(j.keys[i], row)
@@ -586,6 +591,19 @@ class AttackService:
         for j in jobs:
             if not j.pending and all(p is not None for p in j.parts):
                 j._finish()
+
+
+def _estimate_job(spec: JobSpec, model, n: int):
+    """The estimator's job for a batch of ``n`` images of ``spec`` (an influence attack's first batch on a model
+    also builds its influence functions: a one-time setup)."""
+    from .estimates import job_of_spec
+
+    setup = False
+    if spec.kind == "attack" and spec.name.startswith("influence"):
+        from .influence import DAMPING, influence_cached
+
+        setup = not influence_cached(model, spec.config.get("data", "subset"), damping=spec.config.get("damping", DAMPING))
+    return job_of_spec(spec, n, setup)
 
 
 class _Abort(Exception):
@@ -630,7 +648,9 @@ def get_service() -> AttackService:
     global _SERVICE
     with _SERVICE_LOCK:
         if _SERVICE is None:
-            _SERVICE = AttackService()
+            from .estimates import get_estimator
+
+            _SERVICE = AttackService(estimator=get_estimator())
         return _SERVICE
 
 

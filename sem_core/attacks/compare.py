@@ -6,7 +6,8 @@ Example:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import torch
@@ -18,10 +19,12 @@ from .registry import ATTACKS, create_attack
 
 @dataclass(frozen=True)
 class Comparison:
-    """``results[name]``: the attack's result on model ``name``; ``attack``: the registry name."""
+    """``results[name]``: the attack's result on model ``name``; ``attack``: the registry name; ``seconds[name]``:
+    the wall seconds of that model's run."""
 
     attack: str
     results: dict[str, AttackResult]
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def table(self) -> list[dict[str, Any]]:
         """One row per model: label kept, linf and the attack's ``headline`` metrics (means over the batch)."""
@@ -35,7 +38,7 @@ def compare_models(models: Mapping[str, nn.Module], attack: str, x: torch.Tensor
                    **config: Any) -> Comparison:
     """Run the registered ``attack`` with the same ``config``, digits, target and seed on every model.
     ``on_step(done, total)`` counts steps over all models."""
-    results, names = {}, list(models)
+    results, seconds, names = {}, {}, list(models)
     for j, name in enumerate(names):
         atk = create_attack(attack, models[name], **config)
 
@@ -43,5 +46,7 @@ def compare_models(models: Mapping[str, nn.Module], attack: str, x: torch.Tensor
             if on_step:
                 on_step(j * total + done, total * len(names))
 
+        t0 = time.perf_counter()
         results[name] = atk(x, y, target=target, seed=seed, on_step=inner)
-    return Comparison(attack, results)
+        seconds[name] = time.perf_counter() - t0
+    return Comparison(attack, results, seconds)

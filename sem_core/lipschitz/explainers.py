@@ -10,6 +10,7 @@ The class explained by a map is the prediction at each evaluated point.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -49,10 +50,12 @@ def explanation_function(model, name: str, **config) -> ExplanationFunction:
 
 @dataclass
 class LipschitzByExplainer:
-    """``results[name]`` per explainer the model could use; ``skipped[name]`` the reason for the others."""
+    """``results[name]`` per explainer the model could use; ``skipped[name]`` the reason for the others;
+    ``seconds[name]`` the wall seconds each explainer's search took (the time estimates learn from them)."""
 
     results: dict[str, LipschitzResult]
     skipped: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def lipschitz_by_explainer(model, explainers: Sequence[str], x: torch.Tensor, *, eps: float = 0.1,
@@ -80,9 +83,11 @@ def lipschitz_by_explainer(model, explainers: Sequence[str], x: torch.Tensor, *,
             if on_step:
                 on_step(min(1000, (1000 * j + 1000 * done // max(total, 1)) // len(explainers)), 1000)
 
+        t0 = time.perf_counter()
         try:
             out.results[name] = lipschitz_of(model, name, x, eps=eps, budget=budget, seed=seed, on_step=inner,
                                              protocol=protocol, source=source)
+            out.seconds[name] = time.perf_counter() - t0
         except SemError as exc:
             out.skipped[name] = str(exc)
     return out

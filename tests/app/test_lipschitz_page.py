@@ -23,16 +23,14 @@ def test_cnn_estimates_box_plot_and_worst_case_pair():
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception
     assert at.multiselect(key="lip_expl_cnn").value == ["saliency", "gradxinput", "ig", "occlusion"]
-    from sem_core.lipschitz import estimate_seconds  # the estimate comes from the measured cost table
-
-    expected = estimate_seconds("cnn", ["saliency", "gradxinput", "ig", "occlusion"], 5, 20)
-    assert at.caption[0].value == expected.describe() and expected.seconds > 0 and not expected.unknown
-    assert "measured on cpu" in at.caption[0].value
+    estimate = at.caption[0].value      # calibrated on this machine (sem_core.estimates), the cost table meanwhile
+    assert estimate.startswith(("Estimated time: about ", "Time estimate: calibrating")), estimate
     at.number_input(key="lip_n").set_value(2)
     at.number_input(key="lip_budget").set_value(4)
     at.multiselect(key="lip_expl_cnn").set_value(["saliency", "occlusion"]).run()
     _run(at)
     assert not at.exception
+    assert any(c.value.startswith("Took ") for c in at.caption)    # the time it took, next to the estimate
     box = figures(at)[0]                                       # one box per chosen explainer, a point per digit
     assert [t["name"] for t in box["data"]] == ["saliency", "occlusion"]
     assert box["layout"]["yaxis"]["type"] == "log"

@@ -237,15 +237,20 @@ def test_a_sessions_end_cancels_its_waiting_jobs_only(make_service, test_split):
     first.result(60)
 
 
-def test_time_estimate_comes_from_a_measured_batch(make_service, test_split):
+def test_time_estimate_comes_from_the_measured_batches(make_service, test_split):
+    from sem_core.estimates import Estimator
+
     x, y, _ = test_split
-    svc = make_service()
     spec = JobSpec("senn", "attack", "senn_concept", x[:4], CFG, y=y[:4], target=x[10:14])
-    assert svc.estimate(spec) is None                      # nothing measured yet: no guess
+    assert make_service().estimate(spec) is None                 # no estimator: no guess
+    svc = make_service(estimator=Estimator(probe=[], table={}, load=lambda: 1.0))
+    assert svc.estimate(spec).seconds is None                    # nothing measured yet: no guess
     h = svc.submit("alice", spec)
     h.result(60)
+    e = svc.estimate(spec)                                       # the batch it just ran, recorded
+    assert e.seconds == pytest.approx(h.timings()["compute_s"], rel=1e-6) and e.runs == 1
     bigger = JobSpec("senn", "attack", "senn_concept", x[:8], {**CFG, "steps": 6}, y=y[:8], target=x[10:18])
-    assert svc.estimate(bigger) == pytest.approx(4 * svc.estimate(spec))   # 2× the digits, 2× the steps
+    assert svc.estimate(bigger).seconds == pytest.approx(4 * e.seconds)   # 2× the digits, 2× the steps
 
 
 def test_a_failed_job_leaves_the_queue_with_its_remaining_images(make_service, test_split):
