@@ -19,4 +19,9 @@ pages = [
     st.Page("app_pages/lipschitz_stability.py", title="Lipschitz & stability", icon="📈", url_path="lipschitz"),
     st.Page("app_pages/experiment_results.py", title="Experiments", icon="📊", url_path="experiments"),
 ]
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+finally:  # also when the page stops or reruns: after the first run the long-lived objects are loaded
+    from sem_core.service import settle_heap
+
+    settle_heap()  # once per process: later garbage collections skip them (0.5 s each with the GIL held)

@@ -630,6 +630,30 @@ def _as_user_error(exc: BaseException) -> SemError:
     return ServiceError(f"The job failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
 
 
+_SETTLED = threading.Lock()
+_settled = False
+
+
+def settle_heap() -> bool:
+    """Once per process: collect, then move every object alive now to the permanent generation (``gc.freeze``).
+
+    Call it when the long-lived objects are in place (the app calls it after its first page run): the imported
+    modules (torch, plotly, streamlit), the loaded models and data, ≈ 400,000 objects that every full collection
+    would otherwise walk, holding the GIL for ≈ 0.5 s on this 2-core machine. Streamlit collects after every
+    script run (``runner.postScriptGC``) and the service when idle, so under a classroom's load these walks
+    stalled every session in turn (benchmarks/bench_load.py). Frozen objects are still freed by reference
+    counting; only a frozen cycle would stay, and these objects live as long as the process anyway.
+    Returns True when this call froze the heap, False when it had been done before."""
+    global _settled
+    with _SETTLED:
+        if _settled:
+            return False
+        gc.collect()
+        gc.freeze()
+        _settled = True
+        return True
+
+
 def _release_memory() -> None:
     """Collect garbage and return freed heap pages to the OS (glibc keeps them otherwise: issue 16)."""
     gc.collect()

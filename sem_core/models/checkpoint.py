@@ -10,6 +10,7 @@ any weights are read, and every problem is a ``CheckpointError`` that says what 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -218,13 +219,20 @@ def _check_architecture(name: str, card: dict[str, Any]) -> None:
     """The config builds a model whose tensors are the card's. Built on the ``meta`` device: no memory
     is allocated, so a hostile config (a width of 10⁹) costs nothing before it is refused."""
     try:
-        with torch.device("meta"):
-            skeleton = create_model(card["model"], **card["config"])
+        shapes = _architecture(card["model"], json.dumps(card["config"], sort_keys=True))
     except (TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{name}: bad config: {exc}") from None
-    problems = _compare(skeleton.state_dict(), card["tensors"], have="the architecture")
+    problems = _compare(shapes, card["tensors"], have="the architecture")
     if problems:
         raise CheckpointError(f"{name}: the config does not match the card's tensors: " + "; ".join(problems))
+
+
+@functools.lru_cache(maxsize=64)
+def _architecture(model: str, config_json: str) -> dict[str, torch.Tensor]:
+    """The tensors (on ``meta``: shapes and dtypes only) that ``model`` builds from a config (as sorted JSON).
+    Cached: every page run lists the shipped models, and building each skeleton cost ≈ 10 ms of Python."""
+    with torch.device("meta"):
+        return dict(create_model(model, **json.loads(config_json)).state_dict())
 
 
 def _check_tensors(name: str, tensors: Any) -> None:

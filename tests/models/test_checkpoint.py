@@ -96,3 +96,19 @@ def test_shipped_senn_grounding_is_saved(shipped):
     model, _ = shipped["senn"]
     g = model.grounding
     assert g.shape == (model.config.n_concepts, 8) and (g >= 0).all() and (g < 4000).all()
+
+
+def test_the_architecture_check_builds_each_config_once(monkeypatch):
+    """Every page run lists the shipped models: reading a card again reuses its skeleton's shapes."""
+    from sem_core.models import checkpoint as ck
+
+    ck._architecture.cache_clear()
+    built = []
+    real = ck.create_model
+    monkeypatch.setattr(ck, "create_model", lambda name, **cfg: built.append(name) or real(name, **cfg))
+    path = ck.Path(__file__).resolve().parents[2] / "assets" / "models" / "cnn.json"
+    first, second = ck.read_card(path), ck.read_card(path)
+    assert first == second and built == ["cnn"]
+    bad = {**first, "tensors": {**first["tensors"], "extra.weight": {"shape": [1], "dtype": "float32"}}}
+    with pytest.raises(ck.CheckpointError, match="extra.weight"):   # a cached skeleton still catches a mismatch
+        ck._check_architecture("bad.json", bad)

@@ -267,3 +267,21 @@ def test_a_failed_job_leaves_the_queue_with_its_remaining_images(make_service, t
         h.result(60)
     svc.shutdown()                      # the worker has nothing left to take
     assert calls == [2] and h.pending == deque() and svc.stats()["queued_jobs"] == 0
+
+
+def test_settle_heap_freezes_the_long_lived_objects_once(monkeypatch):
+    """The app settles the heap after its first run: what is alive then leaves the collector's walks."""
+    import gc
+
+    from sem_core import service as svc
+
+    monkeypatch.setattr(svc, "_settled", False)
+    gc.unfreeze()
+    try:
+        assert svc.settle_heap() is True
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000           # the modules, torch, the test's objects: all alive now
+        assert svc.settle_heap() is False  # once per process: a second call freezes nothing new
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
