@@ -3,7 +3,7 @@ import streamlit as st
 
 from app_pages.common import (chart, details, digit_picker, downloads, estimate_caption, get_model, get_split, keep_result,
                               link_wants_result, model_choice, picked_index, presenting, provenance_json,
-                              provenance_npz, result_or_stop, run_jobs, sidebar, test_split_for, timing_caption,
+                              provenance_npz, result_or_stop, run_jobs, service, sidebar, test_split_for, timing_caption,
                               url_number, user_errors)
 from sem_core.digit_io import digit_to_png
 from sem_core.estimates import attack_job
@@ -40,8 +40,9 @@ with user_errors():
     x, y, caption = digit_picker("inf_digit", "Test digit", 7, x_all, y_all)
 
     params = dict(model=name, eps=eps, steps=steps, k=k, x=caption)
-    eta = estimate_caption([attack_job(name, "influence_sign", 1, steps,
-                                       setup=not influence_cached(model, card["data"]["source"])),
+    # the service's copy of the model holds the influence functions once built (the first run builds them)
+    setup = not influence_cached(service().model(name)[0], card["data"]["source"])
+    eta = estimate_caption([attack_job(name, "influence_sign", 1, steps, setup=setup),
                             attack_job(name, "influence_random", 1, 1)])
     if (st.button("Run influence attack", type="primary", disabled=x is None)
             or link_wants_result("inf", params, x is not None)) and x is not None:
