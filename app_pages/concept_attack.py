@@ -91,13 +91,17 @@ st.subheader("Replay the attack")
 st.markdown("Slide through the attack's steps: the image, its concepts and the prediction at that step.")
 steps = [snap.step for snap in res.snapshots]
 step = st.select_slider("Step", options=steps, value=steps[-1], key="concept_step")
-snap = res.snapshots[steps.index(step)]
-r1, r2 = st.columns([1, 2])
-chart(image_figure(snap.x[0, 0], f"x at step {step}"), "concept_replay_img", f"concept-step{step}", container=r1,
-      image=True)
-r1.markdown(prediction_text(snap.explanation.logits[0]))
-chart(senn_figure(snap.explanation, ranges=senn_ranges([s.explanation for s in res.snapshots])), "concept_replay_bars",
-      f"concept-step{step}-bars", container=r2)  # one scale for every step, so the slider does not rescale
+if step == steps[-1]:  # the last iterate is x*, drawn above: no second copy (2 of the page's 10 charts, the
+    # browser's costliest work when a class runs it at once: benchmarks/bench_page_cpu.py)
+    st.caption(f"Step {step} is the adversarial x* shown above; slide back to watch its concepts move.")
+else:
+    snap = res.snapshots[steps.index(step)]
+    r1, r2 = st.columns([1, 2])
+    chart(image_figure(snap.x[0, 0], f"x at step {step}"), "concept_replay_img", f"concept-step{step}", container=r1,
+          image=True)
+    r1.markdown(prediction_text(snap.explanation.logits[0]))
+    chart(senn_figure(snap.explanation, ranges=senn_ranges([s.explanation for s in res.snapshots])),
+          "concept_replay_bars", f"concept-step{step}-bars", container=r2)  # one scale for every step
 
 if not presenting():
     st.subheader("Downloads")

@@ -7,7 +7,8 @@ import streamlit as st
 from app_pages.common import (chart, details, estimate_caption, more_settings, presenting, sidebar, url_choice, url_number,
                               user_errors)
 from sem_core.estimates import experiment_job, get_estimator
-from sem_core.experiments import EXPERIMENTS, compute_seconds, list_experiments, load_results, run_experiment
+from sem_core.experiments import (EXPERIMENTS, completed_run, compute_seconds, list_experiments, load_results,
+                                  run_experiment)
 from sem_core.text import escape_markdown
 from sem_core.userdata import SHIPPED_RESULTS, results_dir
 from sem_core.viz.experiments import readable
@@ -38,7 +39,10 @@ if saved:
     choice = url_choice("Saved result", "exp_folder", list(labels), list(labels)[0])
     with user_errors():
         manifest, figures = load_results(labels[choice])
-        if choice == just_ran:  # the result line of a run (benchmarks/bench_latency.py waits for it)
+        if choice == just_ran and st.session_state.pop("exp_from_cache", False):
+            st.success("Your run is shown from the cache: result from the cache (made before with the same "
+                       "parameters, code and models).")  # the result line (benchmarks/bench_latency.py waits for it)
+        elif choice == just_ran:
             st.success(f"Your run finished: {manifest['chunks_computed']} chunks computed, "
                        f"{manifest['chunks_reused']} reused from an earlier run.")
         st.subheader(f"{manifest['experiment']} — {manifest['paper']}")
@@ -81,6 +85,10 @@ eta = estimate_caption(experiment_job(name, n))
 if "exp_took" in st.session_state:
     st.caption(st.session_state["exp_took"])
 if st.button("Run experiment", type="primary", key="exp_run"):
+    if completed_run(name, ROOT / f"{name}-n{n}", n=int(n)) is not None:  # made before: show it, do not redo it
+        st.session_state.update(exp_took=f"{name} on {n} digits: shown from your earlier run", exp_from_cache=True,
+                                exp_just_ran=f"{name}-n{n}")
+        st.rerun()
     bar = st.progress(0.0, text="starting…")
     with user_errors():
         t0 = time.perf_counter()

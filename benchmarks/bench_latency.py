@@ -13,8 +13,7 @@ Pages: concept, prototype, saliency, batch (its default run: 200 digits of the c
 lipschitz (4 explainers × 5 digits, budget 20), defenses (the concept attack on senn-k5 and senn-adv),
 influence (cold includes the model's training gradients, once per server), tour-step1 (the concept page's
 default view: after `concept` in the same run its cold row is already cached, and the other way round),
-tour-step4 (the stability step), experiments (its Run: faithfulness on N = 20; warm reuses the saved chunks of
-the first session's run). A cold row that was served from stored work is marked "(cached)".
+tour-step4 (the stability step), experiments (its Run: faithfulness on N = 20; warm: the first session's finished run, shown from its folder). A cold row that was served from stored work is marked "(cached)".
 Acceptance (issue 14): warm ≤ 1 s on every page, cold concept ≤ 3 s.
 """
 from __future__ import annotations
@@ -27,7 +26,7 @@ import tempfile
 
 from browser_bench import RESULT_RE, click_to_result, launch, start_server, tracebacks_in, wait_idle
 
-EXPERIMENT_RE = re.compile(r"Your run finished: [0-9]+ chunks computed, [0-9]+ reused")
+EXPERIMENT_RE = re.compile(r"Your run finished: [0-9]+ chunks computed, [0-9]+ reused|result from the cache")
 # name -> (URL path, button, result line)
 PAGES = {
     "concept": ("concept", "Run concept attack", RESULT_RE),

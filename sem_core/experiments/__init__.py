@@ -12,10 +12,10 @@ from .executors import EXECUTORS, create_executor, list_executors
 from . import discrete_lipschitz, noise_stability, saliency_region  # noqa: F401  (issue 12)
 from .protodl_distances import ProtoDistancesResult, protodl_distances, protodl_summary
 from .report import compute_seconds, find_manifests, write_report
-from .runner import EXPERIMENTS, list_experiments, load_results, run_experiment
+from .runner import EXPERIMENTS, completed_run, list_experiments, load_results, run_experiment
 from .sampling import pick_digits
 from .senn_distances import SennDistancesResult, senn_distances, senn_summary
 
 __all__ = ["ProtoDistancesResult", "protodl_distances", "protodl_summary", "pick_digits", "SennDistancesResult",
-           "senn_distances", "senn_summary", "EXPERIMENTS", "list_experiments", "load_results", "run_experiment",
+           "senn_distances", "senn_summary", "EXPERIMENTS", "completed_run", "list_experiments", "load_results", "run_experiment",
            "find_manifests", "write_report", "compute_seconds", "EXECUTORS", "create_executor", "list_executors"]

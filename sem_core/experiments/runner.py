@@ -325,6 +325,29 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
             return _run_locked(exp, name, full, dev, out, on_step, executor)
 
 
+def completed_run(name: str, out: str | Path, *, n: int | None = None, seed: int = 0, **params: Any) -> dict | None:
+    """The manifest in ``out`` when it is a finished run of ``name`` that ``run_experiment`` with these arguments
+    would only repeat: the same parameters, the same experiment code, the same model weights (their cards'
+    SHA-256). None otherwise (no run, another N, edited code, a retrained model, an unreadable manifest); then
+    ``run_experiment`` resumes what it can. Lets the app show a run already made at once."""
+    from ..api import model_card
+
+    exp = EXPERIMENTS.get(name)()
+    given = {k: v for k, v in params.items() if v is not None}
+    if n is not None:
+        given["n"] = n
+    full = {**exp.defaults, **given, "seed": seed}
+    try:
+        manifest = json.loads((Path(out) / "manifest.json").read_text(encoding="utf-8"))
+        same = (manifest.get("experiment") == name and manifest.get("params") == json.loads(json.dumps(full))
+                and manifest.get("code_version") == integrity.code_version(exp)
+                and all(model_card(m).get("sha256") == entry.get("sha256")
+                        for m, entry in manifest.get("models", {}).items()))
+    except (OSError, ValueError, AttributeError, TypeError, SemError):
+        return None
+    return manifest if same else None
+
+
 def _run_locked(exp: Experiment, name: str, full: dict[str, Any], dev: torch.device, out: Path,
                 on_step: Callable[[int, int], None] | None, executor: "Executor") -> dict[str, Any]:
     """``run_experiment`` once the parameters are checked and ``out`` is locked."""

@@ -21,9 +21,13 @@ def test_empty_results_folder_says_so_then_a_run_shows_its_figures(tmp_path, mon
     assert any("Verdict" in m.value for m in at.markdown)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["digits (N)"] == "12" and metrics["chunks computed / reused"] == "1 / 0"
-    # running it again reuses the saved chunk
+    # running it again shows the finished run at once (same parameters, code and models): nothing is redone
+    written = (tmp_path / "faithfulness-n12" / "manifest.json").stat().st_mtime_ns
     at.button(key="exp_run").click().run()
-    assert {m.label: m.value for m in at.metric}["chunks computed / reused"] == "0 / 1"
+    assert not at.exception
+    assert any("result from the cache" in s.value for s in at.success)
+    assert {m.label: m.value for m in at.metric}["chunks computed / reused"] == "1 / 0"
+    assert (tmp_path / "faithfulness-n12" / "manifest.json").stat().st_mtime_ns == written
 
 
 def test_a_broken_folder_is_a_clear_error(tmp_path, monkeypatch):

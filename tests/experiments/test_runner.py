@@ -86,6 +86,23 @@ def test_other_parameters_in_the_same_folder_are_refused(tmp_path):
         run_experiment("faithfulness", tmp_path, n=20, device="cpu", chunk=10)
 
 
+def test_a_finished_run_is_found_only_for_the_same_parameters_code_and_models(tmp_path):
+    from sem_core.experiments import completed_run
+
+    assert completed_run("faithfulness", tmp_path, n=10, chunk=10) is None           # nothing run yet
+    m = run_experiment("faithfulness", tmp_path, n=10, device="cpu", chunk=10)
+    assert completed_run("faithfulness", tmp_path, n=10, chunk=10) == m
+    assert completed_run("faithfulness", tmp_path, n=20, chunk=10) is None           # another N
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "code_version": "edited"}))
+    assert completed_run("faithfulness", tmp_path, n=10, chunk=10) is None           # the experiment's code changed
+    models = {"senn": {**manifest["models"]["senn"], "sha256": "0" * 64}}
+    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "models": models}))
+    assert completed_run("faithfulness", tmp_path, n=10, chunk=10) is None           # other weights
+    (tmp_path / "manifest.json").write_text("{not json")
+    assert completed_run("faithfulness", tmp_path, n=10, chunk=10) is None           # unreadable
+
+
 def test_unknown_experiment_lists_them(tmp_path):
     with pytest.raises(UnknownNameError, match="available: defenses, discrete-lipschitz, faithfulness, influence-fragility, lipschitz"):
         run_experiment("nope", tmp_path)
