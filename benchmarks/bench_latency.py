@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import re
-import tempfile
 
 from browser_bench import RESULT_RE, click_to_result, launch, start_server, tracebacks_in, wait_idle
 
@@ -76,7 +75,6 @@ async def main(args) -> int:
     from playwright.async_api import async_playwright
 
     pages = chosen(args.pages, args.batch)
-    os.environ["SEM_RESULTS_DIR"] = tempfile.mkdtemp(prefix="sem-bench-results-")  # experiment runs: none yet
     server, cache = start_server()
     rows, errors = [], []
     try:

@@ -43,7 +43,8 @@ def digits(n: int) -> list[dict]:
 
 
 async def renderer_cpu(cdp) -> float:
-    """CPU seconds the page's renderer has spent on its main thread (Chromium's TaskDuration)."""
+    """Seconds the page's renderer main thread has been busy (Chromium's TaskDuration; CPU time only when the
+    machine is otherwise idle, see bench_page_cpu.py)."""
     return {m["name"]: m["value"] for m in (await cdp.send("Performance.getMetrics"))["metrics"]}["TaskDuration"]
 
 
@@ -125,10 +126,9 @@ async def main(args) -> int:
         print(f"where a session's time goes (mean of {len(ok)}, to result): queue {q:.2f} s, attack compute "
               f"{c:.2f} s, script + rendering {s:.2f} s")
         bo, br = (statistics.mean(r[k] for r in ok) for k in ("browser_cpu_open_s", "browser_cpu_run_s"))
-        print(f"CPU seconds each session's browser renderer spent (mean): opening the page {bo:.2f} s, from the click "
-              f"until every figure was drawn {br:.2f} s; all {len(ok)} browsers: {len(ok) * (bo + br):.0f} CPU s on this "
-              f"{os.cpu_count()}-core machine"
-              + (f" (browsers at nice {args.browser_nice})" if args.browser_nice else ""))
+        print(f"each browser's renderer main thread was busy (mean; Chromium's TaskDuration: wall time of its tasks, "
+              f"so under this load it includes waiting for a core): opening the page {bo:.1f} s, from the click until "
+              f"every figure was drawn {br:.1f} s" + (f"; browsers at nice {args.browser_nice}" if args.browser_nice else ""))
     print(f"server memory (RSS): start {mb(rss_start)}, before {mb(rss_before)}, peak during {mb(peak)}, "
           f"after the sessions closed ({args.ttl} s TTL + {args.settle:g} s) {mb(rss_after)} "
           f"({(rss_after - rss_before) / rss_before:+.1%} vs before), after one more visitor let Streamlit drop "

@@ -4,8 +4,9 @@ Performance domain) and the app server (its process CPU time), for opening the p
     .venv/bin/python benchmarks/bench_page_cpu.py                       # the concept page, 3 sessions
     .venv/bin/python benchmarks/bench_page_cpu.py --page prototype --button "Run prototype attack" --query "src=3"
 
-CPU time, unlike wall time, barely depends on what else the machine runs, so this isolates what a page costs
-when 20 sessions share 2 cores (benchmarks/bench_load.py): there, everyone's CPU seconds add up.
+Run it on an otherwise idle machine: the renderer's figure (Chromium's TaskDuration, the time its main thread was
+busy) is its CPU time only when it never waits for a core. It isolates what a page costs when 20 sessions share
+2 cores (benchmarks/bench_load.py): there, everyone's CPU seconds add up.
 Sessions after the first find the attack's result in the cache (the first computes it).
 """
 from __future__ import annotations

@@ -36,7 +36,8 @@ def start_server(*, ttl_s: int | None = None) -> tuple[StreamlitServer, str]:
     os.environ.update(SEM_CACHE_DIR=cache, SEM_PRECOMPUTE="0")
     if ttl_s is not None:  # how long Streamlit keeps a disconnected session's state (its default is 120 s)
         os.environ["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(ttl_s)
-    return StreamlitServer(startup_timeout=180).start(), cache
+    runs = Path(tempfile.mkdtemp(prefix="sem-bench-results-"))  # experiment runs: none yet (cold)
+    return StreamlitServer(startup_timeout=180, results_dir=runs).start(), cache
 
 
 async def launch(playwright):

@@ -99,8 +99,9 @@ def free_port() -> int:
 class StreamlitServer:
     """`streamlit run app.py` on 127.0.0.1:<free port>, output to test-artifacts/streamlit.log."""
 
-    def __init__(self, startup_timeout: float = 90.0, root: Path = ROOT):
+    def __init__(self, startup_timeout: float = 90.0, root: Path = ROOT, results_dir: Path | None = None):
         self.root = root
+        self.results_dir = results_dir or ARTIFACTS / "results"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = ARTIFACTS / "streamlit.log"
@@ -117,8 +118,8 @@ class StreamlitServer:
             "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none",  # no "source changed" prompts mid-test
         ]
-        # experiments run from the browser write into test-artifacts, never into the repo's results/
-        env = dict(os.environ, PYTHONUNBUFFERED="1", SEM_RESULTS_DIR=str(ARTIFACTS / "results"))
+        # experiments run from the browser write into test-artifacts (or results_dir), never into the repo's results/
+        env = dict(os.environ, PYTHONUNBUFFERED="1", SEM_RESULTS_DIR=str(self.results_dir))
         with open(self.log_path, "wb") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL)
