@@ -282,6 +282,6 @@ def test_settle_heap_freezes_the_long_lived_objects_once(monkeypatch):
         frozen = gc.get_freeze_count()
         assert frozen > 10_000           # the modules, torch, the test's objects: all alive now
         assert svc.settle_heap() is False  # once per process: a second call freezes nothing new
-        assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() <= frozen  # (a frozen object freed by reference counting leaves the count)
     finally:
         gc.unfreeze()
