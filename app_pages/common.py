@@ -327,7 +327,8 @@ def downloads(files: dict[str, tuple[str, bytes, str]], key: str) -> None:
 
 
 def figure_downloads(fig, stem: str, key: str, container=st) -> None:
-    """PNG (≥ 1200 px wide, for slides), SVG (for papers) and HTML downloads of ``fig``. All three are
+    """PNG (≥ 1200 px wide, for slides), SVG (for papers) and HTML downloads of ``fig`` (a plotly figure, or a
+    function that builds one: then it is built only on a click, as for a static figure). All three are
     rendered only when clicked (PNG/SVG through kaleido + Chromium; a missing renderer gives a clear note in the
     file): the standalone HTML embeds plotly.js (4.7 MB), and rendered eagerly it cost every figure of every run
     that much server memory (+100 % RSS after 20 sessions in benchmarks/bench_load.py)."""
@@ -336,7 +337,7 @@ def figure_downloads(fig, stem: str, key: str, container=st) -> None:
     def render(fn):
         def make() -> bytes:
             try:
-                return fn(fig)
+                return fn(fig() if callable(fig) else fig)
             except sem_core.SemError as exc:  # the download then holds the reason, not a broken image
                 return str(exc).encode()
         return make
@@ -364,6 +365,33 @@ def chart(fig, key: str, stem: str | None = None, container=st, image: bool = Fa
         with container.popover("Download figure", icon=":material/download:", key=f"{key}_pop"):
             figure_downloads(fig, stem or key, key=f"{key}_dl")
     return ev
+
+
+def interactive_charts(key: str) -> bool:
+    """The page's "Interactive charts" switch. Off (the default): figures are drawn as pictures (PNG digits, SVG
+    bars), which the browser draws at almost no cost; on: plotly charts with zoom and hover. The numbers are the
+    same; the downloads (PNG, SVG, HTML) are the same plotly figures either way."""
+    return st.toggle("Interactive charts", key=key,
+                     help="Zoom, pan and hover values on every figure. Off, the figures are pictures that a busy "
+                          "server or a slow laptop draws about 4× faster (≈ 0.5 s instead of ≈ 2 s of browser CPU "
+                          "per result, benchmarks/bench_page_cpu.py); bars still show their value on hover.")
+
+
+def picture(pixels, title: str, key: str, figure, stem: str | None = None, container=st, caption: str = "") -> None:
+    """A static figure: ``pixels`` (uint8 [H,W] or [H,W,3], an image) or an SVG string, under ``title``, with the
+    downloads of the equivalent plotly figure (``figure``: a function that builds it, called only on a click)
+    folded under it, as ``chart`` has them."""
+    if title:
+        container.markdown(f"**{safe_text(title)}**")
+    if isinstance(pixels, str):  # st.html's sanitiser drops SVG; this SVG is ours (its text escaped)
+        container.markdown(pixels, unsafe_allow_html=True)
+    else:
+        container.image(pixels, output_format="PNG", width="stretch")
+    if caption:
+        container.caption(caption)
+    if not presenting():
+        with container.popover("Download figure", icon=":material/download:", key=f"{key}_pop"):
+            figure_downloads(figure, stem or key, key=f"{key}_dl")
 
 
 def region_picker(x: torch.Tensor, prefix: str) -> torch.Tensor:

@@ -1,13 +1,17 @@
 """Concept attack (SENN): make a 9's concepts look like a 2's while SENN still says 9 (paper 000, Fig. 1)."""
 import streamlit as st
 
-from app_pages.common import (chart, details, digit_picker, downloads, get_model, get_split, keep_result, link_wants_result,
-                          model_choice, more_settings, picked_index, presenting, provenance_json, provenance_npz,
-                          result_or_stop, run_job, sidebar, test_split_for, timing_caption, url_number, user_errors)
+from functools import partial
+
+from app_pages.common import (chart, details, digit_picker, downloads, get_model, get_split, interactive_charts, keep_result,
+                              link_wants_result, model_choice, more_settings, picked_index, picture, presenting,
+                              provenance_json, provenance_npz, result_or_stop, run_job, sidebar, test_split_for,
+                              timing_caption, url_number, user_errors)
 from sem_core.views import concept_job
 from sem_core.digit_io import digit_to_png
 from sem_core.viz import grounding_figure, image_figure, perturbation_figure
-from sem_core.viz.attacks import prediction_text, senn_figure, senn_frame, senn_ranges, stack
+from sem_core.viz.attacks import prediction_text, senn_figure, senn_figures, senn_frame, senn_ranges, stack
+from sem_core.viz.static import explanations_svg, grid_pixels, image_pixels, signed_pixels
 
 sidebar()
 st.title("Concept attack (SENN)")
@@ -66,26 +70,49 @@ m2.metric("‖h(x) − h(x_t)‖", f"{d_nat:.3f}")
 m3.metric("label kept", "✓" if kept else "✗", help=f"prediction {pb} → {pa}")
 
 st.subheader("The three digits and what SENN says about them")
+interactive = interactive_charts("concept_interactive")
 cols = st.columns(4)
 titles = ["natural x", "adversarial x*", "target x_t"]
 images = [res.x[0, 0], res.x_adv[0, 0], res.extras["x_target"][0, 0]]
+delta = res.x_adv[0, 0] - res.x[0, 0]
 for j, (col, title, img) in enumerate(zip(cols, titles, images)):
-    chart(image_figure(img, title), f"concept_img{j}", f"concept-{title.split()[-1]}", container=col, image=True)
+    if interactive:
+        chart(image_figure(img, title), f"concept_img{j}", f"concept-{title.split()[-1]}", container=col, image=True)
+    else:
+        picture(image_pixels(img), title, f"concept_img{j}", partial(image_figure, img, title),
+                f"concept-{title.split()[-1]}", container=col)
     col.markdown(prediction_text(expls[j].logits[0]))
-chart(perturbation_figure(res.x_adv[0, 0] - res.x[0, 0]), "concept_delta", "concept-perturbation", container=cols[3],
-      image=True)
+if interactive:
+    chart(perturbation_figure(delta), "concept_delta", "concept-perturbation", container=cols[3], image=True)
+else:
+    pixels, full = signed_pixels(delta)
+    picture(pixels, "perturbation x* − x", "concept_delta", partial(perturbation_figure, delta),
+            "concept-perturbation", container=cols[3],
+            caption=f"red: darker, blue: brighter; full colour at ±{full:.3f}")
 cols[3].metric("‖x* − x‖∞", f"{res.linf[0]:.3f}")
 
 st.markdown("Bars: the concepts h, their relevances θ for the predicted class, and the contributions θ·h whose sum "
             "is that class's score. On the right, what each concept means.")
-cols = st.columns([1, 1, 1, 1.3])
-for j, (col, title) in enumerate(zip(cols, titles)):
-    chart(senn_figure(expls[j], ranges=ranges, title=title), f"concept_expl{j}", f"concept-bars-{j}", container=cols[j])
-with cols[3], user_errors():
+if interactive:
+    cols = st.columns([1, 1, 1, 1.3])
+    for j, (col, title) in enumerate(zip(cols, titles)):
+        chart(senn_figure(expls[j], ranges=ranges, title=title), f"concept_expl{j}", f"concept-bars-{j}",
+              container=cols[j])
+    grid_col = cols[3]
+else:
+    bars_col, grid_col = st.columns([3, 1.3])
+    picture(explanations_svg(expls, titles, ranges), "", "concept_expl",
+            lambda: senn_figures(expls, titles, ranges), "concept-bars", container=bars_col)
+with grid_col, user_errors():
     st.markdown("**What c1 … c" f"{model.config.n_concepts} mean**: each row shows the training digits that "
                 "activate one concept most.")
     train_x = get_split("train", card["data"]["source"])[0]
-    chart(grounding_figure(train_x, model.grounding, cell=42), "concept_grid", "concept-grounding", image=True)
+    if interactive:
+        chart(grounding_figure(train_x, model.grounding, cell=42), "concept_grid", "concept-grounding", image=True)
+    else:
+        picture(grid_pixels(train_x[model.grounding.cpu().flatten()], cols=model.grounding.shape[1]), "",
+                "concept_grid", partial(grounding_figure, train_x, model.grounding, cell=42), "concept-grounding",
+                caption=f"rows c1 (top) … c{model.config.n_concepts} (bottom)")
 
 st.subheader("Replay the attack")
 st.markdown("Slide through the attack's steps: the image, its concepts and the prediction at that step.")
@@ -96,12 +123,19 @@ if step == steps[-1]:  # the last iterate is x*, drawn above: no second copy (2 
     st.caption(f"Step {step} is the adversarial x* shown above; slide back to watch its concepts move.")
 else:
     snap = res.snapshots[steps.index(step)]
+    step_ranges = senn_ranges([s.explanation for s in res.snapshots])  # one scale for every step
     r1, r2 = st.columns([1, 2])
-    chart(image_figure(snap.x[0, 0], f"x at step {step}"), "concept_replay_img", f"concept-step{step}", container=r1,
-          image=True)
+    if interactive:
+        chart(image_figure(snap.x[0, 0], f"x at step {step}"), "concept_replay_img", f"concept-step{step}",
+              container=r1, image=True)
+        chart(senn_figure(snap.explanation, ranges=step_ranges), "concept_replay_bars", f"concept-step{step}-bars",
+              container=r2)
+    else:
+        picture(image_pixels(snap.x[0, 0]), f"x at step {step}", "concept_replay_img",
+                partial(image_figure, snap.x[0, 0], f"x at step {step}"), f"concept-step{step}", container=r1)
+        picture(explanations_svg([snap.explanation], [f"step {step}"], step_ranges), "", "concept_replay_bars",
+                partial(senn_figure, snap.explanation, ranges=step_ranges), f"concept-step{step}-bars", container=r2)
     r1.markdown(prediction_text(snap.explanation.logits[0]))
-    chart(senn_figure(snap.explanation, ranges=senn_ranges([s.explanation for s in res.snapshots])),
-          "concept_replay_bars", f"concept-step{step}-bars", container=r2)  # one scale for every step
 
 if not presenting():
     st.subheader("Downloads")

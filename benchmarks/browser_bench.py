@@ -26,6 +26,16 @@ from browser_helpers import CHROMIUM_ARGS, StreamlitServer, _BUSY_JS, find_chrom
 RESULT_RE = re.compile(r"result from the cache|queued ([0-9.]+) s, computed ([0-9.]+) s")
 CACHED_RE = re.compile(r"from the cache|\b0 chunks computed")  # served from stored work (an experiment: its chunks)
 _RESULT_JS = """(pattern) => { const m = document.body.innerText.match(new RegExp(pattern)); return m ? m[0] : null; }"""
+# The same wait without polling: a MutationObserver checks the page's text (textContent: no layout) whenever the DOM
+# changes. Polling innerText every 50 ms forced a full layout of the page 20 times a second, in each of the 20
+# pages of bench_load.py: work no real user's browser does, taken from the cores the app and the other sessions use.
+_RESULT_OBSERVER_JS = """(pattern) => new Promise(resolve => {
+  const re = new RegExp(pattern);
+  const found = () => { const m = document.body.textContent.match(re); if (m) resolve(m[0]); return !!m; };
+  if (found()) return;
+  const obs = new MutationObserver(() => { if (found()) obs.disconnect(); });
+  obs.observe(document.body, {childList: true, subtree: true, characterData: true});
+})"""
 _ERRORS_JS = """() => [...document.querySelectorAll('[data-testid="stException"], [data-testid="stAlertContentError"]')]
                  .map(e => e.innerText.trim())"""
 
@@ -73,19 +83,28 @@ async def dismiss_dialogs(page) -> list[str]:
     return texts
 
 
-async def click_to_result(page, button_name: str, timeout: float, result_re: re.Pattern = RESULT_RE) -> dict:
+async def click_to_result(page, button_name: str, timeout: float, result_re: re.Pattern = RESULT_RE,
+                          watch: str = "observer") -> dict:
     """Click the button and time: until the result line shows (``to_result_s``), and until the page is idle
     with every figure drawn (``to_idle_s``). Also the result line, queue/compute seconds it reports, and errors.
-    ``result_re``: what the result line looks like (default: the service's timing caption)."""
+    ``result_re``: what the result line looks like (default: the service's timing caption). ``watch``: how the
+    result line is waited for: "observer" (a MutationObserver in the page, no polling; the default) or "poll"
+    (innerText every 50 ms, as before 2026-12-04; it costs each page a full layout per poll)."""
     page.set_default_timeout(timeout * 1000)
     dialogs = await dismiss_dialogs(page)
     button = page.get_by_role("button", name=button_name, exact=True)
     await button.wait_for(state="visible", timeout=timeout * 1000)
     t0 = time.monotonic()
     await button.click()
-    handle = await page.wait_for_function(_RESULT_JS, arg=result_re.pattern, timeout=timeout * 1000, polling=50)
-    to_result = time.monotonic() - t0
-    text = await handle.json_value()
+    if watch == "poll":
+        handle = await page.wait_for_function(_RESULT_JS, arg=result_re.pattern, timeout=timeout * 1000, polling=50)
+        to_result = time.monotonic() - t0
+        text = await handle.json_value()
+    elif watch == "observer":
+        text = await asyncio.wait_for(page.evaluate(_RESULT_OBSERVER_JS, result_re.pattern), timeout)
+        to_result = time.monotonic() - t0
+    else:
+        raise ValueError(f"watch must be 'observer' or 'poll', not {watch!r}")
     await wait_idle(page, timeout)
     to_idle = time.monotonic() - t0 - 0.5  # wait_idle's settle time is not the page's
     m = RESULT_RE.search(text)

@@ -37,6 +37,28 @@ def senn_figure(expl: Any, i: int = 0, ranges=None, title: str = "") -> go.Figur
     return explanation_figure(expl.concepts[i], expl.relevances[i], expl.contributions[i], title=title, ranges=ranges)
 
 
+def senn_figures(expls: Sequence[Any], titles: Sequence[str], ranges=None, height: int = 460) -> go.Figure:
+    """Several SENN explanations (the first image of each) side by side in one figure: a column per explanation,
+    rows h, θ and θ·h as in ``senn_figure``; ``ranges`` (``senn_ranges``) gives every column of a row one scale.
+    The interactive twin of ``static.explanations_svg`` (its download)."""
+    from plotly.subplots import make_subplots
+
+    from .images import PANEL_NAMES, signed_bars
+
+    if len(titles) != len(expls):
+        raise ValueError(f"{len(expls)} explanations but {len(titles)} titles")
+    fig = make_subplots(rows=3, cols=len(expls), column_titles=list(titles), row_titles=list(PANEL_NAMES),
+                        vertical_spacing=0.1, horizontal_spacing=0.04)
+    for c, e in enumerate(expls, start=1):
+        for r, field in enumerate(("concepts", "relevances", "contributions"), start=1):
+            v = getattr(e, field)[0].detach().cpu().float().numpy().reshape(-1)
+            fig.add_trace(signed_bars(v, [f"c{i + 1}" for i in range(len(v))]), row=r, col=c)
+            if ranges is not None:
+                fig.update_yaxes(range=list(ranges[r - 1]), row=r, col=c)
+    fig.update_layout(height=height, showlegend=False, margin=dict(t=40, b=20, l=40, r=30))
+    return fig
+
+
 def prediction_text(logits: torch.Tensor) -> str:
     """``logits`` [10] as markdown: the predicted class and its probability."""
     p = torch.softmax(logits.detach().cpu().float(), 0)

@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 from .base import DIFF_COLORS, IMAGE_COLORS, heat, image_axes, to_np
 
 POS, NEG = "#1f77b4", "#d62728"
+PANEL_NAMES = ("concepts h(x)", "relevances θ(x)", "contributions θ·h")  # SENN's explanation, top to bottom
 COLORBAR_H = 40         # px below the image taken by a horizontal colour bar and its tick labels
 
 
@@ -48,7 +49,7 @@ def perturbation_figure(delta, title: str = "perturbation x* − x", size: int =
     return image_figure(delta, title, colors=DIFF_COLORS, zmid=0.0, size=size)
 
 
-def _signed_bars(v: np.ndarray, labels: Sequence[str]) -> go.Bar:
+def signed_bars(v: np.ndarray, labels: Sequence[str]) -> go.Bar:
     """Bars of ``v`` [k]: positive blue, negative red."""
     return go.Bar(x=list(labels), y=v.tolist(), marker_color=[POS if x >= 0 else NEG for x in v],
                   hovertemplate="%{x}: %{y:.3f}<extra></extra>")
@@ -60,7 +61,7 @@ def bars_figure(values, labels: Sequence[str], title: str = "", height: int = 22
     v = to_np(values).reshape(-1)
     if len(labels) != len(v):
         raise ValueError(f"{len(v)} values but {len(labels)} labels")
-    fig = go.Figure(_signed_bars(v, labels))
+    fig = go.Figure(signed_bars(v, labels))
     fig.update_layout(title=title, height=height, margin=dict(t=40, b=30, l=40, r=10), showlegend=False)
     return fig
 
@@ -70,14 +71,14 @@ def explanation_figure(concepts, relevances, contributions, title: str = "", hei
     """SENN's explanation as three stacked bar panels: h(x), θ(x) for the predicted class, θ·h
     (paper 000 Fig. 1, columns 2–3). Each input is [k]. ``ranges``: one fixed y-range per panel
     (from ``explanation_ranges``) so several explanations share a scale; None lets each panel fit its bars."""
-    panels = {"concepts h(x)": concepts, "relevances θ(x)": relevances, "contributions θ·h": contributions}
+    panels = dict(zip(PANEL_NAMES, (concepts, relevances, contributions)))
     if ranges is not None and len(ranges) != len(panels):
         raise ValueError(f"{len(panels)} panels but {len(ranges)} ranges")
     fig = make_subplots(rows=3, cols=1, subplot_titles=list(panels), vertical_spacing=0.16)
     for row, values in enumerate(panels.values(), start=1):
         v = to_np(values).reshape(-1)
         labels = [f"c{i + 1}" for i in range(len(v))]
-        fig.add_trace(_signed_bars(v, labels), row=row, col=1)
+        fig.add_trace(signed_bars(v, labels), row=row, col=1)
         if ranges is not None:
             fig.update_yaxes(range=list(ranges[row - 1]), row=row, col=1)
     fig.update_layout(title=title, height=height, showlegend=False, margin=dict(t=60, b=20, l=40, r=10))

@@ -1,4 +1,5 @@
-"""Reading what an AppTest page drew: its plotly figures as dicts, their arrays as numpy."""
+"""Reading what an AppTest page drew: its plotly figures as dicts, their arrays as numpy; its images and downloads
+(through the ``media`` fixture of conftest.py) as bytes."""
 from __future__ import annotations
 
 import base64
@@ -32,3 +33,32 @@ def open_page(page: str, query: dict | None = None, timeout: int = 120) -> AppTe
     at.switch_page(f"app_pages/{page}")
     at.query_params.update(query or {})
     return at.run()
+
+
+def content(media, button) -> bytes:
+    """The bytes a download button hands to the browser (a deferred one is generated now, as on a click)."""
+    mgr = media[-1]
+    if button.proto.deferred_file_id:
+        data = mgr._deferred_callables[button.proto.deferred_file_id]["callable"]()
+        return data.encode() if isinstance(data, str) else data
+    return media_bytes(media, button.proto.url)
+
+
+def media_bytes(media, url: str) -> bytes:
+    """The bytes behind a media URL of the page (an image's ``/media/<id>.png``)."""
+    return media[-1]._storage.get_file(url.rsplit("/", 1)[1].split(".")[0]).content
+
+
+def pictures(at: AppTest, media) -> list[np.ndarray]:
+    """Every image (``st.image``) on the page, in page order, decoded to a uint8 array."""
+    import io
+
+    from PIL import Image
+
+    return [np.asarray(Image.open(io.BytesIO(media_bytes(media, img.url))))
+            for el in at.get("image") for img in el.proto.imgs]
+
+
+def svgs(at: AppTest) -> list[str]:
+    """Every inline SVG (raw HTML in ``st.markdown``) on the page, in page order."""
+    return [md.value for md in at.markdown if md.value.startswith("<svg")]

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from app_helpers import open_page, array, figures, title
+from app_helpers import array, figures, open_page, pictures, svgs, title
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
@@ -31,7 +31,12 @@ def _concepts(at: AppTest) -> list[np.ndarray]:
     return [array(f["data"][0]["y"]) for f in figures(at) if f["data"][0]["type"] == "bar"]
 
 
-def test_default_attack_moves_concepts_to_the_target_and_keeps_the_label():
+def _svg_bars(svg: str) -> np.ndarray:
+    """The bar values of an explanations SVG, in drawing order (row h, θ, θ·h; within a row, column by column)."""
+    return np.array([float(v) for v in re.findall(r'data-value="([^"]+)"', svg)])
+
+
+def test_default_attack_moves_concepts_to_the_target_and_keeps_the_label(media):
     at = _open()
     assert not at.exception
     assert at.selectbox(key="src").value == 9 and at.selectbox(key="tgt").value == 2
@@ -46,10 +51,21 @@ def test_default_attack_moves_concepts_to_the_target_and_keeps_the_label():
     assert float(m["‖x* − x‖∞"]) <= 0.3 + 1e-6
     preds = [re.search(r"\*\*(\d)\*\*", md.value).group(1) for md in at.markdown if md.value.startswith("prediction")]
     assert preds[:3] == ["9", "9", "2"]                          # x and x* are 9s, the target a 2
+    # the default view: pictures, drawn from the same numbers (digits at 8× in uint8 grey levels)
+    assert not figures(at)
+    x, x_adv, x_t, perturbation, grid = pictures(at, media)
+    small = [p[::8, ::8, 0].astype(float) / 255 for p in (x, x_adv, x_t)]
+    assert np.abs(small[1] - small[0]).max() == pytest.approx(float(m["‖x* − x‖∞"]), abs=1.5 / 255)
+    assert perturbation.shape == x.shape and grid.ndim == 2
+    bars = _svg_bars(svgs(at)[0]).reshape(3, 3, -1)              # [row h/θ/θ·h, column x/x*/x_t, concept]
+    assert np.linalg.norm(bars[0, 1] - bars[0, 2]) == pytest.approx(float(m["‖h(x*) − h(x_t)‖"]), abs=1e-3)
+    at.toggle(key="concept_interactive").set_value(True).run()   # the same result as plotly charts
+    assert not at.exception and not pictures(at, media) and _metrics(at) == m
     images = _images(at)                                         # what is drawn is what was measured
     delta = np.abs(images["adversarial x*"] - images["natural x"]).max()
     assert delta == pytest.approx(float(m["‖x* − x‖∞"]), abs=1e-3)
     h_nat, h_adv, h_tgt = _concepts(at)[:3]
+    assert np.allclose(np.stack([h_nat, h_adv, h_tgt]), bars[0], atol=1e-5)  # the pictures showed these bars
     assert np.linalg.norm(h_adv - h_tgt) == pytest.approx(float(m["‖h(x*) − h(x_t)‖"]), abs=1e-3)
     assert np.linalg.norm(h_nat - h_tgt) == pytest.approx(float(m["‖h(x) − h(x_t)‖"]), abs=1e-3)
     steps = [int(s) for s in at.select_slider(key="concept_step").options]
@@ -60,6 +76,9 @@ def test_default_attack_moves_concepts_to_the_target_and_keeps_the_label():
     images = _images(at)
     assert np.array_equal(images["x at step 0"], images["natural x"])  # step 0 is the natural digit
     assert np.allclose(_concepts(at)[3], h_nat)
+    at.toggle(key="concept_interactive").set_value(False).run()  # and the replay as pictures
+    assert not at.exception and np.allclose(_svg_bars(svgs(at)[1])[:len(h_nat)], h_nat, atol=1e-5)
+    assert np.array_equal(pictures(at, media)[-1], x)            # step 0 is the natural digit
 
 
 def test_results_stay_when_switching_pages():

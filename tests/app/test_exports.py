@@ -8,10 +8,8 @@ import json
 
 import numpy as np
 import pytest
-from streamlit.runtime.media_file_manager import MediaFileManager
-from streamlit.testing.v1 import app_test
 
-from app_helpers import open_page
+from app_helpers import content, open_page
 from sem_core import model_card
 from sem_core.provenance import PROVENANCE_KEYS
 from sem_core.viz.export import png_size
@@ -19,27 +17,6 @@ from sem_core.viz.export import png_size
 FORMATS = ("png", "svg", "html")
 
 
-@pytest.fixture
-def media(monkeypatch):
-    """The media managers of the AppTest's runs (the last one holds the page's current downloads)."""
-    made: list[MediaFileManager] = []
-
-    class Recording(MediaFileManager):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(app_test, "MediaFileManager", Recording)
-    return made
-
-
-def content(media, button) -> bytes:
-    """The bytes a download button hands to the browser (a deferred one is generated now, as on a click)."""
-    mgr = media[-1]
-    if button.proto.deferred_file_id:
-        data = mgr._deferred_callables[button.proto.deferred_file_id]["callable"]()
-        return data.encode() if isinstance(data, str) else data
-    return mgr._storage.get_file(button.proto.url.rsplit("/", 1)[1].split(".")[0]).content
 
 
 def downloads(at) -> dict[str, object]:
@@ -54,6 +31,8 @@ def chart_keys(at) -> list[str]:
 def _run(page: str, query: dict, key_prefix: str):
     at = open_page(page, query, timeout=240)
     next(b for b in at.button if b.label.startswith("Run")).click().run()
+    if page == "concept_attack.py":                     # its plotly charts (the static default: below)
+        at.toggle(key="concept_interactive").set_value(True).run()
     assert not at.exception and not at.error
     return at
 
@@ -90,6 +69,20 @@ def test_concept_digits_in_provenance_are_the_test_indices_shown(media):
     prov = json.loads(content(media, downloads(at)["concept_concept_attack.json"]))["provenance"]
     caption = at.caption[0].value                       # "... source: test digit #i (label 9), target: test digit #j"
     assert f"#{prov['digits']['source']} " in caption and f"#{prov['digits']['target']} " in caption
+
+
+def test_concept_pictures_have_the_same_downloads_as_its_charts(media):
+    """The concept page draws pictures by default; each keeps its plotly figure's downloads, built on a click."""
+    at = open_page("concept_attack.py", {"steps": "5"}, timeout=240)
+    next(b for b in at.button if b.label.startswith("Run")).click().run()
+    assert not at.exception and not chart_keys(at)
+    buttons = downloads(at)
+    for key in ("concept_img0", "concept_img1", "concept_img2", "concept_delta", "concept_expl", "concept_grid"):
+        assert all(f"{key}_dl_{fmt}" in buttons for fmt in FORMATS), key
+    assert all(buttons[f"concept_expl_dl_{fmt}"].proto.deferred_file_id for fmt in FORMATS)  # built when clicked
+    assert b"<svg" in content(media, buttons["concept_expl_dl_svg"])[:500]
+    html = content(media, buttons["concept_expl_dl_html"]).decode()
+    assert html.count('"type":"bar"') == 9                          # 3 explanations × (h, θ, θ·h)
 
 
 def test_figure_png_is_slide_sized_and_svg_is_vector(media):

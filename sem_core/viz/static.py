@@ -1,0 +1,137 @@
+"""Static (raster) versions of the concept page's figures, for a browser that must stay light.
+
+A plotly chart costs the browser ≈ 1.2 s of CPU for a page's first chart and ≈ 0.05 s for each further
+one; a PNG costs it next to nothing (benchmarks/bench_page_cpu.py). When 20 sessions of a class share one
+server's cores, or a student's laptop is slow, that is most of the time from the click to the pixels
+(benchmarks/bench_load.py). These functions draw the same numbers, on the same colour scales, as the
+plotly figures in ``images.py``: digits and maps as pixel arrays (nearest-neighbour upscaled, so every input
+pixel stays a crisp square) and SENN's explanation bars as one SVG. They return arrays or strings and know
+nothing about Streamlit.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+from .base import DIFF_COLORS, IMAGE_COLORS, to_np
+from .images import NEG, PANEL_NAMES as PANELS, POS
+
+
+LUT_N = 511  # entries of a colour look-up table: 2 per grey level, and one for the middle
+
+
+def _hex_rgb(color: str) -> tuple[float, float, float]:
+    if color.startswith("rgb"):
+        return tuple(float(c) / 255 for c in color[color.index("(") + 1:-1].split(","))
+    color = color.lstrip("#")
+    return tuple(int(color[i:i + 2], 16) / 255 for i in (0, 2, 4))
+
+
+@lru_cache(maxsize=None)
+def _lut(colors: tuple[tuple[float, str], ...]) -> np.ndarray:
+    """A plotly colour scale (stops ``(position, colour)``) as a uint8 RGB look-up table of ``LUT_N`` entries (odd,
+    so a diverging scale's middle, 0, has an entry of its own)."""
+    pos = np.array([p for p, _ in colors])
+    rgb = np.array([_hex_rgb(c) for _, c in colors])
+    t = np.linspace(0.0, 1.0, LUT_N)
+    return np.round(np.stack([np.interp(t, pos, rgb[:, k]) for k in range(3)], 1) * 255).astype(np.uint8)
+
+
+def image_pixels(img, colors=IMAGE_COLORS, zmin: float = 0.0, zmax: float = 1.0, scale: int = 8) -> np.ndarray:
+    """A map [28,28] (or [1,1,28,28]) as uint8 RGB [28·scale, 28·scale, 3]: ``colors`` (a plotly scale) over
+    [``zmin``, ``zmax``], values outside clipped, each pixel a ``scale``×``scale`` square. Grey digits use the
+    default scale on [0, 1], as ``image_figure`` draws them."""
+    if zmax <= zmin:
+        raise ValueError(f"zmax ({zmax}) must exceed zmin ({zmin})")
+    a = to_np(img).reshape(28, 28).astype(np.float64)
+    idx = np.round(np.clip((a - zmin) / (zmax - zmin), 0.0, 1.0) * (LUT_N - 1)).astype(np.intp)
+    rgb = _lut(tuple((float(p), str(c)) for p, c in colors))[idx]
+    return np.repeat(np.repeat(rgb, scale, 0), scale, 1)
+
+
+def signed_pixels(delta, scale: int = 8) -> tuple[np.ndarray, float]:
+    """A signed map [28,28] (the perturbation x* − x) on the diverging scale ``perturbation_figure`` uses,
+    symmetric around 0 (red = darker, white = unchanged, blue = brighter): the RGB pixels and the value that
+    gets full colour (the largest |δ|), for the caption."""
+    a = to_np(delta).reshape(28, 28)
+    m = float(np.abs(a).max()) or 1e-6
+    return image_pixels(a, DIFF_COLORS, -m, m, scale), m
+
+
+def grid_pixels(images, cols: int, gap: int = 2, scale: int = 2) -> np.ndarray:
+    """``images`` [n,28,28] (or [n,1,28,28]) in [0,1] tiled ``cols`` to a row, white gaps between them, as a
+    grey uint8 array (the concept grounding grid: row i = concept i)."""
+    a = to_np(images).reshape(-1, 28, 28)
+    rows = -(-len(a) // cols)
+    out = np.full((rows * (28 + gap) - gap, cols * (28 + gap) - gap), 255, np.uint8)
+    for i, img in enumerate(a):
+        r, c = divmod(i, cols)
+        out[r * (28 + gap): r * (28 + gap) + 28, c * (28 + gap): c * (28 + gap) + 28] = np.round(
+            np.clip(img, 0, 1) * 255).astype(np.uint8)
+    return np.repeat(np.repeat(out, scale, 0), scale, 1)
+
+
+def _num(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def explanations_svg(explanations: Sequence, titles: Sequence[str], ranges=None, panel_w: int = 260,
+                     panel_h: int = 110) -> str:
+    """SENN explanations side by side as one SVG: a column per explanation (its first image), rows h, θ and θ·h
+    (paper 000 Fig. 1), positive bars blue and negative red, each row on one y-range shared by every column, as
+    ``explanation_figure`` draws them. Every bar carries its value as a tooltip (``<title>``) and as
+    ``data-value``. ``ranges``: one (lo, hi) per row (``senn_ranges``); None fits each row over all columns.
+
+    Why not matplotlib: one 3×3 matplotlib figure took 0.34–0.77 s of server CPU here (a class of 20 pays that
+    20 times on 2 cores); this string takes about a millisecond, and the browser draws it for free."""
+    from html import escape
+
+    if len(titles) != len(explanations):
+        raise ValueError(f"{len(explanations)} explanations but {len(titles)} titles")
+    rows = [[to_np(getattr(e, f)[0]).reshape(-1).astype(float) for e in explanations]
+            for f in ("concepts", "relevances", "contributions")]
+    if ranges is None:
+        ranges = [(min(0.0, min(v.min() for v in r)), max(0.0, max(v.max() for v in r))) for r in rows]
+    k = len(rows[0][0])
+    left, top, gap_x, gap_y, bottom = 74, 26, 14, 24, 20
+    width = left + len(explanations) * (panel_w + gap_x)
+    height = top + 3 * (panel_h + gap_y) - gap_y + bottom
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+           f'font-family="sans-serif" font-size="13" role="img" aria-label="SENN explanations: '
+           f'{escape(", ".join(titles))}">']
+    for c, t in enumerate(titles):
+        x0 = left + c * (panel_w + gap_x)
+        out.append(f'<text x="{x0 + panel_w / 2}" y="15" text-anchor="middle" font-size="15">{escape(t)}</text>')
+    slot = panel_w / k
+    for r, (panel, values) in enumerate(zip(PANELS, rows)):
+        lo, hi = (float(b) for b in ranges[r])
+        if hi <= lo:
+            lo, hi = lo - 1.0, hi + 1.0
+        y0 = top + r * (panel_h + gap_y)
+
+        def y(v: float) -> float:
+            return y0 + (hi - min(max(v, lo), hi)) / (hi - lo) * panel_h
+
+        out.append(f'<text transform="translate(14 {y0 + panel_h / 2}) rotate(-90)" text-anchor="middle">'
+                   f'{escape(panel)}</text>')
+        for v_tick in sorted({hi, 0.0, lo}, reverse=True):
+            out.append(f'<text x="{left - 4}" y="{y(v_tick) + 4:.1f}" text-anchor="end" fill="#555">'
+                       f'{_num(v_tick)}</text>')
+        for c, v in enumerate(values):
+            x0 = left + c * (panel_w + gap_x)
+            out.append(f'<rect x="{x0}" y="{y0}" width="{panel_w}" height="{panel_h}" fill="none" stroke="#ddd"/>')
+            zero = y(0.0)
+            for i, vi in enumerate(v):
+                yt, yb = sorted((y(float(vi)), zero))
+                out.append(f'<rect x="{x0 + i * slot + slot * 0.125:.1f}" y="{yt:.1f}" width="{slot * 0.75:.1f}" '
+                           f'height="{max(yb - yt, 0.5):.1f}" fill="{POS if vi >= 0 else NEG}" data-value="{vi:.6g}">'
+                           f'<title>{escape(titles[c])}, {escape(panel.split()[0])} c{i + 1}: {vi:.3f}</title></rect>')
+            out.append(f'<line x1="{x0}" x2="{x0 + panel_w}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#888"/>')
+            if r == 2:
+                for i in range(k):
+                    out.append(f'<text x="{x0 + (i + 0.5) * slot:.1f}" y="{y0 + panel_h + 15}" text-anchor="middle" '
+                               f'font-size="{11 if k > 8 else 13}">c{i + 1}</text>')
+    out.append("</svg>")
+    return "\n".join(out)  # one element a line, no blank line: Markdown takes it as one raw HTML block

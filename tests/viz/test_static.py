@@ -1,0 +1,78 @@
+"""Static figures (sem_core.viz.static): the pixels and bars show exactly the numbers the plotly figures show."""
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from sem_core.viz.static import explanations_svg, grid_pixels, image_pixels, signed_pixels
+
+
+def test_digit_pixels_are_grey_levels_on_zero_one_each_an_upscaled_square():
+    img = torch.zeros(28, 28)
+    img[3, 5], img[10, 20], img[0, 0] = 1.0, 0.5, 2.0        # 2.0 is clipped to white
+    px = image_pixels(img, scale=4)
+    assert px.shape == (112, 112, 3) and px.dtype == np.uint8
+    assert (px[12:16, 20:24] == 255).all() and (px[0:4, 0:4] == 255).all()
+    assert (px[40:44, 80:84] == 128).all()                    # round(0.5 · 255)
+    assert (px[50:54, 50:54] == 0).all()
+    assert np.array_equal(px[::4, ::4, 0], np.round(np.clip(img.numpy(), 0, 1) * 255).astype(np.uint8))
+
+
+def test_signed_pixels_are_symmetric_around_zero_red_darker_blue_brighter():
+    d = torch.zeros(28, 28)
+    d[0, 0], d[0, 1] = -0.2, 0.1
+    px, full = signed_pixels(d, scale=1)
+    assert full == pytest.approx(0.2)
+    assert tuple(px[0, 0]) == (103, 0, 31)                    # −max: RdBu's dark red end
+    assert tuple(px[5, 5]) == (247, 247, 247)                 # 0: the scale's white middle
+    r, g, b = px[0, 1].astype(int)
+    assert b > r                                              # +0.1: a blue
+    px2, full2 = signed_pixels(torch.zeros(28, 28), scale=1)  # no change at all: all white, no division by 0
+    assert (px2 == 247).all() and full2 > 0
+
+
+def test_bad_range_is_refused():
+    with pytest.raises(ValueError, match="zmax"):
+        image_pixels(torch.zeros(28, 28), zmin=1.0, zmax=1.0)
+
+
+def test_grid_places_image_i_at_its_row_and_column_with_white_gaps():
+    imgs = torch.zeros(5, 1, 28, 28)
+    imgs[4] = 1.0                                             # row 1, column 1 of a 3-column grid
+    g = grid_pixels(imgs, cols=3, gap=2, scale=1)
+    assert g.shape == (2 * 28 + 2, 3 * 28 + 2 * 2)
+    assert (g[30:58, 30:58] == 255).all() and (g[0:28, 0:28] == 0).all()
+    assert (g[28:30, :] == 255).all()                         # the gap between rows
+    assert (g[30:58, 60:88] == 255).all()                     # the missing sixth image stays blank
+
+
+def _expl(h, theta):
+    h, theta = torch.tensor([h]), torch.tensor([theta])
+    return SimpleNamespace(concepts=h, relevances=theta, contributions=h * theta)
+
+
+def test_svg_bars_carry_every_value_in_order_with_tooltips_and_escaped_titles():
+    e1, e2 = _expl([0.5, -1.0, 2.0], [1.0, 0.5, -0.25]), _expl([0.0, 1.0, 1.5], [-1.0, 0.0, 1.0])
+    svg = explanations_svg([e1, e2], ["natural x", "<b>x*</b>"])
+    values = np.array([float(v) for v in re.findall(r'data-value="([^"]+)"', svg)]).reshape(3, 2, 3)
+    for r, field in enumerate(("concepts", "relevances", "contributions")):
+        assert np.allclose(values[r], [getattr(e1, field)[0], getattr(e2, field)[0]])
+    assert "<b>" not in svg and "&lt;b&gt;x*&lt;/b&gt;" in svg
+    assert svg.count("<title>") == 18 and "relevances c3: -0.250" in svg
+    assert "\n\n" not in svg                                  # one raw HTML block for Markdown
+
+
+def test_svg_bar_heights_follow_the_shared_range_and_clip_outside_it():
+    e = _expl([1.0, 2.0, 4.0], [1.0, 1.0, 1.0])
+    svg = explanations_svg([e], ["x"], ranges=[(0.0, 2.0), (0.0, 1.0), (0.0, 2.0)], panel_h=100)
+    bars = re.findall(r'<rect x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)" fill="#[0-9a-f]+" '
+                      r'data-value="([^"]+)"', svg)
+    heights = [float(h) for _, h, _ in bars[:3]]              # the h row on [0, 2]
+    assert heights == pytest.approx([50.0, 100.0, 100.0])     # 4.0 is drawn at the top of the range, not past it
+
+
+def test_svg_needs_a_title_per_explanation():
+    with pytest.raises(ValueError, match="titles"):
+        explanations_svg([_expl([1.0], [1.0])], ["a", "b"])
