@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import weakref
 from typing import Any, Iterator
 
@@ -70,9 +71,17 @@ def run_job(spec, label: str = "Attacking…") -> tuple[Any, dict[str, float]]:
     handle = service().submit(session_id(), spec)
     if not handle.done():
         bar = st.progress(0.0, text=handle.status())
+        shown, at = (0, handle.status()), time.monotonic()
         try:
-            while not handle.wait(0.1):
-                bar.progress(handle.progress, text=label if handle.state == "running" else handle.status())
+            while not handle.wait(0.25):
+                # only what the reader can see change (a whole percent, a new status line), and once a second
+                # anyway: Streamlit notices a rerun or a stop when the script sends something. Every update is a
+                # message to the browser and a redraw there; 20 waiting sessions at 10 a second each were 200 a
+                # second on the server (benchmarks/bench_load.py)
+                now = (int(100 * handle.progress), label if handle.state == "running" else handle.status())
+                if now != shown or time.monotonic() - at >= 1.0:
+                    bar.progress(now[0] / 100, text=now[1])
+                    shown, at = now, time.monotonic()
         except BaseException:  # the script was stopped or rerun: nobody waits for the job any more
             handle.cancel()
             raise

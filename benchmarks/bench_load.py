@@ -48,8 +48,10 @@ async def renderer_cpu(cdp) -> float:
     return {m["name"]: m["value"] for m in (await cdp.send("Performance.getMetrics"))["metrics"]}["TaskDuration"]
 
 
-async def session(browser, url: str, d: dict, timeout: float, watch: str = "observer") -> dict:
-    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+async def session(browser, url: str, d: dict, timeout: float, watch: str = "observer",
+                  reduced_motion: bool = False) -> dict:
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900},
+                                    reduced_motion="reduce" if reduced_motion else "no-preference")
     page = await ctx.new_page()
     try:
         cdp = await ctx.new_cdp_session(page)
@@ -92,7 +94,8 @@ async def main(args) -> int:
             t0 = time.monotonic()
             with rss:
                 results = await asyncio.wait_for(
-                    asyncio.gather(*(session(browser, server.url, d, args.timeout, args.watch) for d in plan)),
+                    asyncio.gather(*(session(browser, server.url, d, args.timeout, args.watch, args.reduced_motion)
+                                   for d in plan)),
                     args.deadline)
                 wall = time.monotonic() - t0
                 peak = rss.peak
@@ -112,7 +115,8 @@ async def main(args) -> int:
     ok = [r for r in results if "to_result_s" in r]
     times = [r["to_result_s"] for r in ok]
     print(f"sessions: {args.sessions} concurrent, concept attack (100 steps), cold cache {cache}; wall {wall:.1f} s; "
-          f"result line watched by {'a MutationObserver' if args.watch == 'observer' else 'innerText polling (50 ms)'}")
+          f"result line watched by {'a MutationObserver' if args.watch == 'observer' else 'innerText polling (50 ms)'}"
+          + ("; browsers prefer reduced motion" if args.reduced_motion else ""))
     print(f"warm-up session: {'ok' if 'to_result_s' in warm else warm['errors']}; dialogs closed (warm-up, "
           f"sessions): {warm.get('dialogs')}, {sum(len(r.get('dialogs', [])) for r in results)}")
     print(f"errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
@@ -148,6 +152,10 @@ if __name__ == "__main__":
     ap.add_argument("--browser-nice", type=int, default=0,
                     help="run Chromium at this nice level (e.g. 10): the 20 browsers then stand in for the students' own "
                          "machines instead of taking the server's cores at equal priority; 0 (default): equal")
+    ap.add_argument("--reduced-motion", action="store_true",
+                    help="the 20 browsers prefer reduced motion (CSS prefers-reduced-motion): their animation frames "
+                         "(Streamlit's running indicator, loading skeletons) then cost the shared 2 cores less; a "
+                         "student's browser animates on the student's machine, not on the server")
     ap.add_argument("--watch", choices=("observer", "poll"), default="observer",
                     help="how each page waits for its result line: a MutationObserver (default) or innerText polled "
                          "every 50 ms (the method before 2026-12-04, which forces a layout per poll in every page)")
