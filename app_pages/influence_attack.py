@@ -7,7 +7,6 @@ from app_pages.common import (chart, details, digit_picker, downloads, estimate_
                               url_number, user_errors)
 from sem_core.digit_io import digit_to_png
 from sem_core.estimates import attack_job
-from sem_core.influence import influence_cached
 from sem_core.views import influence_jobs
 from sem_core.viz.attacks import prediction_change, result_row
 from sem_core.viz.influence import influential_digits_figure
@@ -40,8 +39,7 @@ with user_errors():
     x, y, caption = digit_picker("inf_digit", "Test digit", 7, x_all, y_all)
 
     params = dict(model=name, eps=eps, steps=steps, k=k, x=caption)
-    # the service's copy of the model holds the influence functions once built (the first run builds them)
-    setup = not influence_cached(service().model(name)[0], card["data"]["source"])
+    setup = not service().influence_ready(name, card["data"]["source"])
     eta = estimate_caption([attack_job(name, "influence_sign", 1, steps, setup=setup),
                             attack_job(name, "influence_random", 1, 1)])
     if (st.button("Run influence attack", type="primary", disabled=x is None)

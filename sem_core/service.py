@@ -394,6 +394,13 @@ class AttackService:
         jobs = [job_of_spec(spec, self.max_batch)] * full + ([job_of_spec(spec, rest)] if rest else [])
         return self.estimator.estimate(jobs)
 
+    def influence_ready(self, model: str, data: str) -> bool:
+        """Whether this service's copy of ``model`` holds its influence functions over ``data``'s training split
+        (the first influence attack on it builds them, once; a page's time estimate includes that setup until then)."""
+        from .influence import influence_cached
+
+        return influence_cached(self.model(model)[0], data)
+
     def register_session(self, session: str) -> None:
         """A session opened (the app calls ``release_session`` when it ends): while any is open, memory is given
         back every ``TRIM_EVERY_S`` seconds, so the objects of sessions that closed are collected."""

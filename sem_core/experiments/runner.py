@@ -297,6 +297,17 @@ def _write_outputs(outputs: Outputs, out: Path) -> dict[str, dict[str, str]]:
     return figures
 
 
+def _full_params(exp: Experiment, name: str, n: int | None, seed: int, params: dict[str, Any]) -> dict[str, Any]:
+    """The run's parameters: ``exp``'s defaults, overridden by the given ones (None: the default) and ``n``, plus
+    ``seed``; an unknown or ill-typed parameter raises (``integrity.check_params``)."""
+    given = {k: v for k, v in params.items() if v is not None}
+    if n is not None:
+        given["n"] = n
+    integrity.check_params(name, exp.defaults, given)
+    integrity.check_params(name, {"seed": 0}, {"seed": seed})
+    return {**exp.defaults, **given, "seed": seed}
+
+
 def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=None, seed: int = 0,
                    on_step: Callable[[int, int], None] | None = None, executor: "str | Executor" = "in-process",
                    **params: Any) -> dict[str, Any]:
@@ -309,12 +320,7 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
     from .executors import create_executor
 
     exp = EXPERIMENTS.get(name)()
-    given = {k: v for k, v in params.items() if v is not None}
-    if n is not None:
-        given["n"] = n
-    integrity.check_params(name, exp.defaults, given)
-    integrity.check_params(name, {"seed": 0}, {"seed": seed})
-    full = {**exp.defaults, **given, "seed": seed}
+    full = _full_params(exp, name, n, seed, params)
     dev = resolve_device(device)
     if isinstance(executor, str):
         executor = create_executor(executor, device=device)
@@ -333,11 +339,8 @@ def completed_run(name: str, out: str | Path, *, n: int | None = None, seed: int
     from ..api import model_card
 
     exp = EXPERIMENTS.get(name)()
-    given = {k: v for k, v in params.items() if v is not None}
-    if n is not None:
-        given["n"] = n
-    full = {**exp.defaults, **given, "seed": seed}
     try:
+        full = _full_params(exp, name, n, seed, params)
         manifest = json.loads((Path(out) / "manifest.json").read_text(encoding="utf-8"))
         same = (manifest.get("experiment") == name and manifest.get("params") == json.loads(json.dumps(full))
                 and manifest.get("code_version") == integrity.code_version(exp)

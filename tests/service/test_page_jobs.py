@@ -96,3 +96,5 @@ def test_influence_jobs_equal_the_direct_attacks_and_survive_the_disk(svc, shipp
     assert_same(sign, svc.submit("s", jobs["sign"]).result(300))
     assert_same(base, svc.submit("s", jobs["random"]).result(300))
     assert_same(sign, from_disk(svc, jobs["sign"]))      # InfluenceExplanation is an allowed cached type
+    assert svc.influence_ready("cnn", "subset")           # the page's estimate then leaves out the one-time setup
+    assert not svc.influence_ready("cnn", "mnist")        # built over the subset's training digits only
