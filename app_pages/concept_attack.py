@@ -92,7 +92,7 @@ else:
 cols[3].metric("‖x* − x‖∞", f"{res.linf[0]:.3f}")
 
 st.markdown("Bars: the concepts h, their relevances θ for the predicted class, and the contributions θ·h whose sum "
-            "is that class's score. On the right, what each concept means.")
+            f"is that class's score. {'Below' if presenting() else 'On the right'}, what each concept means.")
 if interactive:
     cols = st.columns([1, 1, 1, 1.3])
     for j, (col, title) in enumerate(zip(cols, titles)):
@@ -100,9 +100,12 @@ if interactive:
               container=cols[j])
     grid_col = cols[3]
 else:
-    bars_col, grid_col = st.columns([3, 1.3])
+    wide = presenting()  # presenter mode: the bars as wide as the page (the SVG's text grows with it), the grid under
+    bars_col, grid_col = (st, None) if wide else st.columns([3, 1.3])
     picture(explanations_svg(expls, titles, ranges), "", "concept_expl",
             lambda: senn_figures(expls, titles, ranges), "concept-bars", container=bars_col)
+    if wide:
+        grid_col = st.columns([1.3, 1.7])[0]
 with grid_col, user_errors():
     st.markdown("**What c1 … c" f"{model.config.n_concepts} mean**: each row shows the training digits that "
                 "activate one concept most.")

@@ -81,6 +81,18 @@ def test_default_attack_moves_concepts_to_the_target_and_keeps_the_label(media):
     assert np.array_equal(pictures(at, media)[-1], x)            # step 0 is the natural digit
 
 
+def test_presenter_mode_draws_the_bars_full_width_without_download_rows():
+    at = AppTest.from_file("../../app.py", default_timeout=120)
+    at.query_params["present"] = "1"                              # a link that opens in presenter mode
+    at.run().switch_page("app_pages/concept_attack.py")
+    at.query_params.update({"steps": "3", "result": "concept"})
+    at.run()
+    assert at.session_state["presenter"] is True and not at.exception
+    assert len(svgs(at)) == 1
+    assert not [b for b in at.get("download_button") if "_dl_" in b.proto.id]      # no figure download rows
+    assert any(md.value.startswith("Bars:") and "Below" in md.value for md in at.markdown)
+
+
 def test_results_stay_when_switching_pages():
     at = _open()
     at.number_input(key="steps").set_value(5).run()
