@@ -35,6 +35,15 @@ def open_page(page: str, query: dict | None = None, timeout: int = 120) -> AppTe
     return at.run()
 
 
+def open_presenting(page: str, query: dict, timeout: int = 120) -> AppTest:
+    """``page`` opened from a link in presenter mode (``?present=1`` on the first visit), with ``query``."""
+    at = AppTest.from_file("../../app.py", default_timeout=timeout)
+    at.query_params["present"] = "1"
+    at.run().switch_page(f"app_pages/{page}")
+    at.query_params.update(query)
+    return at.run()
+
+
 def content(media, button) -> bytes:
     """The bytes a download button hands to the browser (a deferred one is generated now, as on a click)."""
     mgr = media[-1]

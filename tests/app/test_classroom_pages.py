@@ -2,7 +2,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_helpers import open_page
+from app_helpers import open_page, open_presenting
 
 
 def test_random_target_never_takes_the_source_class():
@@ -14,11 +14,7 @@ def test_random_target_never_takes_the_source_class():
 
 
 def test_presenter_mode_folds_secondary_controls_and_downloads():
-    at = AppTest.from_file("../../app.py", default_timeout=120)
-    at.query_params["present"] = "1"                              # a link that opens in presenter mode
-    at.run().switch_page("app_pages/concept_attack.py")
-    at.query_params.update({"steps": "3", "result": "concept"})
-    at.run()
+    at = open_presenting("concept_attack.py", {"steps": "3", "result": "concept"})
     assert at.session_state["presenter"] is True and not at.exception
     assert [e.label for e in at.expander if e.label == "More settings"]
     assert not [b for b in at.get("download_button") if b.label.startswith("metrics")]  # no download rows

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from app_helpers import array, figures, open_page, pictures, svgs, title
+from app_helpers import array, figures, open_page, open_presenting, pictures, svgs, title
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
@@ -82,11 +82,7 @@ def test_default_attack_moves_concepts_to_the_target_and_keeps_the_label(media):
 
 
 def test_presenter_mode_draws_the_bars_full_width_without_download_rows():
-    at = AppTest.from_file("../../app.py", default_timeout=120)
-    at.query_params["present"] = "1"                              # a link that opens in presenter mode
-    at.run().switch_page("app_pages/concept_attack.py")
-    at.query_params.update({"steps": "3", "result": "concept"})
-    at.run()
+    at = open_presenting("concept_attack.py", {"steps": "3", "result": "concept"})
     assert at.session_state["presenter"] is True and not at.exception
     assert len(svgs(at)) == 1
     assert not [b for b in at.get("download_button") if "_dl_" in b.proto.id]      # no figure download rows
