@@ -1,6 +1,5 @@
 """Classroom details of the pages (issue 14): the target's Random button, presenter mode, plain openings."""
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from app_helpers import open_page, open_presenting
 
