@@ -153,7 +153,40 @@ def _protocols_side_by_side(manifests: list[dict[str, Any]]) -> list[str]:
             lines += ["", f"Protocol **{p}**:"] + [f"- {n}" for n in spec.get("notes", [])]
             if spec.get("citations"):
                 lines += [f"- Sources: {'; '.join(spec['citations'])}."]
+    lines += _recipes_side_by_side(manifests)
     return ["", "## Protocols side by side"] + lines if lines else []
+
+
+#: per experiment whose runs differ by training recipe (params.recipe): the row key and the row quantities compared
+RECIPES_SIDE_BY_SIDE = {"senn-lambda": ("lam", ("accuracy", "stability_penalty_median", "lipschitz_median",
+                                                "lipschitz_theta_x_median", "lipschitz_theta_pred_x_median"))}
+#: what a run made before its experiment had the recipe parameter used
+RECIPE_BEFORE_PARAMETER = {"senn-lambda": "project"}
+
+
+def _recipes_side_by_side(manifests: list[dict[str, Any]]) -> list[str]:
+    """For each experiment run under several training recipes: one table, a row per value of its row key (λ),
+    each compared quantity per recipe, beside the runs' verdicts and folders."""
+    lines: list[str] = []
+    for name, (row_key, quantities) in RECIPES_SIDE_BY_SIDE.items():
+        runs = [m for m in manifests if m["experiment"] == name]
+        recipes = [m["params"].get("recipe") or RECIPE_BEFORE_PARAMETER[name] for m in runs]
+        if len(set(recipes)) < 2:
+            continue
+        runs, recipes = zip(*sorted(zip(runs, recipes), key=lambda mr: mr[1]))
+        by_run = [{r[row_key]: r for r in m["summary"].get("rows", [])} for m in runs]
+        shown = [q for q in quantities if any(q in r for rows in by_run for r in rows.values())]
+        keys = sorted({k for rows in by_run for k in rows})
+        lines += ["", f"### {name}: recipes side by side", "",
+                  "Runs (verdicts): " + "; ".join(
+                      f"recipe {rc} in `{Path(m['_dir']).name if '_dir' in m else name}`"
+                      f"{'' if m['params'].get('recipe') else ' (run before the recipe parameter existed)'} "
+                      f"**{m['verdict']}**" for rc, m in zip(recipes, runs)) + ".", "",
+                  f"| {row_key} | " + " | ".join(f"{q} ({rc})" for q in shown for rc in recipes) + " |",
+                  "| --- |" + " --- |" * (len(shown) * len(recipes))]
+        lines += [f"| {_fmt(k)} | " + " | ".join(_fmt(rows.get(k, {}).get(q, "—")) for q in shown for rows in by_run)
+                  + " |" for k in keys]
+    return lines
 
 
 def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Path:

@@ -1,5 +1,6 @@
 """Every experiment runs end to end on a tiny N; resuming recomputes nothing; the report builds."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -160,3 +161,21 @@ def test_report_builds_from_a_fresh_clone_of_the_results(finished, tmp_path):
     html = tmp_path / "docs" / "figures" / "senn-distances-senn_distances.html"
     assert html.exists() and "plotly.min.js" in html.read_text()
     assert (tmp_path / "docs" / "figures" / "plotly.min.js").exists()
+
+
+def test_report_puts_the_senn_lambda_recipes_side_by_side():
+    from sem_core.experiments.report import _protocols_side_by_side
+
+    def run(folder, recipe, acc):
+        params = {"n": 2} | ({"recipe": recipe} if recipe else {})
+        rows = [{"lam": 0.0, "accuracy": acc, "lipschitz_median": 2.0}, {"lam": 1.0, "accuracy": acc - 0.1}]
+        return {"experiment": "senn-lambda", "params": params, "summary": {"rows": rows}, "verdict": "partly",
+                "_dir": Path("results") / folder}
+
+    text = "\n".join(_protocols_side_by_side([run("senn-lambda-authors", "authors", 0.9),
+                                              run("senn-lambda", None, 0.8)]))
+    assert "### senn-lambda: recipes side by side" in text
+    assert "recipe project in `senn-lambda` (run before the recipe parameter existed)" in text
+    assert "| lam | accuracy (authors) | accuracy (project) | lipschitz_median (authors) | lipschitz_median (project) |" in text
+    assert "| 1 | 0.8 | 0.7 | — | — |" in text                  # a quantity a row lacks is shown as missing
+    assert "recipes side by side" not in "\n".join(_protocols_side_by_side([run("senn-lambda", None, 0.8)]))
