@@ -6,7 +6,8 @@ each running the concept attack on a different test digit, cold cache.
 
 Prints errors, tracebacks in the server log, whether every session got its own digit, p50/p95/max seconds from
 click to result, where a session's time goes (queue and attack compute, both reported by the service on the
-page; script + rendering, the rest), and the server's resident memory (psutil RSS): at start, before the
+page; script + rendering, the rest), the CPU seconds each kind of process spent meanwhile (the app server,
+Chromium's renderers, browser and GPU processes, Playwright, this benchmark), and the server's resident memory (psutil RSS): at start, before the
 sessions (after one warm-up session loaded the models and closed), at the peak during, and after the sessions
 closed (Streamlit's disconnected-session TTL is set to --ttl seconds here), and again after one more visit
 (Streamlit removes expired sessions lazily, when its session store is next used).
@@ -23,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from browser_bench import (RssSampler, click_to_result, find_chromium, launch, mb, percentile, start_server,
-                           tracebacks_in, wait_idle)
+from browser_bench import (CpuByProcess, RssSampler, click_to_result, find_chromium, launch, mb, percentile,
+                           start_server, tracebacks_in, wait_idle)
 
 RUN = "Run concept attack"
 
@@ -92,7 +93,7 @@ async def main(args) -> int:
             rss_before = rss.rss()
             plan = digits(args.sessions)
             t0 = time.monotonic()
-            with rss:
+            with rss, CpuByProcess(server.proc.pid) as cpu:
                 results = await asyncio.wait_for(
                     asyncio.gather(*(session(browser, server.url, d, args.timeout, args.watch, args.reduced_motion)
                                    for d in plan)),
@@ -135,6 +136,9 @@ async def main(args) -> int:
         print(f"each browser's renderer main thread was busy (mean; Chromium's TaskDuration: wall time of its tasks, "
               f"so under this load it includes waiting for a core): opening the page {bo:.1f} s, from the click until "
               f"every figure was drawn {br:.1f} s" + (f"; browsers at nice {args.browser_nice}" if args.browser_nice else ""))
+    cpu_s = cpu.totals()
+    print(f"CPU seconds while the sessions ran ({wall:.0f} s on {os.cpu_count()} cores = {wall * os.cpu_count():.0f} "
+          "core-seconds): " + ", ".join(f"{k} {v:.1f}" for k, v in cpu_s.items() if v >= 0.05))
     print(f"server memory (RSS): start {mb(rss_start)}, before {mb(rss_before)}, peak during {mb(peak)}, "
           f"after the sessions closed ({args.ttl} s TTL + {args.settle:g} s) {mb(rss_after)} "
           f"({(rss_after - rss_before) / rss_before:+.1%} vs before), after one more visitor let Streamlit drop "

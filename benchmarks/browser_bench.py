@@ -141,6 +141,70 @@ class RssSampler:
         self._thread.join()
 
 
+class CpuByProcess:
+    """CPU seconds (user + system) each kind of process on the machine spent while the ``with`` block ran: the app
+    server, Chromium's processes by their ``--type`` (renderer, gpu-process, utility; none: the browser process),
+    Playwright's driver, this benchmark, and the rest. Processes are sampled every ``every`` seconds, so one that
+    starts and ends between two samples is missed (they are Chromium's short helpers, if any)."""
+
+    def __init__(self, server_pid: int, every: float = 0.5):
+        self.server_pid, self.every = server_pid, every
+        self._start: dict[int, float] = {}
+        self._last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _kind(self, p) -> str:
+        if p.pid == self.server_pid:
+            return "app server"
+        if p.pid == os.getpid():
+            return "this benchmark"
+        cmd = p.cmdline()
+        name = os.path.basename(cmd[0]) if cmd else p.name()
+        if "chrom" in name:
+            kind = next((a.split("=", 1)[1] for a in cmd if a.startswith("--type=")), "browser")
+            return f"chromium {kind}"
+        if name == "node" or "playwright" in " ".join(cmd[:2]):
+            return "playwright driver"
+        return "other"
+
+    def _sample(self, first: bool = False) -> None:
+        import psutil
+
+        for p in psutil.process_iter():
+            try:
+                t = sum(p.cpu_times()[:2])
+                if first:
+                    self._start[p.pid] = t
+                elif p.pid not in self._last:
+                    self._last[p.pid] = (self._kind(p), t)
+                else:
+                    self._last[p.pid] = (self._last[p.pid][0], t)
+            except (psutil.Error, OSError):
+                continue
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def __enter__(self):
+        self._sample(first=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def totals(self) -> dict[str, float]:
+        """CPU seconds per kind of process, largest first."""
+        out: dict[str, float] = {}
+        for pid, (kind, t) in self._last.items():
+            out[kind] = out.get(kind, 0.0) + t - self._start.get(pid, 0.0)
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def tracebacks_in(log_path: Path) -> int:
     try:
         return log_path.read_text(errors="replace").count("Traceback (most recent call last)")
