@@ -370,10 +370,15 @@ def chart(fig, key: str, stem: str | None = None, container=st, image: bool = Fa
         fig = go.Figure(fig).update_layout(font_size=17).update_xaxes(tickfont_size=15).update_yaxes(tickfont_size=15)
         fig.update_annotations(font_size=17)
     ev = container.plotly_chart(fig, key=key, config=config, **{"width": "stretch", **kw})
+    _download_popover(fig, key, stem, container)
+    return ev
+
+
+def _download_popover(fig, key: str, stem: str | None, container) -> None:
+    """"Download figure" folded under a figure (not in presenter mode): ``figure_downloads`` of ``fig``."""
     if not presenting():
         with container.popover("Download figure", icon=":material/download:", key=f"{key}_pop"):
             figure_downloads(fig, stem or key, key=f"{key}_dl")
-    return ev
 
 
 def interactive_charts(key: str) -> bool:
@@ -398,9 +403,7 @@ def picture(pixels, title: str, key: str, figure, stem: str | None = None, conta
         container.image(pixels, output_format="PNG", width="stretch")
     if caption:
         container.caption(caption)
-    if not presenting():
-        with container.popover("Download figure", icon=":material/download:", key=f"{key}_pop"):
-            figure_downloads(figure, stem or key, key=f"{key}_dl")
+    _download_popover(figure, key, stem, container)
 
 
 def region_picker(x: torch.Tensor, prefix: str) -> torch.Tensor:

@@ -16,27 +16,20 @@ from typing import Sequence
 import numpy as np
 
 from .base import DIFF_COLORS, IMAGE_COLORS, to_np
-from .images import NEG, PANEL_NAMES as PANELS, POS
+from .images import NEG, PANEL_NAMES as PANELS, POS, grid_origin
 
 
 LUT_N = 511  # entries of a colour look-up table: 2 per grey level, and one for the middle
 
 
-def _hex_rgb(color: str) -> tuple[float, float, float]:
-    if color.startswith("rgb"):
-        return tuple(float(c) / 255 for c in color[color.index("(") + 1:-1].split(","))
-    color = color.lstrip("#")
-    return tuple(int(color[i:i + 2], 16) / 255 for i in (0, 2, 4))
-
-
 @lru_cache(maxsize=None)
 def _lut(colors: tuple[tuple[float, str], ...]) -> np.ndarray:
     """A plotly colour scale (stops ``(position, colour)``) as a uint8 RGB look-up table of ``LUT_N`` entries (odd,
-    so a diverging scale's middle, 0, has an entry of its own)."""
-    pos = np.array([p for p, _ in colors])
-    rgb = np.array([_hex_rgb(c) for _, c in colors])
-    t = np.linspace(0.0, 1.0, LUT_N)
-    return np.round(np.stack([np.interp(t, pos, rgb[:, k]) for k in range(3)], 1) * 255).astype(np.uint8)
+    so a diverging scale's middle, 0, has an entry of its own), sampled by plotly itself."""
+    import plotly.colors as pc
+
+    rgb = pc.sample_colorscale([list(c) for c in colors], np.linspace(0.0, 1.0, LUT_N).tolist(), colortype="tuple")
+    return np.round(np.asarray(rgb) * 255).astype(np.uint8)
 
 
 def image_pixels(img, colors=IMAGE_COLORS, zmin: float = 0.0, zmax: float = 1.0, scale: int = 8) -> np.ndarray:
@@ -67,9 +60,8 @@ def grid_pixels(images, cols: int, gap: int = 2, scale: int = 2) -> np.ndarray:
     rows = -(-len(a) // cols)
     out = np.full((rows * (28 + gap) - gap, cols * (28 + gap) - gap), 255, np.uint8)
     for i, img in enumerate(a):
-        r, c = divmod(i, cols)
-        out[r * (28 + gap): r * (28 + gap) + 28, c * (28 + gap): c * (28 + gap) + 28] = np.round(
-            np.clip(img, 0, 1) * 255).astype(np.uint8)
+        r0, c0 = grid_origin(i, cols, gap, gap)              # where image_grid_figure puts it (no titles)
+        out[r0: r0 + 28, c0: c0 + 28] = np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
     return np.repeat(np.repeat(out, scale, 0), scale, 1)
 
 
