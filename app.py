@@ -4,6 +4,12 @@ import os
 # Before torch loads: its OpenMP threads sleep instead of spinning while Streamlit's threads need the cores
 # (a 100-step concept attack measured 0.6 s with it, 24 s without, on 2 busy cores; benchmarks/bench_load.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import sys  # noqa: E402
+
+# The attack service's thread gives the GIL up at every torch op; while a page script runs Python, it waited up to
+# the switch interval (5 ms by default) to get it back, once per op: a 100-step attack of 10 digits took 52 s beside
+# one busy thread instead of 0.9 s; at 0.2 ms it takes 3.4 s (benchmarks/bench_gil.py).
+sys.setswitchinterval(float(os.environ.get("SEM_SWITCH_INTERVAL_MS", "0.2")) / 1000)
 import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="SEM Explorer", page_icon="🧠", layout="wide")

@@ -13,6 +13,9 @@ config and seed) as one batched call; each session gets its own rows.
   cached is done on return.
 - Fairness: the next batch leads with the job of the session served least recently, and fills up
   with compatible jobs of every session one image per session in turn.
+- Joining: a job of a ``joinable`` attack (SENN concept, PrototypeDL prototype: each image's PGD iterates depend
+  on that image alone) that arrives while a compatible batch runs joins it at its own step 0 instead of
+  waiting for the batch to end, while nothing of another kind waits (``_run_joined``).
 - Bounded: at most ``max_queued`` jobs wait (``max_per_session`` per session); beyond that
   ``QueueFullError`` says so at once instead of a hang; a queued job reports "position N".
 - CUDA out of memory splits the batch in halves and retries; a failing job in a mixed batch is
@@ -193,8 +196,9 @@ class JobHandle:
     ``result(timeout)`` waits and returns the result, or raises ``SemError`` (failure, cancel)."""
 
     def __init__(self, service: "AttackService", job_id: int, session: str, spec: JobSpec, keys: list[str],
-                 compat: tuple):
+                 compat: tuple, joinable: bool = False):
         self._service, self.id, self.session, self.spec, self.keys, self.compat = service, job_id, session, spec, keys, compat
+        self.joinable = joinable                 # may join a running batch of its kind (``AttackService._run_joined``)
         self.parts: list[Any] = [None] * len(keys)
         self.pending: deque[int] = deque()       # image indices not yet taken by a batch
         self.running = 0                         # images in the batch now running
@@ -355,7 +359,7 @@ class AttackService:
         keys = self.keys_for(spec, coalesce)
         compat = (spec.model, spec.kind, spec.name, repr(sorted(spec.config.items())), spec.seed, spec.y is not None,
                   spec.target is not None) + (() if coalesce else (object(),))
-        handle = JobHandle(self, next(self._ids), session, spec, keys, compat)
+        handle = JobHandle(self, next(self._ids), session, spec, keys, compat, coalesce and _joinable(model, spec))
         for i, key in enumerate(keys):
             hit = self.cache.get(key)
             if hit is None:
@@ -459,11 +463,13 @@ class AttackService:
             return 1 + (1 if self._running else 0) + self._queue.index(job)
 
     # -- the worker
-    def _take_batch(self) -> list[tuple[JobHandle, int]]:
+    def _take_batch(self, room: int | None = None) -> list[tuple[JobHandle, int]]:
         """Images for the next call: the least recently served session's oldest job leads; compatible jobs of
-        every session fill the batch, one image per session in turn (the caller holds the lock)."""
+        every session fill the batch, one image per session in turn, up to ``room`` images if given (the caller
+        holds the lock)."""
         lead = min(self._queue, key=lambda j: (self._served.get(j.session, -1), j.id))
         limit = self._batch_limit.get(lead.compat, self.max_batch)
+        limit = limit if room is None else min(limit, room)
         by_session: dict[str, deque[JobHandle]] = {}
         for j in self._queue:
             if j.compat == lead.compat and j.pending:
@@ -487,7 +493,8 @@ class AttackService:
             j.state = "running"
             j.started = j.started or time.monotonic()
             j.running += sum(1 for jj, _ in taken if jj is j)
-            self._running.append(j)
+            if j not in self._running:  # a job that joins a running batch with more of its images is there already
+                self._running.append(j)
         return taken
 
     def _touch(self) -> None:
@@ -538,28 +545,25 @@ class AttackService:
                             j._finish()
                     self._touch()
 
-    def _run(self, batch: list[tuple[JobHandle, int]]) -> None:
+    def _run(self, batch: list[tuple[JobHandle, int]], join: bool = True) -> None:
         """One batched call over ``batch`` (job, image index); OOM → halves; a failure in a mixed batch →
-        each job alone, so the error reaches only the job that caused it."""
+        each job alone, so the error reaches only the job that caused it. ``join``: a joinable attack runs as
+        ``_run_joined`` (compatible jobs that arrive meanwhile join it)."""
         live = [(j, i) for j, i in batch if not j.done()]
         if not live:
+            return
+        if join and live[0][0].joinable and self.runners["attack"] is _run_attack:
+            self._run_joined(batch)
             return
         spec = live[0][0].spec
         model, _ = self.model(spec.model)
         dev = _device_of(model)
-        x = torch.cat([j.spec.x[i:i + 1] for j, i in live]).to(dev)
-        y = None if spec.y is None else torch.cat([j.spec.y[i:i + 1] for j, i in live]).to(dev)
-        target = None if spec.target is None else torch.cat([j.spec.target[i:i + 1] for j, i in live]).to(dev)
-        jobs = list({id(j): j for j, _ in live}.values())
-        share = {id(j): sum(1 for jj, _ in live if jj is j) for j in jobs}
+        x, y, target, jobs, progress = _gather(live, dev)
 
         def on_step(done: int, total: int) -> None:
             if all(j.done() for j in jobs):
                 raise _Abort
-            frac = done / max(total, 1)
-            for j in jobs:
-                finished = sum(p is not None for p in j.parts)
-                j.progress = min(1.0, (finished + frac * share[id(j)]) / j.n)
+            progress(done, total)
 
         job = _estimate_job(spec, model, len(live)) if self.estimator is not None else None
         t0 = time.monotonic()
@@ -574,12 +578,12 @@ class AttackService:
                 half = len(live) // 2
                 self._batch_limit[live[0][0].compat] = half
                 log.warning("attack service: out of memory with %d images; retrying in halves", len(live))
-                self._run(live[:half])
-                self._run(live[half:])
+                self._run(live[:half], join=False)
+                self._run(live[half:], join=False)
                 return
             if len(jobs) > 1:  # find the job at fault; the others' work is kept
                 for j in jobs:
-                    self._run([(jj, i) for jj, i in live if jj is j])
+                    self._run([(jj, i) for jj, i in live if jj is j], join=False)
                 return
             self._fail(jobs[0], _as_user_error(exc))
             return
@@ -598,6 +602,122 @@ class AttackService:
         for j in jobs:
             if not j.pending and all(p is not None for p in j.parts):
                 j._finish()
+
+
+    def _run_joined(self, batch: list[tuple[JobHandle, int]]) -> None:
+        """``_run`` for a joinable attack: one PGD loop that compatible jobs arriving while it runs join at their
+        own step 0, instead of waiting for the whole batch (a student who presses Run while others' digits are
+        being attacked starts at once). Each cohort finishes after its own ``steps`` and is delivered then.
+        Jobs join only while nothing incompatible waits (no one is overtaken) and up to the batch limit.
+        ``batch`` grows by the images that join, so the worker's bookkeeping covers them. Any failure sends the
+        unfinished cohorts through the plain ``_run`` (OOM halving, the error to the job at fault only)."""
+        from .attacks import create_attack
+
+        lead = batch[0][0]
+        compat, spec = lead.compat, lead.spec
+        model, _ = self.model(spec.model)
+        dev = _device_of(model)
+        attack = create_attack(spec.name, model, **spec.config)
+        limit = self._batch_limit.get(compat, self.max_batch)
+        cohorts: list[_Cohort] = []
+        starting: list[tuple[JobHandle, int]] = []
+
+        def start(items: list[tuple[JobHandle, int]]) -> None:
+            live = [(j, i) for j, i in items if not j.done()]
+            if not live:
+                return
+            x, y, target, jobs, progress = _gather(live, dev)
+            run = attack.begin(x, y, target=target, seed=spec.seed, on_step=progress)
+            cohorts.append(_Cohort(run, live, jobs, time.monotonic()))
+
+        with attack.eval_mode():
+            try:
+                starting = batch
+                start(batch)
+                starting = []
+                while cohorts:
+                    cohorts[:] = [c for c in cohorts if not all(j.done() for j in c.jobs)]  # nobody waits for these
+                    if not cohorts:
+                        break
+                    if len(cohorts) > 1:
+                        for c in cohorts:
+                            c.alone = False
+                    for run in attack.advance([c.run for c in cohorts]):
+                        c = next(c for c in cohorts if c.run is run)
+                        cohorts.remove(c)
+                        self._deliver(c, attack.end(run), time.monotonic() - c.started, spec, model)
+                    starting = self._take_joiners(compat, limit - sum(len(c.items) for c in cohorts))
+                    if starting:
+                        batch.extend(starting)
+                        start(starting)
+                        starting = []
+            except Exception as exc:  # noqa: BLE001 - each unfinished cohort again, alone, through the plain path
+                log.info("attack service: a joined batch failed (%s); retrying its cohorts one by one", exc)
+                for items in [c.items for c in cohorts] + ([starting] if starting else []):
+                    self._run(items, join=False)
+
+    def _take_joiners(self, compat: tuple, room: int) -> list[tuple[JobHandle, int]]:
+        """Images of waiting jobs that may join the running batch of ``compat`` now: only when every waiting job
+        is compatible with it (a job of another kind must not wait longer because this batch keeps growing)."""
+        with self._cond:
+            waiting = [j for j in self._queue if j.pending]
+            if room <= 0 or self._stop or not waiting or any(j.compat != compat for j in waiting):
+                return []
+            return self._take_batch(room)
+
+    def _deliver(self, cohort: _Cohort, out: Any, spent: float, spec: JobSpec, model) -> None:
+        """A finished cohort's rows to its jobs and the cache (as the end of ``_run``)."""
+        for j in cohort.jobs:
+            j.compute_s += spent
+        self.batches += 1
+        self.batch_sizes.append(len(cohort.items))
+        if cohort.alone and self.estimator is not None:  # shared steps would teach the estimator a wrong cost
+            self.estimator.record(_estimate_job(spec, model, len(cohort.items)), spent)
+        for k, (j, i) in enumerate(cohort.items):
+            row = batch_rows(out, k, k + 1)
+            self.cache.put(j.keys[i], row)
+            j.parts[i] = row
+        for j in cohort.jobs:
+            if not j.pending and all(p is not None for p in j.parts):
+                j._finish()
+
+def _gather(live: list[tuple["JobHandle", int]], dev: torch.device):
+    """The batch of ``live`` (job, image index) on ``dev``: x, y, target, its jobs, and ``progress(done, total)``,
+    which sets each job's progress from the batch's (its finished images count whole)."""
+    spec = live[0][0].spec
+    x = torch.cat([j.spec.x[i:i + 1] for j, i in live]).to(dev)
+    y = None if spec.y is None else torch.cat([j.spec.y[i:i + 1] for j, i in live]).to(dev)
+    target = None if spec.target is None else torch.cat([j.spec.target[i:i + 1] for j, i in live]).to(dev)
+    jobs = list({id(j): j for j, _ in live}.values())
+    share = {id(j): sum(1 for jj, _ in live if jj is j) for j in jobs}
+
+    def progress(done: int, total: int) -> None:
+        frac = done / max(total, 1)
+        for j in jobs:
+            finished = sum(p is not None for p in j.parts)
+            j.progress = min(1.0, (finished + frac * share[id(j)]) / j.n)
+
+    return x, y, target, jobs, progress
+
+
+def _joinable(model, spec: JobSpec) -> bool:
+    """Whether ``spec``'s images may join a running batch of compatible jobs (``Attack.joinable``)."""
+    if spec.kind != "attack":
+        return False
+    from .attacks import create_attack
+
+    return create_attack(spec.name, model, **spec.config).joinable
+
+
+@dataclass(eq=False)
+class _Cohort:
+    """Images that joined a running PGD loop together (``AttackService._run_joined``), at their own iteration."""
+
+    run: Any                                  # the attack's PGDRun
+    items: list[tuple["JobHandle", int]]      # (job, image index) per row
+    jobs: list["JobHandle"]
+    started: float
+    alone: bool = True                        # no other cohort shared its steps (its time is a clean estimate)
 
 
 def _estimate_job(spec: JobSpec, model, n: int):

@@ -19,13 +19,15 @@ the call, a frozen ``AttackResult`` out, registered by name in ``ATTACKS``:
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn as nn
 
+from ..batching import batch_cat
 from ..device import model_device
 from ..errors import AttackError
 
@@ -124,6 +126,27 @@ class _Best:
     step: torch.Tensor
 
 
+@dataclass(eq=False)
+class PGDRun:
+    """A batch on its way through the PGD loop (``Attack.begin`` / ``advance`` / ``end``): the images, their
+    prediction and prepared context, the current iterate ``x_adv`` at iteration ``t``, the best label-keeping
+    iterate so far, the score per iteration and the replay frames."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    pred: torch.Tensor
+    logits0: torch.Tensor
+    ctx: dict[str, Any]
+    x_adv: torch.Tensor
+    best: _Best
+    gen: torch.Generator
+    on_step: Callable[[int, int], None] | None = None
+    t: int = 0
+    finished: bool = False
+    scores: list[torch.Tensor] = field(default_factory=list)
+    frames: list[tuple[int, torch.Tensor]] = field(default_factory=list)
+
+
 class Attack:
     """Base class. Model in the constructor, data in the call.
 
@@ -146,6 +169,8 @@ class Attack:
     family = ""
     summary = ""
     headline: tuple[str, ...] = ()   # the metrics that say whether it worked (comparison tables)
+    per_image = False                # every image's loss, score and context depend on that image alone
+    shared_ctx: frozenset[str] = frozenset()   # ``prepare`` entries that are the same for every image
 
     def __init__(self, model: nn.Module, *, eps: float = 0.3, steps: int = 100, step_size: float | None = None,
                  random_start: bool = False, snapshot_every: int = 0):
@@ -208,6 +233,34 @@ class Attack:
         ``target``: required by targeted attacks (its form is the attack's: target images,
         a region mask), refused by untargeted ones. ``on_step(done, total)`` after every step.
         """
+        with self.eval_mode():
+            run = self.begin(x, y, target=target, seed=seed, on_step=on_step)
+            while not run.finished:
+                self.advance([run])
+            return self.end(run)
+
+    # --- the loop one iteration at a time: ``__call__`` is begin, advance until finished, end. The attack
+    # service uses the three directly to let a job that arrives while a batch runs join it at its own step 0
+    # (``joinable`` attacks only: every image's iterates depend on that image alone).
+    @contextlib.contextmanager
+    def eval_mode(self) -> Iterator[None]:
+        """The model in eval mode for the attack (batch statistics frozen), restored afterwards."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            yield
+        finally:
+            self.model.train(was_training)
+
+    @property
+    def joinable(self) -> bool:
+        """Whether images may join a running batch (``advance`` of several runs): the attack declares its
+        per-image independence (``per_image``) and draws nothing at random (no random start, sign steps)."""
+        return self.per_image and not self.random_start and type(self).direction is Attack.direction
+
+    def begin(self, x: torch.Tensor, y: torch.Tensor | None = None, *, target: Any = None, seed: int = 0,
+              on_step: Callable[[int, int], None] | None = None) -> PGDRun:
+        """A batch at iterate 0 (checked, prepared, on the model's device); call inside ``eval_mode()``."""
         if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
             raise AttackError(f"expected images [B,1,28,28], got {list(x.shape)}")
         if target is not None and not self.targeted:
@@ -216,53 +269,83 @@ class Attack:
             raise AttackError(f"attack '{self.name}' is targeted: pass target= (see its docstring)")
         dev = model_device(self.model)
         x = x.detach().to(dev, torch.float32)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                logits0 = self.model(x)
-            pred = logits0.argmax(1)
-            y = pred.clone() if y is None else y.to(dev)
-            ctx = self.prepare(x, pred, target)
-            best, scores, frames = self._search(x, pred, ctx, torch.Generator(device="cpu").manual_seed(seed), on_step)
-            return self._result(x, y, pred, logits0, best, scores, frames, ctx)
-        finally:
-            self.model.train(was_training)
-
-    def _search(self, x, pred, ctx, gen, on_step) -> tuple[_Best, list[torch.Tensor], list[tuple[int, torch.Tensor]]]:
-        """The PGD iterations; returns the best label-keeping iterate, the score per step and frames."""
-        dev = x.device
+        with torch.no_grad():
+            logits0 = self.model(x)
+        pred = logits0.argmax(1)
+        y = pred.clone() if y is None else y.to(dev)
+        ctx = self.prepare(x, pred, target)
+        gen = torch.Generator(device="cpu").manual_seed(seed)
         x_adv = x.clone()
         if self.random_start:
             noise = (torch.rand(x.shape, generator=gen) * 2 - 1).to(dev) * self.eps
             x_adv = project(x + noise, x, self.eps)
         best = _Best(x.clone(), torch.full((len(x),), float("inf"), device=dev),
                      torch.zeros(len(x), dtype=torch.long, device=dev))
-        scores, frames = [], []
-        for t in range(self.steps + 1):
-            x_adv.requires_grad_(True)
-            out = self.step(x_adv, pred, ctx)
-            with torch.no_grad():
-                logits = out.logits if out.logits is not None else self.model(x_adv)
-                kept = logits.argmax(1) == pred
-                # the natural image is always a candidate
-                better = torch.ones_like(kept) if t == 0 and not self.random_start else kept & (out.score < best.score)
-                best.x = torch.where(better.view(-1, 1, 1, 1), x_adv.detach(), best.x)
-                best.score = torch.where(better, out.score.detach(), best.score)
-                best.step = torch.where(better, torch.full_like(best.step, t), best.step)
-                scores.append(out.score.detach().cpu())
-                if self.snapshot_every and (t % self.snapshot_every == 0 or t == self.steps):
-                    frames.append((t, x_adv.detach()))
-            if t == self.steps:
-                break
+        return PGDRun(x=x, y=y, pred=pred, logits0=logits0, ctx=ctx, x_adv=x_adv, best=best, gen=gen, on_step=on_step)
+
+    def advance(self, runs: list[PGDRun]) -> list[PGDRun]:
+        """One PGD iteration of every unfinished run in ``runs``, as one batched step (each run at its own
+        iteration ``t``): evaluate the iterate, keep the best label-keeping one, step. Returns the runs that
+        finished (their last iterate evaluated). Several runs at once need a ``joinable`` attack."""
+        live = [r for r in runs if not r.finished]
+        if not live:
+            return []
+        if len(live) > 1 and not self.joinable:
+            raise AttackError(f"attack '{self.name}' cannot run several batches as one (not joinable)")
+        one = len(live) == 1
+        x = live[0].x if one else torch.cat([r.x for r in live])
+        pred = live[0].pred if one else torch.cat([r.pred for r in live])
+        x_adv = live[0].x_adv if one else torch.cat([r.x_adv for r in live])
+        ctx = live[0].ctx if one else self.merge_ctx([r.ctx for r in live])
+        x_adv.requires_grad_(True)
+        out = self.step(x_adv, pred, ctx)
+        with torch.no_grad():
+            logits = out.logits if out.logits is not None else self.model(x_adv)
+            kept = logits.argmax(1) == pred
+            score = out.score.detach()
+        stepped = None
+        if any(r.t < self.steps for r in live):
             (grad,) = torch.autograd.grad(out.loss.sum(), x_adv)
             with torch.no_grad():
-                x_adv = project(x_adv - self.step_size * self.direction(grad, gen).to(dev), x, self.eps)
-            if on_step is not None:
-                on_step(t + 1, self.steps)
+                stepped = project(x_adv - self.step_size * self.direction(grad, live[0].gen).to(x.device), x, self.eps)
+        x_adv = x_adv.detach()
+        finished, lo = [], 0
+        for r in live:
+            rows = slice(lo, lo + len(r.x))
+            lo = rows.stop
+            with torch.no_grad():
+                # the natural image is always a candidate
+                better = (torch.ones_like(kept[rows]) if r.t == 0 and not self.random_start
+                          else kept[rows] & (score[rows] < r.best.score))
+                r.best.x = torch.where(better.view(-1, 1, 1, 1), x_adv[rows], r.best.x)
+                r.best.score = torch.where(better, score[rows], r.best.score)
+                r.best.step = torch.where(better, torch.full_like(r.best.step, r.t), r.best.step)
+                r.scores.append(score[rows].cpu())
+                if self.snapshot_every and (r.t % self.snapshot_every == 0 or r.t == self.steps):
+                    r.frames.append((r.t, x_adv[rows]))
+            if r.t == self.steps:
+                r.finished = True
+                finished.append(r)
+                continue
+            r.x_adv = stepped if one else stepped[rows]
+            r.t += 1
+            if r.on_step is not None:
+                r.on_step(r.t, self.steps)
+        return finished
+
+    def end(self, run: PGDRun) -> AttackResult:
+        """The result of a finished run (the best label-keeping iterate per image, metrics, explanations)."""
+        if not run.finished:
+            raise AttackError("the attack run has not finished")
+        best = run.best
         if self.random_start:  # the natural image is the fallback when no iterate kept the label
-            best.x = torch.where((best.score == float("inf")).view(-1, 1, 1, 1), x, best.x)
-        return best, scores, frames
+            best.x = torch.where((best.score == float("inf")).view(-1, 1, 1, 1), run.x, best.x)
+        return self._result(run.x, run.y, run.pred, run.logits0, best, run.scores, run.frames, run.ctx)
+
+    def merge_ctx(self, ctxs: list[dict[str, Any]]) -> dict[str, Any]:
+        """The ``prepare`` contexts of several batches as one: per-image entries joined along the batch, the
+        ``shared_ctx`` entries (the same for every image, e.g. the prototypes' classes) taken once."""
+        return {k: ctxs[0][k] if k in self.shared_ctx else batch_cat([c[k] for c in ctxs]) for k in ctxs[0]}
 
     def _result(self, x, y, pred, logits0, best: _Best, scores, frames, ctx) -> AttackResult:
         with torch.no_grad():

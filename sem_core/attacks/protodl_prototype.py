@@ -79,6 +79,8 @@ class ProtoDLAttack(Attack):
     family = "protodl"
     headline = ("nearest_consistent_nat", "nearest_consistent_adv", "d_consistent_adv", "D_true_adv", "D_other_adv")
     summary = "make a digit's nearest prototype a wrong class's, label kept (paper 000 eq. 3)"
+    per_image = True                   # distances and loss per image: images may join a running batch
+    shared_ctx = frozenset({"classes"})  # the prototypes' classes, the same for every image
 
     def __init__(self, model, *, lam: float = 1.0, xi: float = 0.3, alpha: float = 0.0, **kw):
         super().__init__(model, **kw)

@@ -34,6 +34,7 @@ class SennConceptAttack(Attack):
     family = "senn"
     headline = ("concept_distance_nat", "concept_distance_adv", "concept_change")
     summary = "make a digit's SENN concepts imitate another digit's, label kept (paper 000 eq. 1)"
+    per_image = True   # h, θ and the loss of each image depend on it alone: images may join a running batch
 
     def __init__(self, model, *, lam: float = 1.0, **kw):
         super().__init__(model, **kw)
