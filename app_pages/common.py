@@ -391,16 +391,18 @@ def interactive_charts(key: str) -> bool:
                           "per result, benchmarks/bench_page_cpu.py); bars still show their value on hover.")
 
 
-def picture(pixels, title: str, key: str, figure, stem: str | None = None, container=st, caption: str = "") -> None:
+def picture(pixels, title: str, key: str, figure, stem: str | None = None, container=st, caption: str = "",
+            width: int | str = "stretch") -> None:
     """A static figure: ``pixels`` (uint8 [H,W] or [H,W,3], an image) or an SVG string, under ``title``, with the
     downloads of the equivalent plotly figure (``figure``: a function that builds it, called only on a click)
-    folded under it, as ``chart`` has them."""
+    folded under it, as ``chart`` has them. ``width``: of an image, "stretch" (the container's) or pixels (a
+    picture with text in it stays sharp at its own size)."""
     if title:
         container.markdown(f"**{safe_text(title)}**")
     if isinstance(pixels, str):  # st.html's sanitiser drops SVG; this SVG is ours (its text escaped)
         container.markdown(pixels, unsafe_allow_html=True)
     else:
-        container.image(pixels, output_format="PNG", width="stretch")
+        container.image(pixels, output_format="PNG", width=width)
     if caption:
         container.caption(caption)
     _download_popover(figure, key, stem, container)

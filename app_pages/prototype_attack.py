@@ -2,12 +2,17 @@
 import streamlit as st
 import torch
 
-from app_pages.common import (chart, details, downloads, get_model, keep_result, link_wants_result, model_choice,
-                              more_settings, presenting, provenance_json, provenance_npz, result_or_stop, run_job, sidebar,
-                              test_split_for, timing_caption, url_classes, url_number, user_errors)
+from functools import partial
+
+from app_pages.common import (chart, details, downloads, get_model, interactive_charts, keep_result, link_wants_result,
+                              model_choice, more_settings, picture, presenting, provenance_json, provenance_npz,
+                              result_or_stop, run_job, sidebar, test_split_for, timing_caption, url_classes, url_number,
+                              user_errors)
 from sem_core.views import prototype_job
 from sem_core.digit_io import digits_to_png
 from sem_core.viz import image_grid_figure, prototypes_figure, protodl_digit_frame, prototype_frame, prototype_table
+from sem_core.viz.images import prototype_titles
+from sem_core.viz.static import titled_grid_pixels
 
 sidebar()
 st.title("Prototype attack (PrototypeDL)")
@@ -24,6 +29,7 @@ with details():
     st.latex(r"x^* = \arg\max_{x^* \in B_\varepsilon(x)} \; D(x^*,y) - \lambda R(x^*,y) - \xi L_y\big(f(x^*),y\big) "
              r"- \alpha \|h(x^*)\|_2^2")
 
+interactive = False
 with user_errors():
     name = model_choice("protodl")
     model, card = get_model(name)
@@ -32,7 +38,13 @@ with user_errors():
     st.subheader("The prototypes")
     st.markdown(f"The {len(classes)} prototypes P1…P{len(classes)} decoded back to images, each with the class it "
                 "votes for.")
-    chart(prototypes_figure(model.prototype_images(), classes), "proto_grid", "prototypes", image=True)
+    interactive = interactive_charts("proto_interactive")
+    protos = model.prototype_images()
+    if interactive:
+        chart(prototypes_figure(protos, classes), "proto_grid", "prototypes", image=True)
+    else:  # a picture: the page opens without plotly (≈ 1.2 s of a browser's CPU for its first chart)
+        grid = titled_grid_pixels(protos, prototype_titles(classes), cols=8)
+        picture(grid, "", "proto_grid", partial(prototypes_figure, protos, classes), "prototypes", width=grid.shape[1])
 
     st.subheader("Attack")
     c1, c2, c3, c4 = st.columns(4)
@@ -66,8 +78,13 @@ n = len(res.y)
 kept, moved = int(res.label_kept.sum()), int((adv.nearest_class != res.pred_before).sum())
 st.markdown(f"**{kept} of {n}** predictions stay the same; for **{moved} of {n}** digits the nearest prototype now "
             "belongs to another class. Natural digits (top) and their adversarial versions (bottom):")
-chart(image_grid_figure(torch.cat([res.x, res.x_adv]), [f"nat. {s}" for s in names] + [f"adv. {s}" for s in names],
-                        cols=n, cell=110), "proto_pairs", "prototype-attack-digits", image=True)
+pairs, titles = torch.cat([res.x, res.x_adv]), [f"nat. {s}" for s in names] + [f"adv. {s}" for s in names]
+pairs_figure = partial(image_grid_figure, pairs, titles, cols=n, cell=110)
+if interactive:
+    chart(pairs_figure(), "proto_pairs", "prototype-attack-digits", image=True)
+else:
+    grid = titled_grid_pixels(pairs, titles, cols=n)
+    picture(grid, "", "proto_pairs", pairs_figure, "prototype-attack-digits", width=grid.shape[1])
 
 st.subheader("Prototype distances (Table 1)")
 st.markdown("Rows are prototypes, columns the digits before (Nat.) and after (Adv.) the attack. **Bold**: prototypes "

@@ -143,6 +143,11 @@ def grounding_figure(train_images, grounding, cell: int = 90) -> go.Figure:
                              cell=cell)
 
 
+def prototype_titles(classes) -> list[str]:
+    """"P1: 4", …: each prototype's number and the class it votes for."""
+    return [f"P{j + 1}: {int(c)}" for j, c in enumerate(classes)]
+
+
 def prototypes_figure(images, classes, cols: int = 8) -> go.Figure:
     """PrototypeDL's decoded prototypes [m,1,28,28], each titled with its number and the class it votes for."""
-    return image_grid_figure(images, [f"P{j + 1}: {int(c)}" for j, c in enumerate(classes)], cols=cols)
+    return image_grid_figure(images, prototype_titles(classes), cols=cols)

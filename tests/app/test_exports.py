@@ -31,12 +31,13 @@ def chart_keys(at) -> list[str]:
 def _run(page: str, query: dict, key_prefix: str):
     at = open_page(page, query, timeout=240)
     next(b for b in at.button if b.label.startswith("Run")).click().run()
-    if page == "concept_attack.py":                     # its plotly charts (the static default: below)
-        at.toggle(key="concept_interactive").set_value(True).run()
+    if page in INTERACTIVE:                             # its plotly charts (the static default: below)
+        at.toggle(key=INTERACTIVE[page]).set_value(True).run()
     assert not at.exception and not at.error
     return at
 
 
+INTERACTIVE = {"concept_attack.py": "concept_interactive", "prototype_attack.py": "proto_interactive"}  # their switches
 PAGES = {  # page -> (quick URL parameters, metrics JSON download key, model)
     "concept_attack.py": ({"steps": "5"}, "concept_concept_attack.json", "senn"),
     "prototype_attack.py": ({"steps": "5", "digits": "4"}, "proto_prototype_attack.json", "protodl"),
@@ -83,6 +84,17 @@ def test_concept_pictures_have_the_same_downloads_as_its_charts(media):
     assert b"<svg" in content(media, buttons["concept_expl_dl_svg"])[:500]
     html = content(media, buttons["concept_expl_dl_html"]).decode()
     assert html.count('"type":"bar"') == 9                          # 3 explanations × (h, θ, θ·h)
+
+
+def test_prototype_pictures_have_the_same_downloads_as_its_charts(media):
+    at = open_page("prototype_attack.py", {"steps": "3", "digits": ["4", "7"]}, timeout=240)
+    next(b for b in at.button if b.label.startswith("Run")).click().run()
+    assert not at.exception and not chart_keys(at)
+    buttons = downloads(at)
+    for key in ("proto_grid", "proto_pairs"):
+        assert all(buttons[f"{key}_dl_{fmt}"].proto.deferred_file_id for fmt in FORMATS), key   # built when clicked
+    html = content(media, buttons["proto_pairs_dl_html"]).decode()
+    assert "nat. 4 (#" in html and "adv. 7 (#" in html                 # the plotly figure of the same digits
 
 
 def test_figure_png_is_slide_sized_and_svg_is_vector(media):

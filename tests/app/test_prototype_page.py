@@ -1,8 +1,10 @@
 """The prototype attack page: Table 1 on the default digits 0, 2, 4, 6, 8, per-digit D and R, URL state."""
 import re
 
+import numpy as np
 import pytest
-from app_helpers import open_page
+import torch
+from app_helpers import open_page, pictures
 from streamlit.testing.v1 import AppTest
 
 
@@ -59,3 +61,21 @@ def test_bad_url_values_fall_back_with_warnings():
         assert key in text
     assert at.multiselect(key="digits").value == [0, 2, 4, 6, 8]
     assert at.number_input(key="eps").value == pytest.approx(0.3)
+
+
+def test_figures_are_pictures_by_default_and_charts_on_request(media, shipped):
+    """The prototypes (at once, before any run) and the attacked digits are pictures; the Interactive charts switch
+    brings back plotly. The digits in the picture are the result's own (each under its title strip)."""
+    at = _open({"digits": ["4", "7"], "steps": "3"})
+    assert not at.exception and not at.get("plotly_chart")
+    (protos,) = pictures(at, media)
+    assert protos.shape == (2 * (18 + 112 + 8) - 8, 8 * 120 - 8)      # 15 prototypes, 8 to a row, under titles
+    _run(at)
+    protos, pairs = pictures(at, media)
+    assert pairs.shape == (2 * (18 + 112 + 8) - 8, 2 * 120 - 8)         # 2 digits: natural row, adversarial row
+    res = at.session_state["proto_result"]["res"]
+    adv_7 = pairs[18 + 112 + 8 + 18:, 120:][::4, ::4]                   # bottom right: the attacked 7, 28×28
+    want = torch.round(res.x_adv[1, 0].clamp(0, 1) * 255).to(torch.uint8).numpy()
+    assert np.array_equal(adv_7, want)
+    at.toggle(key="proto_interactive").set_value(True).run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2 and not pictures(at, media)

@@ -76,3 +76,19 @@ def test_svg_bar_heights_follow_the_shared_range_and_clip_outside_it():
 def test_svg_needs_a_title_per_explanation():
     with pytest.raises(ValueError, match="titles"):
         explanations_svg([_expl([1.0], [1.0])], ["a", "b"])
+
+
+def test_titled_grid_places_each_image_under_its_title():
+    from sem_core.viz.static import titled_grid_pixels
+
+    imgs = torch.rand(5, 1, 28, 28)
+    g = titled_grid_pixels(imgs, [f"P{i}" for i in range(5)], cols=3, scale=2, gap=1, title_px=12)
+    assert g.dtype == np.uint8 and g.shape == (2 * (12 + 56 + 2) - 2, 3 * (56 + 2) - 2)
+    for i in range(5):
+        top, left = (i // 3) * (12 + 56 + 2) + 12, (i % 3) * 58
+        want = np.round(imgs[i, 0].numpy() * 255).astype(np.uint8)
+        assert np.array_equal(g[top:top + 56:2, left:left + 56:2], want)
+        assert g[top - 12:top, left:left + 56].min() < 128               # its title is drawn above it
+    assert (g[12 + 56 + 2 + 12:, 2 * 58:] == 255).all()                 # the 6th cell is empty: white
+    with pytest.raises(ValueError, match="5 images but 4 titles"):
+        titled_grid_pixels(imgs, ["a"] * 4, cols=3)
