@@ -2,16 +2,24 @@
 import streamlit as st
 import torch
 
-from app_pages.common import chart, get_model, run_job, sidebar, test_split_for, timing_caption, user_errors
+from functools import partial
+
+from app_pages.common import (chart, get_model, interactive_charts, picture, run_job, sidebar, test_split_for,
+                              timing_caption, user_errors)
+from sem_core.metrics import center_of_mass
 from sem_core.views import concept_job, lipschitz_job, prototype_job, saliency_job
 from sem_core.viz import bars_figure, image_figure, image_grid_figure, pair_figure, worst_case
-from sem_core.viz.attacks import maps_before_after
+from sem_core.viz.attacks import maps_before_after, senn_figures, senn_ranges
+from sem_core.viz.base import map_scale
+from sem_core.viz.static import (explanations_svg, image_pixels, map_pixels, overlay_pixels, titled_grid_pixels,
+                                 titled_panels)
 
 sidebar()
 st.title("Guided tour: four ways to fool an explanation")
 st.markdown("Each step shows a model's **explanation** of a handwritten digit, then changes the digit so little "
             "that nobody would notice. The prediction stays; the explanation does not. Press the buttons in order.")
 done = st.session_state.setdefault("tour", {})
+interactive = interactive_charts("tour_interactive")  # off: every step's figures are pictures (no plotly to load)
 
 
 def first_of(name: str, cls: int) -> torch.Tensor:
@@ -58,13 +66,25 @@ def show_concept(res) -> str:
     labels = [f"c{i + 1}" for i in range(e[0].concepts.shape[1])]
     lo = min(float(x.concepts.min()) for x in e) * 1.1
     hi = max(float(x.concepts.max()) for x in e) * 1.1
+    titles = ["the 9 as drawn", "the 9, changed a little", "a 2, for comparison"]
     cols = st.columns(3)
-    for j, (col, title) in enumerate(zip(cols, ["the 9 as drawn", "the 9, changed a little", "a 2, for comparison"])):
+
+    def bars(j: int):
+        fig = bars_figure(e[j].concepts[0], labels, "concepts")
+        return fig.update_yaxes(range=[min(lo, 0), hi])
+
+    for j, (col, title) in enumerate(zip(cols, titles)):
         img = [res.x, res.x_adv, res.extras["x_target"]][j][0, 0]
-        chart(image_figure(img, title, size=220), f"tour_c_img{j}", f"tour-concept-digit{j}", container=col, image=True)
-        bars = bars_figure(e[j].concepts[0], labels, "concepts")
-        bars.update_yaxes(range=[min(lo, 0), hi])
-        chart(bars, f"tour_c_bars{j}", f"tour-concept-bars{j}", container=col)
+        if interactive:
+            chart(image_figure(img, title, size=220), f"tour_c_img{j}", f"tour-concept-digit{j}", container=col,
+                  image=True)
+            chart(bars(j), f"tour_c_bars{j}", f"tour-concept-bars{j}", container=col)
+        else:
+            picture(image_pixels(img), title, f"tour_c_img{j}", partial(image_figure, img, title, size=220),
+                    f"tour-concept-digit{j}", container=col, width=224)
+    if not interactive:  # the three digits' concepts as one SVG on one scale (values on hover)
+        picture(explanations_svg(e, titles, ranges=[(min(lo, 0), hi)], panel_h=150, fields=("concepts",)), "",
+                "tour_c_bars", lambda: senn_figures(e, titles, senn_ranges(e)), "tour-concept-bars")
     d_nat, d_adv = float(res.metrics["concept_distance_nat"][0]), float(res.metrics["concept_distance_adv"][0])
     verdict = f"stays **{int(res.pred_after[0])}**" if bool(res.label_kept[0]) else f"becomes {int(res.pred_after[0])}"
     return (f"SENN's answer {verdict}, yet its concepts now look like the 2's: their distance to the 2's concepts "
@@ -82,7 +102,12 @@ def show_prototype(res) -> str:
     grid = torch.cat([res.x.cpu(), protos[j0: j0 + 1], res.x_adv.cpu(), protos[j1: j1 + 1]])
     titles = ["the 4", f"nearest: P{j0 + 1} (a {int(classes[j0])})", "the 4, changed",
               f"nearest: P{j1 + 1} (a {int(classes[j1])})"]
-    chart(image_grid_figure(grid, titles, cols=4, cell=170), "tour_p_grid", "tour-prototype", image=True)
+    if interactive:
+        chart(image_grid_figure(grid, titles, cols=4, cell=170), "tour_p_grid", "tour-prototype", image=True)
+    else:
+        pixels = titled_grid_pixels(grid, titles, cols=4, scale=6, title_px=22)
+        picture(pixels, "", "tour_p_grid", partial(image_grid_figure, grid, titles, cols=4, cell=170), "tour-prototype",
+                width=pixels.shape[1])
     kept = bool(res.label_kept[0])
     return (f"PrototypeDL {'still says' if kept else 'now says'} **{int(res.pred_after[0])}**, but the prototype it "
             f"points to as its reason went from P{j0 + 1}, a {int(classes[j0])}, to P{j1 + 1}, a {int(classes[j1])}. "
@@ -93,8 +118,17 @@ def show_prototype(res) -> str:
 
 def show_saliency(res) -> str:
     i0, i1 = res.explanations["natural"][0, 0], res.explanations["adversarial"][0, 0]
-    fig = maps_before_after(i0, i1, ("map of the 3", "map of the 3, changed"), images=(res.x[0, 0], res.x_adv[0, 0]))
-    chart(fig, "tour_s_maps", "tour-saliency", image=True)
+    titles, digits = ("map of the 3", "map of the 3, changed"), (res.x[0, 0], res.x_adv[0, 0])
+    figure = partial(maps_before_after, i0, i1, titles, images=digits)
+    if interactive:
+        chart(figure(), "tour_s_maps", "tour-saliency", image=True)
+    else:
+        zmax = map_scale(i0, i1)["zmax"]
+        centers = center_of_mass(torch.stack([torch.as_tensor(i0), torch.as_tensor(i1)]).reshape(2, 28, 28))
+        pixels = titled_panels([overlay_pixels(d, m, zmax, c.tolist(), scale=10)
+                                for d, m, c in zip(digits, (i0, i1), centers)], titles)
+        picture(pixels, "", "tour_s_maps", figure, "tour-saliency", width=pixels.shape[1],
+                caption="bright: important pixels (one scale for both maps); ×: the map's center of mass")
     overlap = float(res.metrics["topk_intersection"][0])
     return (f"The network still says **{int(res.pred_after[0])}**, but only {overlap:.0%} of the 50 pixels it "
             "marked as most important are still marked. A map that moves this easily cannot tell us what the "
@@ -108,9 +142,19 @@ def stability_step():
 
 def show_stability(res) -> str:
     w = worst_case(res, 0)
-    chart(pair_figure(w.x, w.x_prime, w.expl, w.expl_prime, ("the 7", "the 7, worst change", "its map",
-                                                             "map after the change", "what changed")),
-          "tour_l_pair", "tour-stability", image=True)
+    titles = ("the 7", "the 7, worst change", "its map", "map after the change", "what changed")
+    figure = partial(pair_figure, w.x, w.x_prime, w.expl, w.expl_prime, titles)
+    if interactive:
+        chart(figure(), "tour_l_pair", "tour-stability", image=True)
+    else:  # the digits, both maps on one scale, and their difference on a scale symmetric around 0 (red: grew)
+        a, b = (torch.as_tensor(m).reshape(28, 28) for m in (w.expl, w.expl_prime))
+        d = b - a
+        shared = map_scale(a, b)
+        panels = [image_pixels(w.x, scale=5), image_pixels(w.x_prime, scale=5), map_pixels(a, **shared, scale=5),
+                  map_pixels(b, **shared, scale=5), map_pixels(d, **map_scale(-d.abs(), d.abs()), scale=5)]
+        pixels = titled_panels(panels, titles, gap=12)
+        picture(pixels, "", "tour_l_pair", figure, "tour-stability", width=pixels.shape[1],
+                caption="the two maps share one scale (bright: important); what changed: red grew, blue shrank")
     return (f"Searching around the 7, the computer found a change for which the map moved {w.value:.1f} times as "
             f"much as the digit did (the local Lipschitz estimate L̂ = {w.value:.3g}). The larger this number, the "
             "less an explanation can be trusted on digits that differ only slightly.")

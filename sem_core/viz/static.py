@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import DIFF_COLORS, IMAGE_COLORS, to_np
+from .base import DIFF_COLORS, IMAGE_COLORS, MAP_COLORS, OVERLAY_COLORS, to_np
 from .images import NEG, PANEL_NAMES as PANELS, POS, grid_origin
 
 
@@ -95,16 +95,73 @@ def titled_grid_pixels(images, titles: Sequence[str], cols: int, scale: int = 4,
     return np.asarray(canvas)
 
 
+def map_pixels(m, colors, zmin: float, zmax: float, reversescale: bool = False, scale: int = 8) -> np.ndarray:
+    """A map [28,28] on a ``map_scale`` colour scale (pass its dict as keywords): as ``heat`` draws it."""
+    if reversescale:
+        colors = [[1.0 - float(p), c] for p, c in reversed(colors)]
+    return image_pixels(m, colors, zmin, zmax, scale=scale)
+
+
+def titled_panels(panels: Sequence[np.ndarray], titles: Sequence[str], gap: int = 16, title_px: int = 22) -> np.ndarray:
+    """RGB pictures [h,w,3] of one height in a row, ``gap`` pixels apart, each under its title: one uint8 RGB
+    picture on white (a figure of several panels with different colour scales, e.g. a digit, its maps and their
+    difference)."""
+    from PIL import Image, ImageDraw
+
+    if len(titles) != len(panels):
+        raise ValueError(f"{len(panels)} panels but {len(titles)} titles")
+    if len({p.shape[0] for p in panels}) != 1:
+        raise ValueError("the panels must have one height")
+    h = panels[0].shape[0]
+    canvas = Image.new("RGB", (sum(p.shape[1] for p in panels) + gap * (len(panels) - 1), title_px + h), "white")
+    draw, font, left = ImageDraw.Draw(canvas), _font(max(8, round(title_px * 0.7))), 0
+    for panel, title in zip(panels, titles):
+        canvas.paste(Image.fromarray(panel), (left, title_px))
+        draw.text((left + panel.shape[1] / 2, title_px - 5), str(title), fill=(38, 39, 48), font=font, anchor="ms")
+        left += panel.shape[1] + gap
+    return np.asarray(canvas)
+
+
+def overlay_pixels(digit, importance, zmax: float, center: Sequence[float] | None = None,
+                   scale: int = 8) -> np.ndarray:
+    """An importance map [28,28] over its digit, as ``maps_side_by_side`` draws it with ``images``: the digit in
+    grey (``DIM_DIGIT``), the map on ``MAP_COLORS`` from 0 to ``zmax`` with its opacity rising from 0 (zero importance
+    shows the digit) as ``OVERLAY_COLORS`` does; ``center`` (row, col), the map's center of mass, as a cyan cross."""
+    from .maps import DIM_DIGIT
+
+    under = image_pixels(digit, DIM_DIGIT, scale=scale).astype(np.float64)
+    over = image_pixels(importance, MAP_COLORS, 0.0, max(float(zmax), 1e-12), scale=scale).astype(np.float64)
+    v = np.clip(to_np(importance).reshape(28, 28) / max(float(zmax), 1e-12), 0.0, 1.0)
+    stops = [float(p) for p, _ in OVERLAY_COLORS]
+    alphas = [float(c.rsplit(",", 1)[1].rstrip(") ")) for _, c in OVERLAY_COLORS]   # the a of each "rgba(r,g,b,a)"
+    alpha = np.repeat(np.repeat(np.interp(v, stops, alphas), scale, 0), scale, 1)[..., None]
+    out = np.round(alpha * over + (1 - alpha) * under).astype(np.uint8)
+    if center is not None:  # an "x" as CENTER_STYLE marks it, two pixels thick
+        from .maps import CENTER_STYLE
+
+        rgb = tuple(int(CENTER_STYLE["color"][i:i + 2], 16) for i in (1, 3, 5))
+        r, c = ((float(t) + 0.5) * scale for t in center)
+        for d in np.arange(-1.5 * scale, 1.5 * scale + 0.5, 0.5):
+            for rr, cc in ((r + d, c + d), (r + d, c - d)):
+                i, j = int(rr), int(cc)
+                out[max(i - 1, 0): i + 1, max(j - 1, 0): j + 1] = rgb
+    return out
+
+
 def _num(v: float) -> str:
     return f"{v:.3g}"
 
 
+SENN_FIELDS = ("concepts", "relevances", "contributions")   # the rows of explanations_svg, named PANELS
+
+
 def explanations_svg(explanations: Sequence, titles: Sequence[str], ranges=None, panel_w: int = 260,
-                     panel_h: int = 110) -> str:
+                     panel_h: int = 110, fields: Sequence[str] = SENN_FIELDS) -> str:
     """SENN explanations side by side as one SVG: a column per explanation (its first image), rows h, θ and θ·h
     (paper 000 Fig. 1), positive bars blue and negative red, each row on one y-range shared by every column, as
     ``explanation_figure`` draws them. Every bar carries its value as a tooltip (``<title>``) and as
     ``data-value``. ``ranges``: one (lo, hi) per row (``senn_ranges``); None fits each row over all columns.
+    ``fields``: the rows to draw, of ``SENN_FIELDS`` (the tour shows the concepts only).
 
     Why not matplotlib: one 3×3 matplotlib figure took 0.34–0.77 s of server CPU here (a class of 20 pays that
     20 times on 2 cores); this string takes about a millisecond, and the browser draws it for free."""
@@ -112,14 +169,17 @@ def explanations_svg(explanations: Sequence, titles: Sequence[str], ranges=None,
 
     if len(titles) != len(explanations):
         raise ValueError(f"{len(explanations)} explanations but {len(titles)} titles")
-    rows = [[to_np(getattr(e, f)[0]).reshape(-1).astype(float) for e in explanations]
-            for f in ("concepts", "relevances", "contributions")]
+    unknown = set(fields) - set(SENN_FIELDS)
+    if unknown or not fields:
+        raise ValueError(f"fields must be some of {SENN_FIELDS}, got {list(fields)}")
+    names = [PANELS[SENN_FIELDS.index(f)] for f in fields]
+    rows = [[to_np(getattr(e, f)[0]).reshape(-1).astype(float) for e in explanations] for f in fields]
     if ranges is None:
         ranges = [(min(0.0, min(v.min() for v in r)), max(0.0, max(v.max() for v in r))) for r in rows]
     k = len(rows[0][0])
     left, top, gap_x, gap_y, bottom = 74, 26, 14, 24, 20
     width = left + len(explanations) * (panel_w + gap_x)
-    height = top + 3 * (panel_h + gap_y) - gap_y + bottom
+    height = top + len(rows) * (panel_h + gap_y) - gap_y + bottom
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
            f'font-family="sans-serif" font-size="13" role="img" aria-label="SENN explanations: '
            f'{escape(", ".join(titles))}">']
@@ -127,7 +187,7 @@ def explanations_svg(explanations: Sequence, titles: Sequence[str], ranges=None,
         x0 = left + c * (panel_w + gap_x)
         out.append(f'<text x="{x0 + panel_w / 2}" y="15" text-anchor="middle" font-size="15">{escape(t)}</text>')
     slot = panel_w / k
-    for r, (panel, values) in enumerate(zip(PANELS, rows)):
+    for r, (panel, values) in enumerate(zip(names, rows)):
         lo, hi = (float(b) for b in ranges[r])
         if hi <= lo:
             lo, hi = lo - 1.0, hi + 1.0
@@ -151,7 +211,7 @@ def explanations_svg(explanations: Sequence, titles: Sequence[str], ranges=None,
                            f'height="{max(yb - yt, 0.5):.1f}" fill="{POS if vi >= 0 else NEG}" data-value="{vi:.6g}">'
                            f'<title>{escape(titles[c])}, {escape(panel.split()[0])} c{i + 1}: {vi:.3f}</title></rect>')
             out.append(f'<line x1="{x0}" x2="{x0 + panel_w}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#888"/>')
-            if r == 2:
+            if r == len(rows) - 1:
                 for i in range(k):
                     out.append(f'<text x="{x0 + (i + 0.5) * slot:.1f}" y="{y0 + panel_h + 15}" text-anchor="middle" '
                                f'font-size="{11 if k > 8 else 13}">c{i + 1}</text>')

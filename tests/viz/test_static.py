@@ -92,3 +92,44 @@ def test_titled_grid_places_each_image_under_its_title():
     assert (g[12 + 56 + 2 + 12:, 2 * 58:] == 255).all()                 # the 6th cell is empty: white
     with pytest.raises(ValueError, match="5 images but 4 titles"):
         titled_grid_pixels(imgs, ["a"] * 4, cols=3)
+
+
+def test_svg_draws_only_the_rows_asked_for():
+    e1, e2 = _expl([0.5, -1.0, 2.0], [1.0, 0.5, -0.25]), _expl([0.0, 1.0, 1.5], [-1.0, 0.0, 1.0])
+    svg = explanations_svg([e1, e2], ["a", "b"], ranges=[(-1.0, 2.0)], fields=("concepts",))
+    values = [float(v) for v in re.findall(r'data-value="([^"]+)"', svg)]
+    assert values == [0.5, -1.0, 2.0, 0.0, 1.0, 1.5] and "relevances" not in svg and ">c3</text>" in svg
+    with pytest.raises(ValueError, match="fields"):
+        explanations_svg([e1], ["a"], fields=("gradients",))
+
+
+def test_titled_panels_keep_each_panel_and_its_colours():
+    from sem_core.viz.static import titled_panels
+
+    a, b = np.zeros((40, 30, 3), np.uint8), np.full((40, 50, 3), 200, np.uint8)
+    out = titled_panels([a, b], ["a", "b"], gap=10, title_px=20)
+    assert out.shape == (60, 90, 3)
+    assert (out[20:, :30] == 0).all() and (out[20:, 40:] == 200).all() and (out[20:, 30:40] == 255).all()
+    assert out[:20, :30].min() < 128                                    # a title above each panel
+    with pytest.raises(ValueError, match="one height"):
+        titled_panels([a, b[:10]], ["a", "b"])
+
+
+def test_overlay_shows_the_digit_where_the_map_is_zero_and_the_map_where_it_peaks():
+    from sem_core.viz.base import DIFF_COLORS, MAP_COLORS
+    from sem_core.viz.maps import DIM_DIGIT
+    from sem_core.viz.static import map_pixels, overlay_pixels
+
+    digit, m = torch.zeros(28, 28), torch.zeros(28, 28)
+    digit[10:20, 10:14] = 1.0
+    m[2, 3] = 4.0
+    out = overlay_pixels(digit, m, zmax=4.0, scale=2)
+    grey = image_pixels(digit, DIM_DIGIT, scale=2)
+    assert np.array_equal(out[20:40, 20:28], grey[20:40, 20:28])        # zero importance: the grey digit
+    assert np.array_equal(out[4:6, 6:8], image_pixels(m, MAP_COLORS, 0, 4, scale=2)[4:6, 6:8])   # full opacity
+    marked = overlay_pixels(digit, m, zmax=4.0, center=(14.0, 14.0), scale=2)
+    assert (marked[28:30, 28:30] == (0, 229, 255)).all(axis=-1).any()   # the center of mass: a cyan ×
+    d = torch.full((28, 28), -0.5)
+    d[0, 0] = 0.5
+    signed = map_pixels(d, DIFF_COLORS, -1.0, 1.0, reversescale=True, scale=1)
+    assert signed[0, 0, 0] > signed[0, 0, 2] and signed[1, 1, 2] > signed[1, 1, 0]   # reversed RdBu: red = positive
