@@ -2,9 +2,12 @@
 import streamlit as st
 import torch
 
-from app_pages.common import (chart, details, digit_picker, downloads, get_model, keep_result, link_wants_result,
-                          model_help, more_settings, picked_index, presenting, provenance_json, provenance_npz,
-                          region_picker, result_or_stop, run_job, sidebar, test_split_for, timing_caption, url_choice, url_number, user_errors)
+from functools import partial
+
+from app_pages.common import (chart, details, digit_picker, downloads, get_model, interactive_charts, keep_result,
+                              link_wants_result, model_help, more_settings, picked_index, picture, presenting,
+                              provenance_json, provenance_npz, region_picker, result_or_stop, run_job, sidebar,
+                              test_split_for, timing_caption, url_choice, url_number, user_errors)
 from sem_core import list_shipped, model_device
 from sem_core.attacks import ATTACKS, SALIENCY_METHODS, list_attacks
 from sem_core.explain import explain_all
@@ -12,6 +15,7 @@ from sem_core.digit_io import digit_to_png
 from sem_core.views import saliency_job
 from sem_core.viz.attacks import maps_before_after, prediction_change, result_row
 from sem_core.viz.maps import explainer_grid, images_figure, region_overlay
+from sem_core.viz.static import digits_pixels, explainer_grid_pixels, maps_pixels, region_pixels
 
 ATTACK_OF = {ATTACKS.get(n).label: ATTACKS.get(n) for n in list_attacks(family="saliency")}  # URL holds the label
 
@@ -83,16 +87,30 @@ st.subheader("Maps before and after")
 st.markdown("The real network's map, drawn over the digit (brighter = more important, one colour scale for "
             "both); × marks the center of mass" + ("; on the right, the target region over the adversarial digit."
                                                    if cls.targeted else "."))
+interactive = interactive_charts("sal_interactive")
 a, b = st.columns([3, 2])
-chart(maps_before_after(i0, i1, images=(res.x[0, 0], res.x_adv[0, 0])), "sal_maps", "saliency-maps", container=a,
-      image=True)
-if cls.targeted:
-    chart(region_overlay(res.x_adv[0, 0], out["mask"], "target region on x_adv"), "sal_overlay", "saliency-region",
-          container=b, image=True)
+digits = (res.x[0, 0], res.x_adv[0, 0])
+maps = partial(maps_before_after, i0, i1, images=digits)
+region = partial(region_overlay, res.x_adv[0, 0], out["mask"], "target region on x_adv")
+if interactive:
+    chart(maps(), "sal_maps", "saliency-maps", container=a, image=True)
+    if cls.targeted:
+        chart(region(), "sal_overlay", "saliency-region", container=b, image=True)
+else:  # pictures: the browser draws them at almost no cost (the region picker above stays a plotly chart)
+    pixels = maps_pixels(i0, i1, images=digits)
+    picture(pixels, "", "sal_maps", maps, "saliency-maps", container=a, width=pixels.shape[1])
+    if cls.targeted:
+        picture(region_pixels(res.x_adv[0, 0], out["mask"]), "target region on x_adv", "sal_overlay", region,
+                "saliency-region", container=b, width=224)
 st.subheader("Digits")
 st.markdown(f"The perturbation is tiny (‖δ‖∞ = {float(res.linf[0]):.3f}); the prediction "
             + prediction_change(pb, pa, float(res.prob_before[0].max()), float(res.prob_after[0].max())) + ".")
-chart(images_figure(res.x[0, 0], res.x_adv[0, 0]), "sal_images", "saliency-digits", image=True)
+if interactive:
+    chart(images_figure(*digits), "sal_images", "saliency-digits", image=True)
+else:
+    pixels, full = digits_pixels(*digits)
+    picture(pixels, "", "sal_images", partial(images_figure, *digits), "saliency-digits", width=pixels.shape[1],
+            caption=f"perturbation: red darker, blue brighter, full colour at ±{full:.3f}")
 
 st.subheader("Every explainer on the same two digits")
 st.markdown("The attack targeted one explainer; this grid shows whether the others are fooled as well.")
@@ -108,9 +126,14 @@ if out["grid"] is not None:
     grid = out["grid"]
     for e, msg in grid.skipped.items():
         st.caption(f"{e}: not available for this model ({msg})")
-    st.caption("Each column has its own colour scale, shared by its two maps.")
-    chart(explainer_grid(grid.maps[:, 0], grid.maps[:, 1], grid.names), "sal_grid", "saliency-all-explainers",
-          image=True)
+    st.caption("Each column has its own colour scale, shared by its two maps" + ("." if interactive else
+               ": the natural digit's map on top, the adversarial digit's below."))
+    grid_figure = partial(explainer_grid, grid.maps[:, 0], grid.maps[:, 1], grid.names)
+    if interactive:
+        chart(grid_figure(), "sal_grid", "saliency-all-explainers", image=True)
+    else:
+        picture(explainer_grid_pixels(grid.maps[:, 0], grid.maps[:, 1], grid.names), "", "sal_grid", grid_figure,
+                "saliency-all-explainers")
 
 if not presenting():
     st.subheader("Downloads")

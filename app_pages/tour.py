@@ -6,12 +6,11 @@ from functools import partial
 
 from app_pages.common import (chart, get_model, interactive_charts, picture, run_job, sidebar, test_split_for,
                               timing_caption, user_errors)
-from sem_core.metrics import center_of_mass
 from sem_core.views import concept_job, lipschitz_job, prototype_job, saliency_job
 from sem_core.viz import bars_figure, image_figure, image_grid_figure, pair_figure, worst_case
 from sem_core.viz.attacks import maps_before_after, senn_figures, senn_ranges
 from sem_core.viz.base import map_scale
-from sem_core.viz.static import (explanations_svg, image_pixels, map_pixels, overlay_pixels, titled_grid_pixels,
+from sem_core.viz.static import (explanations_svg, image_pixels, map_pixels, maps_pixels, titled_grid_pixels,
                                  titled_panels)
 
 sidebar()
@@ -123,10 +122,7 @@ def show_saliency(res) -> str:
     if interactive:
         chart(figure(), "tour_s_maps", "tour-saliency", image=True)
     else:
-        zmax = map_scale(i0, i1)["zmax"]
-        centers = center_of_mass(torch.stack([torch.as_tensor(i0), torch.as_tensor(i1)]).reshape(2, 28, 28))
-        pixels = titled_panels([overlay_pixels(d, m, zmax, c.tolist(), scale=10)
-                                for d, m, c in zip(digits, (i0, i1), centers)], titles)
+        pixels = maps_pixels(i0, i1, titles, images=digits)
         picture(pixels, "", "tour_s_maps", figure, "tour-saliency", width=pixels.shape[1],
                 caption="bright: important pixels (one scale for both maps); ×: the map's center of mass")
     overlap = float(res.metrics["topk_intersection"][0])

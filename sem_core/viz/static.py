@@ -136,16 +136,78 @@ def overlay_pixels(digit, importance, zmax: float, center: Sequence[float] | Non
     alphas = [float(c.rsplit(",", 1)[1].rstrip(") ")) for _, c in OVERLAY_COLORS]   # the a of each "rgba(r,g,b,a)"
     alpha = np.repeat(np.repeat(np.interp(v, stops, alphas), scale, 0), scale, 1)[..., None]
     out = np.round(alpha * over + (1 - alpha) * under).astype(np.uint8)
-    if center is not None:  # an "x" as CENTER_STYLE marks it, two pixels thick
-        from .maps import CENTER_STYLE
-
-        rgb = tuple(int(CENTER_STYLE["color"][i:i + 2], 16) for i in (1, 3, 5))
-        r, c = ((float(t) + 0.5) * scale for t in center)
-        for d in np.arange(-1.5 * scale, 1.5 * scale + 0.5, 0.5):
-            for rr, cc in ((r + d, c + d), (r + d, c - d)):
-                i, j = int(rr), int(cc)
-                out[max(i - 1, 0): i + 1, max(j - 1, 0): j + 1] = rgb
+    if center is not None:
+        _mark(out, center, scale)
     return out
+
+
+def maps_pixels(before, after, titles: Sequence[str] = ("natural", "adversarial"), images=None,
+                scale: int = 10) -> np.ndarray:
+    """``maps_before_after`` as a picture: two maps [28,28] side by side on one scale (``map_scale``), each with its
+    center of mass marked; with ``images`` (the two digits) non-negative maps are drawn over their digits."""
+    import torch
+
+    from ..metrics import center_of_mass
+    from .base import map_scale
+
+    maps = [torch.as_tensor(m, dtype=torch.float32).reshape(28, 28) for m in (before, after)]
+    shared = map_scale(*maps)
+    centers = center_of_mass(torch.stack(maps)).tolist()
+    if images is not None and "reversescale" not in shared:   # overlays are for non-negative maps, as in plotly
+        panels = [overlay_pixels(d, m, shared["zmax"], c, scale=scale) for d, m, c in zip(images, maps, centers)]
+    else:
+        panels = [map_pixels(m, **shared, scale=scale) for m in maps]
+        for p, c in zip(panels, centers):
+            _mark(p, c, scale)
+    return titled_panels(panels, titles)
+
+
+def digits_pixels(x, x_adv, titles: Sequence[str] = ("natural", "adversarial", "perturbation"),
+                  scale: int = 8) -> tuple[np.ndarray, float]:
+    """``images_figure`` as a picture: the two digits and their difference on a scale symmetric around 0 (red:
+    darker, blue: brighter); returns it and the |difference| that gets full colour."""
+    d = to_np(x_adv).reshape(28, 28) - to_np(x).reshape(28, 28)
+    diff, full = signed_pixels(d, scale=scale)
+    return titled_panels([image_pixels(x, scale=scale), image_pixels(x_adv, scale=scale), diff], titles), full
+
+
+def region_pixels(img, mask, scale: int = 8) -> np.ndarray:
+    """``region_overlay`` as a picture: the digit in grey, the target region ``mask`` [28,28] tinted as
+    ``REGION_COLOR``."""
+    from .maps import REGION_COLOR
+
+    *rgb, alpha = (float(v) for v in REGION_COLOR[REGION_COLOR.index("(") + 1:-1].split(","))
+    out = image_pixels(img, scale=scale).astype(np.float64)
+    inside = np.repeat(np.repeat(to_np(mask).reshape(28, 28) > 0, scale, 0), scale, 1)
+    out[inside] = alpha * np.asarray(rgb) + (1 - alpha) * out[inside]
+    return np.round(out).astype(np.uint8)
+
+
+def explainer_grid_pixels(maps_nat, maps_adv, names: Sequence[str], scale: int = 4, gap: int = 6) -> np.ndarray:
+    """``explainer_grid`` as a picture: one column per explainer (its name above), the natural digit's map over
+    the adversarial one's, on the column's own scale (the explainers' units differ)."""
+    from .base import map_scale
+
+    if not len(maps_nat) == len(maps_adv) == len(names):
+        raise ValueError("one natural and one adversarial map per explainer")
+    columns = []
+    for a, b in zip(maps_nat, maps_adv):
+        shared = map_scale(a, b)
+        top, bottom = map_pixels(a, **shared, scale=scale), map_pixels(b, **shared, scale=scale)
+        columns.append(np.concatenate([top, np.full((gap, top.shape[1], 3), 255, np.uint8), bottom]))
+    return titled_panels(columns, names, gap=gap)
+
+
+def _mark(pixels: np.ndarray, center: Sequence[float], scale: int) -> None:
+    """An "x" as ``CENTER_STYLE`` marks a center of mass (row, col), two pixels thick, drawn into ``pixels``."""
+    from .maps import CENTER_STYLE
+
+    rgb = tuple(int(CENTER_STYLE["color"][i:i + 2], 16) for i in (1, 3, 5))
+    r, c = ((float(t) + 0.5) * scale for t in center)
+    for d in np.arange(-1.5 * scale, 1.5 * scale + 0.5, 0.5):
+        for rr, cc in ((r + d, c + d), (r + d, c - d)):
+            i, j = int(rr), int(cc)
+            pixels[max(i - 1, 0): i + 1, max(j - 1, 0): j + 1] = rgb
 
 
 def _num(v: float) -> str:

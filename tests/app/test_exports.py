@@ -37,7 +37,8 @@ def _run(page: str, query: dict, key_prefix: str):
     return at
 
 
-INTERACTIVE = {"concept_attack.py": "concept_interactive", "prototype_attack.py": "proto_interactive"}  # their switches
+INTERACTIVE = {"concept_attack.py": "concept_interactive", "prototype_attack.py": "proto_interactive",  # their switches
+               "saliency_attack.py": "sal_interactive"}
 PAGES = {  # page -> (quick URL parameters, metrics JSON download key, model)
     "concept_attack.py": ({"steps": "5"}, "concept_concept_attack.json", "senn"),
     "prototype_attack.py": ({"steps": "5", "digits": "4"}, "proto_prototype_attack.json", "protodl"),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_helpers import array, figures
+from app_helpers import array, figures, pictures
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +34,7 @@ def test_topk_attack_moves_the_map_and_keeps_the_label():
     assert float(m["Center shift (pixels)"]) > 0.0
     assert "ε = 0.1, 5 iterations" in at.caption[0].value
     assert len(at.latex) == 1 and r"\sum_{i \in B}" in at.latex[0].value
+    at.toggle(key="sal_interactive").set_value(True).run()     # the plotly charts (pictures by default: below)
     maps = figures(at)[0]["data"]              # each map over its digit (one colour scale), × at each center
     digits = [array(t["z"]) for t in maps if t["type"] == "heatmap" and t.get("zmax") == 1]
     heat = [array(t["z"]) for t in maps if t["type"] == "heatmap" and t.get("zmax") != 1]
@@ -61,6 +62,26 @@ def test_topk_attack_moves_the_map_and_keeps_the_label():
     j = names.index("saliency") + 1                             # the attacked explainer's column shows the maps above
     assert np.allclose(by_axis["x" if j == 1 else f"x{j}"], heat[0], atol=1e-6)
     assert np.allclose(by_axis[f"x{len(names) + j}"], heat[1], atol=1e-6)
+
+
+def test_figures_are_pictures_by_default(media):
+    """The maps over their digits (× at each center of mass), the digits with the perturbation, and every
+    explainer's maps are pictures; the page loads no plotly after a top-k attack."""
+    from sem_core.viz.static import digits_pixels, maps_pixels
+
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.number_input(key="sal_steps").set_value(3).run()
+    _run_button(at).click().run()
+    next(b for b in at.button if b.label.startswith("Compare")).click().run()
+    assert not at.exception and not at.get("plotly_chart")
+    res = at.session_state["sal_result"]["res"]
+    maps, digits, grid = pictures(at, media)
+    i0, i1 = res.explanations["natural"][0, 0], res.explanations["adversarial"][0, 0]
+    assert np.array_equal(maps, maps_pixels(i0, i1, images=(res.x[0, 0], res.x_adv[0, 0])))
+    assert np.array_equal(digits, digits_pixels(res.x[0, 0], res.x_adv[0, 0])[0])
+    assert (maps == (0, 229, 255)).all(axis=-1).sum() > 20                  # the two centers of mass, marked
+    names = at.session_state["sal_result"]["grid"].names
+    assert grid.shape[1] == len(names) * (4 * 28 + 6) - 6                  # one column per explainer
 
 
 def test_region_attack_with_an_empty_region_is_an_error_not_a_crash():

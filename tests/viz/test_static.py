@@ -133,3 +133,22 @@ def test_overlay_shows_the_digit_where_the_map_is_zero_and_the_map_where_it_peak
     d[0, 0] = 0.5
     signed = map_pixels(d, DIFF_COLORS, -1.0, 1.0, reversescale=True, scale=1)
     assert signed[0, 0, 0] > signed[0, 0, 2] and signed[1, 1, 2] > signed[1, 1, 0]   # reversed RdBu: red = positive
+
+
+def test_signed_maps_are_drawn_without_the_digit_and_a_region_is_tinted():
+    from sem_core.viz.base import DIFF_COLORS
+    from sem_core.viz.static import explainer_grid_pixels, map_pixels, maps_pixels, region_pixels
+
+    a, b = torch.zeros(28, 28), torch.zeros(28, 28)
+    a[3, 3], a[25, 25], b[20, 20], b[2, 20] = -1.0, -1.0, 0.5, 0.5     # centers of mass (14, 14) and (11, 20)
+    digit = torch.ones(28, 28)
+    out = maps_pixels(a, b, images=(digit, digit), scale=2)               # signed: the diverging scale, no overlay
+    want = map_pixels(a, DIFF_COLORS, -1.0, 1.0, True, scale=2)                          # a's panel, the left one
+    assert np.array_equal(out[22:22 + 20, 0:20], want[0:20, 0:20])                     # 0: white, not the digit
+    assert out[22 + 6, 6, 2] > out[22 + 6, 6, 0] and out[22 + 40, 56 + 16 + 40, 0] > out[22 + 40, 56 + 16 + 40, 2]
+    mask = torch.zeros(28, 28)
+    mask[0:2, 0:2] = 1
+    tinted = region_pixels(torch.zeros(28, 28), mask, scale=1)
+    assert tinted[0, 0, 0] > 100 and tinted[0, 0, 1] < 60 and (tinted[5, 5] == 0).all()   # red over black, black
+    with pytest.raises(ValueError, match="one natural and one adversarial"):
+        explainer_grid_pixels(torch.zeros(2, 28, 28), torch.zeros(1, 28, 28), ["a", "b"])
