@@ -644,8 +644,9 @@ class AttackService:
                             c.alone = False
                     for run in attack.advance([c.run for c in cohorts]):
                         c = next(c for c in cohorts if c.run is run)
+                        out = attack.end(run)          # a failure here leaves the cohort to the retry below
                         cohorts.remove(c)
-                        self._deliver(c, attack.end(run), time.monotonic() - c.started, spec, model)
+                        self._deliver(c, out, time.monotonic() - c.started, spec, model)
                     starting = self._take_joiners(compat, limit - sum(len(c.items) for c in cohorts))
                     if starting:
                         batch.extend(starting)

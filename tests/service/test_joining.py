@@ -108,3 +108,19 @@ def test_a_failure_in_a_shared_step_retries_each_cohort_alone(service, shipped, 
     for h, (i, t) in ((first, (0, 10)), (joined, (1, 11))):
         torch.testing.assert_close(h.result(60).x_adv, alone(shipped, x, y, i, t).x_adv)
     assert 2 in hold.runs                                          # they did share a step before the failure
+
+
+def test_a_failure_while_finishing_a_cohort_reaches_its_job_instead_of_a_hang(service, test_split, monkeypatch):
+    x, y, _ = test_split
+    calls = []
+    original = SennConceptAttack.metrics
+
+    def metrics(attack, *args):
+        calls.append(1)
+        if len(calls) == 1:                               # the joined loop's end(); the retry alone then succeeds
+            raise RuntimeError("metrics failed")
+        return original(attack, *args)
+
+    monkeypatch.setattr(SennConceptAttack, "metrics", metrics)
+    h = service.submit("alice", concept(x, y, 0, 10))
+    assert h.result(60).x_adv.shape == (1, 1, 28, 28) and len(calls) == 2
