@@ -9,9 +9,7 @@ from app_pages.common import (chart, get_model, interactive_charts, picture, run
 from sem_core.views import concept_job, lipschitz_job, prototype_job, saliency_job
 from sem_core.viz import bars_figure, image_figure, image_grid_figure, pair_figure, worst_case
 from sem_core.viz.attacks import maps_before_after, senn_figures, senn_ranges
-from sem_core.viz.base import map_scale
-from sem_core.viz.static import (explanations_svg, image_pixels, map_pixels, maps_pixels, titled_grid_pixels,
-                                 titled_panels)
+from sem_core.viz.static import explanations_svg, image_pixels, maps_pixels, pair_pixels, titled_grid_pixels
 
 sidebar()
 st.title("Guided tour: four ways to fool an explanation")
@@ -143,12 +141,7 @@ def show_stability(res) -> str:
     if interactive:
         chart(figure(), "tour_l_pair", "tour-stability", image=True)
     else:  # the digits, both maps on one scale, and their difference on a scale symmetric around 0 (red: grew)
-        a, b = (torch.as_tensor(m).reshape(28, 28) for m in (w.expl, w.expl_prime))
-        d = b - a
-        shared = map_scale(a, b)
-        panels = [image_pixels(w.x, scale=5), image_pixels(w.x_prime, scale=5), map_pixels(a, **shared, scale=5),
-                  map_pixels(b, **shared, scale=5), map_pixels(d, **map_scale(-d.abs(), d.abs()), scale=5)]
-        pixels = titled_panels(panels, titles, gap=12)
+        pixels = pair_pixels(w.x, w.x_prime, w.expl, w.expl_prime, titles)
         picture(pixels, "", "tour_l_pair", figure, "tour-stability", width=pixels.shape[1],
                 caption="the two maps share one scale (bright: important); what changed: red grew, blue shrank")
     return (f"Searching around the 7, the computer found a change for which the map moved {w.value:.1f} times as "

@@ -183,6 +183,23 @@ def region_pixels(img, mask, scale: int = 8) -> np.ndarray:
     return np.round(out).astype(np.uint8)
 
 
+def pair_pixels(x, x_prime, e, e_prime, titles: Sequence[str], scale: int = 5, gap: int = 12) -> np.ndarray:
+    """``pair_figure`` of two pixel maps as a picture: x and x′, their maps E(x), E(x′) on one ``map_scale``, and
+    E(x′) − E(x) on a diverging scale symmetric around 0 (red: grew, blue: shrank), each under its title."""
+    import torch
+
+    from .base import map_scale
+
+    if any(torch.as_tensor(m).numel() != 784 for m in (e, e_prime)):
+        raise ValueError("pair_pixels draws 28×28 maps; pair_figure draws other explanations")
+    a, b = (torch.as_tensor(m, dtype=torch.float32).reshape(28, 28) for m in (e, e_prime))
+    d = b - a
+    shared = map_scale(a, b)
+    panels = [image_pixels(x, scale=scale), image_pixels(x_prime, scale=scale), map_pixels(a, **shared, scale=scale),
+              map_pixels(b, **shared, scale=scale), map_pixels(d, **map_scale(-d.abs(), d.abs()), scale=scale)]
+    return titled_panels(panels, titles, gap=gap)
+
+
 def explainer_grid_pixels(maps_nat, maps_adv, names: Sequence[str], scale: int = 4, gap: int = 6) -> np.ndarray:
     """``explainer_grid`` as a picture: one column per explainer (its name above), the natural digit's map over
     the adversarial one's, on the column's own scale (the explainers' units differ)."""

@@ -152,3 +152,18 @@ def test_signed_maps_are_drawn_without_the_digit_and_a_region_is_tinted():
     assert tinted[0, 0, 0] > 100 and tinted[0, 0, 1] < 60 and (tinted[5, 5] == 0).all()   # red over black, black
     with pytest.raises(ValueError, match="one natural and one adversarial"):
         explainer_grid_pixels(torch.zeros(2, 28, 28), torch.zeros(1, 28, 28), ["a", "b"])
+
+
+def test_pair_pixels_share_one_scale_for_both_maps_and_refuse_other_explanations():
+    from sem_core.viz.base import MAP_COLORS
+    from sem_core.viz.static import map_pixels, pair_pixels
+
+    x = torch.rand(28, 28)
+    e, e2 = torch.zeros(28, 28), torch.zeros(28, 28)
+    e[0, 0], e2[0, 0] = 1.0, 2.0
+    out = pair_pixels(x, x, e, e2, list("abcde"), scale=1, gap=2)
+    assert out.shape == (22 + 28, 5 * 28 + 4 * 2, 3)
+    assert np.array_equal(out[22:, 60:88], map_pixels(e, MAP_COLORS, 0.0, 2.0, scale=1))   # E(x) on [0, 2]: E(x′)'s max
+    assert out[22, 120, 0] > out[22, 120, 2]                                            # what changed: grew, red
+    with pytest.raises(ValueError, match="28×28 maps"):
+        pair_pixels(x, x, torch.zeros(12, 10), torch.zeros(12, 10), list("abcde"))
