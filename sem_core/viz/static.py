@@ -1,11 +1,13 @@
-"""Static (raster) versions of the concept page's figures, for a browser that must stay light.
+"""Static (raster and SVG) versions of the figures of the concept, prototype and saliency pages and the guided
+tour, for a browser that must stay light.
 
 A plotly chart costs the browser ≈ 1.2 s of CPU for a page's first chart and ≈ 0.05 s for each further
 one; a PNG costs it next to nothing (benchmarks/bench_page_cpu.py). When 20 sessions of a class share one
 server's cores, or a student's laptop is slow, that is most of the time from the click to the pixels
 (benchmarks/bench_load.py). These functions draw the same numbers, on the same colour scales, as the
-plotly figures in ``images.py``: digits and maps as pixel arrays (nearest-neighbour upscaled, so every input
-pixel stays a crisp square) and SENN's explanation bars as one SVG. They return arrays or strings and know
+plotly figures in ``images.py``, ``maps.py`` and ``lipschitz.py``: digits and maps as pixel arrays
+(nearest-neighbour upscaled, so every input pixel stays a crisp square), titled grids and rows of panels with their
+titles drawn in (Pillow's own font), and SENN's explanation bars as one SVG. They return arrays or strings and know
 nothing about Streamlit.
 """
 from __future__ import annotations
