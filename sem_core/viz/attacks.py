@@ -43,14 +43,14 @@ def senn_figures(expls: Sequence[Any], titles: Sequence[str], ranges=None, heigh
     The interactive twin of ``static.explanations_svg`` (its download)."""
     from plotly.subplots import make_subplots
 
-    from .images import PANEL_NAMES, signed_bars
+    from .images import PANEL_NAMES, SENN_FIELDS, signed_bars
 
     if len(titles) != len(expls):
         raise ValueError(f"{len(expls)} explanations but {len(titles)} titles")
     fig = make_subplots(rows=3, cols=len(expls), column_titles=list(titles), row_titles=list(PANEL_NAMES),
                         vertical_spacing=0.1, horizontal_spacing=0.04)
     for c, e in enumerate(expls, start=1):
-        for r, field in enumerate(("concepts", "relevances", "contributions"), start=1):
+        for r, field in enumerate(SENN_FIELDS, start=1):
             v = getattr(e, field)[0].detach().cpu().float().numpy().reshape(-1)
             fig.add_trace(signed_bars(v, [f"c{i + 1}" for i in range(len(v))]), row=r, col=c)
             if ranges is not None:

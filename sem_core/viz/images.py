@@ -15,7 +15,8 @@ from plotly.subplots import make_subplots
 from .base import DIFF_COLORS, IMAGE_COLORS, heat, image_axes, to_np
 
 POS, NEG = "#1f77b4", "#d62728"
-PANEL_NAMES = ("concepts h(x)", "relevances θ(x)", "contributions θ·h")  # SENN's explanation, top to bottom
+SENN_FIELDS = ("concepts", "relevances", "contributions")              # SENN's explanation, top to bottom,
+PANEL_NAMES = ("concepts h(x)", "relevances θ(x)", "contributions θ·h")  # and what the figures call each
 COLORBAR_H = 40         # px below the image taken by a horizontal colour bar and its tick labels
 
 

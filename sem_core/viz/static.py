@@ -18,10 +18,26 @@ from typing import Sequence
 import numpy as np
 
 from .base import DIFF_COLORS, IMAGE_COLORS, MAP_COLORS, OVERLAY_COLORS, to_np
-from .images import NEG, PANEL_NAMES as PANELS, POS, grid_origin
+from .images import NEG, PANEL_NAMES as PANELS, POS, SENN_FIELDS, grid_origin
 
 
 LUT_N = 511  # entries of a colour look-up table: 2 per grey level, and one for the middle
+
+
+def _upscale(a: np.ndarray, scale: int) -> np.ndarray:
+    """Each pixel of ``a`` (its first two axes) as a ``scale``×``scale`` square."""
+    return np.repeat(np.repeat(a, scale, 0), scale, 1)
+
+
+def _grey(a: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] (clipped) as uint8 grey levels."""
+    return np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)
+
+
+def _rgba(color: str) -> tuple[float, float, float, float]:
+    """"rgba(r,g,b,a)" as numbers (plotly's ``unlabel_rgb`` drops the a)."""
+    r, g, b, a = (float(v) for v in color[color.index("(") + 1:color.rindex(")")].split(","))
+    return r, g, b, a
 
 
 @lru_cache(maxsize=None)
@@ -43,7 +59,7 @@ def image_pixels(img, colors=IMAGE_COLORS, zmin: float = 0.0, zmax: float = 1.0,
     a = to_np(img).reshape(28, 28).astype(np.float64)
     idx = np.round(np.clip((a - zmin) / (zmax - zmin), 0.0, 1.0) * (LUT_N - 1)).astype(np.intp)
     rgb = _lut(tuple((float(p), str(c)) for p, c in colors))[idx]
-    return np.repeat(np.repeat(rgb, scale, 0), scale, 1)
+    return _upscale(rgb, scale)
 
 
 def signed_pixels(delta, scale: int = 8) -> tuple[np.ndarray, float]:
@@ -63,8 +79,8 @@ def grid_pixels(images, cols: int, gap: int = 2, scale: int = 2) -> np.ndarray:
     out = np.full((rows * (28 + gap) - gap, cols * (28 + gap) - gap), 255, np.uint8)
     for i, img in enumerate(a):
         r0, c0 = grid_origin(i, cols, gap, gap)              # where image_grid_figure puts it (no titles)
-        out[r0: r0 + 28, c0: c0 + 28] = np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
-    return np.repeat(np.repeat(out, scale, 0), scale, 1)
+        out[r0: r0 + 28, c0: c0 + 28] = _grey(img)
+    return _upscale(out, scale)
 
 
 @lru_cache(maxsize=8)
@@ -91,8 +107,7 @@ def titled_grid_pixels(images, titles: Sequence[str], cols: int, scale: int = 4,
     draw, font = ImageDraw.Draw(canvas), _font(max(8, round(title_px * 0.75)))
     for i, (img, title) in enumerate(zip(a, titles)):
         top, left = (i // cols) * (title_px + side + space), (i % cols) * (side + space)
-        cell = np.repeat(np.repeat(np.round(np.clip(img, 0, 1) * 255).astype(np.uint8), scale, 0), scale, 1)
-        canvas.paste(Image.fromarray(cell), (left, top + title_px))
+        canvas.paste(Image.fromarray(_upscale(_grey(img), scale)), (left, top + title_px))
         draw.text((left + side / 2, top + title_px - 3), str(title), fill=38, font=font, anchor="ms")
     return np.asarray(canvas)
 
@@ -135,8 +150,8 @@ def overlay_pixels(digit, importance, zmax: float, center: Sequence[float] | Non
     over = image_pixels(importance, MAP_COLORS, 0.0, max(float(zmax), 1e-12), scale=scale).astype(np.float64)
     v = np.clip(to_np(importance).reshape(28, 28) / max(float(zmax), 1e-12), 0.0, 1.0)
     stops = [float(p) for p, _ in OVERLAY_COLORS]
-    alphas = [float(c.rsplit(",", 1)[1].rstrip(") ")) for _, c in OVERLAY_COLORS]   # the a of each "rgba(r,g,b,a)"
-    alpha = np.repeat(np.repeat(np.interp(v, stops, alphas), scale, 0), scale, 1)[..., None]
+    alphas = [_rgba(c)[3] for _, c in OVERLAY_COLORS]
+    alpha = _upscale(np.interp(v, stops, alphas), scale)[..., None]
     out = np.round(alpha * over + (1 - alpha) * under).astype(np.uint8)
     if center is not None:
         _mark(out, center, scale)
@@ -178,9 +193,9 @@ def region_pixels(img, mask, scale: int = 8) -> np.ndarray:
     ``REGION_COLOR``."""
     from .maps import REGION_COLOR
 
-    *rgb, alpha = (float(v) for v in REGION_COLOR[REGION_COLOR.index("(") + 1:-1].split(","))
+    *rgb, alpha = _rgba(REGION_COLOR)
     out = image_pixels(img, scale=scale).astype(np.float64)
-    inside = np.repeat(np.repeat(to_np(mask).reshape(28, 28) > 0, scale, 0), scale, 1)
+    inside = _upscale(to_np(mask).reshape(28, 28) > 0, scale)
     out[inside] = alpha * np.asarray(rgb) + (1 - alpha) * out[inside]
     return np.round(out).astype(np.uint8)
 
@@ -219,9 +234,11 @@ def explainer_grid_pixels(maps_nat, maps_adv, names: Sequence[str], scale: int =
 
 def _mark(pixels: np.ndarray, center: Sequence[float], scale: int) -> None:
     """An "x" as ``CENTER_STYLE`` marks a center of mass (row, col), two pixels thick, drawn into ``pixels``."""
+    import plotly.colors as pc
+
     from .maps import CENTER_STYLE
 
-    rgb = tuple(int(CENTER_STYLE["color"][i:i + 2], 16) for i in (1, 3, 5))
+    rgb = pc.hex_to_rgb(CENTER_STYLE["color"])
     r, c = ((float(t) + 0.5) * scale for t in center)
     for d in np.arange(-1.5 * scale, 1.5 * scale + 0.5, 0.5):
         for rr, cc in ((r + d, c + d), (r + d, c - d)):
@@ -231,9 +248,6 @@ def _mark(pixels: np.ndarray, center: Sequence[float], scale: int) -> None:
 
 def _num(v: float) -> str:
     return f"{v:.3g}"
-
-
-SENN_FIELDS = ("concepts", "relevances", "contributions")   # the rows of explanations_svg, named PANELS
 
 
 def explanations_svg(explanations: Sequence, titles: Sequence[str], ranges=None, panel_w: int = 260,
