@@ -122,32 +122,32 @@ def _run_lipschitz(model, name, config, x, y, target, seed, on_step):
 RUNNERS: dict[str, Runner] = {"attack": _run_attack, "explain": _run_explain, "lipschitz": _run_lipschitz}
 
 
-def _validate(model, spec: JobSpec) -> bool:
-    """Check ``spec`` against its model by building the configured algorithm (no data run); returns
-    whether the job may be coalesced with others (its images do not share random draws)."""
+def _validate(model, spec: JobSpec) -> tuple[bool, bool]:
+    """Check ``spec`` against its model by building the configured algorithm (no data run); returns whether
+    the job may be coalesced with others (its images do not share random draws) and whether its images may
+    join a running batch (``Attack.joinable``)."""
     try:
         return _build(model, spec)
     except TypeError as exc:  # an unknown or mistyped keyword of the algorithm
         raise ServiceError(f"bad config for {spec.kind} '{spec.name}': {exc}") from None
 
 
-def _build(model, spec: JobSpec) -> bool:
+def _build(model, spec: JobSpec) -> tuple[bool, bool]:
     cfg = spec.config
     if spec.kind == "attack":
         from .attacks import create_attack
-        from .attacks.base import Attack
 
         att = create_attack(spec.name, model, **cfg)
         if att.targeted and spec.target is None:
             raise ServiceError(f"attack '{spec.name}' is targeted: the job needs a target per image")
         if not att.targeted and spec.target is not None:
             raise ServiceError(f"attack '{spec.name}' is untargeted: the job takes no target")
-        return not att.random_start and type(att).direction is Attack.direction
+        return att.draws_nothing, att.joinable
     if spec.kind == "explain":
         from .explain import create_explainer
 
         create_explainer(spec.name, model, **cfg)
-        return spec.name in DETERMINISTIC_EXPLAINERS
+        return spec.name in DETERMINISTIC_EXPLAINERS, False
     from .lipschitz import create_search, explanation_function, get_protocol, protocol_explanation
 
     if "explainer" not in cfg:
@@ -156,10 +156,10 @@ def _build(model, spec: JobSpec) -> bool:
         if set(cfg) - {"explainer", "protocol", "budget", "source"} or not {"protocol", "budget"} <= set(cfg):
             raise ServiceError("a 'protocol' Lipschitz job takes config explainer, protocol, budget and source")
         protocol_explanation(model, cfg["explainer"], get_protocol(cfg["protocol"]))
-        return True  # per-image draws and searches (batch == one-by-one)
+        return True, False  # per-image draws and searches (batch == one-by-one)
     rest = {k: v for k, v in cfg.items() if k not in ("explainer", "explainer_config")}
     create_search(spec.name, explanation_function(model, cfg["explainer"], **cfg.get("explainer_config", {})), **rest)
-    return True  # the searches draw per image (batch == one-by-one)
+    return True, False  # the searches draw per image (batch == one-by-one)
 
 
 def _check_tensor(t: torch.Tensor, what: str, n: int) -> None:
@@ -345,7 +345,7 @@ class AttackService:
         """The cached result of ``spec`` (every image cached), or None; computes nothing."""
         try:
             _check_spec(spec)
-            keys = self.keys_for(spec, _validate(self.model(spec.model)[0], spec))
+            keys = self.keys_for(spec, _validate(self.model(spec.model)[0], spec)[0])
         except SemError:
             return None
         parts = [self.cache.get(k) for k in keys]
@@ -355,11 +355,11 @@ class AttackService:
         """Queue ``spec`` for ``session``; raises ``SemError`` for bad input or a full queue (nothing is queued)."""
         _check_spec(spec)
         model, _ = self.model(spec.model)          # unknown model: UnknownNameError
-        coalesce = _validate(model, spec)          # bad name or config: the algorithm's own error
+        coalesce, joinable = _validate(model, spec)   # bad name or config: the algorithm's own error
         keys = self.keys_for(spec, coalesce)
         compat = (spec.model, spec.kind, spec.name, repr(sorted(spec.config.items())), spec.seed, spec.y is not None,
                   spec.target is not None) + (() if coalesce else (object(),))
-        handle = JobHandle(self, next(self._ids), session, spec, keys, compat, coalesce and _joinable(model, spec))
+        handle = JobHandle(self, next(self._ids), session, spec, keys, compat, joinable)
         for i, key in enumerate(keys):
             hit = self.cache.get(key)
             if hit is None:
@@ -699,15 +699,6 @@ def _gather(live: list[tuple["JobHandle", int]], dev: torch.device):
             j.progress = min(1.0, (finished + frac * share[id(j)]) / j.n)
 
     return x, y, target, jobs, progress
-
-
-def _joinable(model, spec: JobSpec) -> bool:
-    """Whether ``spec``'s images may join a running batch of compatible jobs (``Attack.joinable``)."""
-    if spec.kind != "attack":
-        return False
-    from .attacks import create_attack
-
-    return create_attack(spec.name, model, **spec.config).joinable
 
 
 @dataclass(eq=False)

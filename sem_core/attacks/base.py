@@ -185,6 +185,7 @@ class Attack:
         self.eps, self.steps, self.step_size = float(eps), int(steps), float(step_size)
         self.random_start = random_start
         self.snapshot_every = int(snapshot_every)
+        self._joined: tuple | None = None   # (runs, x, pred, ctx) of the last several runs advanced together
 
     # --- what a subclass defines -------------------------------------------------------------
     def prepare(self, x: torch.Tensor, pred: torch.Tensor, target: Any) -> dict[str, Any]:
@@ -253,10 +254,16 @@ class Attack:
             self.model.train(was_training)
 
     @property
+    def draws_nothing(self) -> bool:
+        """No random start and plain sign steps: a batch's images share no random draws, so any batching of
+        them gives the same results (the attack service coalesces such jobs)."""
+        return not self.random_start and type(self).direction is Attack.direction
+
+    @property
     def joinable(self) -> bool:
         """Whether images may join a running batch (``advance`` of several runs): the attack declares its
-        per-image independence (``per_image``) and draws nothing at random (no random start, sign steps)."""
-        return self.per_image and not self.random_start and type(self).direction is Attack.direction
+        per-image independence (``per_image``) and draws nothing at random."""
+        return self.per_image and self.draws_nothing
 
     def begin(self, x: torch.Tensor, y: torch.Tensor | None = None, *, target: Any = None, seed: int = 0,
               on_step: Callable[[int, int], None] | None = None) -> PGDRun:
@@ -293,10 +300,14 @@ class Attack:
         if len(live) > 1 and not self.joinable:
             raise AttackError(f"attack '{self.name}' cannot run several batches as one (not joinable)")
         one = len(live) == 1
-        x = live[0].x if one else torch.cat([r.x for r in live])
-        pred = live[0].pred if one else torch.cat([r.pred for r in live])
+        if one:
+            x, pred, ctx = live[0].x, live[0].pred, live[0].ctx
+        else:  # the runs' fixed inputs joined once per set of runs, not at every step (only x_adv changes)
+            if self._joined is None or self._joined[0] != tuple(live):
+                self._joined = (tuple(live), torch.cat([r.x for r in live]), torch.cat([r.pred for r in live]),
+                                self.merge_ctx([r.ctx for r in live]))
+            _, x, pred, ctx = self._joined
         x_adv = live[0].x_adv if one else torch.cat([r.x_adv for r in live])
-        ctx = live[0].ctx if one else self.merge_ctx([r.ctx for r in live])
         x_adv.requires_grad_(True)
         out = self.step(x_adv, pred, ctx)
         with torch.no_grad():
