@@ -408,6 +408,20 @@ def picture(pixels, title: str, key: str, figure, stem: str | None = None, conta
     _download_popover(figure, key, stem, container)
 
 
+def figure(build, draw, key: str, stem: str | None = None, *, interactive: bool, title: str = "", container=st,
+           caption: str = "", width: int | str = "stretch", image: bool = True) -> None:
+    """One figure of a page with an Interactive charts switch: the plotly chart ``build()`` when ``interactive``
+    (``image``: a digit or map, as ``chart`` takes it), else the picture ``draw()`` (pixels or an SVG string) under
+    ``title`` with ``caption``, and ``build``'s downloads (``picture``). ``width="natural"``: the picture at its own
+    width (text drawn into it stays sharp)."""
+    if interactive:
+        chart(build(), key, stem, container=container, image=image)
+        return
+    pixels = draw()
+    picture(pixels, title, key, build, stem, container=container, caption=caption,
+            width=pixels.shape[1] if width == "natural" else width)
+
+
 def region_picker(x: torch.Tensor, prefix: str) -> torch.Tensor:
     """A target region [28,28] bool over the digit ``x``: two range sliders, or a box/lasso on the image."""
     from sem_core.viz.maps import mask_from_points, region_overlay

@@ -3,10 +3,10 @@ import streamlit as st
 
 from functools import partial
 
-from app_pages.common import (chart, details, digit_picker, downloads, get_model, get_split, interactive_charts, keep_result,
-                              link_wants_result, model_choice, more_settings, picked_index, picture, presenting,
-                              provenance_json, provenance_npz, result_or_stop, run_job, sidebar, test_split_for,
-                              timing_caption, url_number, user_errors)
+from app_pages.common import (chart, details, digit_picker, downloads, figure, get_model, get_split,
+                              interactive_charts, keep_result, link_wants_result, model_choice, more_settings,
+                              picked_index, picture, presenting, provenance_json, provenance_npz, result_or_stop,
+                              run_job, sidebar, test_split_for, timing_caption, url_number, user_errors)
 from sem_core.views import concept_job
 from sem_core.digit_io import digit_to_png
 from sem_core.viz import grounding_figure, image_figure, perturbation_figure
@@ -76,19 +76,12 @@ titles = ["natural x", "adversarial x*", "target x_t"]
 images = [res.x[0, 0], res.x_adv[0, 0], res.extras["x_target"][0, 0]]
 delta = res.x_adv[0, 0] - res.x[0, 0]
 for j, (col, title, img) in enumerate(zip(cols, titles, images)):
-    if interactive:
-        chart(image_figure(img, title), f"concept_img{j}", f"concept-{title.split()[-1]}", container=col, image=True)
-    else:
-        picture(image_pixels(img), title, f"concept_img{j}", partial(image_figure, img, title),
-                f"concept-{title.split()[-1]}", container=col)
+    figure(partial(image_figure, img, title), partial(image_pixels, img), f"concept_img{j}",
+           f"concept-{title.split()[-1]}", interactive=interactive, title=title, container=col)
     col.markdown(prediction_text(expls[j].logits[0]))
-if interactive:
-    chart(perturbation_figure(delta), "concept_delta", "concept-perturbation", container=cols[3], image=True)
-else:
-    pixels, full = signed_pixels(delta)
-    picture(pixels, "perturbation x* − x", "concept_delta", partial(perturbation_figure, delta),
-            "concept-perturbation", container=cols[3],
-            caption=f"red: darker, blue: brighter; full colour at ±{full:.3f}")
+figure(partial(perturbation_figure, delta), lambda: signed_pixels(delta)[0], "concept_delta", "concept-perturbation",
+       interactive=interactive, title="perturbation x* − x", container=cols[3],
+       caption=f"red: darker, blue: brighter; full colour at ±{float(delta.abs().max()):.3f}")
 cols[3].metric("‖x* − x‖∞", f"{res.linf[0]:.3f}")
 
 st.markdown("Bars: the concepts h, their relevances θ for the predicted class, and the contributions θ·h whose sum "
@@ -110,12 +103,10 @@ with grid_col, user_errors():
     st.markdown("**What c1 … c" f"{model.config.n_concepts} mean**: each row shows the training digits that "
                 "activate one concept most.")
     train_x = get_split("train", card["data"]["source"])[0]
-    if interactive:
-        chart(grounding_figure(train_x, model.grounding, cell=42), "concept_grid", "concept-grounding", image=True)
-    else:
-        picture(grid_pixels(train_x[model.grounding.cpu().flatten()], cols=model.grounding.shape[1]), "",
-                "concept_grid", partial(grounding_figure, train_x, model.grounding, cell=42), "concept-grounding",
-                caption=f"rows c1 (top) … c{model.config.n_concepts} (bottom)")
+    figure(partial(grounding_figure, train_x, model.grounding, cell=42),
+           lambda: grid_pixels(train_x[model.grounding.cpu().flatten()], cols=model.grounding.shape[1]),
+           "concept_grid", "concept-grounding", interactive=interactive,
+           caption=f"rows c1 (top) … c{model.config.n_concepts} (bottom)")
 
 st.subheader("Replay the attack")
 st.markdown("Slide through the attack's steps: the image, its concepts and the prediction at that step.")
@@ -128,16 +119,12 @@ else:
     snap = res.snapshots[steps.index(step)]
     step_ranges = senn_ranges([s.explanation for s in res.snapshots])  # one scale for every step
     r1, r2 = st.columns([1, 2])
-    if interactive:
-        chart(image_figure(snap.x[0, 0], f"x at step {step}"), "concept_replay_img", f"concept-step{step}",
-              container=r1, image=True)
-        chart(senn_figure(snap.explanation, ranges=step_ranges), "concept_replay_bars", f"concept-step{step}-bars",
-              container=r2)
-    else:
-        picture(image_pixels(snap.x[0, 0]), f"x at step {step}", "concept_replay_img",
-                partial(image_figure, snap.x[0, 0], f"x at step {step}"), f"concept-step{step}", container=r1)
-        picture(explanations_svg([snap.explanation], [f"step {step}"], step_ranges), "", "concept_replay_bars",
-                partial(senn_figure, snap.explanation, ranges=step_ranges), f"concept-step{step}-bars", container=r2)
+    figure(partial(image_figure, snap.x[0, 0], f"x at step {step}"), partial(image_pixels, snap.x[0, 0]),
+           "concept_replay_img", f"concept-step{step}", interactive=interactive, title=f"x at step {step}",
+           container=r1)
+    figure(partial(senn_figure, snap.explanation, ranges=step_ranges),
+           partial(explanations_svg, [snap.explanation], [f"step {step}"], step_ranges), "concept_replay_bars",
+           f"concept-step{step}-bars", interactive=interactive, container=r2, image=False)
     r1.markdown(prediction_text(snap.explanation.logits[0]))
 
 if not presenting():

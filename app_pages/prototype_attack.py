@@ -4,8 +4,8 @@ import torch
 
 from functools import partial
 
-from app_pages.common import (chart, details, downloads, get_model, interactive_charts, keep_result, link_wants_result,
-                              model_choice, more_settings, picture, presenting, provenance_json, provenance_npz,
+from app_pages.common import (details, downloads, figure, get_model, interactive_charts, keep_result, link_wants_result,
+                              model_choice, more_settings, presenting, provenance_json, provenance_npz,
                               result_or_stop, run_job, sidebar, test_split_for, timing_caption, url_classes, url_number,
                               user_errors)
 from sem_core.views import prototype_job
@@ -40,11 +40,10 @@ with user_errors():
                 "votes for.")
     interactive = interactive_charts("proto_interactive")
     protos = model.prototype_images()
-    if interactive:
-        chart(prototypes_figure(protos, classes), "proto_grid", "prototypes", image=True)
-    else:  # a picture: the page opens without plotly (≈ 1.2 s of a browser's CPU for its first chart)
-        grid = titled_grid_pixels(protos, prototype_titles(classes), cols=8)
-        picture(grid, "", "proto_grid", partial(prototypes_figure, protos, classes), "prototypes", width=grid.shape[1])
+    # a picture by default: the page opens without plotly (≈ 1.2 s of a browser's CPU for its first chart)
+    figure(partial(prototypes_figure, protos, classes),
+           partial(titled_grid_pixels, protos, prototype_titles(classes), cols=8), "proto_grid", "prototypes",
+           interactive=interactive, width="natural")
 
     st.subheader("Attack")
     c1, c2, c3, c4 = st.columns(4)
@@ -79,12 +78,8 @@ kept, moved = int(res.label_kept.sum()), int((adv.nearest_class != res.pred_befo
 st.markdown(f"**{kept} of {n}** predictions stay the same; for **{moved} of {n}** digits the nearest prototype now "
             "belongs to another class. Natural digits (top) and their adversarial versions (bottom):")
 pairs, titles = torch.cat([res.x, res.x_adv]), [f"nat. {s}" for s in names] + [f"adv. {s}" for s in names]
-pairs_figure = partial(image_grid_figure, pairs, titles, cols=n, cell=110)
-if interactive:
-    chart(pairs_figure(), "proto_pairs", "prototype-attack-digits", image=True)
-else:
-    grid = titled_grid_pixels(pairs, titles, cols=n)
-    picture(grid, "", "proto_pairs", pairs_figure, "prototype-attack-digits", width=grid.shape[1])
+figure(partial(image_grid_figure, pairs, titles, cols=n, cell=110), partial(titled_grid_pixels, pairs, titles, cols=n),
+       "proto_pairs", "prototype-attack-digits", interactive=interactive, width="natural")
 
 st.subheader("Prototype distances (Table 1)")
 st.markdown("Rows are prototypes, columns the digits before (Nat.) and after (Adv.) the attack. **Bold**: prototypes "

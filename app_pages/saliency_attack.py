@@ -4,8 +4,8 @@ import torch
 
 from functools import partial
 
-from app_pages.common import (chart, details, digit_picker, downloads, get_model, interactive_charts, keep_result,
-                              link_wants_result, model_help, more_settings, picked_index, picture, presenting,
+from app_pages.common import (details, digit_picker, downloads, figure, get_model, interactive_charts, keep_result,
+                              link_wants_result, model_help, more_settings, picked_index, presenting,
                               provenance_json, provenance_npz, region_picker, result_or_stop, run_job, sidebar,
                               test_split_for, timing_caption, url_choice, url_number, user_errors)
 from sem_core import list_shipped, model_device
@@ -90,27 +90,19 @@ st.markdown("The real network's map, drawn over the digit (brighter = more impor
 interactive = interactive_charts("sal_interactive")
 a, b = st.columns([3, 2])
 digits = (res.x[0, 0], res.x_adv[0, 0])
-maps = partial(maps_before_after, i0, i1, images=digits)
-region = partial(region_overlay, res.x_adv[0, 0], out["mask"], "target region on x_adv")
-if interactive:
-    chart(maps(), "sal_maps", "saliency-maps", container=a, image=True)
-    if cls.targeted:
-        chart(region(), "sal_overlay", "saliency-region", container=b, image=True)
-else:  # pictures: the browser draws them at almost no cost (the region picker above stays a plotly chart)
-    pixels = maps_pixels(i0, i1, images=digits)
-    picture(pixels, "", "sal_maps", maps, "saliency-maps", container=a, width=pixels.shape[1])
-    if cls.targeted:
-        picture(region_pixels(res.x_adv[0, 0], out["mask"]), "target region on x_adv", "sal_overlay", region,
-                "saliency-region", container=b, width=224)
+# pictures by default: the browser draws them at almost no cost (the region picker above stays a plotly chart)
+figure(partial(maps_before_after, i0, i1, images=digits), partial(maps_pixels, i0, i1, images=digits), "sal_maps",
+       "saliency-maps", interactive=interactive, container=a, width="natural")
+if cls.targeted:
+    figure(partial(region_overlay, res.x_adv[0, 0], out["mask"], "target region on x_adv"),
+           partial(region_pixels, res.x_adv[0, 0], out["mask"]), "sal_overlay", "saliency-region",
+           interactive=interactive, title="target region on x_adv", container=b, width=224)
 st.subheader("Digits")
 st.markdown(f"The perturbation is tiny (‖δ‖∞ = {float(res.linf[0]):.3f}); the prediction "
             + prediction_change(pb, pa, float(res.prob_before[0].max()), float(res.prob_after[0].max())) + ".")
-if interactive:
-    chart(images_figure(*digits), "sal_images", "saliency-digits", image=True)
-else:
-    pixels, full = digits_pixels(*digits)
-    picture(pixels, "", "sal_images", partial(images_figure, *digits), "saliency-digits", width=pixels.shape[1],
-            caption=f"perturbation: red darker, blue brighter, full colour at ±{full:.3f}")
+figure(partial(images_figure, *digits), lambda: digits_pixels(*digits)[0], "sal_images", "saliency-digits",
+       interactive=interactive, width="natural",
+       caption=f"perturbation: red darker, blue brighter, full colour at ±{float(res.linf[0]):.3f}")
 
 st.subheader("Every explainer on the same two digits")
 st.markdown("The attack targeted one explainer; this grid shows whether the others are fooled as well.")
@@ -128,12 +120,9 @@ if out["grid"] is not None:
         st.caption(f"{e}: not available for this model ({msg})")
     st.caption("Each column has its own colour scale, shared by its two maps" + ("." if interactive else
                ": the natural digit's map on top, the adversarial digit's below."))
-    grid_figure = partial(explainer_grid, grid.maps[:, 0], grid.maps[:, 1], grid.names)
-    if interactive:
-        chart(grid_figure(), "sal_grid", "saliency-all-explainers", image=True)
-    else:
-        picture(explainer_grid_pixels(grid.maps[:, 0], grid.maps[:, 1], grid.names), "", "sal_grid", grid_figure,
-                "saliency-all-explainers")
+    figure(partial(explainer_grid, grid.maps[:, 0], grid.maps[:, 1], grid.names),
+           partial(explainer_grid_pixels, grid.maps[:, 0], grid.maps[:, 1], grid.names), "sal_grid",
+           "saliency-all-explainers", interactive=interactive)
 
 if not presenting():
     st.subheader("Downloads")

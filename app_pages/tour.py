@@ -4,8 +4,8 @@ import torch
 
 from functools import partial
 
-from app_pages.common import (chart, get_model, interactive_charts, picture, run_job, sidebar, test_split_for,
-                              timing_caption, user_errors)
+from app_pages.common import (chart, figure, get_model, interactive_charts, picture, run_job, sidebar,
+                              test_split_for, timing_caption, user_errors)
 from sem_core.views import concept_job, lipschitz_job, prototype_job, saliency_job
 from sem_core.viz import bars_figure, image_figure, image_grid_figure, pair_figure, worst_case
 from sem_core.viz.attacks import maps_before_after, senn_figures, senn_ranges
@@ -72,13 +72,10 @@ def show_concept(res) -> str:
 
     for j, (col, title) in enumerate(zip(cols, titles)):
         img = [res.x, res.x_adv, res.extras["x_target"]][j][0, 0]
+        figure(partial(image_figure, img, title, size=220), partial(image_pixels, img), f"tour_c_img{j}",
+               f"tour-concept-digit{j}", interactive=interactive, title=title, container=col, width=224)
         if interactive:
-            chart(image_figure(img, title, size=220), f"tour_c_img{j}", f"tour-concept-digit{j}", container=col,
-                  image=True)
             chart(bars(j), f"tour_c_bars{j}", f"tour-concept-bars{j}", container=col)
-        else:
-            picture(image_pixels(img), title, f"tour_c_img{j}", partial(image_figure, img, title, size=220),
-                    f"tour-concept-digit{j}", container=col, width=224)
     if not interactive:  # the three digits' concepts as one SVG on one scale (values on hover)
         picture(explanations_svg(e, titles, ranges=[(min(lo, 0), hi)], panel_h=150, fields=("concepts",)), "",
                 "tour_c_bars", lambda: senn_figures(e, titles, senn_ranges(e)), "tour-concept-bars")
@@ -99,12 +96,9 @@ def show_prototype(res) -> str:
     grid = torch.cat([res.x.cpu(), protos[j0: j0 + 1], res.x_adv.cpu(), protos[j1: j1 + 1]])
     titles = ["the 4", f"nearest: P{j0 + 1} (a {int(classes[j0])})", "the 4, changed",
               f"nearest: P{j1 + 1} (a {int(classes[j1])})"]
-    if interactive:
-        chart(image_grid_figure(grid, titles, cols=4, cell=170), "tour_p_grid", "tour-prototype", image=True)
-    else:
-        pixels = titled_grid_pixels(grid, titles, cols=4, scale=6, title_px=22)
-        picture(pixels, "", "tour_p_grid", partial(image_grid_figure, grid, titles, cols=4, cell=170), "tour-prototype",
-                width=pixels.shape[1])
+    figure(partial(image_grid_figure, grid, titles, cols=4, cell=170),
+           partial(titled_grid_pixels, grid, titles, cols=4, scale=6, title_px=22), "tour_p_grid", "tour-prototype",
+           interactive=interactive, width="natural")
     kept = bool(res.label_kept[0])
     return (f"PrototypeDL {'still says' if kept else 'now says'} **{int(res.pred_after[0])}**, but the prototype it "
             f"points to as its reason went from P{j0 + 1}, a {int(classes[j0])}, to P{j1 + 1}, a {int(classes[j1])}. "
@@ -116,13 +110,9 @@ def show_prototype(res) -> str:
 def show_saliency(res) -> str:
     i0, i1 = res.explanations["natural"][0, 0], res.explanations["adversarial"][0, 0]
     titles, digits = ("map of the 3", "map of the 3, changed"), (res.x[0, 0], res.x_adv[0, 0])
-    figure = partial(maps_before_after, i0, i1, titles, images=digits)
-    if interactive:
-        chart(figure(), "tour_s_maps", "tour-saliency", image=True)
-    else:
-        pixels = maps_pixels(i0, i1, titles, images=digits)
-        picture(pixels, "", "tour_s_maps", figure, "tour-saliency", width=pixels.shape[1],
-                caption="bright: important pixels (one scale for both maps); ×: the map's center of mass")
+    figure(partial(maps_before_after, i0, i1, titles, images=digits),
+           partial(maps_pixels, i0, i1, titles, images=digits), "tour_s_maps", "tour-saliency", interactive=interactive, width="natural",
+           caption="bright: important pixels (one scale for both maps); ×: the map's center of mass")
     overlap = float(res.metrics["topk_intersection"][0])
     return (f"The network still says **{int(res.pred_after[0])}**, but only {overlap:.0%} of the 50 pixels it "
             "marked as most important are still marked. A map that moves this easily cannot tell us what the "
@@ -137,13 +127,10 @@ def stability_step():
 def show_stability(res) -> str:
     w = worst_case(res, 0)
     titles = ("the 7", "the 7, worst change", "its map", "map after the change", "what changed")
-    figure = partial(pair_figure, w.x, w.x_prime, w.expl, w.expl_prime, titles)
-    if interactive:
-        chart(figure(), "tour_l_pair", "tour-stability", image=True)
-    else:  # the digits, both maps on one scale, and their difference on a scale symmetric around 0 (red: grew)
-        pixels = pair_pixels(w.x, w.x_prime, w.expl, w.expl_prime, titles)
-        picture(pixels, "", "tour_l_pair", figure, "tour-stability", width=pixels.shape[1],
-                caption="the two maps share one scale (bright: important); what changed: red grew, blue shrank")
+    figure(partial(pair_figure, w.x, w.x_prime, w.expl, w.expl_prime, titles),
+           partial(pair_pixels, w.x, w.x_prime, w.expl, w.expl_prime, titles), "tour_l_pair", "tour-stability",
+           interactive=interactive, width="natural",
+           caption="the two maps share one scale (bright: important); what changed: red grew, blue shrank")
     return (f"Searching around the 7, the computer found a change for which the map moved {w.value:.1f} times as "
             f"much as the digit did (the local Lipschitz estimate L̂ = {w.value:.3g}). The larger this number, the "
             "less an explanation can be trusted on digits that differ only slightly.")
