@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import time
 import weakref
@@ -48,20 +49,27 @@ def service():
 
 
 class _SessionToken:
-    """Lives in a session's state; when Streamlit drops the session, its waiting jobs are cancelled (issue 16)."""
+    """Lives in a session's state; when Streamlit drops the session, its waiting jobs are cancelled (issue 16).
+    ``sid``: the session as the service knows it, Streamlit's session id plus a number of this token's own, so
+    the end of one session state never cancels another's jobs (Streamlit's test harness gives every AppTest the
+    same session id, and a dropped AppTest's token is finalised whenever the garbage collector gets to it)."""
+
+    _made = itertools.count(1)
+
+    def __init__(self, base: str):
+        self.sid = f"{base}#{next(self._made)}"
 
 
 def session_id() -> str:
     """This browser session's id (the service's unit of fairness)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    ctx = get_script_run_ctx()
-    sid = ctx.session_id if ctx is not None else "bare"
     if "_sem_session_token" not in st.session_state:
-        token = st.session_state["_sem_session_token"] = _SessionToken()
-        service().register_session(sid)
-        weakref.finalize(token, service().release_session, sid)
-    return sid
+        ctx = get_script_run_ctx()
+        token = st.session_state["_sem_session_token"] = _SessionToken(ctx.session_id if ctx is not None else "bare")
+        service().register_session(token.sid)
+        weakref.finalize(token, service().release_session, token.sid)
+    return st.session_state["_sem_session_token"].sid
 
 
 def run_job(spec, label: str = "Attacking…") -> tuple[Any, dict[str, float]]:

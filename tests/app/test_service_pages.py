@@ -1,5 +1,6 @@
 """Pages run their attacks through the attack service and its result cache (issues 14 and 15)."""
 import pytest
+import torch
 
 from app_helpers import open_page
 from sem_core.views import precompute
@@ -48,3 +49,19 @@ def test_service_errors_are_shown_as_a_message(fresh_service, monkeypatch):
     next(b for b in at.button if b.label == RUN["concept_attack.py"]).click().run()
     assert not at.exception
     assert any("jobs waiting" in e.value for e in at.error)
+
+
+def test_the_end_of_one_session_state_never_cancels_anothers_jobs():
+    """Every AppTest has Streamlit's session id "test session id"; to the service they are separate sessions, so
+    when the garbage collector finalises a dropped one, only its own jobs are cancelled."""
+    from app_pages.common import service
+    from sem_core.service import JobSpec
+
+    a, b = open_page("home.py"), open_page("home.py")
+    sa, sb = (at.session_state["_sem_session_token"].sid for at in (a, b))
+    assert sa != sb and sa.startswith("test session id") and sb.startswith("test session id")
+    x = torch.zeros(1, 1, 28, 28)
+    x[0, 0, 8:20, 12:16] = 1.0
+    job = service().submit(sb, JobSpec("cnn", "explain", "saliency", x))
+    service().release_session(sa)
+    assert job.result(60).shape == (1, 1, 28, 28)
