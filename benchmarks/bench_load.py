@@ -10,7 +10,8 @@ page; script + rendering, the rest), the CPU seconds each kind of process spent 
 Chromium's renderers, browser and GPU processes, Playwright, this benchmark), and the server's resident memory (psutil RSS): at start, before the
 sessions (after one warm-up session loaded the models and closed), at the peak during, and after the sessions
 closed (Streamlit's disconnected-session TTL is set to --ttl seconds here), and again after one more visit
-(Streamlit removes expired sessions lazily, when its session store is next used).
+(Streamlit removes expired sessions lazily, when its session store is next used); the same for the server and its
+attack compute process together (``sem_core.worker``; ``--in-thread``: none, as before 2026-12-05).
 Acceptance: 0 errors, 0 tracebacks, p95 ≤ 10 s, memory after within 10 % of before (issue 16: 25 %).
 """
 from __future__ import annotations
@@ -81,33 +82,34 @@ async def main(args) -> int:
         wrapper.chmod(0o755)
         os.environ["SEM_CHROMIUM"] = str(wrapper)
 
+    os.environ["SEM_SERVICE_PROCESS"] = "0" if args.in_thread else "1"
     server, cache = start_server(ttl_s=args.ttl)
     try:
-        rss = RssSampler(server.proc.pid)
-        rss_start = rss.rss()
+        rss, both = RssSampler(server.proc.pid), RssSampler(server.proc.pid, children=True)
+        rss_start, both_start = rss.rss(), both.rss()
         async with async_playwright() as p:
             browser = await launch(p)
             warm = await session(browser, server.url, {"query": "src=0&src_i=0&tgt=1&tgt_i=0", "index": -1, "label": 0},
                                  args.timeout)
             await asyncio.sleep(args.ttl + args.settle)
-            rss_before = rss.rss()
+            rss_before, both_before = rss.rss(), both.rss()
             plan = digits(args.sessions)
             t0 = time.monotonic()
-            with rss, CpuByProcess(server.proc.pid) as cpu:
+            with rss, both, CpuByProcess(server.proc.pid) as cpu:
                 results = await asyncio.wait_for(
                     asyncio.gather(*(session(browser, server.url, d, args.timeout, args.watch, args.reduced_motion)
                                    for d in plan)),
                     args.deadline)
                 wall = time.monotonic() - t0
-                peak = rss.peak
+                peak, both_peak = rss.peak, both.peak
             await asyncio.sleep(args.ttl + args.settle)
-            rss_after = rss.rss()
+            rss_after, both_after = rss.rss(), both.rss()
             # Streamlit drops expired sessions lazily, on its next session-store access: one new visitor does it
             probe = await browser.new_context()
             await (await probe.new_page()).goto(server.url, timeout=args.timeout * 1000)
             await probe.close()
             await asyncio.sleep(args.settle)
-            rss_probe = rss.rss()
+            rss_probe, both_probe = rss.rss(), both.rss()
             await browser.close()
     finally:
         server.stop()
@@ -117,7 +119,9 @@ async def main(args) -> int:
     times = [r["to_result_s"] for r in ok]
     print(f"sessions: {args.sessions} concurrent, concept attack (100 steps), cold cache {cache}; wall {wall:.1f} s; "
           f"result line watched by {'a MutationObserver' if args.watch == 'observer' else 'innerText polling (50 ms)'}"
-          + ("; browsers prefer reduced motion" if args.reduced_motion else ""))
+          + ("; browsers prefer reduced motion" if args.reduced_motion else "")
+          + ("; the service computes in its own thread (--in-thread)" if args.in_thread else
+             "; the service computes in its compute process"))
     print(f"warm-up session: {'ok' if 'to_result_s' in warm else warm['errors']}; dialogs closed (warm-up, "
           f"sessions): {warm.get('dialogs')}, {sum(len(r.get('dialogs', [])) for r in results)}")
     print(f"errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
@@ -139,10 +143,12 @@ async def main(args) -> int:
     cpu_s = cpu.totals()
     print(f"CPU seconds while the sessions ran ({wall:.0f} s on {os.cpu_count()} cores = {wall * os.cpu_count():.0f} "
           "core-seconds): " + ", ".join(f"{k} {v:.1f}" for k, v in cpu_s.items() if v >= 0.05))
-    print(f"server memory (RSS): start {mb(rss_start)}, before {mb(rss_before)}, peak during {mb(peak)}, "
-          f"after the sessions closed ({args.ttl} s TTL + {args.settle:g} s) {mb(rss_after)} "
-          f"({(rss_after - rss_before) / rss_before:+.1%} vs before), after one more visitor let Streamlit drop "
-          f"them (+{args.settle:g} s) {mb(rss_probe)} ({(rss_probe - rss_before) / rss_before:+.1%})")
+    for what, (r0, r1, pk, r2, r3) in {"server memory (RSS)": (rss_start, rss_before, peak, rss_after, rss_probe),
+                                        "server + its compute process": (both_start, both_before, both_peak, both_after,
+                                                                         both_probe)}.items():
+        print(f"{what}: start {mb(r0)}, before {mb(r1)}, peak during {mb(pk)}, after the sessions closed "
+              f"({args.ttl} s TTL + {args.settle:g} s) {mb(r2)} ({(r2 - r1) / r1:+.1%} vs before), after one more "
+              f"visitor let Streamlit drop them (+{args.settle:g} s) {mb(r3)} ({(r3 - r1) / r1:+.1%})")
     return 0 if not errors else 1
 
 
@@ -160,6 +166,9 @@ if __name__ == "__main__":
                     help="the 20 browsers prefer reduced motion (CSS prefers-reduced-motion): their animation frames "
                          "(Streamlit's running indicator, loading skeletons) then cost the shared 2 cores less; a "
                          "student's browser animates on the student's machine, not on the server")
+    ap.add_argument("--in-thread", action="store_true",
+                    help="the service computes in a thread of the app server (SEM_SERVICE_PROCESS=0, before "
+                         "2026-12-05) instead of its compute process")
     ap.add_argument("--watch", choices=("observer", "poll"), default="observer",
                     help="how each page waits for its result line: a MutationObserver (default) or innerText polled "
                          "every 50 ms (the method before 2026-12-04, which forces a layout per poll in every page)")

@@ -115,17 +115,26 @@ async def click_to_result(page, button_name: str, timeout: float, result_re: re.
 
 
 class RssSampler:
-    """Samples a process's resident memory every ``every`` seconds in a thread; ``peak`` is the largest seen."""
+    """Samples a process's resident memory every ``every`` seconds in a thread; ``peak`` is the largest seen.
+    ``children``: the process and every process it started (the app server and its attack compute process)."""
 
-    def __init__(self, pid: int, every: float = 0.25):
+    def __init__(self, pid: int, every: float = 0.25, children: bool = False):
         import psutil
 
-        self.proc, self.every, self.peak = psutil.Process(pid), every, 0
+        self.proc, self.every, self.peak, self.children = psutil.Process(pid), every, 0, children
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def rss(self) -> int:
-        return self.proc.memory_info().rss
+        import psutil
+
+        total = self.proc.memory_info().rss
+        for child in self.proc.children(recursive=True) if self.children else []:
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                continue
+        return total
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
@@ -148,7 +157,10 @@ class CpuByProcess:
     starts and ends between two samples is missed (they are Chromium's short helpers, if any)."""
 
     def __init__(self, server_pid: int, every: float = 0.5):
+        import psutil
+
         self.server_pid, self.every = server_pid, every
+        self._server = psutil.Process(server_pid)
         self._start: dict[int, float] = {}
         self._last: dict[int, tuple[str, float]] = {}
         self._stop = threading.Event()
@@ -157,6 +169,8 @@ class CpuByProcess:
     def _kind(self, p) -> str:
         if p.pid == self.server_pid:
             return "app server"
+        if p.pid in {c.pid for c in self._server.children(recursive=True)}:
+            return "app server's compute process"
         if p.pid == os.getpid():
             return "this benchmark"
         cmd = p.cmdline()

@@ -37,6 +37,7 @@ import ctypes
 import gc
 import itertools
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -49,6 +50,7 @@ from .batching import batch_cat, batch_rows
 from .cache import ResultCache, default_cache_dir, result_key, tensor_digest
 from .device import resolve_device
 from .errors import SemError
+from .worker import WorkerDied, WorkerProcess
 
 log = logging.getLogger(__name__)
 KINDS = ("attack", "explain", "lipschitz")
@@ -282,13 +284,26 @@ class AttackService:
         runners: kind -> runner (tests inject fakes; default ``RUNNERS``).
         estimator: the ``sem_core.estimates.Estimator`` every batch's time is recorded in (``estimate`` asks it);
             None: nothing is recorded and ``estimate`` returns None (``get_service`` passes the process's one).
+        process: run the computations in a compute process of their own (``sem_core.worker``: the service's thread
+            then never waits for the GIL that page scripts hold); None (default): yes on POSIX unless
+            ``SEM_SERVICE_PROCESS=0`` or a ``loader`` or ``runners`` is given (those run here, in the worker thread).
     """
 
     def __init__(self, *, device: str | torch.device | None = None, cache: ResultCache | None = None,
                  max_batch: int | None = None, max_queued: int = 64, max_per_session: int = 4,
                  loader: Callable[[str], tuple[Any, dict]] | None = None, runners: dict[str, Runner] | None = None,
-                 estimator: Any = None):
+                 estimator: Any = None, process: bool | None = None):
         self.device = resolve_device(device)
+        custom = loader is not None or runners is not None
+        if process is None:   # the child gets its socket by fd inheritance: POSIX only
+            process = os.environ.get("SEM_SERVICE_PROCESS", "1") != "0" and not custom and os.name == "posix"
+        if process and custom:
+            raise ValueError("a compute process runs the shipped models and runners only; pass process=False")
+        if process:
+
+            self._compute = WorkerProcess(self.device)
+        else:
+            self._compute = None
         self.cache = cache if cache is not None else ResultCache(folder=default_cache_dir())
         if max_batch is None:  # a GPU takes a class's 1,000 digits at once; on a CPU, shorter calls keep others' waits short
             max_batch = 1024 if self.device.type == "cuda" else 100
@@ -401,9 +416,21 @@ class AttackService:
     def influence_ready(self, model: str, data: str) -> bool:
         """Whether this service's copy of ``model`` holds its influence functions over ``data``'s training split
         (the first influence attack on it builds them, once; a page's time estimate includes that setup until then)."""
+        from .influence import DAMPING
+
+        return self._influence_cached(model, data, DAMPING)
+
+    def _influence_cached(self, model: str, data: str, damping: float) -> bool:
+        if self._compute is not None:
+            return self._compute.influence_cached(model, data, damping)
         from .influence import influence_cached
 
-        return influence_cached(self.model(model)[0], data)
+        return influence_cached(self.model(model)[0], data, damping=damping)
+
+    @property
+    def compute_pid(self) -> int | None:
+        """The compute process's pid (None: computing in this process, or not started yet)."""
+        return None if self._compute is None else self._compute.pid
 
     def register_session(self, session: str) -> None:
         """A session opened (the app calls ``release_session`` when it ends): while any is open, memory is given
@@ -430,6 +457,8 @@ class AttackService:
         for j in jobs:
             j.cancel()
         self._worker.join(timeout)
+        if self._compute is not None:
+            self._compute.close()
 
     def stats(self) -> dict[str, Any]:
         with self._cond:
@@ -510,6 +539,11 @@ class AttackService:
         return self._last_trim + TRIM_EVERY_S if self._sessions else None
 
     def _loop(self) -> None:
+        if self._compute is not None:
+            try:  # now, so the first job does not wait for the process to start
+                self._compute.ensure_started()
+            except Exception as exc:  # noqa: BLE001 - the worker must survive; the first job tries again
+                log.warning("attack service: %s", exc)
         while True:
             with self._cond:
                 if not self._queue and not self._stop:
@@ -558,22 +592,25 @@ class AttackService:
         spec = live[0][0].spec
         model, _ = self.model(spec.model)
         dev = _device_of(model)
-        x, y, target, jobs, progress = _gather(live, dev)
+        x, y, target, jobs, progress = _gather(live, dev if self._compute is None else torch.device("cpu"))
 
         def on_step(done: int, total: int) -> None:
             if all(j.done() for j in jobs):
                 raise _Abort
             progress(done, total)
 
-        job = _estimate_job(spec, model, len(live)) if self.estimator is not None else None
+        job = self._estimate_job(spec, len(live)) if self.estimator is not None else None
         t0 = time.monotonic()
         try:
-            out = self.runners[spec.kind](model, spec.name, spec.config, x, y, target, spec.seed, on_step)
+            if self._compute is not None:
+                out = self._compute.call(spec.kind, spec.model, spec.name, spec.config, x, y, target, spec.seed, on_step)
+            else:
+                out = self.runners[spec.kind](model, spec.name, spec.config, x, y, target, spec.seed, on_step)
         except _Abort:
             return
         except Exception as exc:  # noqa: BLE001 - sorted below: OOM, a user error, or a bug
             if _is_oom(exc) and len(live) > 1:
-                if dev.type == "cuda":
+                if dev.type == "cuda" and self._compute is None:
                     torch.cuda.empty_cache()
                 half = len(live) // 2
                 self._batch_limit[live[0][0].compat] = half
@@ -613,6 +650,9 @@ class AttackService:
         unfinished cohorts through the plain ``_run`` (OOM halving, the error to the job at fault only)."""
         from .attacks import create_attack
 
+        if self._compute is not None:
+            self._run_joined_remote(batch)
+            return
         lead = batch[0][0]
         compat, spec = lead.compat, lead.spec
         model, _ = self.model(spec.model)
@@ -657,6 +697,77 @@ class AttackService:
                 for items in [c.items for c in cohorts] + ([starting] if starting else []):
                     self._run(items, join=False)
 
+    def _run_joined_remote(self, batch: list[tuple[JobHandle, int]]) -> None:
+        """``_run_joined`` with the compute process stepping the cohorts on its own: this thread sends each cohort
+        (and the ones that join), passes on their progress, cancels a cohort nobody waits for, and delivers each
+        result as it comes. Cohorts that fail (or all of them, if the process dies) go through the plain ``_run``."""
+        lead = batch[0][0]
+        compat, spec = lead.compat, lead.spec
+        model, _ = self.model(spec.model)
+        key = (compat, next(self._ids))
+        limit = self._batch_limit.get(compat, self.max_batch)
+        cohorts: dict[int, _Cohort] = {}
+        retry: list[list[tuple[JobHandle, int]]] = []
+        cpu = torch.device("cpu")
+
+        def start(items: list[tuple[JobHandle, int]]) -> None:
+            live = [(j, i) for j, i in items if not j.done()]
+            if not live:
+                return
+            x, y, target, jobs, progress = _gather(live, cpu)
+            cid = self._compute.submit("begin", key, spec.model, spec.name, spec.config, x, y, target, spec.seed)
+            cohorts[cid] = _Cohort(progress, live, jobs, time.monotonic())
+            if len(cohorts) > 1:
+                for c in cohorts.values():
+                    c.alone = False
+
+        try:
+            start(batch)
+            while cohorts:
+                msg = self._compute.message(0.05)
+                c = None if msg is None else cohorts.get(msg[1])
+                if c is not None:
+                    if msg[0] == "step":
+                        c.run(msg[2], msg[3])
+                    elif msg[0] == "done":
+                        del cohorts[msg[1]]
+                        self._deliver(c, msg[2], time.monotonic() - c.started, spec, model)
+                    else:   # "err" (retried below, alone) or "aborted" (nobody waits for it)
+                        del cohorts[msg[1]]
+                        if msg[0] == "err":
+                            log.info("attack service: a joined cohort failed (%s); retrying it alone", msg[2])
+                            retry.append(c.items)
+                for cid, c in list(cohorts.items()):
+                    if not c.cancelled and all(j.done() for j in c.jobs):
+                        c.cancelled = True
+                        self._compute.cancel(cid)
+                joiners = self._take_joiners(compat, limit - sum(len(c.items) for c in cohorts.values()))
+                if joiners:
+                    batch.extend(joiners)
+                    try:
+                        start(joiners)
+                    except WorkerDied:
+                        retry.append(joiners)
+                        raise
+        except WorkerDied as exc:  # every cohort still out runs again (a new process starts)
+            log.warning("attack service: %s", exc)
+            retry.extend(c.items for c in cohorts.values())
+        for items in retry:
+            self._run(items, join=False)
+
+    def _estimate_job(self, spec: JobSpec, n: int):
+        """The estimator's job for a batch of ``n`` images of ``spec`` (an influence attack's first batch on a model
+        also builds its influence functions: a one-time setup)."""
+        from .estimates import job_of_spec
+
+        setup = False
+        if spec.kind == "attack" and spec.name.startswith("influence"):
+            from .influence import DAMPING
+
+            setup = not self._influence_cached(spec.model, spec.config.get("data", "subset"),
+                                               spec.config.get("damping", DAMPING))
+        return job_of_spec(spec, n, setup)
+
     def _take_joiners(self, compat: tuple, room: int) -> list[tuple[JobHandle, int]]:
         """Images of waiting jobs that may join the running batch of ``compat`` now: only when every waiting job
         is compatible with it (a job of another kind must not wait longer because this batch keeps growing)."""
@@ -673,7 +784,7 @@ class AttackService:
         self.batches += 1
         self.batch_sizes.append(len(cohort.items))
         if cohort.alone and self.estimator is not None:  # shared steps would teach the estimator a wrong cost
-            self.estimator.record(_estimate_job(spec, model, len(cohort.items)), spent)
+            self.estimator.record(self._estimate_job(spec, len(cohort.items)), spent)
         for k, (j, i) in enumerate(cohort.items):
             row = batch_rows(out, k, k + 1)
             self.cache.put(j.keys[i], row)
@@ -705,24 +816,12 @@ def _gather(live: list[tuple["JobHandle", int]], dev: torch.device):
 class _Cohort:
     """Images that joined a running PGD loop together (``AttackService._run_joined``), at their own iteration."""
 
-    run: Any                                  # the attack's PGDRun
+    run: Any                                  # the attack's PGDRun (with a compute process: the progress callback)
     items: list[tuple["JobHandle", int]]      # (job, image index) per row
     jobs: list["JobHandle"]
     started: float
     alone: bool = True                        # no other cohort shared its steps (its time is a clean estimate)
-
-
-def _estimate_job(spec: JobSpec, model, n: int):
-    """The estimator's job for a batch of ``n`` images of ``spec`` (an influence attack's first batch on a model
-    also builds its influence functions: a one-time setup)."""
-    from .estimates import job_of_spec
-
-    setup = False
-    if spec.kind == "attack" and spec.name.startswith("influence"):
-        from .influence import DAMPING, influence_cached
-
-        setup = not influence_cached(model, spec.config.get("data", "subset"), damping=spec.config.get("damping", DAMPING))
-    return job_of_spec(spec, n, setup)
+    cancelled: bool = False                   # the compute process was told to drop it
 
 
 class _Abort(Exception):
@@ -737,7 +836,8 @@ def _device_of(model) -> torch.device:
 
 
 def _is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc))
+    return (isinstance(exc, torch.cuda.OutOfMemoryError) or getattr(exc, "oom", False)   # WorkerError: the child's
+            or (isinstance(exc, RuntimeError) and "out of memory" in str(exc)))
 
 
 def _as_user_error(exc: BaseException) -> SemError:
@@ -746,7 +846,11 @@ def _as_user_error(exc: BaseException) -> SemError:
     if _is_oom(exc):
         return ServiceError("The GPU ran out of memory even for one image. Try fewer steps, or set SEM_DEVICE=cpu.")
     log.error("attack service: job failed", exc_info=exc)
-    return ServiceError(f"The job failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+    remote = getattr(exc, "remote_traceback", "")
+    if remote:
+        log.error("attack service: in the compute process:\n%s", remote.rstrip())
+    kind = getattr(exc, "type_name", type(exc).__name__)
+    return ServiceError(f"The job failed: {kind}: {' '.join(str(exc).split())[:200]}")
 
 
 _SETTLED = threading.Lock()
