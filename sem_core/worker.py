@@ -100,7 +100,8 @@ def _child_main(conn, device: str) -> None:
     attacks: dict[tuple, Any] = {}           # key -> the Attack its cohorts share
     cohorts: dict[int, tuple[tuple, Any]] = {}   # cid -> (key, PGDRun)
     calls: deque[tuple] = deque()
-    cancelled: set[int] = set()
+    cancelled: set[int] = set()              # the running call's cid, when the parent cancelled it
+    running: list[int | None] = [None]       # the cid of the call that runs now
     told: dict[int, float] = {}              # cid -> when its progress was last sent
     dirty = False
 
@@ -139,8 +140,9 @@ def _child_main(conn, device: str) -> None:
             elif any(c[1] == cid for c in calls):
                 calls.remove(next(c for c in calls if c[1] == cid))
                 finish(cid, ("aborted", cid))
-            else:
+            elif running[0] == cid:
                 cancelled.add(cid)   # the call that runs now stops at its next step
+            # else: it has finished; the parent takes its result or error instead
         elif op == "call":
             calls.append(msg)
         elif op == "begin":
@@ -192,9 +194,7 @@ def _child_main(conn, device: str) -> None:
 
     def run_call(msg: tuple) -> None:
         _, cid, kind, name_m, name, config, x, y, target, seed = msg
-        if cid in cancelled:
-            finish(cid, ("aborted", cid))
-            return
+        running[0] = cid
 
         def on_step(done: int, total: int) -> None:
             if not drain(False):
@@ -216,6 +216,8 @@ def _child_main(conn, device: str) -> None:
             if getattr(err, "oom", False) and dev.type == "cuda":
                 torch.cuda.empty_cache()   # the service retries in halves
             finish(cid, ("err", cid, err))
+        finally:
+            running[0] = None
 
     send(("ready",))
     try:
