@@ -11,7 +11,7 @@ Chromium's renderers, browser and GPU processes, Playwright, this benchmark), an
 sessions (after one warm-up session loaded the models and closed), at the peak during, and after the sessions
 closed (Streamlit's disconnected-session TTL is set to --ttl seconds here), and again after one more visit
 (Streamlit removes expired sessions lazily, when its session store is next used); the same for the server and its
-attack compute process together (``sem_core.worker``; ``--in-thread``: none, as before 2026-12-05).
+attack compute process together (``--process``: ``sem_core.worker``; by default there is none).
 Acceptance: 0 errors, 0 tracebacks, p95 ≤ 10 s, memory after within 10 % of before (issue 16: 25 %).
 """
 from __future__ import annotations
@@ -76,13 +76,16 @@ async def session(browser, url: str, d: dict, timeout: float, watch: str = "obse
 async def main(args) -> int:
     from playwright.async_api import async_playwright
 
-    if args.browser_nice:  # Chromium and every process it starts inherit the nice level of this wrapper
+    if args.browser_nice or args.pin:  # Chromium and every process it starts inherit this wrapper's nice and cores
         wrapper = Path(tempfile.mkdtemp(prefix="sem-bench-")) / "chromium"
-        wrapper.write_text(f'#!/bin/sh\nexec nice -n {int(args.browser_nice)} "{find_chromium()}" "$@"\n')
+        prefix = (f"nice -n {int(args.browser_nice)} " if args.browser_nice else "") + ("taskset -c 1 " if args.pin else "")
+        wrapper.write_text(f'#!/bin/sh\nexec {prefix}"{find_chromium()}" "$@"\n')
         wrapper.chmod(0o755)
         os.environ["SEM_CHROMIUM"] = str(wrapper)
+    if args.pin:  # this benchmark, Playwright's driver and the app server (and its compute process) on core 0
+        os.sched_setaffinity(0, {0})
 
-    os.environ["SEM_SERVICE_PROCESS"] = "0" if args.in_thread else "1"
+    os.environ["SEM_SERVICE_PROCESS"] = "1" if args.process else "0"
     server, cache = start_server(ttl_s=args.ttl)
     try:
         rss, both = RssSampler(server.proc.pid), RssSampler(server.proc.pid, children=True)
@@ -120,8 +123,8 @@ async def main(args) -> int:
     print(f"sessions: {args.sessions} concurrent, concept attack (100 steps), cold cache {cache}; wall {wall:.1f} s; "
           f"result line watched by {'a MutationObserver' if args.watch == 'observer' else 'innerText polling (50 ms)'}"
           + ("; browsers prefer reduced motion" if args.reduced_motion else "")
-          + ("; the service computes in its own thread (--in-thread)" if args.in_thread else
-             "; the service computes in its compute process"))
+          + ("; the service computes in its compute process (--process)" if args.process else
+             "; the service computes in its thread"))
     print(f"warm-up session: {'ok' if 'to_result_s' in warm else warm['errors']}; dialogs closed (warm-up, "
           f"sessions): {warm.get('dialogs')}, {sum(len(r.get('dialogs', [])) for r in results)}")
     print(f"errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
@@ -162,13 +165,16 @@ if __name__ == "__main__":
     ap.add_argument("--browser-nice", type=int, default=0,
                     help="run Chromium at this nice level (e.g. 10): the 20 browsers then stand in for the students' own "
                          "machines instead of taking the server's cores at equal priority; 0 (default): equal")
+    ap.add_argument("--pin", action="store_true",
+                    help="the app server on core 0 and the 20 browsers on core 1 (taskset): the server's core is its "
+                         "own, as when the browsers run on the students' machines")
     ap.add_argument("--reduced-motion", action="store_true",
                     help="the 20 browsers prefer reduced motion (CSS prefers-reduced-motion): their animation frames "
                          "(Streamlit's running indicator, loading skeletons) then cost the shared 2 cores less; a "
                          "student's browser animates on the student's machine, not on the server")
-    ap.add_argument("--in-thread", action="store_true",
-                    help="the service computes in a thread of the app server (SEM_SERVICE_PROCESS=0, before "
-                         "2026-12-05) instead of its compute process")
+    ap.add_argument("--process", action="store_true",
+                    help="the service computes in its compute process (SEM_SERVICE_PROCESS=1, sem_core.worker) "
+                         "instead of its thread (the default)")
     ap.add_argument("--watch", choices=("observer", "poll"), default="observer",
                     help="how each page waits for its result line: a MutationObserver (default) or innerText polled "
                          "every 50 ms (the method before 2026-12-04, which forces a layout per poll in every page)")

@@ -284,9 +284,9 @@ class AttackService:
         runners: kind -> runner (tests inject fakes; default ``RUNNERS``).
         estimator: the ``sem_core.estimates.Estimator`` every batch's time is recorded in (``estimate`` asks it);
             None: nothing is recorded and ``estimate`` returns None (``get_service`` passes the process's one).
-        process: run the computations in a compute process of their own (``sem_core.worker``: the service's thread
-            then never waits for the GIL that page scripts hold); None (default): yes on POSIX unless
-            ``SEM_SERVICE_PROCESS=0`` or a ``loader`` or ``runners`` is given (those run here, in the worker thread).
+        process: run the computations in a compute process of their own (``sem_core.worker``: they then never wait
+            for the GIL that page scripts hold; ≈ 390 MB more memory); None (default): when ``SEM_SERVICE_PROCESS=1``,
+            on POSIX, and no ``loader`` or ``runners`` is given (those run here, in the worker thread).
     """
 
     def __init__(self, *, device: str | torch.device | None = None, cache: ResultCache | None = None,
@@ -296,7 +296,7 @@ class AttackService:
         self.device = resolve_device(device)
         custom = loader is not None or runners is not None
         if process is None:   # the child gets its socket by fd inheritance: POSIX only
-            process = os.environ.get("SEM_SERVICE_PROCESS", "1") != "0" and not custom and os.name == "posix"
+            process = os.environ.get("SEM_SERVICE_PROCESS", "0") == "1" and not custom and os.name == "posix"
         if process and custom:
             raise ValueError("a compute process runs the shipped models and runners only; pass process=False")
         if process:

@@ -1,12 +1,13 @@
-"""The attack service's compute in a process of its own.
+"""The attack service's compute in a process of its own (``AttackService(process=True)``, ``SEM_SERVICE_PROCESS=1``).
 
 Why: in the app's process the service's thread shares Python's GIL with every session's page script and with
-Streamlit's server thread. A PGD step is ≈ 50 torch ops, and the thread must get the GIL back after each one:
-with 20 sessions rendering pages (benchmarks/bench_load.py, 2 cores), a one-digit SENN concept attack (0.2 s
-alone) took 1–4.5 s inside the server, and 0.25–0.5 s in a separate process under the same load. Here the ops
-run in a child process that holds its own copy of the models and steps on its own; the service's worker thread
-only sends it work and takes its messages (progress a few times a second, results), so the attack never waits
-for the parent's GIL.
+Streamlit's server thread. A PGD step is ≈ 50 torch ops, and the thread must get the GIL back after each one.
+Here the ops run in a child process that holds its own copy of the models and steps on its own; the service's
+worker thread only sends it work and takes its messages (progress a few times a second, results), so the attack
+never waits for the parent's GIL: ``benchmarks/bench_gil.py --service``, 10 digits × 100 steps beside 3 busy
+Python threads, 2.96 s instead of 17.31 s. Off by default: on the load benchmark (20 browsers on the server's 2
+cores) the joined batches wait for the cores the browsers hold, not for the GIL, and both modes measured the same
+(README, Benchmarks), for ≈ 390 MB more memory.
 
 The service keeps everything else: queue, fairness, cache, estimator, the results per job. Messages over a socket
 pair (standard pickle of our own dataclasses and tensors, between two processes of this app; no checkpoint is

@@ -18,9 +18,6 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 # precomputing of the default views (tests that want it call sem_core.views.precompute themselves).
 os.environ.setdefault("SEM_CACHE_DIR", tempfile.mkdtemp(prefix="sem-cache-"))
 os.environ.setdefault("SEM_PRECOMPUTE", "0")
-# The attack service computes in its own thread here (tests inject loaders and runners, and every AppTest's service
-# would start a process); tests/service/test_compute_process.py and the browser tests' server use the process.
-os.environ.setdefault("SEM_SERVICE_PROCESS", "0")
 
 
 @pytest.fixture(autouse=True)

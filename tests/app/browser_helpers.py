@@ -119,8 +119,7 @@ class StreamlitServer:
             "--server.fileWatcherType", "none",  # no "source changed" prompts mid-test
         ]
         # experiments run from the browser write into test-artifacts (or results_dir), never into the repo's results/
-        # the app as users run it: the attack service computes in its own process (conftest turns that off in-process)
-        env = dict(os.environ, PYTHONUNBUFFERED="1", SEM_RESULTS_DIR=str(self.results_dir), SEM_SERVICE_PROCESS="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", SEM_RESULTS_DIR=str(self.results_dir))
         with open(self.log_path, "wb") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL)

@@ -136,18 +136,15 @@ def test_shutdown_ends_the_process(services, test_split):
 
 def test_who_computes_where(monkeypatch, shipped):
     monkeypatch.delenv("SEM_SERVICE_PROCESS", raising=False)
-    made = [AttackService(device="cpu", cache=ResultCache(), process=False)]
+    made = [AttackService(device="cpu", cache=ResultCache())]   # the default: the service's thread
     try:
         with pytest.raises(ValueError, match="process=False"):
             AttackService(device="cpu", loader=lambda name: shipped[name], process=True)
-        made.append(AttackService(device="cpu", loader=lambda name: shipped[name]))
-        assert all(s._compute is None for s in made)
         monkeypatch.setenv("SEM_SERVICE_PROCESS", "1")
+        made.append(AttackService(device="cpu", loader=lambda name: shipped[name]))   # a custom loader stays here
+        assert all(s._compute is None for s in made)
         made.append(AttackService(device="cpu", cache=ResultCache()))
         assert made[-1]._compute is not None
-        monkeypatch.setenv("SEM_SERVICE_PROCESS", "0")
-        made.append(AttackService(device="cpu", cache=ResultCache()))
-        assert made[-1]._compute is None
     finally:
         for s in made:
             s.shutdown()
