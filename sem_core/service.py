@@ -299,11 +299,7 @@ class AttackService:
             process = os.environ.get("SEM_SERVICE_PROCESS", "0") == "1" and not custom and os.name == "posix"
         if process and custom:
             raise ValueError("a compute process runs the shipped models and runners only; pass process=False")
-        if process:
-
-            self._compute = WorkerProcess(self.device)
-        else:
-            self._compute = None
+        self._compute = WorkerProcess(self.device) if process else None
         self.cache = cache if cache is not None else ResultCache(folder=default_cache_dir())
         if max_batch is None:  # a GPU takes a class's 1,000 digits at once; on a CPU, shorter calls keep others' waits short
             max_batch = 1024 if self.device.type == "cuda" else 100
