@@ -265,6 +265,11 @@ def _cache_key(model: nn.Module, source: str, damping: float) -> tuple:
             tuple(p.data_ptr() for p in model.parameters()))
 
 
+def influence_setup(config: dict) -> tuple[str, float]:
+    """(data source, damping) of the influence functions an influence attack with ``config`` builds or reuses."""
+    return config.get("data", "subset"), config.get("damping", DAMPING)
+
+
 def influence_cached(model: nn.Module, source: str = "subset", *, damping: float = DAMPING) -> bool:
     """Whether ``influence_for`` would return at once (its training gradients are built for this model)."""
     hit = _CACHE.get(model)

@@ -758,10 +758,9 @@ class AttackService:
 
         setup = False
         if spec.kind == "attack" and spec.name.startswith("influence"):
-            from .influence import DAMPING
+            from .influence import influence_setup
 
-            setup = not self._influence_cached(spec.model, spec.config.get("data", "subset"),
-                                               spec.config.get("damping", DAMPING))
+            setup = not self._influence_cached(spec.model, *influence_setup(spec.config))
         return job_of_spec(spec, n, setup)
 
     def _take_joiners(self, compat: tuple, room: int) -> list[tuple[JobHandle, int]]:

@@ -26,7 +26,6 @@ starts a new one. The child exits when the socket closes (its parent ended).
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import pickle
 import socket
@@ -43,7 +42,6 @@ import torch
 
 from .errors import SemError
 
-log = logging.getLogger(__name__)
 START_TIMEOUT_S = 120.0   # the child imports torch and sem_core (a few seconds; minutes on a cold disk)
 PROGRESS_EVERY_S = 0.1    # the child's progress messages per cid, at most this often (and the last step)
 
@@ -85,8 +83,9 @@ def _portable(exc: BaseException) -> BaseException:
             return exc
         except Exception:  # noqa: BLE001 - an exception class with an unusual constructor
             pass
-    oom = isinstance(exc, torch.cuda.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc))
-    return WorkerError(type(exc).__name__, str(exc), traceback.format_exc(), oom)
+    from .service import _is_oom
+
+    return WorkerError(type(exc).__name__, str(exc), traceback.format_exc(), _is_oom(exc))
 
 
 # ------------------------------------------------------------------------------------ the child
@@ -357,9 +356,9 @@ class WorkerProcess:
                 continue                     # a late message of work given up before
             if msg[0] == "done":
                 if kind == "attack" and name.startswith("influence"):
-                    from .influence import DAMPING
+                    from .influence import influence_setup
 
-                    self.influence_built.add((model, config.get("data", "subset"), config.get("damping", DAMPING)))
+                    self.influence_built.add((model, *influence_setup(config)))
                 if stop is not None:
                     raise stop
                 return msg[2]
