@@ -337,10 +337,15 @@ def _drawn_digit(prefix: str):
     return x, None, "drawn digit"
 
 
-def downloads(files: dict[str, tuple[str, bytes, str]], key: str) -> None:
-    """One download button per entry: label -> (file name, bytes, mime type)."""
-    for col, (label, (name, data, mime)) in zip(st.columns(len(files)), files.items()):
-        col.download_button(label, data, file_name=name, mime=mime, key=f"{key}_{name}", on_click="ignore")
+def downloads(files: dict[str, tuple[str, bytes, str]], key: str, label: str = "Download the result") -> None:
+    """The result's files (label -> (file name, bytes, mime type)), one button each, stacked in one popover under
+    ``label`` with their formats: a popover draws its content only when opened, where a row of buttons in columns
+    was ≈ 9 elements the browser drew on every run (benchmarks/bench_page_cpu.py)."""
+    formats = " · ".join(dict.fromkeys(name.rsplit(".", 1)[-1].upper() for name, _, _ in files.values()))
+    with st.popover(f"{label} ({formats})", icon=":material/download:", key=f"{key}_downloads"):
+        for text, (name, data, mime) in files.items():
+            st.download_button(text, data, file_name=name, mime=mime, key=f"{key}_{name}", on_click="ignore",
+                               icon=":material/download:", width="stretch")
 
 
 def figure_downloads(fig, stem: str, key: str, container=st) -> None:
@@ -396,7 +401,7 @@ def interactive_charts(key: str) -> bool:
     return st.toggle("Interactive charts", key=key,
                      help="Zoom, pan and hover values on every figure. Off, the figures are pictures that a busy "
                           "server or a slow laptop draws about 4× faster (≈ 0.5 s instead of ≈ 2 s of browser CPU "
-                          "per result, benchmarks/bench_page_cpu.py); bars still show their value on hover.")
+                          "per result, benchmarks/bench_page_cpu.py); exact values: switch this on, or the CSV download.")
 
 
 def picture(pixels, title: str, key: str, figure, stem: str | None = None, container=st, caption: str = "",
@@ -404,13 +409,15 @@ def picture(pixels, title: str, key: str, figure, stem: str | None = None, conta
     """A static figure: ``pixels`` (uint8 [H,W] or [H,W,3], an image) or an SVG string, under ``title``, with the
     downloads of the equivalent plotly figure (``figure``: a function that builds it, called only on a click)
     folded under it, as ``chart`` has them. ``width``: of an image, "stretch" (the container's) or pixels (a
-    picture with text in it stays sharp at its own size)."""
+    picture with text in it stays sharp at its own size).
+
+    An SVG is shown as an image (``<img>``, a data URL): the browser's own SVG parser draws it. Inline, as raw HTML in
+    ``st.markdown`` (st.html's sanitiser drops SVG), the page's Markdown pipeline parsed its ≈ 550 tags into React
+    elements on every run, the largest single cost of the concept page's result (benchmarks/bench_page_cpu.py). The
+    price: its bars' hover tooltips; exact values are in the Interactive charts and the CSV download."""
     if title:
         container.markdown(f"**{safe_text(title)}**")
-    if isinstance(pixels, str):  # st.html's sanitiser drops SVG; this SVG is ours (its text escaped)
-        container.markdown(pixels, unsafe_allow_html=True)
-    else:
-        container.image(pixels, output_format="PNG", width=width)
+    container.image(pixels, output_format="PNG", width=width)
     if caption:
         container.caption(caption)
     _download_popover(figure, key, stem, container)

@@ -128,7 +128,6 @@ else:
     r1.markdown(prediction_text(snap.explanation.logits[0]))
 
 if not presenting():
-    st.subheader("Downloads")
     both = stack(expls)  # x, x*, x_t
     metrics = {**res.to_dict(), "h": both.concepts.tolist(), "theta": both.relevances.tolist()}
     prov = dict(model=out["model"], digits=out["digits"], attack="senn_concept", config=res.config)

@@ -81,7 +81,6 @@ st.markdown(f"The perturbation is small (‖δ‖∞ = {float(res.linf[0]):.3f})
 chart(images_figure(res.x[0, 0], res.x_adv[0, 0]), "inf_images", "influence-digits", image=True)
 
 if not presenting():
-    st.subheader("Downloads")
     row = result_row(res, model=out["model"], kind="influence_sign")
     prov = dict(model=out["model"], digits=[out["digit"]], attack="influence_sign", config=dict(res.config))
     tensors = provenance_npz(**prov, x=res.x, x_adv=res.x_adv, top_before=nat.top_idx, top_after=adv.top_idx,

@@ -97,7 +97,6 @@ m1.metric("labels kept", f"{kept}/{n}")
 m2.metric("nearest prototype of a wrong class after the attack", f"{moved}/{n}")
 
 if not presenting():
-    st.subheader("Downloads")
     prov = dict(model=out["model"], digits=out["idx"], attack="protodl_prototype", config=res.config)
     tensors = provenance_npz(**prov, x=res.x, x_adv=res.x_adv, y=res.y, h_nat=h_nat, h_adv=h_adv, classes=classes)
     distances = prototype_frame(h_nat, h_adv, classes, res.y, names).to_csv().encode()

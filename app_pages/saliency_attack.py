@@ -125,7 +125,6 @@ if out["grid"] is not None:
            "saliency-all-explainers", interactive=interactive)
 
 if not presenting():
-    st.subheader("Downloads")
     row = result_row(res, model=out["model"], method=out["method"], kind=cls.kind)
     prov = dict(model=out["model"], digits=[out["digit"]], attack=cls.name,
                 config={**res.config, "method": out["method"], "region": out["mask"].nonzero().tolist()})

@@ -76,7 +76,7 @@ def show_concept(res) -> str:
                f"tour-concept-digit{j}", interactive=interactive, title=title, container=col, width=224)
         if interactive:
             chart(bars(j), f"tour_c_bars{j}", f"tour-concept-bars{j}", container=col)
-    if not interactive:  # the three digits' concepts as one SVG on one scale (values on hover)
+    if not interactive:  # the three digits' concepts as one SVG picture on one scale
         picture(explanations_svg(e, titles, ranges=[(min(lo, 0), hi)], panel_h=150, fields=("concepts",)), "",
                 "tour_c_bars", lambda: senn_figures(e, titles, senn_ranges(e)), "tour-concept-bars")
     d_nat, d_adv = float(res.metrics["concept_distance_nat"][0]), float(res.metrics["concept_distance_adv"][0])

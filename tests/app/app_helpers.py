@@ -65,9 +65,15 @@ def pictures(at: AppTest, media) -> list[np.ndarray]:
     from PIL import Image
 
     return [np.asarray(Image.open(io.BytesIO(media_bytes(media, img.url))))
-            for el in at.get("image") for img in el.proto.imgs]
+            for el in at.get("image") for img in el.proto.imgs if not img.url.startswith(_SVG_URL)]
+
+
+_SVG_URL = "data:image/svg+xml;base64,"
 
 
 def svgs(at: AppTest) -> list[str]:
-    """Every inline SVG (raw HTML in ``st.markdown``) on the page, in page order."""
-    return [md.value for md in at.markdown if md.value.startswith("<svg")]
+    """Every SVG picture on the page (``st.image`` of an SVG string: a data URL), decoded, in page order."""
+    import base64
+
+    return [base64.b64decode(img.url[len(_SVG_URL):]).decode() for el in at.get("image") for img in el.proto.imgs
+            if img.url.startswith(_SVG_URL)]
