@@ -8,6 +8,7 @@ import time
 import weakref
 from typing import Any, Iterator
 
+import numpy as np
 import streamlit as st
 import torch
 
@@ -417,10 +418,24 @@ def picture(pixels, title: str, key: str, figure, stem: str | None = None, conta
     price: its bars' hover tooltips; exact values are in the Interactive charts and the CSV download."""
     if title:
         container.markdown(f"**{safe_text(title)}**")
-    container.image(pixels, output_format="PNG", width=width)
+    container.image(pixels if isinstance(pixels, str) else png_data_url(pixels), width=width)
     if caption:
         container.caption(caption)
     _download_popover(figure, key, stem, container)
+
+
+def png_data_url(pixels: np.ndarray) -> str:
+    """uint8 pixels [H,W] or [H,W,3] as a PNG data URL: the picture travels inside the page's message. Handed the
+    array, ``st.image`` stores a PNG per session on the server and the browser asks for each with a request of its
+    own, one more wait per picture while a class shares the server (benchmarks/bench_load.py)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, format="PNG", optimize=False)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def figure(build, draw, key: str, stem: str | None = None, *, interactive: bool, title: str = "", container=st,

@@ -64,11 +64,16 @@ def pictures(at: AppTest, media) -> list[np.ndarray]:
 
     from PIL import Image
 
-    return [np.asarray(Image.open(io.BytesIO(media_bytes(media, img.url))))
+    import base64
+
+    def data(url: str) -> bytes:  # a PNG data URL (app_pages.common.png_data_url) or a media file
+        return base64.b64decode(url[len(_PNG_URL):]) if url.startswith(_PNG_URL) else media_bytes(media, url)
+
+    return [np.asarray(Image.open(io.BytesIO(data(img.url))))
             for el in at.get("image") for img in el.proto.imgs if not img.url.startswith(_SVG_URL)]
 
 
-_SVG_URL = "data:image/svg+xml;base64,"
+_SVG_URL, _PNG_URL = "data:image/svg+xml;base64,", "data:image/png;base64,"
 
 
 def svgs(at: AppTest) -> list[str]:
