@@ -79,7 +79,11 @@ async def main(args) -> int:
     if args.browser_nice or args.pin:  # Chromium and every process it starts inherit this wrapper's nice and cores
         wrapper = Path(tempfile.mkdtemp(prefix="sem-bench-")) / "chromium"
         prefix = (f"nice -n {int(args.browser_nice)} " if args.browser_nice else "") + ("taskset -c 1 " if args.pin else "")
-        wrapper.write_text(f'#!/bin/sh\nexec {prefix}"{find_chromium()}" "$@"\n')
+        # Playwright starts the browser in a session of its own; where the kernel groups each session for the
+        # scheduler (autogroup, /proc/sys/kernel/sched_autogroup_enabled), the nice of Chromium's processes only
+        # orders them among themselves: the group's own nice is what weighs against the app server's group
+        group = f"echo {int(args.browser_nice)} > /proc/self/autogroup 2>/dev/null\n" if args.browser_nice else ""
+        wrapper.write_text(f'#!/bin/sh\n{group}exec {prefix}"{find_chromium()}" "$@"\n')
         wrapper.chmod(0o755)
         os.environ["SEM_CHROMIUM"] = str(wrapper)
     if args.pin:  # this benchmark, Playwright's driver and the app server (and its compute process) on core 0
@@ -163,8 +167,10 @@ if __name__ == "__main__":
     ap.add_argument("--ttl", type=int, default=10, help="Streamlit's disconnected-session TTL, seconds")
     ap.add_argument("--settle", type=float, default=10, help="seconds to wait after the TTL before reading memory")
     ap.add_argument("--browser-nice", type=int, default=0,
-                    help="run Chromium at this nice level (e.g. 10): the 20 browsers then stand in for the students' own "
-                         "machines instead of taking the server's cores at equal priority; 0 (default): equal")
+                    help="run Chromium at this nice level (e.g. 10), its processes and, where the kernel groups "
+                         "sessions for the scheduler (autogroup), its session's group: the 20 browsers then stand in for "
+                         "the students' own machines instead of taking the server's cores at equal priority; 0 "
+                         "(default): equal")
     ap.add_argument("--pin", action="store_true",
                     help="the app server on core 0 and the 20 browsers on core 1 (taskset): the server's core is its "
                          "own, as when the browsers run on the students' machines")
