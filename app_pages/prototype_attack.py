@@ -29,7 +29,7 @@ with details():
     st.latex(r"x^* = \arg\max_{x^* \in B_\varepsilon(x)} \; D(x^*,y) - \lambda R(x^*,y) - \xi L_y\big(f(x^*),y\big) "
              r"- \alpha \|h(x^*)\|_2^2")
 
-interactive = False
+interactive, params, chosen = False, None, []
 with user_errors():
     name = model_choice("protodl")
     model, card = get_model(name)
@@ -59,48 +59,62 @@ with user_errors():
     which = url_number("Which digit of each class", "which", 0, 0, 50, integer=True, container=c6)
 
     params = dict(model=name, eps=eps, steps=steps, lam=lam, xi=xi, digits=sorted(chosen), which=which)
-    if (st.button("Run prototype attack", type="primary", disabled=not chosen)
-            or link_wants_result("proto", params, bool(chosen))) and chosen:
-        of_class = [torch.nonzero(y_all == c).flatten() for c in sorted(chosen)]
-        idx = [int(o[min(which, len(o) - 1)]) for o in of_class]
-        res, times = run_job(prototype_job(name, x_all[idx], y_all[idx], eps=eps, steps=steps, lam=lam, xi=xi))
-        keep_result("proto", params, res=res, idx=idx, model=name, times=times)
 
-out = result_or_stop("proto", "Choose the digits and press **Run prototype attack**.")
-res = out["res"]
-nat, adv = res.explanations["natural"], res.explanations["adversarial"]  # prototype distances before/after
-h_nat, h_adv, classes = nat.distances, adv.distances, nat.prototype_classes
-names = [f"{int(c)} (#{i})" for c, i in zip(res.y, out["idx"])]
-st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}, "
-           f"ξ = {res.config['xi']:g}; test digits {', '.join(names)}; {timing_caption(out['times'])}")
-n = len(res.y)
-kept, moved = int(res.label_kept.sum()), int((adv.nearest_class != res.pred_before).sum())
-st.markdown(f"**{kept} of {n}** predictions stay the same; for **{moved} of {n}** digits the nearest prototype now "
-            "belongs to another class. Natural digits (top) and their adversarial versions (bottom):")
-pairs, titles = torch.cat([res.x, res.x_adv]), [f"nat. {s}" for s in names] + [f"adv. {s}" for s in names]
-figure(partial(image_grid_figure, pairs, titles, cols=n, cell=110), partial(titled_grid_pixels, pairs, titles, cols=n),
-       "proto_pairs", "prototype-attack-digits", interactive=interactive, width="natural")
 
-st.subheader("Prototype distances (Table 1)")
-st.markdown("Rows are prototypes, columns the digits before (Nat.) and after (Adv.) the attack. **Bold**: prototypes "
-            "of the digit's class; red: the smallest distance in the column, i.e. the nearest prototype.")
-st.table(prototype_table(h_nat, h_adv, classes, res.y, names=names))
+@st.fragment
+def run_and_show() -> None:
+    """The Run button and the result, as a fragment (as on the concept page): a click reruns this part alone, with
+    the controls' values of the last whole-page run."""
+    with user_errors():
+        if (st.button("Run prototype attack", type="primary", disabled=not chosen)
+                or link_wants_result("proto", params, bool(chosen))) and chosen:
+            of_class = [torch.nonzero(y_all == c).flatten() for c in sorted(chosen)]
+            idx = [int(o[min(which, len(o) - 1)]) for o in of_class]
+            res, times = run_job(prototype_job(name, x_all[idx], y_all[idx], eps=eps, steps=steps, lam=lam, xi=xi))
+            keep_result("proto", params, res=res, idx=idx, model=name, times=times)
+    show_result()
 
-st.subheader("Per digit")
-st.markdown("D(x,y) should grow and R(x,y) shrink; the prediction stays while the nearest prototype changes class.")
-digits = protodl_digit_frame(res, h_nat, h_adv, classes)
-two_decimals = st.column_config.NumberColumn(format="%.2f")
-st.dataframe(digits, hide_index=True, key="proto_digits",
-             column_config={c: two_decimals for c in digits.columns if c.startswith(("D(", "R("))})
-m1, m2 = st.columns(2)
-m1.metric("labels kept", f"{kept}/{n}")
-m2.metric("nearest prototype of a wrong class after the attack", f"{moved}/{n}")
 
-if not presenting():
-    prov = dict(model=out["model"], digits=out["idx"], attack="protodl_prototype", config=res.config)
-    tensors = provenance_npz(**prov, x=res.x, x_adv=res.x_adv, y=res.y, h_nat=h_nat, h_adv=h_adv, classes=classes)
-    distances = prototype_frame(h_nat, h_adv, classes, res.y, names).to_csv().encode()
-    downloads({"adversarial digits (PNG)": ("x_adv.png", digits_to_png(res.x_adv), "image/png"),
-               "tensors (NPZ)": ("prototype_attack.npz", tensors, "application/octet-stream"),
-               "metrics (JSON)": ("prototype_attack.json", provenance_json(res.to_dict(), **prov), "application/json"),
-               "distances (CSV)": ("prototype_attack.csv", distances, "text/csv")}, key="proto")
+def show_result() -> None:
+    """The result this session holds (the last run), or a hint and a stop."""
+    out = result_or_stop("proto", "Choose the digits and press **Run prototype attack**.")
+    res = out["res"]
+    nat, adv = res.explanations["natural"], res.explanations["adversarial"]  # prototype distances before/after
+    h_nat, h_adv, classes = nat.distances, adv.distances, nat.prototype_classes
+    names = [f"{int(c)} (#{i})" for c, i in zip(res.y, out["idx"])]
+    st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}, "
+               f"ξ = {res.config['xi']:g}; test digits {', '.join(names)}; {timing_caption(out['times'])}")
+    n = len(res.y)
+    kept, moved = int(res.label_kept.sum()), int((adv.nearest_class != res.pred_before).sum())
+    st.markdown(f"**{kept} of {n}** predictions stay the same; for **{moved} of {n}** digits the nearest prototype now "
+                "belongs to another class. Natural digits (top) and their adversarial versions (bottom):")
+    pairs, titles = torch.cat([res.x, res.x_adv]), [f"nat. {s}" for s in names] + [f"adv. {s}" for s in names]
+    figure(partial(image_grid_figure, pairs, titles, cols=n, cell=110), partial(titled_grid_pixels, pairs, titles, cols=n),
+           "proto_pairs", "prototype-attack-digits", interactive=interactive, width="natural")
+
+    st.subheader("Prototype distances (Table 1)")
+    st.markdown("Rows are prototypes, columns the digits before (Nat.) and after (Adv.) the attack. **Bold**: prototypes "
+                "of the digit's class; red: the smallest distance in the column, i.e. the nearest prototype.")
+    st.table(prototype_table(h_nat, h_adv, classes, res.y, names=names))
+
+    st.subheader("Per digit")
+    st.markdown("D(x,y) should grow and R(x,y) shrink; the prediction stays while the nearest prototype changes class.")
+    digits = protodl_digit_frame(res, h_nat, h_adv, classes)
+    two_decimals = st.column_config.NumberColumn(format="%.2f")
+    st.dataframe(digits, hide_index=True, key="proto_digits",
+                 column_config={c: two_decimals for c in digits.columns if c.startswith(("D(", "R("))})
+    m1, m2 = st.columns(2)
+    m1.metric("labels kept", f"{kept}/{n}")
+    m2.metric("nearest prototype of a wrong class after the attack", f"{moved}/{n}")
+
+    if not presenting():
+        prov = dict(model=out["model"], digits=out["idx"], attack="protodl_prototype", config=res.config)
+        tensors = provenance_npz(**prov, x=res.x, x_adv=res.x_adv, y=res.y, h_nat=h_nat, h_adv=h_adv, classes=classes)
+        distances = prototype_frame(h_nat, h_adv, classes, res.y, names).to_csv().encode()
+        downloads({"adversarial digits (PNG)": ("x_adv.png", digits_to_png(res.x_adv), "image/png"),
+                   "tensors (NPZ)": ("prototype_attack.npz", tensors, "application/octet-stream"),
+                   "metrics (JSON)": ("prototype_attack.json", provenance_json(res.to_dict(), **prov), "application/json"),
+                   "distances (CSV)": ("prototype_attack.csv", distances, "text/csv")}, key="proto")
+
+
+run_and_show()
