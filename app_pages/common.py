@@ -429,13 +429,10 @@ def png_data_url(pixels: np.ndarray) -> str:
     array, ``st.image`` stores a PNG per session on the server and the browser asks for each with a request of its
     own, one more wait per picture while a class shares the server (benchmarks/bench_load.py)."""
     import base64
-    import io
 
-    from PIL import Image
+    from sem_core.digit_io import png_bytes
 
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, format="PNG", optimize=False)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(png_bytes(pixels)).decode()
 
 
 def figure(build, draw, key: str, stem: str | None = None, *, interactive: bool, title: str = "", container=st,

@@ -58,9 +58,9 @@ async def launch(playwright):
 
 
 # The same test as _BUSY_JS, run by the page itself every 100 ms until it has held for ``settle`` ms: one DevTools
-# round trip per wait. Asking from here every 100 ms (the method until the last session of 2026-12-05) was, with 20 pages waiting,
-# 200 round trips a second through this process, Playwright's driver and Chromium's browser process: ≈ 0.15 of a
-# core on this machine (an ad-hoc count, 20 idle pages for 15 s), work no student's browser does.
+# round trip per wait. Asking from here every 100 ms (the method until the last session of 2026-12-05) was, with 20
+# pages waiting, 200 round trips a second through this process, Playwright's driver and Chromium's browser process:
+# ≈ 0.15 of a core on this machine (an ad-hoc count, 20 idle pages for 15 s), work no student's browser does.
 _IDLE_JS = """([busy, settleMs]) => new Promise(resolve => {
   const isBusy = eval(busy);
   let since = null;

@@ -159,10 +159,7 @@ def digit_to_png(x: torch.Tensor) -> bytes:
     img = torch.as_tensor(x).detach().cpu().float()
     if img.numel() != SIZE * SIZE:
         raise DataError(f"digit_to_png expects one 28×28 image, got shape {list(img.shape)}")
-    pixels = (img.reshape(SIZE, SIZE).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="PNG")
-    return buf.getvalue()
+    return png_bytes((img.reshape(SIZE, SIZE).clamp(0, 1) * 255).round().to(torch.uint8).numpy())
 
 
 def digits_to_png(x: torch.Tensor) -> bytes:
@@ -171,9 +168,13 @@ def digits_to_png(x: torch.Tensor) -> bytes:
     if x.ndim != 4 or x.shape[1:] != (1, SIZE, SIZE) or len(x) == 0:
         raise DataError(f"digits_to_png expects images [n,1,28,28], got shape {list(x.shape)}")
     strip = x[:, 0].permute(1, 0, 2).reshape(SIZE, -1)                # [28, n·28]
-    pixels = (strip.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    return png_bytes((strip.clamp(0, 1) * 255).round().to(torch.uint8).numpy())
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """uint8 pixels [H,W] (grey) or [H,W,3] (RGB) → PNG bytes."""
     buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="PNG")
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, format="PNG")
     return buf.getvalue()
 
 

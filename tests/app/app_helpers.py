@@ -8,6 +8,7 @@ import json
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+_SVG_URL, _PNG_URL = "data:image/svg+xml;base64,", "data:image/png;base64,"   # pictures sent inside the page
 
 def figures(at: AppTest) -> list[dict]:
     """Every plotly chart on the page, in page order, as the JSON the browser receives."""
@@ -64,8 +65,6 @@ def pictures(at: AppTest, media) -> list[np.ndarray]:
 
     from PIL import Image
 
-    import base64
-
     def data(url: str) -> bytes:  # a PNG data URL (app_pages.common.png_data_url) or a media file
         return base64.b64decode(url[len(_PNG_URL):]) if url.startswith(_PNG_URL) else media_bytes(media, url)
 
@@ -73,12 +72,7 @@ def pictures(at: AppTest, media) -> list[np.ndarray]:
             for el in at.get("image") for img in el.proto.imgs if not img.url.startswith(_SVG_URL)]
 
 
-_SVG_URL, _PNG_URL = "data:image/svg+xml;base64,", "data:image/png;base64,"
-
-
 def svgs(at: AppTest) -> list[str]:
     """Every SVG picture on the page (``st.image`` of an SVG string: a data URL), decoded, in page order."""
-    import base64
-
     return [base64.b64decode(img.url[len(_SVG_URL):]).decode() for el in at.get("image") for img in el.proto.imgs
             if img.url.startswith(_SVG_URL)]
