@@ -28,6 +28,6 @@ pages = [
 try:
     st.navigation(pages).run()
 finally:  # also when the page stops or reruns: after the first run the long-lived objects are loaded
-    from sem_core.service import settle_heap
+    from sem_core.serve.service import settle_heap
 
     settle_heap()  # once per process: later garbage collections skip them (0.5 s each with the GIL held)

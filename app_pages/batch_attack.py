@@ -10,7 +10,7 @@ from sem_core.batching import batch_rows
 from sem_core.viz import image_figure
 from sem_core.viz.attacks import maps_before_after, senn_figure, senn_ranges
 from sem_core.viz.batch import batch_figures, batch_frame, batch_summary
-from sem_core.views import BATCH_DEFAULTS as D, batch_indices, batch_job
+from sem_core.serve.views import BATCH_DEFAULTS as D, batch_indices, batch_job
 
 FAMILIES = {"Concept attack (SENN)": "senn", "Prototype attack (PrototypeDL)": "protodl", "Saliency attack": "saliency"}
 PAGE = {"senn": "concept", "protodl": "prototype", "saliency": "saliency"}

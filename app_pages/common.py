@@ -16,7 +16,7 @@ import sem_core
 from sem_core.errors import DataError
 from sem_core.digit_io import digit_from_array, digit_from_bytes
 from sem_core.device import describe_device
-from sem_core.text import escape_markdown as safe_text, parse_url_number
+from sem_core.viz.text import escape_markdown as safe_text, parse_url_number
 
 MODEL_LABELS = {"senn": "SENN (self-explaining, 12 concepts)", "senn-k5": "SENN, 5 concepts",
                 "protodl": "PrototypeDL (prototypes)", "cnn": "CNN (black box)",
@@ -40,8 +40,8 @@ def device_name() -> str:
 def service():
     """The process's attack service; its first use starts precomputing the default views in the background
     (when the result cache lacks them; ``SEM_PRECOMPUTE=0`` turns that off)."""
-    from sem_core.service import get_service
-    from sem_core.views import precompute_in_background
+    from sem_core.serve.service import get_service
+    from sem_core.serve.views import precompute_in_background
 
     svc = get_service()
     if os.environ.get("SEM_PRECOMPUTE", "1") != "0":
@@ -105,7 +105,7 @@ def run_jobs(specs: dict, label: str = "Computing", skip_errors: bool = False) -
     waiting job. Returns (results: name -> result, skipped: name -> message, timings summed over the jobs, "cached"
     when every one was). ``skip_errors``: a job the algorithm refuses (e.g. LRP on SENN) is skipped with its
     message and the others still run; a full queue always raises."""
-    from sem_core.service import QueueFullError
+    from sem_core.serve.service import QueueFullError
 
     results, skipped, total = {}, {}, {"queue_s": 0.0, "compute_s": 0.0, "cached": True}
     for j, (name, spec) in enumerate(specs.items()):
@@ -124,9 +124,9 @@ def run_jobs(specs: dict, label: str = "Computing", skip_errors: bool = False) -
 
 
 def estimate_caption(jobs, container=st):
-    """The time estimate of ``jobs`` (``sem_core.estimates``: calibrated on this machine) as a caption before a
+    """The time estimate of ``jobs`` (``sem_core.serve.estimates``: calibrated on this machine) as a caption before a
     Run button; returns the ``Estimate`` (its ``took(seconds)`` is the caption under the result)."""
-    from sem_core.estimates import get_estimator
+    from sem_core.serve.estimates import get_estimator
 
     est = get_estimator().estimate(jobs)
     container.caption(est.describe())

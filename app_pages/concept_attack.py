@@ -7,7 +7,7 @@ from app_pages.common import (chart, details, digit_picker, downloads, figure, g
                               interactive_charts, keep_result, link_wants_result, model_choice, more_settings,
                               picked_index, picture, presenting, provenance_json, provenance_npz, result_or_stop,
                               run_job, sidebar, test_split_for, timing_caption, url_number, user_errors)
-from sem_core.views import concept_job
+from sem_core.serve.views import concept_job
 from sem_core.digit_io import digit_to_png
 from sem_core.viz import grounding_figure, image_figure, perturbation_figure
 from sem_core.viz.attacks import prediction_text, senn_figure, senn_figures, senn_frame, senn_ranges, stack

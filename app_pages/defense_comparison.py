@@ -6,9 +6,9 @@ from app_pages.common import (MODEL_LABELS, chart, details, digit_picker, estima
                               presenting, run_jobs, sidebar, test_split_for, timing_caption, url_choice, url_number,
                               user_errors)
 from sem_core.attacks.compare import Comparison
-from sem_core.estimates import attack_job
+from sem_core.serve.estimates import attack_job
 from sem_core.experiments.defenses import PAIRS
-from sem_core.views import comparison_jobs
+from sem_core.serve.views import comparison_jobs
 from sem_core.viz import image_figure
 from sem_core.viz.attacks import senn_figure, senn_ranges
 

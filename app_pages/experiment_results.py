@@ -6,11 +6,11 @@ import streamlit as st
 
 from app_pages.common import (chart, details, estimate_caption, more_settings, presenting, sidebar, url_choice, url_number,
                               user_errors)
-from sem_core.estimates import experiment_job, get_estimator
+from sem_core.serve.estimates import experiment_job, get_estimator
 from sem_core.experiments import (EXPERIMENTS, completed_run, compute_seconds, list_experiments, load_results,
                                   run_experiment)
-from sem_core.text import escape_markdown
-from sem_core.userdata import SHIPPED_RESULTS, results_dir
+from sem_core.viz.text import escape_markdown
+from app_pages.ui.userdata import SHIPPED_RESULTS, results_dir
 from sem_core.viz.experiments import readable
 
 ROOT = results_dir()  # runs started here: a per-user folder, never the repository

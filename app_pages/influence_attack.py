@@ -6,8 +6,8 @@ from app_pages.common import (chart, details, digit_picker, downloads, estimate_
                               provenance_npz, result_or_stop, run_jobs, service, sidebar, test_split_for, timing_caption,
                               url_number, user_errors)
 from sem_core.digit_io import digit_to_png
-from sem_core.estimates import attack_job
-from sem_core.views import influence_jobs
+from sem_core.serve.estimates import attack_job
+from sem_core.serve.views import influence_jobs
 from sem_core.viz.attacks import prediction_change, result_row
 from sem_core.viz.influence import influential_digits_figure
 from sem_core.viz.maps import images_figure

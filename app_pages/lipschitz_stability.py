@@ -5,10 +5,10 @@ from app_pages.common import (chart, details, downloads, estimate_caption, get_m
                               model_help, more_settings, presenting, provenance_json, run_jobs, sidebar, test_split_for,
                               timing_caption, url_choice, url_number, user_errors)
 from sem_core.experiments.sampling import pick_digits
-from sem_core.estimates import lipschitz_jobs
+from sem_core.serve.estimates import lipschitz_jobs
 from sem_core.lipschitz import SELF, get_protocol, list_lipschitz_explainers, list_protocols
 from sem_core import list_shipped
-from sem_core.views import lipschitz_job
+from sem_core.serve.views import lipschitz_job
 from sem_core.viz.lipschitz import lipschitz_box, lipschitz_frame, pair_figure, point_labels, worst_case
 
 DEFAULTS = ["saliency", "gradxinput", "ig", "occlusion"]

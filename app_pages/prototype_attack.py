@@ -8,7 +8,7 @@ from app_pages.common import (details, downloads, figure, get_model, interactive
                               model_choice, more_settings, presenting, provenance_json, provenance_npz,
                               result_or_stop, run_job, sidebar, test_split_for, timing_caption, url_classes, url_number,
                               user_errors)
-from sem_core.views import prototype_job
+from sem_core.serve.views import prototype_job
 from sem_core.digit_io import digits_to_png
 from sem_core.viz import image_grid_figure, prototypes_figure, protodl_digit_frame, prototype_frame, prototype_table
 from sem_core.viz.images import prototype_titles

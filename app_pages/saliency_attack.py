@@ -12,7 +12,7 @@ from sem_core import list_shipped, model_device
 from sem_core.attacks import ATTACKS, SALIENCY_METHODS, list_attacks
 from sem_core.explain import explain_all
 from sem_core.digit_io import digit_to_png
-from sem_core.views import saliency_job
+from sem_core.serve.views import saliency_job
 from sem_core.viz.attacks import maps_before_after, prediction_change, result_row
 from sem_core.viz.maps import explainer_grid, images_figure, region_overlay
 from sem_core.viz.static import digits_pixels, explainer_grid_pixels, maps_pixels, region_pixels

@@ -6,7 +6,7 @@ from functools import partial
 
 from app_pages.common import (chart, figure, get_model, interactive_charts, picture, run_job, sidebar,
                               test_split_for, timing_caption, user_errors)
-from sem_core.views import concept_job, lipschitz_job, prototype_job, saliency_job
+from sem_core.serve.views import concept_job, lipschitz_job, prototype_job, saliency_job
 from sem_core.viz import bars_figure, image_figure, image_grid_figure, pair_figure, worst_case
 from sem_core.viz.attacks import maps_before_after, senn_figures, senn_ranges
 from sem_core.viz.static import explanations_svg, image_pixels, maps_pixels, pair_pixels, titled_grid_pixels

@@ -1,4 +1,4 @@
-"""How close the calibrated time estimates (sem_core.estimates) come to the real time of realistic jobs.
+"""How close the calibrated time estimates (sem_core.serve.estimates) come to the real time of realistic jobs.
 
     PYTHONPATH=. python benchmarks/bench_estimates.py [--device cpu] [--quick]
 
@@ -19,12 +19,12 @@ import torch
 
 import sem_core
 from sem_core.attacks import create_attack
-from sem_core.cache import ResultCache
-from sem_core.estimates import Estimator, attack_job, lipschitz_jobs, load_factor
-from sem_core.influence import influence_cached
+from sem_core.serve.cache import ResultCache
+from sem_core.serve.estimates import Estimator, attack_job, lipschitz_jobs, load_factor
+from sem_core.explain.influence import influence_cached
 from sem_core.lipschitz import lipschitz_by_explainer
-from sem_core.service import AttackService
-from sem_core.views import batch_job
+from sem_core.serve.service import AttackService
+from sem_core.serve.views import batch_job
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ Python (standing in for sessions whose scripts render pages).
 The service thread releases the GIL at every torch op and must get it back afterwards; a thread running Python
 holds it until the switch interval ends, so each op can wait that long. app.py sets the interval
 (SEM_SWITCH_INTERVAL_MS, default 0.2 ms). ``--service``: the same attack as a job of the attack service, computed
-in the service's thread (``process=False``) or in its compute process (``process=True``, ``sem_core.worker``),
+in the service's thread (``process=False``) or in its compute process (``process=True``, ``sem_core.serve.worker``),
 at 0.2 ms; every run has its own seed, so nothing comes from the cache.
 """
 from __future__ import annotations
@@ -53,8 +53,8 @@ def main(args) -> None:
 
     print(f"SENN concept attack, 10 digits × {args.steps} steps, on {os.cpu_count()} cores; seconds")
     if args.service:
-        from sem_core.cache import ResultCache
-        from sem_core.service import AttackService, JobSpec
+        from sem_core.serve.cache import ResultCache
+        from sem_core.serve.service import AttackService, JobSpec
 
         seeds = iter(range(1, 10**6))
         sys.setswitchinterval(0.0002)

@@ -18,7 +18,7 @@ import torch
 
 import sem_core
 from sem_core.attacks import create_attack
-from sem_core.influence import InfluenceFunction, batched_cg
+from sem_core.explain.influence import InfluenceFunction, batched_cg
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ Chromium's renderers, browser and GPU processes, Playwright, this benchmark), an
 sessions (after one warm-up session loaded the models and closed), at the peak during, and after the sessions
 closed (Streamlit's disconnected-session TTL is set to --ttl seconds here), and again after one more visit
 (Streamlit removes expired sessions lazily, when its session store is next used); the same for the server and its
-attack compute process together (``--process``: ``sem_core.worker``; by default there is none).
+attack compute process together (``--process``: ``sem_core.serve.worker``; by default there is none).
 Acceptance: 0 errors, 0 tracebacks, p95 ≤ 10 s, memory after within 10 % of before (issue 16: 25 %).
 """
 from __future__ import annotations
@@ -179,7 +179,7 @@ if __name__ == "__main__":
                          "(Streamlit's running indicator, loading skeletons) then cost the shared 2 cores less; a "
                          "student's browser animates on the student's machine, not on the server")
     ap.add_argument("--process", action="store_true",
-                    help="the service computes in its compute process (SEM_SERVICE_PROCESS=1, sem_core.worker) "
+                    help="the service computes in its compute process (SEM_SERVICE_PROCESS=1, sem_core.serve.worker) "
                          "instead of its thread (the default)")
     ap.add_argument("--watch", choices=("observer", "poll"), default="observer",
                     help="how each page waits for its result line: a MutationObserver (default) or innerText polled "

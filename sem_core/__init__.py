@@ -10,7 +10,7 @@ call, a small frozen result out — plus a by-name helper that dispatches throug
     maps = explain(cnn, x[:8], "ig", steps=64)                               # [8,1,28,28]
     lip = local_lipschitz(explanation_function(cnn, "lime"), x[:2], budget=20)   # LipschitzResult
 """
-from .api import list_shipped, load_model, load_model_with_card, model_card
+from .models.hub import list_shipped, load_model, load_model_with_card, model_card
 from .data import Split, load_split
 from .device import describe_device, model_device, resolve_device
 from .errors import AttackError, CheckpointError, DataError, SemError, UnknownNameError

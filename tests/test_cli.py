@@ -5,7 +5,7 @@ import sys
 import pytest
 
 import sem_core
-from sem_core.__main__ import main
+from sem_core.cli.main import main
 
 
 def test_eval_json_has_the_fields(capsys):

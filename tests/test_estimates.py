@@ -1,11 +1,11 @@
-"""Time estimates (sem_core.estimates): the NNLS cost model, learning from runs, the background probe, fallbacks."""
+"""Time estimates (sem_core.serve.estimates): the NNLS cost model, learning from runs, the background probe, fallbacks."""
 import threading
 
 import numpy as np
 import pytest
 import torch
 
-from sem_core.estimates import (Estimator, Job, attack_job, fit_cost, job_of_spec, lipschitz_jobs, load_factor)
+from sem_core.serve.estimates import (Estimator, Job, attack_job, fit_cost, job_of_spec, lipschitz_jobs, load_factor)
 
 TRUE = np.array([0.05, 0.002, 0.001, 0.0003, 1.5])   # fixed, per digit, per step, per digit·step, setup
 
@@ -137,7 +137,7 @@ def test_saved_experiment_runs_seed_their_family(tmp_path):
 
 
 def test_job_of_spec_reads_steps_budget_and_method(test_split):
-    from sem_core.service import JobSpec
+    from sem_core.serve.service import JobSpec
 
     x, y, _ = test_split
     assert job_of_spec(JobSpec("cnn", "attack", "saliency_topk", x[:3], {"steps": 7, "method": "ig"})) == \

@@ -31,7 +31,7 @@ def test_provenance_travels_in_json_and_npz():
 
 
 def test_user_results_folder_is_outside_the_repository(monkeypatch, tmp_path):
-    from sem_core.userdata import SHIPPED_RESULTS, results_dir
+    from app_pages.ui.userdata import SHIPPED_RESULTS, results_dir
 
     monkeypatch.delenv("SEM_RESULTS_DIR", raising=False)
     monkeypatch.delenv("SEM_USER_DIR", raising=False)

@@ -1,4 +1,4 @@
-"""sem_core.text: user-typed text is echoed as plain Markdown text, URL numbers are parsed strictly."""
+"""sem_core.viz.text: user-typed text is echoed as plain Markdown text, URL numbers are parsed strictly."""
 import math
 import re
 import string
@@ -6,7 +6,7 @@ import string
 import pytest
 from hypothesis import given, strategies as st
 
-from sem_core.text import ECHO_LIMIT, escape_markdown, parse_url_number
+from sem_core.viz.text import ECHO_LIMIT, escape_markdown, parse_url_number
 
 PUNCT = set(string.punctuation)
 AUTOLINK = re.compile(r"(?i)https?://|www\.|mailto:|xmpp:|[\w.+-]@[\w-]")  # what GFM turns into a link

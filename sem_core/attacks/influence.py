@@ -1,7 +1,7 @@
 """The gradient-sign attack on influence functions (Ghorbani, Abid & Zou, paper 003 Sec. 3, Fig. 4, Appendix G).
 
 The interpretation attacked is the set of training digits with the most influence on the test digit's loss,
-I(z, x) = −∇θL(z)ᵀ H⁻¹ ∇θL(x) on the last layer (``sem_core.influence``). Linearised around x, the influence of
+I(z, x) = −∇θL(z)ᵀ H⁻¹ ∇θL(x) on the last layer (``sem_core.explain.influence``). Linearised around x, the influence of
 the natural top training digits z₍₁₎…z₍ₜ₎ changes along ∇ₓ Σᵢ ∇θL(x)ᵀ H⁻¹ ∇θL(z₍ᵢ₎), whose right factor does not
 depend on x; the attack steps against it (paper 003 eq. 1 and footnote 1: t = 3, "decrease the influence of the 3
 most influential training images"):
@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from ..errors import AttackError
-from ..influence import DAMPING, InfluenceExplanation, influence_for, most_influential
+from ..explain.influence import DAMPING, InfluenceExplanation, influence_for, most_influential
 from ..metrics import spearman, topk_intersection
 from .base import Attack, RandomSignStep, StepOut
 from .registry import register_attack

@@ -32,27 +32,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import AttackError
-from ..models.protodl import PrototypeDL, ProtoExplanation
+from ..models.protodl import PrototypeDL, ProtoExplanation, class_distances, d_and_r
 from .base import Attack, StepOut
 from .registry import register_attack
-
-
-def class_distances(h: torch.Tensor, classes: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
-    """D(x, c) for every class c, [B,10] (eq. 2); +inf for a class that owns no prototype."""
-    onehot = F.one_hot(classes, n_classes).to(h.dtype)          # [m,10]
-    counts = onehot.sum(0)                                      # [10]
-    mean_sq = (h.pow(2) @ onehot) / counts.clamp(min=1)         # [B,10]
-    d = mean_sq.sqrt()
-    return torch.where(counts > 0, d, torch.full_like(d, float("inf")))
-
-
-def d_and_r(h: torch.Tensor, classes: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """D(x, y) and R(x, y) per image, [B] each (paper 000, eq. 2 and the line after it)."""
-    own = classes.view(1, -1) == y.view(-1, 1)                  # [B,m]
-    sq = h.pow(2)
-    d = ((sq * own).sum(1) / own.sum(1).clamp(min=1)).sqrt()
-    r = ((sq * ~own).sum(1) / (~own).sum(1).clamp(min=1)).sqrt()
-    return d, r
 
 
 def prototype_objective(h: torch.Tensor, logits: torch.Tensor, classes: torch.Tensor, y: torch.Tensor, *,

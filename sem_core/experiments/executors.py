@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import SemError
 from ..registry import Registry
+from .context import Context, jsonable
 from .integrity import digest, show
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,6 @@ def rebuild_context(recipe: dict[str, Any], device: Any) -> Any:
     """The ``Context`` of ``portable_context`` on ``device`` (None: the best device of this worker)."""
     from ..device import resolve_device
     from ..models.registry import create_model
-    from .runner import Context
 
     dev = resolve_device(device)
     models = {}
@@ -151,14 +151,12 @@ def ray_chunk(exp: Any, key: str, recipe_box: list, spec: Any, device: Any) -> t
     once per worker process and run (``key``), from ``recipe_box[0]`` (an object ref, fetched only then)."""
     import ray
 
-    from .runner import _jsonable
-
     if key not in _WORKER_CONTEXT:
         _WORKER_CONTEXT.clear()
         _WORKER_CONTEXT[key] = rebuild_context(ray.get(recipe_box[0]), device)
     ctx = _WORKER_CONTEXT[key]
     start = time.perf_counter()
-    result = _jsonable(exp.run_chunk(spec, ctx))
+    result = jsonable(exp.run_chunk(spec, ctx))
     return result, time.perf_counter() - start
 
 

@@ -17,7 +17,8 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from ..attacks.base import AttackResult
-from ..attacks.protodl_prototype import ProtoDLAttack, class_distances
+from ..attacks.protodl_prototype import ProtoDLAttack
+from ..models.protodl import class_distances
 from ..viz.experiments import box_figure, lines_figure
 from .common import DigitExperiment, columns, median, prose
 from .runner import EXPERIMENTS, Outputs

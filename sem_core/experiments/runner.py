@@ -34,6 +34,7 @@ import torch
 from ..errors import SemError
 from ..registry import Registry
 from . import integrity
+from .context import Context, jsonable  # noqa: F401 (Context: re-exported for the experiments)
 from .integrity import BadChunk, show
 
 if TYPE_CHECKING:
@@ -41,30 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 EXPERIMENTS: Registry[type["Experiment"]] = Registry("experiment")
-
-
-@dataclass
-class Context:
-    """What chunks share: models (name -> (model, card)), the test split, device, params."""
-
-    params: dict[str, Any]
-    device: torch.device
-    models: dict[str, tuple[Any, dict]] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
-    out: Path | None = None
-
-    def model(self, name: str):
-        """The loaded model ``name`` (one of the experiment's ``models``)."""
-        return self.models[name][0]
-
-    def test_split(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(images [N,1,28,28] in [0,1], labels [N]) of the test split."""
-        x, y, _ = self.data["test"]
-        return x, y
-
-    def pick(self, *keys: str) -> dict[str, Any]:
-        """The parameters ``keys`` as keyword arguments: ``f(**ctx.pick("eps", "seed"))``."""
-        return {k: self.params[k] for k in keys}
 
 
 @dataclass
@@ -142,16 +119,6 @@ def read_figure(folder: Path, entry: dict[str, str]):
 _atomic_write = integrity.write_atomic
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, torch.Tensor):
-        return v.tolist()
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    return v
-
-
 def _write_figure(fig, out: Path, stem: str) -> dict[str, str]:
     fig.write_html(str(out / f"{stem}.html"), include_plotlyjs="directory", full_html=True)
     _atomic_write(out / f"{stem}.plotly.json", fig.to_json())
@@ -205,7 +172,7 @@ def _check_folder(out: Path, name: str, full: dict[str, Any]) -> None:
 
 def _load_context(exp: Experiment, name: str, full: dict[str, Any], dev: torch.device, out: Path) -> Context:
     """The experiment's models (all trained on one data source) and the test split of that source."""
-    from ..api import load_model_with_card
+    from ..models.hub import load_model_with_card
     from ..data import load_split
 
     ctx = Context(params=full, device=dev, out=out)
@@ -259,7 +226,7 @@ def _run_chunks(exp: Experiment, ctx: Context, specs: list[dict[str, Any]], out:
     results: list[Any] = [None] * len(specs)
     tally, pending = _Tally(), []
     for i, spec in enumerate(specs):
-        spec = _jsonable(spec)
+        spec = jsonable(spec)
         ok, result = _stored_chunk(out / "chunks" / f"{i:04d}.json", i, key, spec, tally)
         if ok:
             tally.reused += 1
@@ -272,7 +239,7 @@ def _run_chunks(exp: Experiment, ctx: Context, specs: list[dict[str, Any]], out:
         on_step(tally.reused, len(specs))
     specs_by_index = dict(pending)
     for i, result, took in executor.run(exp, ctx, pending):
-        result = json.loads(json.dumps(_jsonable(result)))  # as a reused chunk reads
+        result = json.loads(json.dumps(jsonable(result)))  # as a reused chunk reads
         tally.seconds += took
         _atomic_write(out / "chunks" / f"{i:04d}.json", integrity.seal_chunk(i, key, specs_by_index[i], result, took))
         tally.computed += 1
@@ -287,12 +254,12 @@ def _run_chunks(exp: Experiment, ctx: Context, specs: list[dict[str, Any]], out:
 def _write_outputs(outputs: Outputs, out: Path) -> dict[str, dict[str, str]]:
     """Figures (HTML, plotly JSON, PNG), results.json and results.csv; returns the figures' manifest entries."""
     figures = {stem: _write_figure(fig, out, stem) for stem, fig in outputs.figures.items()}
-    _atomic_write(out / "results.json", json.dumps(_jsonable({"summary": outputs.summary, "rows": outputs.rows}), indent=1))
+    _atomic_write(out / "results.json", json.dumps(jsonable({"summary": outputs.summary, "rows": outputs.rows}), indent=1))
     if outputs.rows:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(outputs.rows[0]))
         writer.writeheader()
-        writer.writerows(_jsonable(outputs.rows))
+        writer.writerows(jsonable(outputs.rows))
         _atomic_write(out / "results.csv", buf.getvalue())
     return figures
 
@@ -336,7 +303,7 @@ def completed_run(name: str, out: str | Path, *, n: int | None = None, seed: int
     would only repeat: the same parameters, the same experiment code, the same model weights (their cards'
     SHA-256). None otherwise (no run, another N, edited code, a retrained model, an unreadable manifest); then
     ``run_experiment`` resumes what it can. Lets the app show a run already made at once."""
-    from ..api import model_card
+    from ..models.hub import model_card
 
     exp = EXPERIMENTS.get(name)()
     try:
@@ -379,7 +346,7 @@ def _run_locked(exp: Experiment, name: str, full: dict[str, Any], dev: torch.dev
         "chunks_recomputed": tally.recomputed, "code_version": key["code"],
         "seconds": round(time.perf_counter() - start, 2), "versions": library_versions(),
         "compute_seconds_total": round(tally.seconds, 2),  # all chunks, computed now or in earlier runs
-        "summary": _jsonable(outputs.summary), "verdict": verdict, "verdict_reason": why, "figures": figures,
+        "summary": jsonable(outputs.summary), "verdict": verdict, "verdict_reason": why, "figures": figures,
         "command": _command(name, full, exp.defaults, out, full["seed"]), "notes": exp.notes,
     }
     _atomic_write(out / "manifest.json", json.dumps(manifest, indent=1))

@@ -41,7 +41,7 @@ class SennLambda(Experiment):
         return [{"lam": lam, "train_seed": s} for lam in ctx.params["lambdas"] for s in ctx.params["train_seeds"]]
 
     def run_chunk(self, spec, ctx):
-        from ..api import load_model_with_card
+        from ..models.hub import load_model_with_card
         from ..data import load_split
         from ..errors import SemError
         from ..models.senn import AUTHORS_CONFIG, AUTHORS_TRAIN

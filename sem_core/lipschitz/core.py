@@ -12,7 +12,9 @@ from typing import Callable
 import torch
 
 from ..attacks.base import project  # noqa: F401  (the same ε-ball as the attacks)
-from ..errors import AttackError
+from ..errors import AttackError, SemError
+from ..explain import create_explainer, list_explainers
+from ..models.base import ExplanationFunction, SemModel
 
 ExplainFn = Callable[[torch.Tensor], torch.Tensor]
 Progress = Callable[[int, int], None]
@@ -110,3 +112,30 @@ class BestTracker:
     @property
     def history(self) -> torch.Tensor:
         return torch.stack(self.rounds)
+
+
+# --- what the searches estimate: any explainer of the zoo, or the model's own explanation
+SELF = "self"
+
+
+def list_lipschitz_explainers(model) -> list[str]:
+    """What the Lipschitz page and CLI offer for ``model``: "self" when it has its own explanation."""
+    names = list_explainers()
+    if isinstance(model, SemModel) and model.has_self_explanation:
+        names = [SELF, *names]
+    return names
+
+
+def explanation_function(model, name: str, **config) -> ExplanationFunction:
+    """The ``ExplanationFunction`` of explainer ``name`` (or "self") on ``model``; ``config``: the
+    explainer's hyperparameters. Example: ``explanation_function(cnn, "ig", steps=32)``."""
+    if name == SELF:
+        if not isinstance(model, SemModel):
+            raise SemError("'self' explanations exist only for SENN and PrototypeDL")
+        return model.self_explanation()
+    explainer = create_explainer(name, model, **config)
+
+    def fn(z: torch.Tensor) -> torch.Tensor:
+        return explainer(z, create_graph=explainer.differentiable and z.requires_grad).flatten(1)
+
+    return ExplanationFunction(fn, explainer.differentiable, None, name)

@@ -17,36 +17,10 @@ from typing import Callable, Sequence
 import torch
 
 from ..errors import SemError
-from ..explain import create_explainer, list_explainers
 from ..models.base import ExplanationFunction, SemModel
+from .core import SELF, explanation_function, list_lipschitz_explainers  # noqa: F401 (re-exported)
 from .result import LipschitzResult
 from .search import local_lipschitz
-
-SELF = "self"
-
-
-def list_lipschitz_explainers(model) -> list[str]:
-    """What the Lipschitz page and CLI offer for ``model``: "self" when it has its own explanation."""
-    names = list_explainers()
-    if isinstance(model, SemModel) and model.has_self_explanation:
-        names = [SELF, *names]
-    return names
-
-
-def explanation_function(model, name: str, **config) -> ExplanationFunction:
-    """The ``ExplanationFunction`` of explainer ``name`` (or "self") on ``model``; ``config``: the
-    explainer's hyperparameters. Example: ``explanation_function(cnn, "ig", steps=32)``."""
-    if name == SELF:
-        if not isinstance(model, SemModel):
-            raise SemError("'self' explanations exist only for SENN and PrototypeDL")
-        return model.self_explanation()
-    explainer = create_explainer(name, model, **config)
-
-    def fn(z: torch.Tensor) -> torch.Tensor:
-        return explainer(z, create_graph=explainer.differentiable and z.requires_grad).flatten(1)
-
-    return ExplanationFunction(fn, explainer.differentiable, None, name)
-
 
 @dataclass
 class LipschitzByExplainer:

@@ -28,8 +28,7 @@ import torch
 from ..errors import SemError
 from ..models.base import ExplanationFunction, SemModel
 from ..registry import Registry
-from .core import Progress
-from .explainers import SELF, explanation_function
+from .core import SELF, Progress, explanation_function
 from .result import LipschitzResult
 from .search import create_search
 

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 DEFENSES = ("none", "adversarial", "lipschitz")
 
 
-def _pgd(x: torch.Tensor, loss, *, eps: float, steps: int) -> torch.Tensor:
+def pgd_linf(x: torch.Tensor, loss, *, eps: float, steps: int) -> torch.Tensor:
     """``steps`` L∞ sign-gradient steps (α = 2.5·ε/steps, Madry et al.) minimising ``loss(x*)`` (a scalar),
     projected into B∞(x, eps) ∩ [0,1]; gradients w.r.t. the input only. Returns x*, detached."""
     alpha = 2.5 * eps / max(steps, 1)
@@ -67,7 +67,7 @@ def concept_pgd(model, x: torch.Tensor, y: torch.Tensor, h_target: torch.Tensor,
         h = model.concepts(z)
         return (h - h_target).pow(2).sum() + F.cross_entropy(model.aggregate(h, model.relevances(z)), y, reduction="sum")
 
-    return _pgd(x, loss, eps=eps, steps=steps)
+    return pgd_linf(x, loss, eps=eps, steps=steps)
 
 
 def adversarial_term(model, x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, *, eps: float,
@@ -91,31 +91,3 @@ def lipschitz_term(model, x: torch.Tensor, h: torch.Tensor, *, eps: float) -> to
 def concept_spread(h: torch.Tensor) -> torch.Tensor:
     """V = Σ_k Var_batch(h_k) (1 for a single image), in the graph: the scale the defense terms are measured in."""
     return h.var(0).sum().clamp_min(1e-6) if len(h) > 1 else h.new_ones(())
-
-
-def prototype_pgd(model, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int, lam: float = 1.0,
-                  xi: float = 0.3) -> torch.Tensor:
-    """``steps`` sign-gradient steps of paper 000 eq. 3 (maximise D(x*, y) − λR(x*, y) − ξ CE(f(x*), y)),
-    projected into B∞(x, eps) ∩ [0,1]; gradients w.r.t. the input only. Returns x*, detached."""
-    from ..attacks.protodl_prototype import d_and_r  # the attack's own D and R (eq. 2)
-
-    classes = model.prototype_classes()
-
-    def loss(z: torch.Tensor) -> torch.Tensor:  # the negative gain: PGD minimises
-        h = model.prototype_distances(z)
-        d, r = d_and_r(h, classes, y)
-        return -(d - lam * r - xi * F.cross_entropy(model.classifier(h), y, reduction="none")).sum()
-
-    return _pgd(x, loss, eps=eps, steps=steps)
-
-
-def prototype_adversarial_term(model, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int) -> torch.Tensor:
-    """On the prototype attack x* of each image: CE(f(x*), y) + CE(−D(x*, ·), y), the second a softmax over
-    the class distances D(x*, c) (eq. 2) that is minimised when the digit's own class's prototypes are nearest."""
-    from ..attacks.protodl_prototype import class_distances
-
-    x_adv = prototype_pgd(model, x, y, eps=eps, steps=steps)
-    h = model.prototype_distances(x_adv)
-    dc = class_distances(h, model.prototype_classes())                  # [B,10], +inf for a class without prototype
-    dc = torch.where(torch.isinf(dc), torch.full_like(dc, 1e4), dc)
-    return F.cross_entropy(model.classifier(h), y) + F.cross_entropy(-dc, y)

@@ -25,11 +25,55 @@ import torch.nn.functional as F
 
 from ..errors import SemError
 from .base import ExplanationFunction, SemModel
-from .defenses import prototype_adversarial_term
+from .defenses import pgd_linf
 from .layers import make_activation
 from .registry import MODELS
 
 log = logging.getLogger(__name__)
+
+
+
+# --- prototype geometry (paper 000, eq. 2), shared by the model's adversarial training and its attack
+def class_distances(h: torch.Tensor, classes: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
+    """D(x, c) for every class c, [B,10] (eq. 2); +inf for a class that owns no prototype."""
+    onehot = F.one_hot(classes, n_classes).to(h.dtype)          # [m,10]
+    counts = onehot.sum(0)                                      # [10]
+    mean_sq = (h.pow(2) @ onehot) / counts.clamp(min=1)         # [B,10]
+    d = mean_sq.sqrt()
+    return torch.where(counts > 0, d, torch.full_like(d, float("inf")))
+
+
+def d_and_r(h: torch.Tensor, classes: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """D(x, y) and R(x, y) per image, [B] each (paper 000, eq. 2 and the line after it)."""
+    own = classes.view(1, -1) == y.view(-1, 1)                  # [B,m]
+    sq = h.pow(2)
+    d = ((sq * own).sum(1) / own.sum(1).clamp(min=1)).sqrt()
+    r = ((sq * ~own).sum(1) / (~own).sum(1).clamp(min=1)).sqrt()
+    return d, r
+
+
+def prototype_pgd(model, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int, lam: float = 1.0,
+                  xi: float = 0.3) -> torch.Tensor:
+    """``steps`` sign-gradient steps of paper 000 eq. 3 (maximise D(x*, y) − λR(x*, y) − ξ CE(f(x*), y)),
+    projected into B∞(x, eps) ∩ [0,1]; gradients w.r.t. the input only. Returns x*, detached."""
+    classes = model.prototype_classes()
+
+    def loss(z: torch.Tensor) -> torch.Tensor:  # the negative gain: PGD minimises
+        h = model.prototype_distances(z)
+        d, r = d_and_r(h, classes, y)
+        return -(d - lam * r - xi * F.cross_entropy(model.classifier(h), y, reduction="none")).sum()
+
+    return pgd_linf(x, loss, eps=eps, steps=steps)
+
+
+def prototype_adversarial_term(model, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int) -> torch.Tensor:
+    """On the prototype attack x* of each image: CE(f(x*), y) + CE(−D(x*, ·), y), the second a softmax over
+    the class distances D(x*, c) (eq. 2) that is minimised when the digit's own class's prototypes are nearest."""
+    x_adv = prototype_pgd(model, x, y, eps=eps, steps=steps)
+    h = model.prototype_distances(x_adv)
+    dc = class_distances(h, model.prototype_classes())                  # [B,10], +inf for a class without prototype
+    dc = torch.where(torch.isinf(dc), torch.full_like(dc, 1e4), dc)
+    return F.cross_entropy(model.classifier(h), y) + F.cross_entropy(-dc, y)
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,7 @@ def train_model(
 
 def _initialise(model: nn.Module, init_from: str | Path, name: str) -> dict[str, Any]:
     """Load the weights of ``init_from`` into ``model`` (same architecture); returns what the card records."""
-    from ..api import load_model_with_card
+    from .hub import load_model_with_card
     from ..errors import CheckpointError
 
     start, card = load_model_with_card(init_from, model_device(model))

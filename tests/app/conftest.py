@@ -5,7 +5,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import app_test
 
 from browser_helpers import CHROMIUM_ARGS, find_chromium
-from sem_core.service import get_service, reset_service
+from sem_core.serve.service import get_service, reset_service
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Every page with a long run shows a time estimate (sem_core.estimates) before its Run button."""
+"""Every page with a long run shows a time estimate (sem_core.serve.estimates) before its Run button."""
 import pytest
 from app_helpers import open_page
 

@@ -23,7 +23,7 @@ def test_cnn_estimates_box_plot_and_worst_case_pair():
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception
     assert at.multiselect(key="lip_expl_cnn").value == ["saliency", "gradxinput", "ig", "occlusion"]
-    estimate = at.caption[0].value      # calibrated on this machine (sem_core.estimates), the cost table meanwhile
+    estimate = at.caption[0].value      # calibrated on this machine (sem_core.serve.estimates), the cost table meanwhile
     assert estimate.startswith(("Estimated time: about ", "Time estimate: calibrating")), estimate
     at.number_input(key="lip_n").set_value(2)
     at.number_input(key="lip_budget").set_value(4)

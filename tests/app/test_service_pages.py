@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from app_helpers import open_page
-from sem_core.views import precompute
+from sem_core.serve.views import precompute
 
 RUN = {"concept_attack.py": "Run concept attack", "prototype_attack.py": "Run prototype attack",
        "saliency_attack.py": "Run saliency attack", "lipschitz_stability.py": "Run Lipschitz estimates",
@@ -55,7 +55,7 @@ def test_the_end_of_one_session_state_never_cancels_anothers_jobs():
     """Every AppTest has Streamlit's session id "test session id"; to the service they are separate sessions, so
     when the garbage collector finalises a dropped one, only its own jobs are cancelled."""
     from app_pages.common import service
-    from sem_core.service import JobSpec
+    from sem_core.serve.service import JobSpec
 
     a, b = open_page("home.py"), open_page("home.py")
     sa, sb = (at.session_state["_sem_session_token"].sid for at in (a, b))

@@ -155,7 +155,7 @@ def test_ray_and_in_process_resume_each_other(tmp_path, first, second):
 
 
 def test_cli_refuses_a_bad_executor_setup_before_any_work(tmp_path, capsys):
-    from sem_core.__main__ import main
+    from sem_core.cli.main import main
 
     out = tmp_path / "run"
     assert main(["experiment", "faithfulness", "--n", "10", "--out", str(out), "--address", "10.0.0.1:6379"]) == 2
@@ -168,7 +168,7 @@ def test_cli_refuses_a_bad_executor_setup_before_any_work(tmp_path, capsys):
 def test_a_ray_task_rebuilds_the_context_from_weights_and_cards(test_split):
     """What travels to a Ray worker: parameters, cards, weights as tensors, the split; the rebuilt models
     compute exactly what the driver's do."""
-    from sem_core.api import load_model_with_card
+    from sem_core.models.hub import load_model_with_card
     from sem_core.experiments.executors import portable_context, rebuild_context
     from sem_core.experiments.runner import Context
 

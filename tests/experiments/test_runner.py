@@ -128,7 +128,7 @@ def test_manifest_command_reproduces_the_parameters(finished, name):
     """The command in the manifest (and the report) names every non-default parameter of the run."""
     import shlex
 
-    from sem_core.__main__ import build_parser
+    from sem_core.cli.main import build_parser
 
     m = finished[1][name]
     argv = shlex.split(m["command"])

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sem_core
-from sem_core.__main__ import main
+from sem_core.cli.main import main
 from sem_core.errors import CheckpointError
 from sem_core.models import create_model
 from sem_core.models.checkpoint import load_checkpoint, read_card, save_checkpoint
@@ -151,7 +151,7 @@ def test_missing_card_path_says_no_card_there(capsys):
 
 
 def test_missing_shipped_model_says_how_to_train_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(sem_core.api, "SHIPPED_DIR", tmp_path)
+    monkeypatch.setattr(sem_core.models.hub, "SHIPPED_DIR", tmp_path)
     with pytest.raises(CheckpointError, match=f"train --model senn --data subset --seed 0 --out {tmp_path}"):
         sem_core.load_model("senn")
 

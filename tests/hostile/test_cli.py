@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from sem_core import __main__ as cli
+from sem_core.cli import main as cli
 
 CASES = [
     # (id, argv, exit code, substring of the message)
@@ -99,15 +99,15 @@ def tmp(tmp_path):
 @pytest.fixture
 def tripwire(monkeypatch):
     """Any data or model loading (or training, or an experiment) fails the test: the case got too far."""
-    import sem_core.api
-    import sem_core.cli_attacks
+    import sem_core.models.hub
+    import sem_core.cli.attacks
     import sem_core.experiments
     import sem_core.models.train
 
     def boom(*a, **k):
         raise AssertionError("validation let this case through to the real work")
 
-    for module, name in [(sem_core.cli_attacks, "_data_for"), (sem_core.api, "load_model_with_card"),
+    for module, name in [(sem_core.cli.attacks, "_data_for"), (sem_core.models.hub, "load_model_with_card"),
                          (sem_core.models.train, "train_model"), (sem_core.experiments, "run_experiment"),
                          (sem_core.experiments, "write_report")]:
         monkeypatch.setattr(module, name, boom)

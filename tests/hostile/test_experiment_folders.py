@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 from tests.app.app_helpers import open_page
 
-from sem_core.__main__ import main
+from sem_core.cli.main import main
 from sem_core.errors import SemError
 from sem_core.experiments import integrity, run_experiment, write_report
 from sem_core.experiments import runner as runner_mod

@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sem_core.errors import SemError
-from sem_core.influence import InfluenceFunction, batched_cg, influence_for, last_linear
+from sem_core.explain.influence import InfluenceFunction, batched_cg, influence_for, last_linear
 
 
 def _oracle(model, x_train, y_train, x_test, damping):

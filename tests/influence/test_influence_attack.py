@@ -7,7 +7,7 @@ import torch
 
 from sem_core.attacks import ATTACKS, create_attack, list_attacks
 from sem_core.errors import AttackError
-from sem_core.influence import influence_for
+from sem_core.explain.influence import influence_for
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from sem_core.__main__ import main
+from sem_core.cli.main import main
 
 
 @pytest.mark.parametrize("argv,flag", [

@@ -137,7 +137,7 @@ def test_masked_spearman_ignores_the_background():
 
 
 def test_cli_names_the_protocol(capsys):
-    from sem_core.__main__ import main
+    from sem_core.cli.main import main
 
     assert main(["lipschitz", "--model", "cnn", "--explainer", "saliency", "--protocol", "strict", "--n", "1",
                  "--budget", "3", "--json"]) == 0

@@ -69,7 +69,7 @@ def test_the_lipschitz_term_is_zero_in_a_zero_ball(senn, test_split):
 
 def test_the_prototype_attack_inside_training_stays_in_the_ball_and_raises_its_objective(test_split):
     from sem_core.attacks.protodl_prototype import d_and_r
-    from sem_core.models.defenses import prototype_pgd
+    from sem_core.models.protodl import prototype_pgd
 
     torch.manual_seed(0)
     model = create_model("protodl", class_init=True)

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from sem_core.__main__ import main
+from sem_core.cli.main import main
 from sem_core.errors import SemError
 from sem_core.models import create_model
 from sem_core.models.train import TrainConfig, train_model

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import sem_core
-from sem_core.cache import ResultCache, default_cache_dir, from_bytes, nbytes, result_key, to_bytes
+from sem_core.serve.cache import ResultCache, default_cache_dir, from_bytes, nbytes, result_key, to_bytes
 
 SHA = "a" * 64
 CFG = {"eps": 0.3, "steps": 100, "lam": 1.0}

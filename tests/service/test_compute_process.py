@@ -1,4 +1,4 @@
-"""The attack service with its compute process (``sem_core.worker``): the same results as computing in the
+"""The attack service with its compute process (``sem_core.serve.worker``): the same results as computing in the
 service's thread, joining, cancel, errors, a killed process, shutdown, and when the process is used."""
 import os
 import signal
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import sem_core
-from sem_core.cache import ResultCache
-from sem_core.service import AttackService, JobCancelled, JobSpec
+from sem_core.serve.cache import ResultCache
+from sem_core.serve.service import AttackService, JobCancelled, JobSpec
 
 
 @pytest.fixture

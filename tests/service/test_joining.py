@@ -7,8 +7,8 @@ import torch
 
 import sem_core
 from sem_core.attacks.senn_concept import SennConceptAttack
-from sem_core.cache import ResultCache
-from sem_core.service import AttackService, JobCancelled, JobSpec
+from sem_core.serve.cache import ResultCache
+from sem_core.serve.service import AttackService, JobCancelled, JobSpec
 
 CFG = {"eps": 0.3, "steps": 4, "lam": 1.0}
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from sem_core.attacks import compare_models, create_attack
-from sem_core.cache import ResultCache
+from sem_core.serve.cache import ResultCache
 from sem_core.errors import SemError
 from sem_core.lipschitz import lipschitz_by_explainer
-from sem_core.service import AttackService, ServiceError
-from sem_core.views import comparison_jobs, influence_jobs, lipschitz_job
+from sem_core.serve.service import AttackService, ServiceError
+from sem_core.serve.views import comparison_jobs, influence_jobs, lipschitz_job
 
 
 def assert_same(a, b, path="result"):

@@ -1,7 +1,7 @@
 """python -m sem_core precompute: the default views go into the result cache; bad view names exit 2."""
 import json
 
-from sem_core.__main__ import main
+from sem_core.cli.main import main
 
 
 def test_precompute_fills_the_cache_once(monkeypatch, tmp_path, capsys):

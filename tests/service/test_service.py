@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import sem_core
-from sem_core.cache import ResultCache
-from sem_core.service import AttackService, JobCancelled, JobSpec, QueueFullError, ServiceError, _run_attack
+from sem_core.serve.cache import ResultCache
+from sem_core.serve.service import AttackService, JobCancelled, JobSpec, QueueFullError, ServiceError, _run_attack
 
 CFG = {"eps": 0.3, "steps": 3, "lam": 1.0}
 
@@ -238,7 +238,7 @@ def test_a_sessions_end_cancels_its_waiting_jobs_only(make_service, test_split):
 
 
 def test_time_estimate_comes_from_the_measured_batches(make_service, test_split):
-    from sem_core.estimates import Estimator
+    from sem_core.serve.estimates import Estimator
 
     x, y, _ = test_split
     spec = JobSpec("senn", "attack", "senn_concept", x[:4], CFG, y=y[:4], target=x[10:14])
@@ -273,7 +273,7 @@ def test_settle_heap_freezes_the_long_lived_objects_once(monkeypatch):
     """The app settles the heap after its first run: what is alive then leaves the collector's walks."""
     import gc
 
-    from sem_core import service as svc
+    from sem_core.serve import service as svc
 
     monkeypatch.setattr(svc, "_settled", False)
     gc.unfreeze()

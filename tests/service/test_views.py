@@ -1,7 +1,7 @@
 """Which digits a batch attacks, and the default views the pages and `precompute` share."""
 import torch
 
-from sem_core.views import BATCH_DEFAULTS, LIPSCHITZ_DEFAULTS, batch_indices, default_jobs
+from sem_core.serve.views import BATCH_DEFAULTS, LIPSCHITZ_DEFAULTS, batch_indices, default_jobs
 
 
 def test_batch_indices(test_split):
@@ -17,7 +17,7 @@ def test_batch_indices(test_split):
 
 
 def test_default_views_cover_every_attack_page(shipped):
-    from sem_core.service import AttackService
+    from sem_core.serve.service import AttackService
 
     svc = AttackService(device="cpu", loader=lambda name: shipped[name])
     try:

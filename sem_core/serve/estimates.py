@@ -200,7 +200,7 @@ class Estimator:
                  load: Callable[[], float] = load_factor, probe_cpu_s: float = PROBE_CPU_S):
         self.device, self._model_fn, self._plan, self._load, self.probe_cpu_s = device, model_fn, probe, load, probe_cpu_s
         if table is None:
-            from .lipschitz.cost import load_costs
+            from ..lipschitz.cost import load_costs
 
             table = load_costs()["seconds_per_call"]
         self.table = table
@@ -252,7 +252,7 @@ class Estimator:
     def _model(self, name: str):
         if self._model_fn is not None:
             return self._model_fn(name)
-        from .api import load_model_with_card
+        from ..models.hub import load_model_with_card
 
         if not hasattr(self, "_probe_models"):
             self._probe_models: dict[str, Any] = {}
@@ -289,7 +289,7 @@ class Estimator:
         import json
         from pathlib import Path
 
-        from .experiments.report import compute_seconds
+        from ..experiments.report import compute_seconds
 
         for folder in folders:
             try:
@@ -402,8 +402,8 @@ def default_probe(model: Callable[[str], Any], device: Any = None) -> list[tuple
     budget 2) and (2 digits, budget 4), cheapest first (the CPU budget may stop it before the last)."""
     import torch
 
-    from .attacks import create_attack
-    from .lipschitz import explanation_function, local_lipschitz
+    from ..attacks import create_attack
+    from ..lipschitz import explanation_function, local_lipschitz
 
     g = torch.Generator().manual_seed(0)
     x = torch.rand(max(p[-1] for p in PROBE_ATTACKS), 1, 28, 28, generator=g) * 0.8
@@ -448,7 +448,7 @@ def get_estimator(device: Any = None) -> Estimator:
     global _ESTIMATOR
     with _ESTIMATOR_LOCK:
         if _ESTIMATOR is None:
-            from .device import resolve_device
+            from ..device import resolve_device
 
             _ESTIMATOR = Estimator(device=resolve_device(device))
         return _ESTIMATOR

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import torch
 
-from .errors import SemError
+from ..errors import SemError
 
 PARSERS: list[Callable] = []
 HANDLERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
@@ -108,7 +108,7 @@ def check_file_name(name: str | None, flag: str) -> None:
         raise UsageError(f"{flag} must be a plain file name (letters, digits, _ . -), got '{name[:40]}'")
 
 
-def _progress(desc: str):
+def progress_bar(desc: str):
     from tqdm import tqdm
 
     bar = tqdm(desc=desc, file=sys.stderr, disable=None)
@@ -123,7 +123,7 @@ def _progress(desc: str):
 
 def save_npz(path: str | Path, **arrays: torch.Tensor) -> None:
     """Write tensors as a plain NumPy .npz (readable by any tool; no pickles)."""
-    from .digit_io import npz_bytes
+    from ..digit_io import npz_bytes
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +131,7 @@ def save_npz(path: str | Path, **arrays: torch.Tensor) -> None:
 
 
 def _register_attack(sub, common) -> None:
-    from .api import list_shipped
+    from ..models.hub import list_shipped
 
     p = sub.add_parser("attack", help="run an explanation attack on test digits")
     kinds = p.add_subparsers(dest="attack_kind", metavar="KIND", required=True, help="senn, protodl, saliency or influence")
@@ -168,8 +168,8 @@ PARSERS.append(_register_attack)
 
 
 def _data_for(model_name: str, device):
-    from .api import load_model_with_card
-    from .data import load_split
+    from ..models.hub import load_model_with_card
+    from ..data import load_split
 
     model, card = load_model_with_card(model_name, device)
     x, y, src = load_split("test", card["data"]["source"])
@@ -181,19 +181,19 @@ def run_attack(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _senn(args: argparse.Namespace) -> dict[str, Any]:
-    from .experiments import senn_distances
+    from ..experiments import senn_distances
 
     if args.n * args.targets > MAX_SENN_PAIRS:
         raise UsageError(f"--n × --targets must be at most {MAX_SENN_PAIRS:,} pairs, got {args.n * args.targets:,}; "
                          "for larger runs use the chunked, resumable `experiment senn-distances`")
     check_save(args.save)
     model, card, x, y, src = _data_for(args.model, args.device)
-    bar, on_step = _progress("attack senn (pairs)")
+    bar, on_step = progress_bar("attack senn (pairs)")
     res = senn_distances(model, x, y, n=args.n, targets=args.targets, eps=args.eps, steps=args.steps,
                          lam=args.lam, seed=args.seed, on_step=on_step)
     bar.close()
     if args.save:
-        from .models.train import predict
+        from ..models.train import predict
 
         best_t = res.target_idx[torch.arange(len(res.idx)), res.best_target]
         pred_after, pred_before = predict(model, res.x_adv_best), predict(model, x[res.idx])
@@ -203,11 +203,11 @@ def _senn(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _protodl(args: argparse.Namespace) -> dict[str, Any]:
-    from .experiments import protodl_distances
+    from ..experiments import protodl_distances
 
     check_save(args.save)
     model, card, x, y, src = _data_for(args.model, args.device)
-    bar, on_step = _progress("attack protodl (steps)")
+    bar, on_step = progress_bar("attack protodl (steps)")
     res = protodl_distances(model, x, y, n=args.n, eps=args.eps, steps=args.steps, lam=args.lam, xi=args.xi,
                             alpha=args.alpha, seed=args.seed, on_step=on_step)
     bar.close()
@@ -222,8 +222,8 @@ HANDLERS.update({"senn": _senn, "protodl": _protodl})
 
 
 def _register_saliency(kinds, common) -> None:
-    from .attacks import SALIENCY_METHODS, list_attacks
-    from .api import list_shipped
+    from ..attacks import SALIENCY_METHODS, list_attacks
+    from ..models.hub import list_shipped
 
     s = kinds.add_parser("saliency", help="attack a saliency map (paper 003, Algorithm 1)")
     s.add_argument("--model", default="cnn", choices=list_shipped())
@@ -245,8 +245,8 @@ SALIENCY_PARSERS.append(_register_saliency)
 
 def region_mask(spec: str) -> torch.Tensor:
     """'r0,c0,r1,c1' -> a [1,1,28,28] mask of that box."""
-    from .attacks import region_mask as box
-    from .errors import AttackError
+    from ..attacks import region_mask as box
+    from ..errors import AttackError
 
     try:
         r0, c0, r1, c1 = (int(v) for v in spec.split(","))
@@ -259,8 +259,8 @@ def region_mask(spec: str) -> torch.Tensor:
 def _saliency(args: argparse.Namespace) -> dict[str, Any]:
     import time
 
-    from .attacks import create_attack
-    from .experiments.sampling import pick_digits
+    from ..attacks import create_attack
+    from ..experiments.sampling import pick_digits
 
     box = region_mask(args.region)  # checked even when unused: a typo should not pass silently
     check_save(args.save)
@@ -269,7 +269,7 @@ def _saliency(args: argparse.Namespace) -> dict[str, Any]:
     attack = create_attack(f"saliency_{args.kind}", model, method=args.method, eps=args.eps, steps=args.steps,
                            k=args.k, beta=args.beta)
     target = box.expand(len(idx), 1, 28, 28) if attack.targeted else None
-    bar, on_step = _progress(f"attack saliency {args.kind} ({args.method})")
+    bar, on_step = progress_bar(f"attack saliency {args.kind} ({args.method})")
     start = time.perf_counter()
     res = attack(x[idx], y[idx], target=target, seed=args.seed, on_step=on_step)
     seconds = time.perf_counter() - start
@@ -289,7 +289,7 @@ HANDLERS["saliency"] = _saliency
 
 
 def _register_influence(kinds, common) -> None:
-    from .api import list_shipped
+    from ..models.hub import list_shipped
 
     s = kinds.add_parser("influence", help="gradient-sign attack on influence functions (paper 003, Sec. 3)")
     s.add_argument("--model", default="cnn", choices=list_shipped("cnn"), help="a shipped CNN (cnn, cnn-smooth)")
@@ -313,15 +313,15 @@ SALIENCY_PARSERS.append(_register_influence)
 def _influence(args: argparse.Namespace) -> dict[str, Any]:
     import time
 
-    from .attacks import create_attack
-    from .experiments.sampling import pick_digits
+    from ..attacks import create_attack
+    from ..experiments.sampling import pick_digits
 
     check_save(args.save)
     model, card, x, y, src = _data_for(args.model, args.device)
     idx = pick_digits(y, args.n, args.seed)
     attack = create_attack(f"influence_{args.kind}", model, eps=args.eps, steps=args.steps, k=args.k, top=args.top,
                            damping=args.damping, data=card["data"]["source"])
-    bar, on_step = _progress(f"attack influence {args.kind}")
+    bar, on_step = progress_bar(f"attack influence {args.kind}")
     start = time.perf_counter()
     res = attack(x[idx], y[idx], seed=args.seed, on_step=on_step)
     seconds = time.perf_counter() - start
@@ -345,8 +345,8 @@ HANDLERS["influence"] = _influence
 
 
 def _register_lipschitz(sub, common) -> None:
-    from .lipschitz import list_protocols, list_searches
-    from .api import list_shipped
+    from ..lipschitz import list_protocols, list_searches
+    from ..models.hub import list_shipped
 
     p = sub.add_parser("lipschitz", help="local Lipschitz estimates of an explainer (papers 001 eq. 5, 002 eqs. 1-2)")
     p.add_argument("--model", default="cnn", choices=list_shipped())
@@ -373,10 +373,10 @@ PARSERS.append(_register_lipschitz)
 def run_lipschitz(args: argparse.Namespace) -> dict[str, Any]:
     import time
 
-    from .device import model_device
-    from .errors import UnknownNameError
-    from .experiments.sampling import pick_digits
-    from .lipschitz import create_search, explanation_function, list_lipschitz_explainers
+    from ..device import model_device
+    from ..errors import UnknownNameError
+    from ..experiments.sampling import pick_digits
+    from ..lipschitz import create_search, explanation_function, list_lipschitz_explainers
 
     if args.search != "discrete" and args.eps > 1:
         raise UsageError(f"argument --eps: must be an L-inf radius in (0, 1] for --search {args.search}, got {args.eps:g} "
@@ -396,7 +396,7 @@ def run_lipschitz(args: argparse.Namespace) -> dict[str, Any]:
     else:
         search = create_search(args.search, explanation, eps=args.eps, budget=args.budget or 40, restarts=args.restarts,
                                seed=args.seed)
-    bar, on_step = _progress(f"lipschitz {args.model}/{args.explainer}")
+    bar, on_step = progress_bar(f"lipschitz {args.model}/{args.explainer}")
     start = time.perf_counter()
     res = search(x[idx].to(dev), on_step=on_step)
     seconds = time.perf_counter() - start
@@ -413,12 +413,12 @@ def _lipschitz_protocol(args: argparse.Namespace, model, x, y, src: str) -> dict
     """``lipschitz --protocol NAME``: ``protocol_lipschitz`` on the digits; the JSON names the protocol."""
     import time
 
-    from .lipschitz.protocols import get_protocol, pixel_std, protocol_lipschitz
+    from ..lipschitz.protocols import get_protocol, pixel_std, protocol_lipschitz
 
     if args.search == "discrete":
         raise UsageError("--protocol runs a continuous search (gp_minimize, bayesopt, random); not --search discrete")
     protocol = get_protocol(args.protocol)
-    bar, on_step = _progress(f"lipschitz {args.model}/{args.explainer} ({protocol.name})")
+    bar, on_step = progress_bar(f"lipschitz {args.model}/{args.explainer} ({protocol.name})")
     start = time.perf_counter()
     res = protocol_lipschitz(model, args.explainer, x, protocol, std=pixel_std(src), seed=args.seed, calls=args.budget,
                              search=None if args.search == "auto" else args.search, on_step=on_step)

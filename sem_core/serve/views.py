@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import torch
 
-from .errors import SemError
+from ..errors import SemError
 from .service import PROTOCOL_SEARCH, AttackService, JobSpec
 
 log = logging.getLogger(__name__)
@@ -138,9 +138,9 @@ def default_jobs(service: AttackService) -> list[tuple[str, JobSpec]]:
     """(view name, job) for every page's default view; a view of several jobs (one per explainer or model) has
     several entries. The influence page's view is left out: checking it builds the model's training gradients
     (seconds of CPU and tens of MB at every server start), which only that page needs."""
-    from .experiments.sampling import pick_digits
+    from ..experiments.sampling import pick_digits
 
-    from .data import load_split
+    from ..data import load_split
 
     def split(model: str):
         return load_split("test", service.model(model)[1]["data"]["source"])

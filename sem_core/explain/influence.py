@@ -41,8 +41,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .device import model_device
-from .errors import SemError
+from ..device import model_device
+from ..errors import SemError
 
 DAMPING = 0.01      # λ: the authors' default (influence.py, compute_exact_influence) and Koh & Liang's
 CG_TOL = 1e-6       # relative residual ‖(H+λI)s − g‖ / ‖g‖ at which a column of the CG solve stops
@@ -279,7 +279,7 @@ def influence_cached(model: nn.Module, source: str = "subset", *, damping: float
 def influence_for(model: nn.Module, source: str = "subset", *, damping: float = DAMPING) -> InfluenceFunction:
     """The model's ``InfluenceFunction`` on the training split of ``source``, built once and kept in memory (per
     model object, data source and damping; rebuilt when the model's weights change in place)."""
-    from .data import load_split
+    from ..data import load_split
 
     key = _cache_key(model, source, damping)
     hit = _CACHE.get(model)

@@ -46,10 +46,10 @@ from typing import Any, Callable
 
 import torch
 
-from .batching import batch_cat, batch_rows
+from ..batching import batch_cat, batch_rows
 from .cache import ResultCache, default_cache_dir, result_key, tensor_digest
-from .device import resolve_device
-from .errors import SemError
+from ..device import resolve_device
+from ..errors import SemError
 from .worker import WorkerDied, WorkerProcess
 
 log = logging.getLogger(__name__)
@@ -98,20 +98,20 @@ Runner = Callable[..., Any]   # (model, name, config, x, y, target, seed, on_ste
 
 
 def _run_attack(model, name, config, x, y, target, seed, on_step):
-    from .attacks import create_attack
+    from ..attacks import create_attack
 
     return create_attack(name, model, **config)(x, y, target=target, seed=seed, on_step=on_step)
 
 
 def _run_explain(model, name, config, x, y, target, seed, on_step):
-    from .explain import create_explainer
+    from ..explain import create_explainer
 
     maps = create_explainer(name, model, **config)(x, y)
     return maps.detach().cpu()
 
 
 def _run_lipschitz(model, name, config, x, y, target, seed, on_step):
-    from .lipschitz import explanation_function, lipschitz_of, local_lipschitz
+    from ..lipschitz import explanation_function, lipschitz_of, local_lipschitz
 
     cfg = dict(config)
     if name == PROTOCOL_SEARCH:  # a published protocol's neighbourhood, search and settings
@@ -137,7 +137,7 @@ def _validate(model, spec: JobSpec) -> tuple[bool, bool]:
 def _build(model, spec: JobSpec) -> tuple[bool, bool]:
     cfg = spec.config
     if spec.kind == "attack":
-        from .attacks import create_attack
+        from ..attacks import create_attack
 
         att = create_attack(spec.name, model, **cfg)
         if att.targeted and spec.target is None:
@@ -146,11 +146,11 @@ def _build(model, spec: JobSpec) -> tuple[bool, bool]:
             raise ServiceError(f"attack '{spec.name}' is untargeted: the job takes no target")
         return att.draws_nothing, att.joinable
     if spec.kind == "explain":
-        from .explain import create_explainer
+        from ..explain import create_explainer
 
         create_explainer(spec.name, model, **cfg)
         return spec.name in DETERMINISTIC_EXPLAINERS, False
-    from .lipschitz import create_search, explanation_function, get_protocol, protocol_explanation
+    from ..lipschitz import create_search, explanation_function, get_protocol, protocol_explanation
 
     if "explainer" not in cfg:
         raise ServiceError("a Lipschitz job needs config['explainer'] (an explainer name or 'self')")
@@ -282,9 +282,9 @@ class AttackService:
         max_queued / max_per_session: bounds on waiting jobs (all sessions / one session).
         loader: ``name -> (model, card)`` (default: ``load_model_with_card`` on ``device``).
         runners: kind -> runner (tests inject fakes; default ``RUNNERS``).
-        estimator: the ``sem_core.estimates.Estimator`` every batch's time is recorded in (``estimate`` asks it);
+        estimator: the ``sem_core.serve.estimates.Estimator`` every batch's time is recorded in (``estimate`` asks it);
             None: nothing is recorded and ``estimate`` returns None (``get_service`` passes the process's one).
-        process: run the computations in a compute process of their own (``sem_core.worker``: they then never wait
+        process: run the computations in a compute process of their own (``sem_core.serve.worker``: they then never wait
             for the GIL that page scripts hold; ≈ 390 MB more memory); None (default): when ``SEM_SERVICE_PROCESS=1``,
             on POSIX, and no ``loader`` or ``runners`` is given (those run here, in the worker thread).
     """
@@ -333,7 +333,7 @@ class AttackService:
                 if self._loader is not None:
                     self._models[name] = self._loader(name)
                 else:
-                    from .api import load_model_with_card
+                    from ..models.hub import load_model_with_card
 
                     self._models[name] = load_model_with_card(name, self.device)
             return self._models[name]
@@ -412,14 +412,14 @@ class AttackService:
     def influence_ready(self, model: str, data: str) -> bool:
         """Whether this service's copy of ``model`` holds its influence functions over ``data``'s training split
         (the first influence attack on it builds them, once; a page's time estimate includes that setup until then)."""
-        from .influence import DAMPING
+        from ..explain.influence import DAMPING
 
         return self._influence_cached(model, data, DAMPING)
 
     def _influence_cached(self, model: str, data: str, damping: float) -> bool:
         if self._compute is not None:
             return self._compute.influence_cached(model, data, damping)
-        from .influence import influence_cached
+        from ..explain.influence import influence_cached
 
         return influence_cached(self.model(model)[0], data, damping=damping)
 
@@ -644,7 +644,7 @@ class AttackService:
         Jobs join only while nothing incompatible waits (no one is overtaken) and up to the batch limit.
         ``batch`` grows by the images that join, so the worker's bookkeeping covers them. Any failure sends the
         unfinished cohorts through the plain ``_run`` (OOM halving, the error to the job at fault only)."""
-        from .attacks import create_attack
+        from ..attacks import create_attack
 
         if self._compute is not None:
             self._run_joined_remote(batch)
@@ -758,7 +758,7 @@ class AttackService:
 
         setup = False
         if spec.kind == "attack" and spec.name.startswith("influence"):
-            from .influence import influence_setup
+            from ..explain.influence import influence_setup
 
             setup = not self._influence_cached(spec.model, *influence_setup(spec.config))
         return job_of_spec(spec, n, setup)

@@ -101,11 +101,11 @@ def result_key(model_sha256: str, x: torch.Tensor, *, kind: str, name: str, conf
 # ---------------------------------------------------------------- serialisation (never pickle)
 def _allowed_types() -> dict[str, type]:
     """The dataclasses a disk entry may rebuild: results and explanations, nothing else."""
-    from .attacks.base import AttackResult, Snapshot
-    from .influence import InfluenceExplanation
-    from .lipschitz.result import LipschitzResult
-    from .models.protodl import ProtoExplanation
-    from .models.senn import SennExplanation
+    from ..attacks.base import AttackResult, Snapshot
+    from ..explain.influence import InfluenceExplanation
+    from ..lipschitz.result import LipschitzResult
+    from ..models.protodl import ProtoExplanation
+    from ..models.senn import SennExplanation
 
     return {c.__name__: c for c in (AttackResult, Snapshot, LipschitzResult, ProtoExplanation, SennExplanation,
                                     InfluenceExplanation)}

@@ -40,7 +40,7 @@ from typing import Any, Callable
 
 import torch
 
-from .errors import SemError
+from ..errors import SemError
 
 START_TIMEOUT_S = 120.0   # the child imports torch and sem_core (a few seconds; minutes on a cold disk)
 PROGRESS_EVERY_S = 0.1    # the child's progress messages per cid, at most this often (and the last step)
@@ -91,8 +91,8 @@ def _portable(exc: BaseException) -> BaseException:
 # ------------------------------------------------------------------------------------ the child
 def _child_main(conn, device: str) -> None:
     """The compute process: take work, step joined cohorts and run calls, until the socket closes or ``stop``."""
-    from .api import load_model_with_card
-    from .attacks import create_attack
+    from ..models.hub import load_model_with_card
+    from ..attacks import create_attack
     from .service import RUNNERS, TRIM_AFTER_S, _release_memory
 
     dev = torch.device(device)
@@ -274,7 +274,7 @@ class WorkerProcess:
             # nothing of the caller's main script (multiprocessing's spawn would), talking over a socket pair
             mine, theirs = socket.socketpair()
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-            proc = subprocess.Popen([sys.executable, "-m", "sem_core.worker", str(theirs.fileno()), self.device],
+            proc = subprocess.Popen([sys.executable, "-m", "sem_core.serve.worker", str(theirs.fileno()), self.device],
                                     pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
             theirs.close()
             self._proc, self._conn = proc, Connection(mine.detach())
@@ -356,7 +356,7 @@ class WorkerProcess:
                 continue                     # a late message of work given up before
             if msg[0] == "done":
                 if kind == "attack" and name.startswith("influence"):
-                    from .influence import influence_setup
+                    from ..explain.influence import influence_setup
 
                     self.influence_built.add((model, *influence_setup(config)))
                 if stop is not None:
@@ -384,5 +384,5 @@ class WorkerProcess:
             self._discard()
 
 
-if __name__ == "__main__":   # python -m sem_core.worker FD DEVICE (started by WorkerProcess)
+if __name__ == "__main__":   # python -m sem_core.serve.worker FD DEVICE (started by WorkerProcess)
     _child_main(Connection(int(sys.argv[1])), sys.argv[2])

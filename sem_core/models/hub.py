@@ -7,10 +7,10 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from .device import resolve_device
-from .errors import CheckpointError, UnknownNameError
-from .models.checkpoint import SHIPPED_DIR, load_checkpoint, read_card, require_usable
-from .models.registry import list_models
+from ..device import resolve_device
+from ..errors import CheckpointError, UnknownNameError
+from .checkpoint import SHIPPED_DIR, load_checkpoint, read_card, require_usable
+from .registry import list_models
 
 
 def list_shipped(family: str | None = None) -> list[str]:

@@ -1,0 +1,298 @@
+"""``python -m sem_core COMMAND``: train, eval (and the attack commands).
+
+Every command takes ``--device`` and ``--seed``; ``--json`` prints exactly one JSON object on
+stdout (notices and progress go to stderr).
+
+Exit codes: 0 done; 2 a bad argument or input (one ``error: ...`` line on stderr, and
+``{"error": ...}`` on stdout with ``--json``), checked before any data or model is loaded where it
+can be; 1 the run failed on an OS error (disk full...); 130 interrupted (Ctrl-C).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import math
+import sys
+from typing import Any, Callable
+
+from .attacks import MAX_N, SEED_MAX, UsageError, check_file_name, check_out_dir, float_range, int_range, unit_eps, weight
+from ..errors import SemError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
+
+
+def command(name: str):
+    def deco(fn):
+        COMMANDS[name] = fn
+        return fn
+    return deco
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors go through ``main``'s one-line (and --json) error path."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available; SEM_DEVICE overrides)")
+    p.add_argument("--seed", type=int_range(0, SEED_MAX), default=0, help=f"0..{SEED_MAX}")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ..experiments.runner import list_experiments
+    from ..models.registry import list_models
+
+    parser = _Parser(prog="python -m sem_core", description="SEM Explorer engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model and save a safetensors checkpoint + JSON card")
+    p.add_argument("--model", required=True, help=f"one of: {', '.join(list_models())}")
+    p.add_argument("--epochs", type=int_range(1, 1000), default=None, help="1..1000 (default: the model's)")
+    p.add_argument("--data", default="auto", choices=["auto", "mnist", "subset"])
+    p.add_argument("--out", default="assets/models", help="folder for the checkpoint (created if needed)")
+    p.add_argument("--concepts", type=int_range(1, 1000), default=None, help="SENN: number of concepts k (1..1000)")
+    p.add_argument("--stability", type=weight, default=None, help="SENN: stability weight lambda (>= 0)")
+    p.add_argument("--r1", type=weight, default=None, help="PrototypeDL: weight (>= 0) of R1, per unit of CE (Li et al.: 0.05)")
+    p.add_argument("--r2", type=weight, default=None, help="PrototypeDL: weight (>= 0) of R2, per unit of CE (Li et al.: 0.05)")
+    p.add_argument("--name", default=None, help="file stem of the checkpoint (default: the model name)")
+    p.add_argument("--defense", default="none", choices=["none", "adversarial", "lipschitz"],
+                   help="robust training (paper 000 Sec. 6): SENN adversarial|lipschitz, PrototypeDL adversarial")
+    p.add_argument("--defense-weight", type=weight, default=1.0, help="weight (>= 0) of the defense term")
+    p.add_argument("--defense-eps", type=unit_eps, default=0.3, help="L-inf radius the defense covers, in (0, 1]")
+    p.add_argument("--defense-steps", type=int_range(1, 100), default=5, help="PGD steps of adversarial training")
+    p.add_argument("--act", default=None, choices=["relu", "softplus"],
+                   help="activation (softplus = β-smoothing, the cnn-smooth saliency defense)")
+    p.add_argument("--beta", type=float_range(0.0, 1e6, lo_open=True), default=None, help="softplus sharpness β > 0")
+    p.add_argument("--init", default=None, help="start from this shipped model or card (fine-tuning), e.g. protodl")
+    p.add_argument("--recipe", default=None, choices=["authors"],
+                   help="SENN as github:dmelis/SENN trains it (tanh θ, 12 concepts, full-Jacobian penalty; the shipped senn)")
+    _common(p)
+
+    p = sub.add_parser("eval", help="accuracy of a shipped model on its own source's test split")
+    p.add_argument("--model", required=True, help=f"one of: {', '.join(list_models())}, or a card .json path")
+    _common(p)
+
+    p = sub.add_parser("experiment", help="run (or resume) a dataset-level experiment into a folder")
+    p.add_argument("name", help=f"one of: {', '.join(list_experiments())}")
+    p.add_argument("--n", type=int_range(1, MAX_N), default=None, help="number of digits (default: the experiment's)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
+                   help="override a parameter, e.g. --param targets=20 --param 'eps_values=[0.05,0.1]'")
+    from ..experiments.executors import EXECUTORS, list_executors
+    p.add_argument("--executor", default="in-process", choices=list_executors(),
+                   help="; ".join(f"{n}: {EXECUTORS.get(n).summary}" for n in list_executors()))
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="with --executor ray: a running cluster's head (HOST:PORT, ray://HOST:PORT or auto); "
+                        "without it a local Ray is started on this machine")
+    p.add_argument("--protocol", default=None, help="the experiment's protocol parameter (lipschitz: authors|strict; "
+                   "saliency-fragility: authors|strict); the same as --param protocol='\"NAME\"'")
+    _common(p)
+
+    p = sub.add_parser("report", help="write docs/RESULTS.md from saved experiment folders")
+    p.add_argument("--results", required=True)
+    p.add_argument("--out", default="docs/RESULTS.md")
+    _common(p)
+
+    p = sub.add_parser("precompute", help="fill the result cache with the app's default views (first Run is instant)")
+    p.add_argument("--views", nargs="+", default=None, metavar="VIEW",
+                   help="only these views (concept, prototype, saliency, batch, lipschitz, defenses, stability; "
+                        "default: all)")
+    _common(p)
+
+    from . import attacks as cli_attacks  # the attack and lipschitz commands
+    for register in cli_attacks.PARSERS:
+        register(sub, _common)
+    return parser
+
+
+@command("train")
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from ..errors import UnknownNameError
+    from ..models.registry import list_models
+    from ..models.train import TrainConfig, train_model
+
+    if args.model not in list_models():
+        raise UnknownNameError(f"unknown model '{args.model}'; available: {', '.join(list_models())}")
+    check_file_name(args.name, "--name")
+    check_out_dir(args.out)
+    model_config: dict[str, Any] = {}
+    train_config = TrainConfig(defense=args.defense, defense_weight=args.defense_weight, defense_eps=args.defense_eps,
+                               defense_steps=args.defense_steps)
+    if args.recipe == "authors":
+        if args.model != "senn":
+            raise SemError(f"--recipe authors is a SENN recipe; got --model {args.model}")
+        from ..models.senn import AUTHORS_CONFIG, AUTHORS_TRAIN
+        model_config.update(AUTHORS_CONFIG)
+        train_config = dataclasses.replace(train_config, **AUTHORS_TRAIN)
+    if args.concepts is not None:
+        model_config["n_concepts"] = args.concepts
+    model_config.update({k: v for k, v in (("act", args.act), ("beta", args.beta)) if v is not None})
+    if args.stability is not None:
+        train_config = dataclasses.replace(train_config, stability=args.stability)
+    if (args.r1 is not None or args.r2 is not None) and args.model != "protodl":
+        raise UsageError(f"--r1/--r2 weigh PrototypeDL's R1/R2 terms; they do not apply to --model {args.model}")
+    train_config = dataclasses.replace(train_config, **{k: v for k, v in (("proto_r1", args.r1), ("proto_r2", args.r2))
+                                                        if v is not None})
+    bar = tqdm(desc=f"train {args.model}", unit="batch", file=sys.stderr, disable=None)
+
+    def on_step(step: int, total: int, metrics: dict[str, float]) -> None:
+        bar.total = total
+        bar.update(1)
+        bar.set_postfix(loss=f"{metrics['loss']:.3f}")
+
+    result = train_model(args.model, epochs=args.epochs, seed=args.seed, data=args.data, device=args.device,
+                         out=args.out, model_config=model_config, train_config=train_config, on_step=on_step,
+                         name_on_disk=args.name, init_from=args.init)
+    bar.close()
+    card = result.card
+    return {"model": args.model, "card": str(result.card_path), "accuracy": card["test_accuracy"],
+            "data_source": card["data"]["source"], "n_train": card["data"]["n_train"],
+            "n": card["data"]["n_test"], "train_seconds": card["train_seconds"], "seed": args.seed}
+
+
+@command("eval")
+def _eval(args: argparse.Namespace) -> dict[str, Any]:
+    from ..models.hub import load_model_with_card
+    from ..data import load_split
+    from ..device import model_device
+    from ..models.train import accuracy
+
+    model, card = load_model_with_card(args.model, args.device)
+    source = card["data"]["source"]
+    x, y, _ = load_split("test", source)  # the test split of the source it was trained on
+    acc = accuracy(model, x, y)
+    return {"model": card["model"], "accuracy": round(acc, 4), "n": len(y), "data_source": source,
+            "card_accuracy": card.get("test_accuracy"), "device": str(model_device(model))}
+
+
+@command("attack")
+def _attack(args: argparse.Namespace) -> dict[str, Any]:
+    from .attacks import run_attack
+
+    return run_attack(args)
+
+
+@command("lipschitz")
+def _lipschitz(args: argparse.Namespace) -> dict[str, Any]:
+    from .attacks import run_lipschitz
+
+    return run_lipschitz(args)
+
+
+@command("experiment")
+def _experiment(args: argparse.Namespace) -> dict[str, Any]:
+    from .attacks import progress_bar
+    from ..errors import SemError
+    from ..experiments import run_experiment
+
+    params = {}
+    for item in args.param:
+        key, _, raw = item.partition("=")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            raise SemError(f"--param {item}: the value must be JSON (e.g. 20, 0.1, [0.05,0.1], \"cnn\")") from None
+    from ..experiments.executors import create_executor
+
+    executor = create_executor(args.executor, address=args.address, device=args.device)  # checked before any work
+    if args.protocol is not None:
+        params["protocol"] = args.protocol
+    bar, on_step = progress_bar(f"experiment {args.name} (chunks)")
+    manifest = run_experiment(args.name, args.out, n=args.n, device=args.device, seed=args.seed, on_step=on_step,
+                              executor=executor, **params)
+    bar.close()
+    return manifest
+
+
+@command("precompute")
+def _precompute(args: argparse.Namespace) -> dict[str, Any]:
+    from ..serve.service import AttackService
+    from ..serve.views import precompute
+
+    service = AttackService(device=args.device)
+    try:
+        views = precompute(service, views=args.views,
+                           on_view=lambda name, info: print(f"{name}: {info}", file=sys.stderr))
+    finally:
+        service.shutdown()
+    folder = service.cache.folder
+    return {"views": views, "cache_dir": str(folder) if folder else None,
+            "note": None if folder else "SEM_CACHE_DIR=off: results were kept in memory only and are gone"}
+
+
+@command("report")
+def _report(args: argparse.Namespace) -> dict[str, Any]:
+    from pathlib import Path
+
+    from ..experiments import write_report
+
+    if not Path(args.results).is_dir():
+        raise UsageError(f"--results: folder not found: '{args.results}'")
+    if Path(args.out).is_dir():
+        raise UsageError(f"--out: '{args.out}' is a folder; give the report's file name (e.g. RESULTS.md)")
+    check_out_dir(Path(args.out).parent)
+    return {"report": str(write_report(args.results, args.out))}
+
+
+def _finite(obj: Any, where: str, bad: list[str]) -> Any:
+    """``obj`` with every nan/inf float replaced by None (JSON has no NaN); their paths go to ``bad``."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        bad.append(where or "(result)")
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v, f"{where}.{k}" if where else str(k), bad) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v, f"{where}[{i}]", bad) for i, v in enumerate(obj)]
+    return obj
+
+
+def _fail(message: str, as_json: bool, code: int) -> int:
+    """One line on stderr (and one JSON object on stdout with --json); returns the exit code."""
+    message = " ".join(message.split())  # one line, whatever the message held
+    if as_json:
+        print(json.dumps({"error": message}))
+    print(message if code == 130 else f"error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        as_json = args.json
+        if args.device is not None:
+            from ..device import resolve_device
+
+            resolve_device(args.device)  # an unknown or absent device fails before any work
+        result = COMMANDS[args.command](args)
+    except SemError as exc:
+        return _fail(str(exc), as_json, 2)
+    except KeyboardInterrupt:
+        resumable = argv[:1] == ["experiment"]
+        return _fail("interrupted; rerun the same command to resume" if resumable else "interrupted", as_json, 130)
+    except OSError as exc:  # disk full, permissions changed mid-run...: the run failed, not the arguments
+        return _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), as_json, 1)
+    bad: list[str] = []
+    result = _finite(result, "", bad)
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        print(f"warning: non-finite values written as null: {shown}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(result, allow_nan=False))
+    else:
+        for k, v in result.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
