@@ -8,7 +8,7 @@ import sys  # noqa: E402
 
 # The attack service's thread gives the GIL up at every torch op; while a page script runs Python, it waited up to
 # the switch interval (5 ms by default) to get it back, once per op: a 100-step attack of 10 digits took 52 s beside
-# one busy thread instead of 0.9 s; at 0.2 ms it takes 3.4 s (benchmarks/bench_gil.py).
+# one busy thread instead of 0.9 s; at 0.2 ms it takes 3.4 s (benchmarks/bench_attacks.py --tables gil).
 sys.setswitchinterval(float(os.environ.get("SEM_SWITCH_INTERVAL_MS", "0.2")) / 1000)
 import streamlit as st  # noqa: E402
 
@@ -28,6 +28,6 @@ pages = [
 try:
     st.navigation(pages).run()
 finally:  # also when the page stops or reruns: after the first run the long-lived objects are loaded
-    from sem_core.serve.service import settle_heap
+    from sem_core.serve.memory import settle_heap
 
     settle_heap()  # once per process: later garbage collections skip them (0.5 s each with the GIL held)

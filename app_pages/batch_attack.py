@@ -1,20 +1,25 @@
 """Batch attack: one attack on many test digits, with the distributions the papers show and every digit's view."""
 import streamlit as st
-import torch
 
-from app_pages.common import (chart, details, model_choice, model_help, service, session_id, sidebar, test_split_for,
-                          timing_caption, url_choice, url_number, user_errors)
+from app_pages.ui.figures import chart
+from app_pages.ui.jobs import service, session_id, timing_caption
+from app_pages.ui.layout import details, sidebar, user_errors
+from app_pages.ui.pickers import model_choice, model_help, test_split_for
+from app_pages.ui.settings import setting_control, settings_controls
+from app_pages.ui.state import url_choice, url_number
 from sem_core import SemError, list_shipped
-from sem_core.attacks import ATTACKS, SALIENCY_METHODS, list_attacks
 from sem_core.batching import batch_rows
+from sem_core.serve.views import (BATCH, CONCEPT, PROTOTYPE, SALIENCY as SALIENCY_VIEW, attack_view_of, batch_indices,
+                                  batch_job)
 from sem_core.viz import image_figure
 from sem_core.viz.attacks import maps_before_after, senn_figure, senn_ranges
 from sem_core.viz.batch import batch_figures, batch_frame, batch_summary
-from sem_core.serve.views import BATCH_DEFAULTS as D, batch_indices, batch_job
+from sem_core.viz.digits import class_position
+from sem_core.viz.menus import attack_choice, attack_choices
 
 FAMILIES = {"Concept attack (SENN)": "senn", "Prototype attack (PrototypeDL)": "protodl", "Saliency attack": "saliency"}
 PAGE = {"senn": "concept", "protodl": "prototype", "saliency": "saliency"}
-SALIENCY = {ATTACKS.get(n).label: n for n in list_attacks(family="saliency", targeted=False)}
+SALIENCY = {label: a.name for label, a in attack_choices("saliency", targeted=False).items()}
 
 sidebar()
 st.title("Batch attack")
@@ -28,37 +33,34 @@ with details():
                 "per digit). Only digits whose prediction stayed count as successes.")
 
 with user_errors():
-    c1, c2, c3 = st.columns(3)
-    family = FAMILIES[url_choice("Attack", "b_attack", list(FAMILIES), "Concept attack (SENN)", container=c1)]
-    if family == "saliency":
-        name = url_choice("Model", "b_model", list_shipped(), "cnn", container=c2, help=model_help(list_shipped()))
-        method = url_choice("Explainer", "b_method", list(SALIENCY_METHODS), "saliency", container=c3)
-        attack = SALIENCY[url_choice("Saliency attack", "b_kind", list(SALIENCY), "top-k", container=c1)]
+    top = st.columns(3)
+    family = FAMILIES[url_choice("Attack", "b_attack", list(FAMILIES), "Concept attack (SENN)", container=top[0])]
+    if family == "saliency":  # the saliency page's default model and attack
+        name = url_choice("Model", "b_model", list_shipped(), SALIENCY_VIEW.picks["model"], container=top[1],
+                          help=model_help(list_shipped()))
+        attack = SALIENCY[url_choice("Saliency attack", "b_kind", list(SALIENCY),
+                                     attack_choice(SALIENCY_VIEW.picks["attack"]).label, container=top[0])]
     else:
-        name = model_choice(family, key="b_model", container=c2)
+        name = model_choice(family, key="b_model", container=top[1])
         attack = {"senn": "senn_concept", "protodl": "protodl_prototype"}[family]
+    view = attack_view_of(BATCH, attack)  # the chosen attack's declared settings, within the page's bounds
     x_all, y_all, source = test_split_for(name)
     hows = ["class pairs", "class", "random sample"] if family == "senn" else ["class", "random sample"]
-    c1, c2, c3, c4 = st.columns(4)
-    how = url_choice("Digits", "b_how", hows, D["how"] if D["how"] in hows else hows[0], container=c1,
-                     help="class pairs: digits of one class, each imitating a digit of another (paper 000 Fig. 2)")
-    n = url_number("How many digits", "b_n", D["n"], 1, 1000, integer=True, container=c2)
-    src_cls = url_number("Class", "b_class", D["source_class"], 0, 9, integer=True, container=c3,
-                         disabled=how == "random sample")
-    tgt_cls = url_number("Target class", "b_target", D["target_class"], 0, 9, integer=True, container=c4,
-                         disabled=how != "class pairs")
-    c1, c2, c3, c4 = st.columns(4)
-    eps = url_number("ε (L∞ radius)", "b_eps", 0.1 if family == "saliency" else D["eps"], 0.01, 1.0, step=0.05,
-                     format="%.2f", container=c1)
-    steps = url_number("PGD steps", "b_steps", 50 if family == "saliency" else D["steps"], 1, 500, integer=True,
-                       container=c2)
-    seed = url_number("Seed (random picks)", "b_seed", D["seed"], 0, 10_000, integer=True, container=c3)
-    extra = ({"lam": D["lam"]} if family == "senn" else {"lam": 1.0, "xi": 0.3} if family == "protodl"
-             else {"method": method, "k": url_number("k (top-k)", "b_k", 50, 1, 784, integer=True, container=c4)})
-    idx, tgt = batch_indices(y_all, how, n, source_class=src_cls, target_class=tgt_cls, seed=seed,
-                             targets=family == "senn")
-    spec = batch_job(name, attack, x_all[idx], y_all[idx], None if tgt is None else x_all[tgt], eps=eps, steps=steps,
-                     **extra)
+    c1, c2, c3, c4, c5 = st.columns(5)
+    how = url_choice("Digits", "b_how", hows, BATCH.picks["how"] if BATCH.picks["how"] in hows else hows[0],
+                     container=c1, help="class pairs: digits of one class, each imitating a digit of another "
+                                        "(paper 000 Fig. 2)")
+    own = {"n": setting_control(view.own["n"], "b_n", c2)}
+    for param, key, col, unused in ((view.own["source_class"], "b_class", c3, how == "random sample"),
+                                    (view.own["target_class"], "b_target", c4, how != "class pairs")):
+        # the declared number, greyed out where these digits do not use it (setting_control has no disabled=)
+        own[param.name] = url_number(param.label, key, param.default, param.lo, param.hi, integer=True, container=col,
+                                     disabled=unused, help=param.help or None)
+    own["seed"] = setting_control(view.own["seed"], "b_seed", c5)
+    settings = settings_controls(view, "b_", containers={"eps": st.columns(3)[0], "method": top[2]})
+    idx, tgt = batch_indices(y_all, how, own["n"], source_class=own["source_class"],
+                             target_class=own["target_class"], seed=own["seed"], targets=family == "senn")
+    spec = batch_job(name, attack, x_all[idx], y_all[idx], None if tgt is None else x_all[tgt], **settings)
     est = service().estimate(spec)
     st.caption(f"{len(idx)} digits. {est.describe()} (if nothing is cached)")
     if st.button("Run batch", type="primary", key="b_run"):
@@ -91,7 +93,7 @@ if out is None:
     st.info("Choose the digits and press **Run batch**.")
     st.stop()
 res, family = out["res"], out["family"]
-label = getattr(ATTACKS.get(out["attack"]), "label", out["attack"])
+label = attack_choice(out["attack"]).label
 st.subheader(f"{len(out['idx'])} digits: {label} on {out['model']}")
 st.caption(timing_caption(out["times"]) + ("" if out["times"]["cached"] else
                                            f"; {out['est'].took(out['times']['compute_s']).lower()}"))
@@ -126,19 +128,23 @@ elif family == "saliency":
                             images=(one.x[0, 0], one.x_adv[0, 0])), "b_maps", "batch-saliency-maps", image=True)
 
 
-def _in_class(j: int) -> tuple[int, int]:
-    c = int(y_all[j])
-    return c, int((torch.nonzero(y_all == c).flatten() < j).sum())
+def url_text(value) -> str:
+    """A setting's value as a page's URL holds it: yes/no for a bool (the menu's labels), 0.3 for a float."""
+    return ("yes" if value else "no") if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) \
+        else str(value)
 
 
-cfg = res.config
-c, k = _in_class(i)
+def in_link(view, prefix: str = "") -> str:
+    """The result's settings that ``view``'s page shows, as ``&name=value`` of that page's URL."""
+    return "".join(f"&{prefix}{p.name}={url_text(res.config[p.name])}" for p in view.shown() if p.name in res.config)
+
+
+c, k = class_position(y_all, i)
 if family == "senn":
-    tc, tk = _in_class(out["tgt"][r])
-    link = f"concept?model={out['model']}&src={c}&src_i={k}&tgt={tc}&tgt_i={tk}&eps={cfg['eps']:g}&steps={cfg['steps']}"
+    tc, tk = class_position(y_all, out["tgt"][r])
+    link = f"concept?model={out['model']}&src={c}&src_i={k}&tgt={tc}&tgt_i={tk}" + in_link(CONCEPT)
 elif family == "protodl":
-    link = f"prototype?model={out['model']}&digits={c}&which={min(k, 50)}&eps={cfg['eps']:g}&steps={cfg['steps']}"
+    link = f"prototype?model={out['model']}&digits={c}&which={min(k, PROTOTYPE.own['which'].hi)}" + in_link(PROTOTYPE)
 else:
-    link = (f"saliency?sal_model={out['model']}&sal_method={cfg.get('method', 'saliency')}&sal_digit={c}"
-            f"&sal_digit_i={k}&sal_eps={cfg['eps']:g}&sal_steps={cfg['steps']}&sal_k={cfg.get('k', 50)}")
+    link = f"saliency?sal_model={out['model']}&sal_digit={c}&sal_digit_i={k}" + in_link(SALIENCY_VIEW, "sal_")
 st.markdown(f"[Open this digit on the {PAGE[family]} page]({link}) (press Run there for every panel and the replay).")

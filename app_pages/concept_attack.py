@@ -1,13 +1,16 @@
 """Concept attack (SENN): make a 9's concepts look like a 2's while SENN still says 9 (paper 000, Fig. 1)."""
-import streamlit as st
-
 from functools import partial
 
-from app_pages.common import (chart, details, digit_picker, downloads, figure, get_model, get_split,
-                              interactive_charts, keep_result, link_wants_result, model_choice, more_settings,
-                              picked_index, picture, presenting, provenance_json, provenance_npz, result_or_stop,
-                              run_job, sidebar, test_split_for, timing_caption, url_number, user_errors)
-from sem_core.serve.views import concept_job
+import streamlit as st
+
+from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
+from app_pages.ui.figures import chart, figure, interactive_charts, picture
+from app_pages.ui.jobs import get_model, run_job, timing_caption
+from app_pages.ui.layout import details, presenting, sidebar, user_errors
+from app_pages.ui.pickers import digit_picker, get_split, model_choice, picked_index, test_split_for
+from app_pages.ui.settings import settings_controls
+from app_pages.ui.state import keep_result, link_wants_result, result_or_stop
+from sem_core.serve.views import CONCEPT, concept_job
 from sem_core.digit_io import digit_to_png
 from sem_core.viz import grounding_figure, image_figure, perturbation_figure
 from sem_core.viz.attacks import prediction_text, senn_figure, senn_figures, senn_frame, senn_ranges, stack
@@ -32,16 +35,12 @@ with user_errors():
     x_all, y_all, source = test_split_for(name)
     left, right = st.columns(2)
     with left:
-        x, y, x_caption = digit_picker("src", "Source digit x (attacked)", 9, x_all, y_all)
+        x, y, x_caption = digit_picker("src", "Source digit x (attacked)", CONCEPT.picks["src"][0], x_all, y_all)
     with right:
-        x_t, y_t, t_caption = digit_picker("tgt", "Target digit x_t (concepts to imitate)", 2, x_all, y_all, avoid="src")
-    c1, c2, c3 = st.columns(3)
-    eps = url_number("ε (L∞ radius, pixel units)", "eps", 0.3, 0.01, 1.0, step=0.05, format="%.2f", container=c1)
-    with more_settings():
-        c2, c3 = st.columns(2) if presenting() else (c2, c3)
-        steps = url_number("PGD steps", "steps", 100, 1, 1000, integer=True, container=c2)
-        lam = url_number("λ (weight of the label-keeping loss)", "lam", 1.0, 0.0, 100.0, step=0.5, container=c3)
-    params = dict(model=name, x=x_caption, t=t_caption, eps=eps, steps=steps, lam=lam)
+        x_t, y_t, t_caption = digit_picker("tgt", "Target digit x_t (concepts to imitate)", CONCEPT.picks["tgt"][0],
+                                           x_all, y_all, avoid="src")
+    settings = settings_controls(CONCEPT, containers={"eps": st.columns(3)[0]})
+    params = dict(model=name, x=x_caption, t=t_caption, **settings)
     ready = x is not None and x_t is not None
 
 
@@ -55,7 +54,7 @@ def run_and_show() -> None:
         autorun = st.session_state.pop("concept_autorun", False)  # set by the home page's "Try this" button
         if (st.button("Run concept attack", type="primary", disabled=not ready) or autorun
                 or link_wants_result("concept", params, ready)) and ready:
-            res, times = run_job(concept_job(name, x, y, x_t, eps=eps, steps=steps, lam=lam))
+            res, times = run_job(concept_job(name, x, y, x_t, **settings))
             keep_result("concept", params, res=res, captions=[x_caption, t_caption], model=name, times=times,
                         digits={"source": picked_index("src"), "target": picked_index("tgt")})
     show_result()

@@ -2,13 +2,15 @@
 import streamlit as st
 
 import sem_core
-from app_pages.common import (MODEL_LABELS, chart, details, digit_picker, estimate_caption, model_help, more_settings,
-                              presenting, run_jobs, sidebar, test_split_for, timing_caption, url_choice, url_number,
-                              user_errors)
-from sem_core.attacks.compare import Comparison
-from sem_core.serve.estimates import attack_job
+from app_pages.ui.figures import chart
+from app_pages.ui.jobs import estimate_caption, run_jobs, timing_caption
+from app_pages.ui.layout import details, sidebar, user_errors
+from app_pages.ui.pickers import MODEL_LABELS, digit_picker, model_help, test_split_for
+from app_pages.ui.settings import settings_controls
+from app_pages.ui.state import url_choice
 from sem_core.experiments.defenses import PAIRS
-from sem_core.serve.views import comparison_jobs
+from sem_core.serve.jobs import job_of_spec
+from sem_core.serve.views import DEFENSES, attack_view_of, comparison_jobs, comparison_of
 from sem_core.viz import image_figure
 from sem_core.viz.attacks import senn_figure, senn_ranges
 
@@ -36,27 +38,26 @@ with user_errors():
         st.info(f"No robust {family} is shipped: train one with `python -m sem_core train --model {family} "
                 f"--defense adversarial --name {family}-adv`.")
         st.stop()
-    robust = url_choice("Robust model", "def_model", robust_names, robust_names[0], container=c2,
-                        help=model_help(robust_names))
+    default = next((m for m in DEFENSES.picks["models"] if m in robust_names), robust_names[0])  # the default view's
+    robust = url_choice("Robust model", "def_model", robust_names, default, container=c2, help=model_help(robust_names))
     natural = PAIRS[robust]
     x_all, y_all, _ = test_split_for(natural)
     left, right = st.columns(2)
     with left:
-        x, y, caption = digit_picker("def_src", "Digit x (attacked)", 9, x_all, y_all)
+        x, y, caption = digit_picker("def_src", "Digit x (attacked)", DEFENSES.picks["src"][0], x_all, y_all)
     x_t = None
     if family == "senn":
         with right:
-            x_t, _, _ = digit_picker("def_tgt", "Target x_t (concepts to imitate)", 2, x_all, y_all, avoid="def_src")
-    c1, c2 = st.columns(2)
-    eps = url_number("ε (L∞ radius, pixel units)", "def_eps", 0.3, 0.01, 1.0, step=0.05, format="%.2f", container=c1)
-    with more_settings():
-        steps = url_number("PGD steps", "def_steps", 100, 1, 1000, integer=True, container=st if presenting() else c2)
+            x_t, _, _ = digit_picker("def_tgt", "Target x_t (concepts to imitate)", DEFENSES.picks["tgt"][0], x_all,
+                                     y_all, avoid="def_src")
+    view = attack_view_of(DEFENSES, ATTACK[family])  # this family's attack: its declared settings
+    settings = settings_controls(view, "def_", containers={"eps": st.columns(3)[0]})
     ready = x is not None and (family != "senn" or x_t is not None)
-    eta = estimate_caption([attack_job(m, ATTACK[family], 1, steps) for m in (natural, robust)])
+    jobs = comparison_jobs([natural, robust], ATTACK[family], x, y, x_t, **settings) if ready else {}
+    eta = estimate_caption([job_of_spec(spec) for spec in jobs.values()])  # the jobs Run submits
     if st.button("Run on both models", type="primary", disabled=not ready) and ready:
-        jobs = comparison_jobs([natural, robust], ATTACK[family], x, y, x_t, eps=eps, steps=steps)
         results, _, times = run_jobs(jobs, "Attacking")  # the service records each batch's time for the estimates
-        st.session_state["def_result"] = dict(cmp=Comparison(ATTACK[family], results), family=family, caption=caption,
+        st.session_state["def_result"] = dict(cmp=comparison_of(ATTACK[family], results), family=family, caption=caption,
                                               times=times, took=eta.took(times["queue_s"] + times["compute_s"]))
 
 if "def_result" not in st.session_state:

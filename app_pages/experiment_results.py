@@ -1,17 +1,19 @@
 """Experiments: the papers' dataset-level figures from saved result folders, and runs on a chosen N."""
-import time
 from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import (chart, details, estimate_caption, more_settings, presenting, sidebar, url_choice, url_number,
-                              user_errors)
-from sem_core.serve.estimates import experiment_job, get_estimator
-from sem_core.experiments import (EXPERIMENTS, completed_run, compute_seconds, list_experiments, load_results,
-                                  run_experiment)
-from sem_core.viz.text import escape_markdown
+from app_pages.ui.figures import chart
+from app_pages.ui.jobs import estimate_caption
+from app_pages.ui.layout import details, more_settings, presenting, sidebar, user_errors
+from app_pages.ui.settings import setting_control
+from app_pages.ui.state import url_choice
 from app_pages.ui.userdata import SHIPPED_RESULTS, results_dir
+from sem_core.experiments import EXPERIMENTS, compute_seconds, list_experiments, load_results
+from sem_core.experiments.launch import digits_param, run_in_folder
+from sem_core.serve.estimates import experiment_job, get_estimator
 from sem_core.viz.experiments import readable
+from sem_core.viz.text import escape_markdown
 
 ROOT = results_dir()  # runs started here: a per-user folder, never the repository
 VERDICT_ICON = {"reproduced": "✅", "partly": "🟡", "not": "❌"}
@@ -75,9 +77,8 @@ c1, c2 = st.columns(2)
 QUICK = "faithfulness"  # the default run: seconds on a CPU (defenses or senn-lambda take many minutes)
 name = url_choice("Experiment", "exp_name", list_experiments(),
                   QUICK if QUICK in list_experiments() else list_experiments()[0], container=c1)
-default_n = int(min(EXPERIMENTS.get(name).defaults.get("n", 20), 20))
 with more_settings():  # presenter mode: the default N, folded away
-    n = url_number("Number of digits N", "exp_n", default_n, 1, 1000, integer=True, container=st if presenting() else c2)
+    n = setting_control(digits_param(name), "exp_n", st if presenting() else c2)  # the experiment's N, kept short
 st.caption(f"Reproduces {EXPERIMENTS.get(name).paper}. {EXPERIMENTS.get(name).claim} "
            f"Your runs are written to {escape_markdown(str(ROOT), limit=200)}.")
 get_estimator().record_saved([*shipped.values(), *mine.values()])  # their compute seconds seed the estimate
@@ -85,18 +86,13 @@ eta = estimate_caption(experiment_job(name, n))
 if "exp_took" in st.session_state:
     st.caption(st.session_state["exp_took"])
 if st.button("Run experiment", type="primary", key="exp_run"):
-    if completed_run(name, ROOT / f"{name}-n{n}", n=int(n)) is not None:  # made before: show it, do not redo it
-        st.session_state.update(exp_took=f"{name} on {n} digits: shown from your earlier run", exp_from_cache=True,
-                                exp_just_ran=f"{name}-n{n}")
-        st.rerun()
     bar = st.progress(0.0, text="starting…")
-    with user_errors():
-        t0 = time.perf_counter()
-        manifest = run_experiment(name, ROOT / f"{name}-n{n}", n=int(n),
-                                  on_step=lambda done, total: bar.progress(done / total, text=f"chunk {done}/{total}"))
-        took = time.perf_counter() - t0
-        if not manifest.get("chunks_reused"):  # a resumed run reused chunks: not a measure of a fresh one
-            get_estimator().record(experiment_job(name, n), took)
-        st.session_state["exp_took"] = f"{name} on {n} digits: {eta.took(took).lower()}"
-        st.session_state["exp_just_ran"] = f"{name}-n{n}"
+    with user_errors():  # an identical finished run in your folder is shown, not redone; else run or resumed there
+        run = run_in_folder(name, ROOT, int(n),
+                            on_step=lambda done, total: bar.progress(done / total, text=f"chunk {done}/{total}"))
+        if run.fresh:  # a resumed run reused chunks: not a measure of a fresh one
+            get_estimator().record(experiment_job(name, n), run.seconds)
+        took = "shown from your earlier run" if run.reused else eta.took(run.seconds).lower()
+        st.session_state.update(exp_took=f"{name} on {n} digits: {took}", exp_from_cache=run.reused,
+                                exp_just_ran=run.folder.name)
         st.rerun()

@@ -1,10 +1,16 @@
 """Home: what a self-explaining model is, the shipped models with their cards, and a first digit."""
+import random
+
 import streamlit as st
-import torch
 
 import sem_core
-from app_pages.common import MODEL_LABELS, chart, details, get_model, sidebar, test_split_for, user_errors
+from app_pages.ui.figures import chart
+from app_pages.ui.jobs import get_model
+from app_pages.ui.layout import details, sidebar, user_errors
+from app_pages.ui.pickers import MODEL_LABELS, test_split_for
+from sem_core.serve.views import CONCEPT
 from sem_core.viz.attacks import predictions_table, probabilities_figure
+from sem_core.viz.digits import class_indices, class_probabilities
 
 sidebar()
 st.title("SEM Explorer")
@@ -18,9 +24,11 @@ with details("How SENN explains: the formula"):
     st.latex(r"f(x) = \sum_{i=1}^{k} \theta_i(x)\, h_i(x)")
 st.page_link("app_pages/tour.py", label="Teaching a class? Start the guided tour (four steps, one button each)",
              icon=":material/school:")
-if st.button("Try this: attack a 9 toward a 2", type="primary", key="home_try"):
+(src, src_i), (tgt, tgt_i) = CONCEPT.picks["src"], CONCEPT.picks["tgt"]  # the concept page's default view
+if st.button(f"Try this: attack a {src} toward a {tgt}", type="primary", key="home_try"):
     st.session_state["concept_autorun"] = True  # the concept page runs the attack once on arrival
-    st.switch_page("app_pages/concept_attack.py", query_params={"src": "9", "tgt": "2"})
+    st.switch_page("app_pages/concept_attack.py",
+                   query_params={"src": str(src), "src_i": str(src_i), "tgt": str(tgt), "tgt_i": str(tgt_i)})
 
 st.header("Trained models")
 names = sem_core.list_shipped()
@@ -42,21 +50,18 @@ st.header("Pick a digit")
 with user_errors():
     x_all, y_all, source = test_split_for("senn")
     c1, c2, c3 = st.columns([1, 1, 1])
-    digit = c1.selectbox("Class", list(range(10)), index=9, key="home_class")
-    idx_of_class = torch.nonzero(y_all == digit).flatten()
-    pick = c2.number_input(f"Index among the {len(idx_of_class)} test digits of class {digit}",
-                           min_value=0, max_value=len(idx_of_class) - 1, value=0, key="home_index")
+    digit = c1.selectbox("Class", list(range(10)), index=src, key="home_class")  # the digit "Try this" attacks
+    idx_of_class = class_indices(y_all, digit)
+    pick = c2.selectbox(f"Index among the {len(idx_of_class)} test digits of class {digit}",
+                        range(len(idx_of_class)), index=min(src_i, len(idx_of_class) - 1), key="home_index")
     if c3.button("Random digit", key="home_random"):
-        g = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
-        st.session_state["home_index"] = int(torch.randint(len(idx_of_class), (1,), generator=g))
+        st.session_state["home_index"] = random.randrange(len(idx_of_class))
         st.rerun()
     i = int(idx_of_class[int(pick)])
     x = x_all[i : i + 1]
     left, right = st.columns([1, 3])
     left.image(x[0, 0].numpy(), caption=f"test digit #{i} (label {digit}, {source})", width=160, clamp=True)
-    models = {n: get_model(n)[0] for n in names}
-    with torch.no_grad():
-        probs = {n: torch.softmax(m(x.to(sem_core.model_device(m))), 1)[0].cpu() for n, m in models.items()}
+    probs = class_probabilities({n: get_model(n)[0] for n in names}, x)
     right.dataframe(predictions_table(probs), hide_index=True,
                     column_config={"probability": st.column_config.NumberColumn(format="%.3f")})
     chart(probabilities_figure(probs), "home_probs", "class-probabilities", container=right)

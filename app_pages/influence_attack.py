@@ -1,13 +1,18 @@
 """Influence-function attack (Ghorbani et al. 2019, paper 003 Sec. 3): other training digits explain the digit."""
+from dataclasses import replace
+
 import streamlit as st
 
-from app_pages.common import (chart, details, digit_picker, downloads, estimate_caption, get_model, get_split, keep_result,
-                              link_wants_result, model_choice, picked_index, presenting, provenance_json,
-                              provenance_npz, result_or_stop, run_jobs, service, sidebar, test_split_for, timing_caption,
-                              url_number, user_errors)
+from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
+from app_pages.ui.figures import chart
+from app_pages.ui.jobs import estimate_caption, get_model, run_jobs, service, timing_caption
+from app_pages.ui.layout import details, presenting, sidebar, user_errors
+from app_pages.ui.pickers import digit_picker, get_split, model_choice, picked_index, test_split_for
+from app_pages.ui.settings import settings_controls
+from app_pages.ui.state import keep_result, link_wants_result, result_or_stop
 from sem_core.digit_io import digit_to_png
-from sem_core.serve.estimates import attack_job
-from sem_core.serve.views import influence_jobs
+from sem_core.serve.jobs import job_of_spec
+from sem_core.serve.views import INFLUENCE, influence_jobs
 from sem_core.viz.attacks import prediction_change, result_row
 from sem_core.viz.influence import influential_digits_figure
 from sem_core.viz.maps import images_figure
@@ -30,25 +35,24 @@ with details():
 
 with user_errors():
     c1, c2, c3, c4 = st.columns(4)
-    name = model_choice("cnn", key="inf_model", container=c1)
-    eps = url_number("ε (L∞ radius, pixel units)", "inf_eps", 0.1, 0.01, 1.0, step=0.01, format="%.2f", container=c2)
-    steps = url_number("Sign steps", "inf_steps", 10, 1, 200, integer=True, container=c3)
-    k = url_number("k (influential digits compared)", "inf_k", 5, 1, 20, integer=True, container=c4)
+    name = model_choice(INFLUENCE.picks["model"], key="inf_model", container=c1)
+    settings = settings_controls(INFLUENCE, prefix="inf_", containers={"eps": c2, "steps": c3, "k": c4})
     _, card = get_model(name)
     x_all, y_all, source = test_split_for(name)
-    x, y, caption = digit_picker("inf_digit", "Test digit", 7, x_all, y_all)
+    x, y, caption = digit_picker("inf_digit", "Test digit", INFLUENCE.picks["digit"][0], x_all, y_all)
 
-    params = dict(model=name, eps=eps, steps=steps, k=k, x=caption)
+    params = dict(model=name, **settings, x=caption)
+    jobs = influence_jobs(name, x, y, data=card["data"]["source"], **settings) if x is not None else {}
+    # the estimate of the jobs Run submits, as the service records them; the first run on a model also builds its
+    # influence functions (the setup, inside the gradient-sign job)
     setup = not service().influence_ready(name, card["data"]["source"])
-    eta = estimate_caption([attack_job(name, "influence_sign", 1, steps, setup=setup),
-                            attack_job(name, "influence_random", 1, 1)])
+    eta = estimate_caption([replace(job_of_spec(spec), setup=setup and kind == "sign") for kind, spec in jobs.items()])
     if (st.button("Run influence attack", type="primary", disabled=x is None)
             or link_wants_result("inf", params, x is not None)) and x is not None:
-        jobs = influence_jobs(name, x, y, eps=eps, steps=steps, k=k, data=card["data"]["source"])
         with st.spinner("Preparing the training gradients and the influence (once per model)…"):
             results, _, times = run_jobs(jobs, "Attacking the influence")  # the service records the times
-        keep_result("inf", params, res=results["sign"], base=results["random"], model=name, k=k, caption=caption,
-                    source=card["data"]["source"], digit=picked_index("inf_digit"), times=times,
+        keep_result("inf", params, res=results["sign"], base=results["random"], model=name, k=settings["k"],
+                    caption=caption, source=card["data"]["source"], digit=picked_index("inf_digit"), times=times,
                     took=eta.took(times["queue_s"] + times["compute_s"]))
 
 out = result_or_stop("inf", "Pick a model, ε and a test digit, then press **Run influence attack**.")

@@ -1,17 +1,19 @@
 """Lipschitz & stability: how much can an explanation change within an ε-ball? (papers 002 eq. 1, 001 eq. 5)."""
 import streamlit as st
 
-from app_pages.common import (chart, details, downloads, estimate_caption, get_model, keep_result, link_wants_result,
-                              model_help, more_settings, presenting, provenance_json, run_jobs, sidebar, test_split_for,
-                              timing_caption, url_choice, url_number, user_errors)
+from app_pages.ui.downloads import downloads, provenance_json
+from app_pages.ui.figures import chart
+from app_pages.ui.jobs import estimate_caption, get_model, run_jobs, timing_caption
+from app_pages.ui.layout import details, more_settings, presenting, sidebar, user_errors
+from app_pages.ui.pickers import model_help, test_split_for
+from app_pages.ui.settings import setting_control
+from app_pages.ui.state import keep_result, link_wants_result, url_choice
+from sem_core import list_shipped
 from sem_core.experiments.sampling import pick_digits
 from sem_core.serve.estimates import lipschitz_jobs
-from sem_core.lipschitz import SELF, get_protocol, list_lipschitz_explainers, list_protocols
-from sem_core import list_shipped
-from sem_core.serve.views import lipschitz_job
+from sem_core.serve.views import LIPSCHITZ, lipschitz_job
+from sem_core.viz.menus import SELF_EXPLANATION as SELF, lipschitz_explainers, lipschitz_protocol, lipschitz_protocols
 from sem_core.viz.lipschitz import lipschitz_box, lipschitz_frame, pair_figure, point_labels, worst_case
-
-DEFAULTS = ["saliency", "gradxinput", "ig", "occlusion"]
 
 sidebar()
 st.title("Lipschitz & stability")
@@ -30,39 +32,39 @@ with details():
 
 with user_errors():
     c1, c2 = st.columns([1, 3])
-    name = url_choice("Model", "lip_model", list_shipped(), "cnn", container=c1,
+    name = url_choice("Model", "lip_model", list_shipped(), LIPSCHITZ.picks["model"], container=c1,
                       help=model_help(list_shipped()))
     model, card = get_model(name)
-    options = list_lipschitz_explainers(model)
-    default = ([SELF] if SELF in options else []) + DEFAULTS
+    options = lipschitz_explainers(model)
+    default = ([SELF] if SELF in options else []) + [e for e in LIPSCHITZ.picks["explainers"] if e in options]
     names = c2.multiselect("Explainers", options, default=default, key=f"lip_expl_{name}")
     settings = more_settings()  # presenter mode: the protocol, ε and budget folded away
-    protocol = url_choice("Protocol", "lip_protocol", ["project", *list_protocols()], "project", container=settings,
+    protocol = url_choice("Protocol", "lip_protocol", ["project", *lipschitz_protocols()], "project", container=settings,
                           help="project: gradient ascent for differentiable explainers, BO otherwise, in the ε-ball. "
                                "strict: one search (BO) for all, L∞ ball. authors: the authors' code (box of ε·std per "
                                "pixel, skopt gp_minimize, quickshift LIME, SENN θ_ŷ over ‖Δx‖) — slow.")
     if protocol != "project":
-        spec = get_protocol(protocol)
+        spec = lipschitz_protocol(protocol)
         settings.caption(f"**{protocol}**: {spec.summary}; ε = {spec.eps} ({spec.neighbourhood}) replaces the slider.")
         with st.expander(f"How protocol {protocol} differs (with sources)"):
             st.markdown("\n".join(f"- {note}" for note in spec.notes) + f"\n\nSources: {'; '.join(spec.citations)}.")
-    c1, c2, c3 = st.columns(3)
-    n = url_number("Digits", "lip_n", 5, 1, 100, integer=True, container=c1)
-    c2, c3 = settings.columns(2) if presenting() else (c2, c3)
-    eps = url_number("ε (L∞ radius, pixel units)", "lip_eps", 0.1, 0.01, 1.0, step=0.01, format="%.2f", container=c2)
-    budget = url_number("Budget (explainer calls per digit)", "lip_budget", 20, 2, 500, integer=True, container=c3)
-    eta = estimate_caption(lipschitz_jobs(name, names, n, budget, protocol).values())
+    shown = LIPSCHITZ.shown()  # ε, budget (main) and the search's other settings: one row, folded in presenter mode
+    row = st.columns(1 + len(shown))
+    n = setting_control(LIPSCHITZ.own["n"], "lip_n", row[0])
+    cols = settings.columns(len(shown)) if presenting() else row[1:]
+    values = {p.name: setting_control(p, f"lip_{p.name}", col) for p, col in zip(shown, cols)}
+    eta = estimate_caption(lipschitz_jobs(name, names, n, values["budget"], protocol).values())
     x_all, y_all, source = test_split_for(name)
 
-    params = dict(model=name, explainers=list(names), n=n, eps=eps, budget=budget, protocol=protocol)
+    params = dict(model=name, explainers=list(names), n=n, protocol=protocol, **values)
     if (st.button("Run Lipschitz estimates", type="primary", disabled=not names)
             or link_wants_result("lip", params, bool(names))) and names:
-        idx = pick_digits(y_all, n, seed=0)
-        specs = {e: lipschitz_job(name, e, x_all[idx], eps=eps, budget=budget, source=source,
-                                  protocol=None if protocol == "project" else protocol) for e in names}
+        idx = pick_digits(y_all, n)  # the app's draw (its default seed), as precompute's
+        specs = {e: lipschitz_job(name, e, x_all[idx], source=source, protocol=None if protocol == "project" else protocol,
+                                  **values) for e in names}  # under a protocol only the budget counts
         # skipped: e.g. LRP has no rule for SENN's layers; the service records each job's time for the estimates
         results, skipped, times = run_jobs(specs, "Estimating", skip_errors=True)
-        keep_result("lip", params, results=results, skipped=skipped, idx=idx, model=name, eps=eps, budget=budget,
+        keep_result("lip", params, results=results, skipped=skipped, idx=idx, model=name, settings=values,
                     k=getattr(model.config, "n_concepts", None), times=times,
                     took="" if times["cached"] else eta.took(times["queue_s"] + times["compute_s"]))
 
@@ -77,7 +79,7 @@ st.header(f"Estimates on {len(idx)} test digits ({out['model']})")
 if out.get("took"):
     st.caption(out["took"])
 st.caption(f"protocol {next(iter(results.values())).config.get('protocol', 'project')}; "
-           f"ε = {out['eps']:g}, budget {out['budget']} calls per digit; search: "
+           f"ε = {out['settings']['eps']:g}, budget {out['settings']['budget']} calls per digit; search: "
            + ", ".join(f"{e} → {r.search}" for e, r in results.items()) + f"; {timing_caption(out['times'])}")
 st.markdown("One box per explainer, one point per digit (log scale); click a point to see its worst case.")
 box = lipschitz_box({e: r.values for e, r in results.items()}, digits=idx.tolist())
@@ -110,7 +112,7 @@ with st.expander("All estimates"):
     st.dataframe(table, hide_index=True)
 if not presenting():
     summary = provenance_json({e: r.to_dict() for e, r in results.items()}, out["model"], idx.tolist(), "lipschitz",
-                              {"explainers": list(results), "eps": out["eps"], "budget": out["budget"],
+                              {"explainers": list(results), **out["settings"],
                                "search": {e: r.search for e, r in results.items()}})
     downloads({"estimates (CSV)": ("lipschitz.csv", table.to_csv(index=False).encode(), "text/csv"),
                "summary (JSON)": ("lipschitz.json", summary, "application/json")}, key="lip")

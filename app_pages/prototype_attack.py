@@ -1,14 +1,17 @@
 """Prototype attack (PrototypeDL): the nearest prototype changes class, the label stays (paper 000, Table 1)."""
-import streamlit as st
-import torch
-
 from functools import partial
 
-from app_pages.common import (details, downloads, figure, get_model, interactive_charts, keep_result, link_wants_result,
-                              model_choice, more_settings, presenting, provenance_json, provenance_npz,
-                              result_or_stop, run_job, sidebar, test_split_for, timing_caption, url_classes, url_number,
-                              user_errors)
-from sem_core.serve.views import prototype_job
+import streamlit as st
+
+from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
+from app_pages.ui.figures import figure, interactive_charts
+from app_pages.ui.jobs import get_model, run_job, timing_caption
+from app_pages.ui.layout import details, presenting, sidebar, user_errors
+from app_pages.ui.pickers import model_choice, test_split_for
+from app_pages.ui.settings import setting_control, settings_controls
+from app_pages.ui.state import keep_result, link_wants_result, result_or_stop, url_classes
+from sem_core.serve.views import PROTOTYPE, nth_of_class, prototype_job
+from sem_core.viz.digits import stack_images
 from sem_core.digit_io import digits_to_png
 from sem_core.viz import image_grid_figure, prototypes_figure, protodl_digit_frame, prototype_frame, prototype_table
 from sem_core.viz.images import prototype_titles
@@ -31,7 +34,7 @@ with details():
 
 interactive, params, chosen = False, None, []
 with user_errors():
-    name = model_choice("protodl")
+    name = model_choice(PROTOTYPE.picks["model"])
     model, card = get_model(name)
     x_all, y_all, source = test_split_for(name)
     classes = model.prototype_classes().cpu()
@@ -46,19 +49,13 @@ with user_errors():
            interactive=interactive, width="natural")
 
     st.subheader("Attack")
-    c1, c2, c3, c4 = st.columns(4)
-    eps = url_number("ε (L∞ radius, pixel units)", "eps", 0.3, 0.01, 1.0, step=0.05, format="%.2f", container=c1)
-    with more_settings():
-        c2, c3, c4 = st.columns(3) if presenting() else (c2, c3, c4)
-        steps = url_number("PGD steps", "steps", 100, 1, 1000, integer=True, container=c2)
-        lam = url_number("λ (weight of R)", "lam", 1.0, 0.0, 100.0, step=0.5, container=c3)
-        xi = url_number("ξ (weight of the label-keeping loss)", "xi", 0.3, 0.0, 100.0, step=0.1, container=c4)
+    settings = settings_controls(PROTOTYPE, containers={"eps": st.columns(4)[0]})
     c5, c6 = st.columns([3, 1])
-    chosen = url_classes("Digit classes (one test digit each; Table 1 uses 0, 2, 4, 6, 8)", "digits", [0, 2, 4, 6, 8],
-                         container=c5)
-    which = url_number("Which digit of each class", "which", 0, 0, 50, integer=True, container=c6)
+    chosen = url_classes("Digit classes (one test digit each; Table 1 uses 0, 2, 4, 6, 8)", "digits",
+                         list(PROTOTYPE.picks["classes"]), container=c5)
+    which = setting_control(PROTOTYPE.own["which"], "which", c6)
 
-    params = dict(model=name, eps=eps, steps=steps, lam=lam, xi=xi, digits=sorted(chosen), which=which)
+    params = dict(model=name, **settings, digits=sorted(chosen), which=which)
 
 
 @st.fragment
@@ -68,9 +65,8 @@ def run_and_show() -> None:
     with user_errors():
         if (st.button("Run prototype attack", type="primary", disabled=not chosen)
                 or link_wants_result("proto", params, bool(chosen))) and chosen:
-            of_class = [torch.nonzero(y_all == c).flatten() for c in sorted(chosen)]
-            idx = [int(o[min(which, len(o) - 1)]) for o in of_class]
-            res, times = run_job(prototype_job(name, x_all[idx], y_all[idx], eps=eps, steps=steps, lam=lam, xi=xi))
+            idx = [nth_of_class(y_all, c, which) for c in sorted(chosen)]
+            res, times = run_job(prototype_job(name, x_all[idx], y_all[idx], **settings))
             keep_result("proto", params, res=res, idx=idx, model=name, times=times)
     show_result()
 
@@ -88,7 +84,7 @@ def show_result() -> None:
     kept, moved = int(res.label_kept.sum()), int((adv.nearest_class != res.pred_before).sum())
     st.markdown(f"**{kept} of {n}** predictions stay the same; for **{moved} of {n}** digits the nearest prototype now "
                 "belongs to another class. Natural digits (top) and their adversarial versions (bottom):")
-    pairs, titles = torch.cat([res.x, res.x_adv]), [f"nat. {s}" for s in names] + [f"adv. {s}" for s in names]
+    pairs, titles = stack_images(res.x, res.x_adv), [f"nat. {s}" for s in names] + [f"adv. {s}" for s in names]
     figure(partial(image_grid_figure, pairs, titles, cols=n, cell=110), partial(titled_grid_pixels, pairs, titles, cols=n),
            "proto_pairs", "prototype-attack-digits", interactive=interactive, width="natural")
 

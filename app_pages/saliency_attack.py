@@ -1,23 +1,26 @@
 """Saliency attacks (Ghorbani et al. 2019, paper 003): move a map while the prediction stays."""
-import streamlit as st
-import torch
-
 from functools import partial
 
-from app_pages.common import (details, digit_picker, downloads, figure, get_model, interactive_charts, keep_result,
-                              link_wants_result, model_help, more_settings, picked_index, presenting,
-                              provenance_json, provenance_npz, region_picker, result_or_stop, run_job, sidebar,
-                              test_split_for, timing_caption, url_choice, url_number, user_errors)
-from sem_core import list_shipped, model_device
-from sem_core.attacks import ATTACKS, SALIENCY_METHODS, list_attacks
-from sem_core.explain import explain_all
+import streamlit as st
+
+from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
+from app_pages.ui.figures import figure, interactive_charts
+from app_pages.ui.jobs import run_job, run_jobs, timing_caption
+from app_pages.ui.layout import details, presenting, sidebar, user_errors
+from app_pages.ui.pickers import digit_picker, model_help, picked_index, region_picker, test_split_for
+from app_pages.ui.settings import settings_controls
+from app_pages.ui.state import keep_result, link_wants_result, result_or_stop, url_choice
+from sem_core import list_shipped
 from sem_core.digit_io import digit_to_png
-from sem_core.serve.views import saliency_job
+from sem_core.serve.views import SALIENCY, attack_view_of, explain_jobs, explainer_grid_of, saliency_job
 from sem_core.viz.attacks import maps_before_after, prediction_change, result_row
+from sem_core.viz.digits import empty_mask, stack_images
 from sem_core.viz.maps import explainer_grid, images_figure, region_overlay
+from sem_core.viz.menus import attack_choices
 from sem_core.viz.static import digits_pixels, explainer_grid_pixels, maps_pixels, region_pixels
 
-ATTACK_OF = {ATTACKS.get(n).label: ATTACKS.get(n) for n in list_attacks(family="saliency")}  # URL holds the label
+ATTACK_OF = attack_choices("saliency")  # label -> attack; the URL holds the label
+DEFAULT_KIND = next(label for label, c in ATTACK_OF.items() if c.name == SALIENCY.picks["attack"])
 
 sidebar()
 st.title("Saliency attacks")
@@ -33,28 +36,21 @@ with details():
 params, x = None, None
 with user_errors():
     c1, c2, c3 = st.columns(3)
-    name = url_choice("Model", "sal_model", list_shipped(), "cnn", container=c1,
+    name = url_choice("Model", "sal_model", list_shipped(), SALIENCY.picks["model"], container=c1,
                       help=model_help(list_shipped()))
-    method = url_choice("Explainer", "sal_method", list(SALIENCY_METHODS), "saliency", container=c2)
-    cls = ATTACK_OF[url_choice("Attack", "sal_kind", list(ATTACK_OF), "top-k", container=c3)]
-    c1, c2, c3 = st.columns(3)
-    eps = url_number("ε (L∞ radius, pixel units)", "sal_eps", 0.1, 0.01, 1.0, step=0.01, format="%.2f", container=c1)
-    with more_settings():
-        c2, c3 = st.columns(2) if presenting() else (c2, c3)
-        steps = url_number("Iterations", "sal_steps", 50, 1, 500, integer=True, container=c2, disabled=cls.steps_fixed)
-        k = url_number("k (top-k pixels)", "sal_k", 50, 1, 784, integer=True, container=c3)
-    model, card = get_model(name)
+    cls = ATTACK_OF[url_choice("Attack", "sal_kind", list(ATTACK_OF), DEFAULT_KIND, container=c3)]
+    view = attack_view_of(SALIENCY, cls.name)      # the one-step baseline's view shows no steps
+    settings = settings_controls(view, prefix="sal_", containers={"method": c2, "eps": st.columns(3)[0]})
     x_all, y_all, source = test_split_for(name)
     left, right = st.columns(2)
     with left:
-        x, y, caption = digit_picker("sal_digit", "Digit", 3, x_all, y_all)
-    mask = torch.zeros(28, 28, dtype=torch.bool)
+        x, y, caption = digit_picker("sal_digit", "Digit", SALIENCY.picks["digit"][0], x_all, y_all)
+    mask = empty_mask()
     if cls.targeted and x is not None:
         with right:
             mask = region_picker(x, "sal")
 
-    params = dict(model=name, method=method, attack=cls.name, eps=eps, steps=steps, k=k, x=caption,
-                  mask=mask.nonzero().tolist())
+    params = dict(model=name, attack=cls.name, **settings, x=caption, mask=mask.nonzero().tolist())
 
 
 @st.fragment
@@ -64,10 +60,9 @@ def run_and_show() -> None:
     with user_errors():
         if (st.button("Run saliency attack", type="primary", disabled=x is None)
                 or link_wants_result("sal", params, x is not None and not cls.targeted)) and x is not None:
-            res, times = run_job(saliency_job(name, cls.name, x, y, method=method, eps=eps, steps=steps, k=k,
-                                              mask=mask if cls.targeted else None))
-            keep_result("sal", params, res=res, times=times, model=name, attack=cls, method=method, k=k,
-                        mask=mask.clone(), caption=caption, grid=None, digit=picked_index("sal_digit"))
+            res, times = run_job(saliency_job(name, cls.name, x, y, mask=mask if cls.targeted else None, **settings))
+            keep_result("sal", params, res=res, times=times, model=name, attack=cls, method=settings["method"],
+                        k=settings["k"], mask=mask.clone(), caption=caption, grid=None, digit=picked_index("sal_digit"))
     show_result()
 
 
@@ -119,13 +114,10 @@ def show_result() -> None:
     st.subheader("Every explainer on the same two digits")
     st.markdown("The attack targeted one explainer; this grid shows whether the others are fooled as well.")
     if st.button("Compare all explainers", key="sal_grid_btn"):
-        model, _ = get_model(out["model"])
-        dev = model_device(model)
-        bar = st.progress(0.0)
-        grid = explain_all(model, torch.cat([res.x, res.x_adv]).to(dev), target=res.pred_before.repeat(2).to(dev),
-                           on_step=lambda done, total: bar.progress(done / total, text=f"explainer {done} of {total}"))
-        bar.empty()
-        out["grid"] = grid  # maps [E,2,28,28]: natural, adversarial
+        with user_errors():  # one cached "explain" job per explainer; one the model refuses (LRP on SENN) is skipped
+            jobs = explain_jobs(out["model"], stack_images(res.x, res.x_adv), target=res.pred_before.repeat(2))
+            maps, skipped, _ = run_jobs(jobs, "Explaining", skip_errors=True)
+            out["grid"] = explainer_grid_of(maps, skipped)  # maps [E,2,28,28]: natural, adversarial
     if out["grid"] is not None:
         grid = out["grid"]
         for e, msg in grid.skipped.items():

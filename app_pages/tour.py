@@ -1,12 +1,15 @@
 """Guided tour: four steps for a ten-minute class, one button each (concept, prototype, saliency, stability)."""
-import streamlit as st
-import torch
-
 from functools import partial
 
-from app_pages.common import (chart, figure, get_model, interactive_charts, picture, run_job, sidebar,
-                              test_split_for, timing_caption, user_errors)
-from sem_core.serve.views import concept_job, lipschitz_job, prototype_job, saliency_job
+import streamlit as st
+
+from app_pages.ui.figures import chart, figure, interactive_charts, picture
+from app_pages.ui.jobs import get_model, run_job, timing_caption
+from app_pages.ui.layout import sidebar, user_errors
+from app_pages.ui.pickers import test_split_for
+from sem_core.serve.views import (CONCEPT, LIPSCHITZ, PROTOTYPE, SALIENCY, STABILITY, concept_job, lipschitz_job,
+                                  nth_of_class, prototype_job, saliency_job)
+from sem_core.viz.digits import stack_images
 from sem_core.viz import bars_figure, image_figure, image_grid_figure, pair_figure, worst_case
 from sem_core.viz.attacks import maps_before_after, senn_figures, senn_ranges
 from sem_core.viz.static import explanations_svg, image_pixels, maps_pixels, pair_pixels, titled_grid_pixels
@@ -19,10 +22,19 @@ done = st.session_state.setdefault("tour", {})
 interactive = interactive_charts("tour_interactive")  # off: every step's figures are pictures (no plotly to load)
 
 
-def first_of(name: str, cls: int) -> torch.Tensor:
-    """The first test digit of class ``cls`` (fixed, so every class sees the same digits)."""
+# every digit and setting is a page's default view (sem_core.serve.views), so steps 1–3 are served from the
+# results that precompute stored for those views. Step 2 shows one digit of the prototype view's default digits: no
+# view declares the tour's own, so it is that view's third class (the 4) with the view's index.
+SRC, TGT = CONCEPT.picks["src"], CONCEPT.picks["tgt"]                        # (class, index): the 9 and the 2
+PROTO = (PROTOTYPE.picks["classes"][2], PROTOTYPE.own["which"].default)    # the 4
+SAL, STAB = SALIENCY.picks["digit"], STABILITY.picks["digit"]              # the 3, the 7
+
+
+def digit_of(name: str, pick: tuple[int, int]):
+    """The test digit [1,1,28,28] ``pick`` = (class, index) of ``name``'s test split (fixed, so every class sees the
+    same digits)."""
     x_all, y_all, _ = test_split_for(name)
-    i = int(torch.nonzero(y_all == cls).flatten()[0])
+    i = nth_of_class(y_all, *pick)
     return x_all[i: i + 1]
 
 
@@ -45,15 +57,18 @@ def step(n: int, title: str, look: str, button: str, job, show, page: str, query
 
 
 def concept_step():
-    return concept_job("senn", first_of("senn", 9), 9, first_of("senn", 2), eps=0.3, steps=100, lam=1.0)
+    m = CONCEPT.picks["model"]
+    return concept_job(m, digit_of(m, SRC), SRC[0], digit_of(m, TGT), **CONCEPT.defaults())
 
 
 def prototype_step():
-    return prototype_job("protodl", first_of("protodl", 4), 4, eps=0.3, steps=100, lam=1.0, xi=0.3)
+    m = PROTOTYPE.picks["model"]
+    return prototype_job(m, digit_of(m, PROTO), PROTO[0], **PROTOTYPE.defaults())
 
 
 def saliency_step():
-    return saliency_job("cnn", "saliency_topk", first_of("cnn", 3), 3, method="saliency", eps=0.1, steps=50, k=50)
+    m = SALIENCY.picks["model"]
+    return saliency_job(m, SALIENCY.picks["attack"], digit_of(m, SAL), SAL[0], **SALIENCY.defaults())
 
 
 # ---- 1. SENN's concepts ----
@@ -63,7 +78,7 @@ def show_concept(res) -> str:
     labels = [f"c{i + 1}" for i in range(e[0].concepts.shape[1])]
     lo = min(float(x.concepts.min()) for x in e) * 1.1
     hi = max(float(x.concepts.max()) for x in e) * 1.1
-    titles = ["the 9 as drawn", "the 9, changed a little", "a 2, for comparison"]
+    titles = [f"the {SRC[0]} as drawn", f"the {SRC[0]}, changed a little", f"a {TGT[0]}, for comparison"]
     cols = st.columns(3)
 
     def bars(j: int):
@@ -81,20 +96,20 @@ def show_concept(res) -> str:
                 "tour_c_bars", lambda: senn_figures(e, titles, senn_ranges(e)), "tour-concept-bars")
     d_nat, d_adv = float(res.metrics["concept_distance_nat"][0]), float(res.metrics["concept_distance_adv"][0])
     verdict = f"stays **{int(res.pred_after[0])}**" if bool(res.label_kept[0]) else f"becomes {int(res.pred_after[0])}"
-    return (f"SENN's answer {verdict}, yet its concepts now look like the 2's: their distance to the 2's concepts "
-            f"fell from {d_nat:.2f} to {d_adv:.2f}. No pixel moved by more than {float(res.linf[0]):.2f}, so the "
-            "picture looks the same while the explanation tells a different story.")
+    return (f"SENN's answer {verdict}, yet its concepts now look like the {TGT[0]}'s: their distance to the "
+            f"{TGT[0]}'s concepts fell from {d_nat:.2f} to {d_adv:.2f}. No pixel moved by more than "
+            f"{float(res.linf[0]):.2f}, so the picture looks the same while the explanation tells a different story.")
 
 
 # ---- 2. PrototypeDL's nearest prototype ----
 
 def show_prototype(res) -> str:
-    protodl, _ = get_model("protodl")
+    protodl, _ = get_model(PROTOTYPE.picks["model"])
     protos = protodl.prototype_images().cpu()
     classes = res.explanations["natural"].prototype_classes
     j0, j1 = (int(res.explanations[k].distances[0].argmin()) for k in ("natural", "adversarial"))
-    grid = torch.cat([res.x.cpu(), protos[j0: j0 + 1], res.x_adv.cpu(), protos[j1: j1 + 1]])
-    titles = ["the 4", f"nearest: P{j0 + 1} (a {int(classes[j0])})", "the 4, changed",
+    grid = stack_images(res.x, protos[j0: j0 + 1], res.x_adv, protos[j1: j1 + 1])
+    titles = [f"the {PROTO[0]}", f"nearest: P{j0 + 1} (a {int(classes[j0])})", f"the {PROTO[0]}, changed",
               f"nearest: P{j1 + 1} (a {int(classes[j1])})"]
     figure(partial(image_grid_figure, grid, titles, cols=4, cell=170),
            partial(titled_grid_pixels, grid, titles, cols=4, scale=6, title_px=22), "tour_p_grid", "tour-prototype",
@@ -109,46 +124,48 @@ def show_prototype(res) -> str:
 
 def show_saliency(res) -> str:
     i0, i1 = res.explanations["natural"][0, 0], res.explanations["adversarial"][0, 0]
-    titles, digits = ("map of the 3", "map of the 3, changed"), (res.x[0, 0], res.x_adv[0, 0])
+    titles, digits = (f"map of the {SAL[0]}", f"map of the {SAL[0]}, changed"), (res.x[0, 0], res.x_adv[0, 0])
     figure(partial(maps_before_after, i0, i1, titles, images=digits),
            partial(maps_pixels, i0, i1, titles, images=digits), "tour_s_maps", "tour-saliency", interactive=interactive, width="natural",
            caption="bright: important pixels (one scale for both maps); ×: the map's center of mass")
     overlap = float(res.metrics["topk_intersection"][0])
-    return (f"The network still says **{int(res.pred_after[0])}**, but only {overlap:.0%} of the 50 pixels it "
-            "marked as most important are still marked. A map that moves this easily cannot tell us what the "
-            "network really looks at.")
+    return (f"The network still says **{int(res.pred_after[0])}**, but only {overlap:.0%} of the "
+            f"{res.config['k']} pixels it marked as most important are still marked. A map that moves this easily "
+            "cannot tell us what the network really looks at.")
 
 
 # ---- 4. Stability ----
 def stability_step():
-    return lipschitz_job("cnn", "saliency", first_of("cnn", 7), eps=0.1, budget=20)
+    m = STABILITY.picks["model"]
+    return lipschitz_job(m, STABILITY.picks["explainer"], digit_of(m, STAB), **STABILITY.defaults())
 
 
 def show_stability(res) -> str:
     w = worst_case(res, 0)
-    titles = ("the 7", "the 7, worst change", "its map", "map after the change", "what changed")
+    titles = (f"the {STAB[0]}", f"the {STAB[0]}, worst change", "its map", "map after the change", "what changed")
     figure(partial(pair_figure, w.x, w.x_prime, w.expl, w.expl_prime, titles),
            partial(pair_pixels, w.x, w.x_prime, w.expl, w.expl_prime, titles), "tour_l_pair", "tour-stability",
            interactive=interactive, width="natural",
            caption="the two maps share one scale (bright: important); what changed: red grew, blue shrank")
-    return (f"Searching around the 7, the computer found a change for which the map moved {w.value:.1f} times as "
-            f"much as the digit did (the local Lipschitz estimate L̂ = {w.value:.3g}). The larger this number, the "
-            "less an explanation can be trusted on digits that differ only slightly.")
+    return (f"Searching around the {STAB[0]}, the computer found a change for which the map moved {w.value:.1f} "
+            f"times as much as the digit did (the local Lipschitz estimate L̂ = {w.value:.3g}). The larger this "
+            "number, the less an explanation can be trusted on digits that differ only slightly.")
 
 
 steps = [  # title, what to look at, button, job, show, its page and a link that reopens the result there
-    ("Fool SENN's concepts", "the concept bars of the changed 9: do they look like the 9's or like the 2's?",
+    ("Fool SENN's concepts",
+     f"the concept bars of the changed {SRC[0]}: do they look like the {SRC[0]}'s or like the {TGT[0]}'s?",
      "Run step 1: attack SENN's concepts", concept_step, show_concept, "app_pages/concept_attack.py",
-     {"src": "9", "tgt": "2", "eps": "0.3", "result": "concept"}),
+     {"src": str(SRC[0]), "tgt": str(TGT[0]), "eps": f"{CONCEPT.defaults()['eps']:g}", "result": "concept"}),
     ("Fool PrototypeDL's prototypes", "which prototype the model points to, before and after the change.",
      "Run step 2: attack PrototypeDL's prototypes", prototype_step, show_prototype, "app_pages/prototype_attack.py",
-     {"digits": "4", "result": "proto"}),
+     {"digits": str(PROTO[0]), "result": "proto"}),
     ("Fool a saliency map", "where the bright spots of the map sit on the digit, before and after.",
      "Run step 3: attack the saliency map", saliency_step, show_saliency, "app_pages/saliency_attack.py",
-     {"sal_digit": "3", "result": "sal"}),
+     {"sal_digit": str(SAL[0]), "result": "sal"}),
     ("Measure stability", "the last panel: how much of the map changed after the worst small change.",
      "Run step 4: measure the map's stability", stability_step, show_stability, "app_pages/lipschitz_stability.py",
-     {"lip_n": "5"}),
+     {"lip_n": str(LIPSCHITZ.own["n"].default)}),
 ]
 for n, args in enumerate(steps, start=1):
     step(n, *args)

@@ -1,6 +1,7 @@
 """How close the calibrated time estimates (sem_core.serve.estimates) come to the real time of realistic jobs.
 
-    PYTHONPATH=. python benchmarks/bench_estimates.py [--device cpu] [--quick]
+    .venv/bin/python benchmarks/bench_estimates.py [--device cpu]
+    .venv/bin/python benchmarks/bench_estimates.py --quick      # the same jobs at tiny sizes (a smoke run)
 
 Starts a fresh ``Estimator`` (its probe runs first, as at an app's start), then for each job: the estimate
 shown before Run, the job run the way the app runs it (attacks through an ``AttackService`` that records every
@@ -13,26 +14,38 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sem_core
-from sem_core.attacks import create_attack
-from sem_core.serve.cache import ResultCache
-from sem_core.serve.estimates import Estimator, attack_job, lipschitz_jobs, load_factor
-from sem_core.explain.influence import influence_cached
-from sem_core.lipschitz import lipschitz_by_explainer
-from sem_core.serve.service import AttackService
-from sem_core.serve.views import batch_job
+import torch  # noqa: E402
+
+import sem_core  # noqa: E402
+from sem_core.attacks import create_attack  # noqa: E402
+from sem_core.explain.influence import influence_cached  # noqa: E402
+from sem_core.lipschitz import lipschitz_by_explainer  # noqa: E402
+from sem_core.serve.cache import ResultCache  # noqa: E402
+from sem_core.serve.estimates import Estimator, attack_job, lipschitz_jobs, load_factor  # noqa: E402
+from sem_core.serve.service import AttackService  # noqa: E402
+from sem_core.serve.views import batch_job  # noqa: E402
+
+# The jobs, as (digits, steps or budget) per case: the app's realistic sizes, and tiny ones for --quick.
+SIZES = {
+    "full": {"concept_small": (50, 100), "concept_large": (200, 100), "prototype": (100, 100), "saliency": (20, 50),
+             "lipschitz_cnn": (5, 20), "lipschitz_senn": (5, 20), "lipschitz_lime": (2, 10), "influence": (5, 10)},
+    "quick": {"concept_small": (4, 5), "concept_large": (8, 5), "prototype": (4, 5), "saliency": (2, 3),
+              "lipschitz_cnn": (1, 2), "lipschitz_senn": (1, 2), "lipschitz_lime": (1, 2), "influence": (2, 2)},
+}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--quick", action="store_true", help="a quarter of the digits (a smoke run)")
+    ap.add_argument("--quick", action="store_true", help="the same jobs at tiny sizes (a smoke run)")
     args = ap.parse_args()
-    q = 4 if args.quick else 1
+    size = SIZES["quick" if args.quick else "full"]
     x, y, _ = sem_core.load_split("test", "subset")
     est = Estimator(device=args.device)
     t0 = time.perf_counter()
@@ -40,64 +53,73 @@ def main() -> None:
     print(f"probe: {time.perf_counter() - t0:.1f} s wall, {est.probe_seconds:.1f} s CPU, error {est.probe_error}; "
           f"load {os.getloadavg()}, load factor {load_factor():.2f}, torch threads {torch.get_num_threads()}")
     svc = AttackService(device=args.device, cache=ResultCache(), estimator=est)
+    models: dict[str, object] = {}
 
-    def attack(model, name, n, steps, **cfg):
-        def run():
-            spec = batch_job(model, name, x[:n], y[:n], x.flip(0)[:n] if name == "senn_concept" else None,
+    def model(name: str):
+        if name not in models:
+            models[name] = sem_core.load_model(name, args.device)
+        return models[name]
+
+    def attack(model_name, name, case, **cfg):
+        n, steps = size[case]
+
+        def spec():
+            return batch_job(model_name, name, x[:n], y[:n], x.flip(0)[:n] if name == "senn_concept" else None,
                              steps=steps, **cfg)
-            h = svc.submit("bench", spec)
-            h.result(3600)
-        return f"{name} {model} {n} digits × {steps} steps", lambda: svc.estimate(
-            batch_job(model, name, x[:n], y[:n], x.flip(0)[:n] if name == "senn_concept" else None, steps=steps,
-                      **cfg)), run
+        return lambda: f"{name} {model_name} {n} digits × {steps} steps", lambda: svc.estimate(spec()), \
+            lambda: svc.submit("bench", spec()).result(3600)
 
-    def lipschitz(model, explainers, n, budget):
-        jobs = lipschitz_jobs(model, explainers, n, budget)
+    def lipschitz(model_name, explainers, case):
+        n, budget = size[case]
+        jobs = lipschitz_jobs(model_name, explainers, n, budget)
 
         def run():
-            out = lipschitz_by_explainer(svc.model(model)[0], explainers, x[:n], eps=0.1, budget=budget)
+            out = lipschitz_by_explainer(model(model_name), explainers, x[:n], eps=0.1, budget=budget)
             est.record_each({jobs[e]: s for e, s in out.seconds.items()})
-        return f"lipschitz {model} {'+'.join(explainers)} {n} digits, budget {budget}", \
+        return lambda: f"lipschitz {model_name} {'+'.join(explainers)} {n} digits, budget {budget}", \
             lambda: est.estimate(jobs.values()), run
 
-    def influence(n, steps):
-        model = svc.model("cnn")[0]
+    def influence(case):
+        n, steps = size[case]
+        cnn = model("cnn")
 
         def jobs():
-            return [attack_job("cnn", "influence_sign", n, steps, setup=not influence_cached(model))]
+            return [attack_job("cnn", "influence_sign", n, steps, setup=not influence_cached(cnn))]
 
         def run():
             job, t = jobs()[0], time.perf_counter()
-            create_attack("influence_sign", model, steps=steps, eps=0.1)(x[:n], y[:n])
+            create_attack("influence_sign", cnn, steps=steps, eps=0.1)(x[:n], y[:n])
             est.record(job, time.perf_counter() - t)
-        return f"influence cnn {n} digits × {steps} steps" + (" (+ setup)" if not influence_cached(model) else ""), \
+        return lambda: f"influence cnn {n} digits × {steps} steps" + ("" if influence_cached(cnn) else " (+ setup)"), \
             lambda: est.estimate(jobs()), run
 
-    cases = [attack("senn", "senn_concept", 50 // q, 100, eps=0.3, lam=1.0),
-             attack("senn", "senn_concept", 200 // q, 100, eps=0.3, lam=1.0),
-             attack("protodl", "protodl_prototype", 100 // q, 100, eps=0.3, lam=1.0, xi=0.3),
-             attack("cnn", "saliency_topk", 20 // q, 50, eps=0.1, method="saliency", k=50),
-             lipschitz("cnn", ["saliency", "gradxinput", "ig", "occlusion"], 5, 20),
-             lipschitz("senn", ["self", "saliency"], 5, 20),
-             lipschitz("cnn", ["lime"], 2, 10),
-             influence(5, 10), influence(5, 10)]
+    cases = [attack("senn", "senn_concept", "concept_small", eps=0.3, lam=1.0),
+             attack("senn", "senn_concept", "concept_large", eps=0.3, lam=1.0),
+             attack("protodl", "protodl_prototype", "prototype", eps=0.3, lam=1.0, xi=0.3),
+             attack("cnn", "saliency_topk", "saliency", eps=0.1, method="saliency", k=50),
+             lipschitz("cnn", ["saliency", "gradxinput", "ig", "occlusion"], "lipschitz_cnn"),
+             lipschitz("senn", ["self", "saliency"], "lipschitz_senn"),
+             lipschitz("cnn", ["lime"], "lipschitz_lime"),
+             influence("influence"), influence("influence")]
     rows = []
-    for label, estimate, run in cases:
-        e, load0 = estimate(), os.getloadavg()[0]
-        t = time.perf_counter()
-        run()
-        actual = time.perf_counter() - t
-        ratio = actual / e.seconds if e.seconds else float("nan")
-        rows.append((label, e, actual, ratio, load0, os.getloadavg()[0]))
-        print(f"{label:55s} est {e.seconds or float('nan'):8.1f} s  actual {actual:8.1f} s  ratio {ratio:5.2f}  "
-              f"{'ok' if 0.5 <= ratio <= 2 else 'OUT'}  load {load0:.1f}→{os.getloadavg()[0]:.1f}  [{e.basis}]",
-              flush=True)
+    try:
+        for label, estimate, run in cases:   # the label and estimate before the run (influence: with or without setup)
+            label, e, load0 = label(), estimate(), os.getloadavg()[0]
+            t = time.perf_counter()
+            run()
+            actual = time.perf_counter() - t
+            ratio = actual / e.seconds if e.seconds else float("nan")
+            rows.append((label, e, actual, ratio, load0, os.getloadavg()[0]))
+            print(f"{label:55s} est {e.seconds or float('nan'):8.1f} s  actual {actual:8.1f} s  ratio {ratio:5.2f}  "
+                  f"{'ok' if 0.5 <= ratio <= 2 else 'OUT'}  load {load0:.1f}→{os.getloadavg()[0]:.1f}  [{e.basis}]",
+                  flush=True)
+    finally:
+        svc.shutdown()
     print("\n| job | estimate (s) | basis | actual (s) | actual / estimate | within [0.5, 2] | load 1-min before → after |")
     print("|---|---|---|---|---|---|---|")
     for label, e, actual, ratio, l0, l1 in rows:
-        print(f"| {label} | {'—' if e.seconds is None else f'{e.seconds:.1f}'} | {e.basis if e.seconds else 'none yet'} "
-              f"| {actual:.1f} | {ratio:.2f} | {'yes' if 0.5 <= ratio <= 2 else 'no'} | {l0:.1f} → {l1:.1f} |")
-    svc.shutdown()
+        print(f"| {label} | {'—' if e.seconds is None else f'{e.seconds:.3g}'} | {e.basis if e.seconds else 'none yet'} "
+              f"| {actual:.3g} | {ratio:.2f} | {'yes' if 0.5 <= ratio <= 2 else 'no'} | {l0:.1f} → {l1:.1f} |")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Influence functions on the CNN's last layer: what each part costs, and CG next to an explicit inverse.
 
-    PYTHONPATH=. python benchmarks/bench_influence.py [--n 10] [--steps 10] [--device cpu]
+    .venv/bin/python benchmarks/bench_influence.py [--n 10] [--steps 10] [--device cpu]
+    .venv/bin/python benchmarks/bench_influence.py --quick      # 2 digits, 2 steps (a smoke run)
 
 Prints one JSON object: seconds to cache the training gradients (once per model); per test digit, the influence
 of all 4,000 training digits by conjugate gradients on Hessian-vector products (batched over ``--n`` digits)
@@ -12,13 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sem_core
-from sem_core.attacks import create_attack
-from sem_core.explain.influence import InfluenceFunction, batched_cg
+import torch  # noqa: E402
+
+import sem_core  # noqa: E402
+from sem_core.attacks import create_attack  # noqa: E402
+from sem_core.explain.influence import InfluenceFunction, batched_cg  # noqa: E402
 
 
 def main() -> None:
@@ -26,7 +31,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10, help="test digits (one batch)")
     ap.add_argument("--steps", type=int, default=10, help="sign steps of the attack")
     ap.add_argument("--device", default=None, help="cpu, cuda... (default: best available)")
+    ap.add_argument("--quick", action="store_true", help="--n 2 --steps 2 (a smoke run; the explicit Hessian is built "
+                                                         "all the same, it does not depend on --n)")
     args = ap.parse_args()
+    if args.quick:
+        args.n, args.steps = 2, 2
     cnn = sem_core.load_model("cnn", args.device)
     x_train, y_train, _ = sem_core.load_split("train", "subset")
     x, y, _ = sem_core.load_split("test", "subset")

@@ -1,29 +1,43 @@
-"""Click → result latency in real Chromium, per page, with a cold and a warm result cache (issue 14).
+"""Click → result latency and the CPU seconds of one session, in real Chromium, per page, with a cold and a warm
+result cache (issue 14).
 
-    .venv/bin/python benchmarks/bench_latency.py                        # every page
+    .venv/bin/python benchmarks/bench_latency.py                        # every page, a cold and a warm session
     .venv/bin/python benchmarks/bench_latency.py --pages lipschitz,defenses
     .venv/bin/python benchmarks/bench_latency.py --no-batch             # every page but the 200-digit batch
+    .venv/bin/python benchmarks/bench_latency.py --pages concept --sessions 12 --query "src=3&src_i=1&tgt=4&tgt_i=1"
+    .venv/bin/python benchmarks/bench_latency.py --quick                # the concept page, 2 sessions (smoke run)
 
-One fresh server with an empty cache (and an empty folder for experiment runs). For each page, at its default
-view: a new browser session opens the page and presses Run (cold: the service computes), then another new
-session does the same (warm: the result computed by the first is in the shared cache). Seconds from the click
-until the result line shows, and until the page is idle with every figure drawn.
+One fresh server with an empty cache (and an empty folder for experiment runs); one warm-up session first (a 1-step
+concept attack: the imports and the models). For each page, at its default view (plus ``--query``): a new browser
+session opens the page and presses Run (cold: the service computes), then ``--sessions`` − 1 more new sessions do
+the same, one at a time (warm: the result computed by the first is in the shared cache).
+
+Table 1, latency: seconds from the click until the result line shows, and until the page is idle with every
+figure drawn, for the cold session and the first warm one. A cold row that was served from stored work is marked
+"(cached)". Acceptance (issue 14): warm ≤ 1 s on every page, cold concept ≤ 3 s.
+
+Table 2, CPU seconds per session (what bench_page_cpu.py measured until 2026-12-07): the browser's renderer
+(Chromium's own task time, from the DevTools Performance domain) and the app server (its process CPU time), for
+opening the page and for the click on Run; with 3 or more sessions, the median of sessions 2–N (the warm ones).
+Run it on an otherwise idle machine: the renderer's figure is its CPU time only when it never waits for a core. It
+isolates what a page costs when 20 sessions share 2 cores (bench_load.py): there, everyone's CPU seconds add up.
 
 Pages: concept, prototype, saliency, batch (its default run: 200 digits of the concept attack, 100 steps),
 lipschitz (4 explainers × 5 digits, budget 20), defenses (the concept attack on senn-k5 and senn-adv),
 influence (cold includes the model's training gradients, once per server), tour-step1 (the concept page's
 default view: after `concept` in the same run its cold row is already cached, and the other way round),
-tour-step4 (the stability step), experiments (its Run: faithfulness on N = 20; warm: the first session's finished run, shown from its folder). A cold row that was served from stored work is marked "(cached)".
-Acceptance (issue 14): warm ≤ 1 s on every page, cold concept ≤ 3 s.
+tour-step4 (the stability step), experiments (its Run: faithfulness on N = 20; warm: the first session's finished
+run, shown from its folder).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
+import statistics
 
-from browser_bench import RESULT_RE, click_to_result, launch, start_server, tracebacks_in, wait_idle
+from browser_bench import (RESULT_RE, click_to_result, cpu_seconds, launch, renderer_cpu, require_browser,
+                           start_server, tracebacks_in, wait_idle)
 
 EXPERIMENT_RE = re.compile(r"Your run finished: [0-9]+ chunks computed, [0-9]+ reused|result from the cache")
 # name -> (URL path, button, result line)
@@ -39,15 +53,26 @@ PAGES = {
     "tour-step4": ("tour", "Run step 4: measure the map's stability", RESULT_RE),
     "experiments": ("experiments", "Run experiment", EXPERIMENT_RE),
 }
+QUICK = {"pages": ["concept"], "sessions": 2, "timeout": 120.0}
 
 
-async def once(browser, url: str, path: str, button: str, timeout: float, result_re=RESULT_RE) -> dict:
+async def once(browser, url: str, path: str, button: str, timeout: float, result_re=RESULT_RE,
+               server_pid: int | None = None) -> dict:
+    """One new session: open ``url/path``, wait until idle, click ``button`` until the result shows. Besides
+    click_to_result's timings: the renderer's and (with ``server_pid``) the server's CPU seconds, to open and to run."""
     ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await ctx.new_page()
+    server = (lambda: cpu_seconds(server_pid)) if server_pid else (lambda: 0.0)
     try:
+        cdp = await ctx.new_cdp_session(page)
+        await cdp.send("Performance.enable")
+        s0 = server()
         await page.goto(f"{url}/{path}", timeout=timeout * 1000)
         await wait_idle(page, timeout)
-        return await click_to_result(page, button, timeout, result_re)
+        b1, s1 = await renderer_cpu(cdp), server()
+        out = await click_to_result(page, button, timeout, result_re)
+        b2, s2 = await renderer_cpu(cdp), server()
+        return {**out, "open_browser": b1, "open_server": s1 - s0, "run_browser": b2 - b1, "run_server": s2 - s1}
     except Exception as exc:  # noqa: BLE001 - reported in the table
         return {"errors": [f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"]}
     finally:
@@ -60,6 +85,11 @@ def cell(r: dict, cold: bool = False) -> str:
     extra = " (cached)" if cold and r["cached"] else "" if r["cached"] or r["compute_s"] == 0 else \
         f" [compute {r['compute_s']:.2f}]"
     return f"{r['to_result_s']:.2f} ({r['to_idle_s']:.2f}){extra}"
+
+
+def cpu_row(r: dict) -> str:
+    return (f"open {r['open_browser']:.2f} + {r['open_server']:.2f}; run {r['run_browser']:.2f} + "
+            f"{r['run_server']:.2f}; wall to result {r['to_result_s']:.2f} s, to idle {r['to_idle_s']:.2f} s")
 
 
 def chosen(names: list[str], batch: bool) -> list[str]:
@@ -75,28 +105,41 @@ async def main(args) -> int:
     from playwright.async_api import async_playwright
 
     pages = chosen(args.pages, args.batch)
+    query = f"?{args.query}" if args.query else ""
     server, cache = start_server()
     rows, errors = [], []
     try:
         async with async_playwright() as p:
             browser = await launch(p)
-            await once(browser, server.url, "concept?steps=1&src_i=9", PAGES["concept"][1], args.timeout)  # imports
+            warm_up = await once(browser, server.url, "concept?steps=1&src_i=9", PAGES["concept"][1], args.timeout)
+            errors += [f"warm-up session: {e}" for e in warm_up["errors"]]   # it loads the imports and the models
             for name in pages:
                 path, button, result_re = PAGES[name]
-                cold = await once(browser, server.url, path, button, args.timeout, result_re)
-                warm = await once(browser, server.url, path, button, args.timeout, result_re)
-                rows.append((name, cold, warm))
-                errors += cold["errors"] + warm["errors"]
+                sessions = [await once(browser, server.url, path + query, button, args.timeout, result_re,
+                                       server.proc.pid) for _ in range(args.sessions)]
+                rows.append((name, sessions))
+                errors += [e for s in sessions for e in s["errors"]]
             await browser.close()
     finally:
         server.stop()
-    print(f"click → result line, seconds (→ page idle with every figure drawn); cold cache {cache}")
+    print(f"click → result line, seconds (→ page idle with every figure drawn); cold cache {cache}"
+          + (f"; query {args.query}" if args.query else ""))
     print(f"{'page':<12} {'cold':<34} {'warm':<20} warm from cache")
-    for name, cold, warm in rows:
+    for name, (cold, warm, *_) in rows:
         print(f"{name:<12} {cell(cold, cold=True):<34} {cell(warm):<20} {warm.get('cached')}")
+    print(f"\nCPU seconds per session (browser renderer + server), {args.sessions} sessions a page, one at a time")
+    for name, sessions in rows:
+        for i, r in enumerate(sessions, 1):
+            if "to_result_s" in r:
+                print(f"{name} session {i} ({'cached' if r['cached'] else 'computed'}): {cpu_row(r)}", flush=True)
+        warm = [r for r in sessions[1:] if "to_result_s" in r]
+        if len(warm) >= 2:
+            med = {k: statistics.median(r[k] for r in warm) for k in ("open_browser", "open_server", "run_browser",
+                                                                      "run_server", "to_result_s", "to_idle_s")}
+            print(f"{name} median of sessions 2–{len(sessions)}: {cpu_row(med)}")
     print(f"errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
     print(f"tracebacks in the server log: {tracebacks_in(server.log_path)}; dialogs closed before a click: "
-          f"{[d for _, c, w in rows for d in c.get('dialogs', []) + w.get('dialogs', [])]}")
+          f"{[d for _, ss in rows for s in ss for d in s.get('dialogs', [])]}")
     return 0 if not errors else 1
 
 
@@ -104,6 +147,17 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--timeout", type=float, default=300, help="seconds per click (default 300)")
     ap.add_argument("--no-batch", dest="batch", action="store_false")
-    ap.add_argument("--pages", nargs="+", default=list(PAGES),
+    ap.add_argument("--pages", "--page", nargs="+", default=list(PAGES),
                     help=f"pages to time, space- or comma-separated (default all: {','.join(PAGES)})")
-    raise SystemExit(asyncio.run(main(ap.parse_args())))
+    ap.add_argument("--sessions", type=int, default=2,
+                    help="sessions per page, one after the other: the first cold, the rest warm (default 2, at least 2)")
+    ap.add_argument("--query", default="", help="URL query added to every page's address, e.g. src=3&src_i=1")
+    ap.add_argument("--quick", action="store_true",
+                    help="the concept page, 2 sessions (a smoke run); prints 'skipped: …' and exits 0 without Chromium")
+    args = ap.parse_args()
+    if args.quick:
+        vars(args).update(QUICK)
+    if args.sessions < 2:
+        ap.error("--sessions must be at least 2 (a cold and a warm session)")
+    require_browser(args.quick)
+    raise SystemExit(asyncio.run(main(args)))

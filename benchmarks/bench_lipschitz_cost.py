@@ -1,6 +1,7 @@
 """Seconds per digit and per budget unit of the local Lipschitz estimate, per model and explainer.
 
-    PYTHONPATH=. python benchmarks/bench_lipschitz_cost.py [--n 4] [--budget 10] [--device cpu] [--write]
+    .venv/bin/python benchmarks/bench_lipschitz_cost.py [--n 4] [--budget 10] [--device cpu] [--models cnn,senn] [--write]
+    .venv/bin/python benchmarks/bench_lipschitz_cost.py --quick     # 1 digit, budget 2, never writes (a smoke run)
 
 Runs ``lipschitz_by_explainer`` exactly as the Lipschitz page does (each explainer's default search)
 on n test digits of the offline subset with the given budget, and prints one JSON line per
@@ -14,24 +15,31 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from datetime import date
+from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sem_core
-from sem_core.lipschitz import lipschitz_by_explainer, list_lipschitz_explainers
-from sem_core.lipschitz.cost import COSTS_PATH
+import torch  # noqa: E402
+
+import sem_core  # noqa: E402
+from sem_core.lipschitz import lipschitz_by_explainer, list_lipschitz_explainers  # noqa: E402
+from sem_core.lipschitz.cost import COSTS_PATH  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=4)
     ap.add_argument("--budget", type=int, default=10)
     ap.add_argument("--device", default=None)
     ap.add_argument("--models", default="cnn,senn")
     ap.add_argument("--write", action="store_true", help=f"write the table to {COSTS_PATH}")
+    ap.add_argument("--quick", action="store_true", help="--n 1 --budget 2, and never --write (a smoke run)")
     args = ap.parse_args()
+    if args.quick:
+        args.n, args.budget, args.write = 1, 2, False
     x, _, source = sem_core.load_split("test", "subset")
     x = x[: args.n]
     table: dict[str, dict[str, float]] = {}

@@ -3,6 +3,7 @@ each running the concept attack on a different test digit, cold cache.
 
     .venv/bin/python benchmarks/bench_load.py                 # 20 sessions (the acceptance run)
     .venv/bin/python benchmarks/bench_load.py --sessions 5    # a small run
+    .venv/bin/python benchmarks/bench_load.py --quick         # 2 sessions, 1 s TTL (a smoke run; skipped without Chromium)
 
 Prints errors, tracebacks in the server log, whether every session got its own digit, p50/p95/max seconds from
 click to result, where a session's time goes (queue and attack compute, both reported by the service on the
@@ -10,8 +11,7 @@ page; script + rendering, the rest), the CPU seconds each kind of process spent 
 Chromium's renderers, browser and GPU processes, Playwright, this benchmark), and the server's resident memory (psutil RSS): at start, before the
 sessions (after one warm-up session loaded the models and closed), at the peak during, and after the sessions
 closed (Streamlit's disconnected-session TTL is set to --ttl seconds here), and again after one more visit
-(Streamlit removes expired sessions lazily, when its session store is next used); the same for the server and its
-attack compute process together (``--process``: ``sem_core.serve.worker``; by default there is none).
+(Streamlit removes expired sessions lazily, when its session store is next used).
 Acceptance: 0 errors, 0 tracebacks, p95 ≤ 10 s, memory after within 10 % of before (issue 16: 25 %).
 """
 from __future__ import annotations
@@ -26,9 +26,10 @@ import time
 from pathlib import Path
 
 from browser_bench import (CpuByProcess, RssSampler, click_to_result, find_chromium, launch, mb, percentile,
-                           start_server, tracebacks_in, wait_idle)
+                           renderer_cpu, require_browser, start_server, tracebacks_in, wait_idle)
 
 RUN = "Run concept attack"
+QUICK = {"sessions": 2, "ttl": 1, "settle": 1.0, "timeout": 120.0, "deadline": 300.0}
 
 
 def digits(n: int) -> list[dict]:
@@ -42,12 +43,6 @@ def digits(n: int) -> list[dict]:
         index = int((y == c).nonzero().flatten()[k])
         out.append({"query": f"src={c}&src_i={k}&tgt={(c + 1) % 10}&tgt_i={k}", "index": index, "label": c})
     return out
-
-
-async def renderer_cpu(cdp) -> float:
-    """Seconds the page's renderer main thread has been busy (Chromium's TaskDuration; CPU time only when the
-    machine is otherwise idle, see bench_page_cpu.py)."""
-    return {m["name"]: m["value"] for m in (await cdp.send("Performance.getMetrics"))["metrics"]}["TaskDuration"]
 
 
 async def session(browser, url: str, d: dict, timeout: float, watch: str = "observer",
@@ -86,37 +81,36 @@ async def main(args) -> int:
         wrapper.write_text(f'#!/bin/sh\n{group}exec {prefix}"{find_chromium()}" "$@"\n')
         wrapper.chmod(0o755)
         os.environ["SEM_CHROMIUM"] = str(wrapper)
-    if args.pin:  # this benchmark, Playwright's driver and the app server (and its compute process) on core 0
+    if args.pin:  # this benchmark, Playwright's driver and the app server on core 0
         os.sched_setaffinity(0, {0})
 
-    os.environ["SEM_SERVICE_PROCESS"] = "1" if args.process else "0"
     server, cache = start_server(ttl_s=args.ttl)
     try:
-        rss, both = RssSampler(server.proc.pid), RssSampler(server.proc.pid, children=True)
-        rss_start, both_start = rss.rss(), both.rss()
+        rss = RssSampler(server.proc.pid)
+        rss_start = rss.rss()
         async with async_playwright() as p:
             browser = await launch(p)
             warm = await session(browser, server.url, {"query": "src=0&src_i=0&tgt=1&tgt_i=0", "index": -1, "label": 0},
                                  args.timeout)
             await asyncio.sleep(args.ttl + args.settle)
-            rss_before, both_before = rss.rss(), both.rss()
+            rss_before = rss.rss()
             plan = digits(args.sessions)
             t0 = time.monotonic()
-            with rss, both, CpuByProcess(server.proc.pid) as cpu:
+            with rss, CpuByProcess(server.proc.pid) as cpu:
                 results = await asyncio.wait_for(
                     asyncio.gather(*(session(browser, server.url, d, args.timeout, args.watch, args.reduced_motion)
                                    for d in plan)),
                     args.deadline)
                 wall = time.monotonic() - t0
-                peak, both_peak = rss.peak, both.peak
+                peak = rss.peak
             await asyncio.sleep(args.ttl + args.settle)
-            rss_after, both_after = rss.rss(), both.rss()
+            rss_after = rss.rss()
             # Streamlit drops expired sessions lazily, on its next session-store access: one new visitor does it
             probe = await browser.new_context()
             await (await probe.new_page()).goto(server.url, timeout=args.timeout * 1000)
             await probe.close()
             await asyncio.sleep(args.settle)
-            rss_probe, both_probe = rss.rss(), both.rss()
+            rss_probe = rss.rss()
             await browser.close()
     finally:
         server.stop()
@@ -126,9 +120,7 @@ async def main(args) -> int:
     times = [r["to_result_s"] for r in ok]
     print(f"sessions: {args.sessions} concurrent, concept attack (100 steps), cold cache {cache}; wall {wall:.1f} s; "
           f"result line watched by {'a MutationObserver' if args.watch == 'observer' else 'innerText polling (50 ms)'}"
-          + ("; browsers prefer reduced motion" if args.reduced_motion else "")
-          + ("; the service computes in its compute process (--process)" if args.process else
-             "; the service computes in its thread"))
+          + ("; browsers prefer reduced motion" if args.reduced_motion else ""))
     print(f"warm-up session: {'ok' if 'to_result_s' in warm else warm['errors']}; dialogs closed (warm-up, "
           f"sessions): {warm.get('dialogs')}, {sum(len(r.get('dialogs', [])) for r in results)}")
     print(f"errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
@@ -150,12 +142,10 @@ async def main(args) -> int:
     cpu_s = cpu.totals()
     print(f"CPU seconds while the sessions ran ({wall:.0f} s on {os.cpu_count()} cores = {wall * os.cpu_count():.0f} "
           "core-seconds): " + ", ".join(f"{k} {v:.1f}" for k, v in cpu_s.items() if v >= 0.05))
-    for what, (r0, r1, pk, r2, r3) in {"server memory (RSS)": (rss_start, rss_before, peak, rss_after, rss_probe),
-                                        "server + its compute process": (both_start, both_before, both_peak, both_after,
-                                                                         both_probe)}.items():
-        print(f"{what}: start {mb(r0)}, before {mb(r1)}, peak during {mb(pk)}, after the sessions closed "
-              f"({args.ttl} s TTL + {args.settle:g} s) {mb(r2)} ({(r2 - r1) / r1:+.1%} vs before), after one more "
-              f"visitor let Streamlit drop them (+{args.settle:g} s) {mb(r3)} ({(r3 - r1) / r1:+.1%})")
+    print(f"server memory (RSS): start {mb(rss_start)}, before {mb(rss_before)}, peak during {mb(peak)}, after the "
+          f"sessions closed ({args.ttl} s TTL + {args.settle:g} s) {mb(rss_after)} "
+          f"({(rss_after - rss_before) / rss_before:+.1%} vs before), after one more visitor let Streamlit drop them "
+          f"(+{args.settle:g} s) {mb(rss_probe)} ({(rss_probe - rss_before) / rss_before:+.1%})")
     return 0 if not errors else 1
 
 
@@ -178,10 +168,13 @@ if __name__ == "__main__":
                     help="the 20 browsers prefer reduced motion (CSS prefers-reduced-motion): their animation frames "
                          "(Streamlit's running indicator, loading skeletons) then cost the shared 2 cores less; a "
                          "student's browser animates on the student's machine, not on the server")
-    ap.add_argument("--process", action="store_true",
-                    help="the service computes in its compute process (SEM_SERVICE_PROCESS=1, sem_core.serve.worker) "
-                         "instead of its thread (the default)")
     ap.add_argument("--watch", choices=("observer", "poll"), default="observer",
                     help="how each page waits for its result line: a MutationObserver (default) or innerText polled "
                          "every 50 ms (the method before 2026-12-04, which forces a layout per poll in every page)")
-    raise SystemExit(asyncio.run(main(ap.parse_args())))
+    ap.add_argument("--quick", action="store_true",
+                    help="2 sessions, 1 s TTL and settle (a smoke run); prints 'skipped: …' and exits 0 without Chromium")
+    args = ap.parse_args()
+    if args.quick:
+        vars(args).update(QUICK)
+    require_browser(args.quick)
+    raise SystemExit(asyncio.run(main(args)))

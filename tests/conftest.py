@@ -15,7 +15,7 @@ import sem_core
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 # The attack service's result cache: a fresh folder per test run (never the user's ~/.cache), and no background
-# precomputing of the default views (tests that want it call sem_core.serve.views.precompute themselves).
+# precomputing of the default views (tests that want it call sem_core.serve.precompute.precompute themselves).
 os.environ.setdefault("SEM_CACHE_DIR", tempfile.mkdtemp(prefix="sem-cache-"))
 os.environ.setdefault("SEM_PRECOMPUTE", "0")
 

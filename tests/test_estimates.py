@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from sem_core.serve.estimates import (Estimator, Job, attack_job, fit_cost, job_of_spec, lipschitz_jobs, load_factor)
+from sem_core.serve.estimates import Estimator, Job, attack_job, fit_cost, lipschitz_jobs, load_factor
+from sem_core.serve.jobs import job_of_spec
 
 TRUE = np.array([0.05, 0.002, 0.001, 0.0003, 1.5])   # fixed, per digit, per step, per digit·step, setup
 

@@ -5,14 +5,14 @@
 directory specification asks. The repository's ``results/`` holds the shipped runs only.
 
 Example:
-    run_experiment("faithfulness", results_dir() / "faithfulness-n20", n=20)
+    run_in_folder("faithfulness", results_dir(), 20)       # into results_dir() / "faithfulness-n20"
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-SHIPPED_RESULTS = Path(__file__).resolve().parents[1] / "results"
+SHIPPED_RESULTS = Path(__file__).resolve().parents[2] / "results"  # app_pages/ui/userdata.py → the repository
 
 
 def user_data_dir() -> Path:

@@ -16,4 +16,4 @@ from .senn_concept import SennConceptAttack
 __all__ = ["Comparison", "compare_models", "Attack", "AttackResult", "Snapshot", "StepOut", "project", "to_cpu", "ProtoDLAttack", "class_distances",
            "d_and_r", "ATTACKS", "attack", "create_attack", "list_attacks", "register_attack", "SennConceptAttack",
            "SALIENCY_METHODS", "CenterAttack", "RandomSignAttack", "RegionAttack", "SaliencyAttack", "TopKAttack",
-           "region_mask", "saliency_attack", "InfluenceAttack", "InfluenceRandomAttack"]
+           "region_mask", "InfluenceAttack", "InfluenceRandomAttack"]

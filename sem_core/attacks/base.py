@@ -30,6 +30,7 @@ import torch.nn as nn
 from ..batching import batch_cat
 from ..device import model_device
 from ..errors import AttackError
+from ..params import Param, Settings
 
 
 @dataclass(frozen=True)
@@ -157,11 +158,10 @@ class Attack:
 
     Args:
         model: the real model (its predictions decide ``label_kept``); never modified.
-        eps: L∞ radius in [0,1] pixel units.
-        steps: number of PGD steps.
-        step_size: α in pixel units (default 2.5·eps/steps, Madry et al.).
-        random_start: start from a uniform point in the ball instead of x.
-        snapshot_every: keep x_t (and its explanation) every this many steps for replay (0 = none).
+        **config: the attack's settings, declared once in ``settings`` (default, range, label, help): eps (L∞
+            radius, pixel units), steps, step_size (default 2.5·eps/steps, Madry et al.), random_start,
+            snapshot_every (replay frames), plus each subclass's own. Unknown names and bad values raise
+            ``AttackError``.
     """
 
     name = "attack"
@@ -172,19 +172,24 @@ class Attack:
     per_image = False                # every image's loss, score and context depend on that image alone
     shared_ctx: frozenset[str] = frozenset()   # ``prepare`` entries that are the same for every image
 
-    def __init__(self, model: nn.Module, *, eps: float = 0.3, steps: int = 100, step_size: float | None = None,
-                 random_start: bool = False, snapshot_every: int = 0):
-        if not 0.0 < eps <= 1.0:
-            raise AttackError(f"eps must be in (0, 1] (pixel units), got {eps}")
-        if steps < 0 or int(steps) != steps:
-            raise AttackError(f"steps must be a non-negative integer, got {steps}")
-        step_size = 2.5 * eps / max(steps, 1) if step_size is None else step_size
-        if not 0.0 < step_size <= 1.0:
-            raise AttackError(f"step_size must be in (0, 1] (pixel units), got {step_size}")
+    settings = Settings(
+        Param("eps", 0.3, "ε (L∞ radius, pixel units)", "every pixel moves by at most ε", lo=0.0, hi=1.0, lo_open=True,
+              step=0.05),
+        Param("steps", 100, "PGD steps", lo=0, hi=10_000),
+        Param("step_size", None, "Step size α (pixel units)", "2.5·ε/steps when not given (Madry et al.)", lo=0.0,
+              hi=1.0, lo_open=True, value_type=float, optional=True),
+        Param("random_start", False, "Random start", "start from a uniform point in the ε-ball instead of x"),
+        Param("snapshot_every", 0, "Replay frame every N steps", "0: no replay frames", lo=0, hi=10_000,
+              reported=False),
+    )
+
+    def __init__(self, model: nn.Module, **config: Any):
+        self.settings.configure(self, config, f"attack '{self.name}'", AttackError)
+        if self.step_size is None:
+            self.step_size = 2.5 * self.eps / max(self.steps, 1)
+            if not 0.0 < self.step_size <= 1.0:
+                raise AttackError(f"step_size must be in (0, 1] (pixel units), got {self.step_size}")
         self.model = model
-        self.eps, self.steps, self.step_size = float(eps), int(steps), float(step_size)
-        self.random_start = random_start
-        self.snapshot_every = int(snapshot_every)
         self._joined: tuple | None = None   # (runs, x, pred, ctx) of the last several runs advanced together
 
     # --- what a subclass defines -------------------------------------------------------------
@@ -193,6 +198,7 @@ class Attack:
         return {}
 
     def step(self, x_adv: torch.Tensor, pred: torch.Tensor, ctx: dict[str, Any]) -> StepOut:
+        """The attack's loss (minimised), score (lower is better) and, when computed, the real logits at ``x_adv``."""
         raise NotImplementedError
 
     def metrics(self, x: torch.Tensor, x_adv: torch.Tensor, pred: torch.Tensor, ctx: dict[str, Any],
@@ -211,8 +217,8 @@ class Attack:
         return self.explain_images(x, pred, ctx)
 
     def config(self) -> dict[str, Any]:
-        return {"attack": self.name, "eps": self.eps, "steps": self.steps, "step_size": self.step_size,
-                "random_start": self.random_start}
+        """The settings this result was computed with (the declared ones that are ``reported``), JSON-ready."""
+        return {"attack": self.name, **{p.name: getattr(self, p.name) for p in self.settings if p.reported}}
 
     def direction(self, grad: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """The step direction from the loss gradient (sign, for L∞ PGD)."""
@@ -389,8 +395,9 @@ class RandomSignStep:
     steps_fixed = True
 
     def __init__(self, model: nn.Module, **kw):
-        kw.update(steps=1, step_size=kw.get("eps", 0.1))
+        kw.update(steps=1, step_size=kw.get("eps", type(self).settings["eps"].default))
         super().__init__(model, **kw)
 
     def direction(self, grad: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """A random sign per pixel (the baseline ignores the gradient)."""
         return torch.randn(grad.shape, generator=gen).sign()

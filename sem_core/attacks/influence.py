@@ -24,6 +24,7 @@ import torch
 from ..errors import AttackError
 from ..explain.influence import DAMPING, InfluenceExplanation, influence_for, most_influential
 from ..metrics import spearman, topk_intersection
+from ..params import Param
 from .base import Attack, RandomSignStep, StepOut
 from .registry import register_attack
 
@@ -48,21 +49,27 @@ class InfluenceAttack(Attack):
     label = "gradient sign"
     needs_direction = True   # False for the random baseline: no u = H⁻¹ Σ ∇θL(z₍ᵢ₎) to solve for
 
-    def __init__(self, model, *, k: int = 5, top: int = 3, damping: float = DAMPING, data: str = "subset",
-                 eps: float = 0.1, steps: int = 10, **kw):
-        super().__init__(model, eps=eps, steps=steps, **kw)
-        if not (isinstance(damping, (int, float)) and 0 <= damping < float("inf")):
-            raise AttackError(f"damping must be a finite number >= 0, got {damping}")
-        self.influence = influence_for(model, data, damping=damping)
+    settings = Attack.settings + (
+        Param("eps", 0.1, "ε (L∞ radius, pixel units)", "every pixel moves by at most ε", lo=0.0, hi=1.0,
+              lo_open=True, step=0.01),
+        Param("steps", 10, "Sign steps", "the random baseline always takes 1", lo=1, hi=10_000),
+        Param("k", 5, "k (most influential digits compared)", "size of the influential set (paper 003 Fig. 4c: 5)",
+              lo=1, hi=1000),
+        Param("top", 3, "Top (natural top digits pushed down)", "paper 003: 3", lo=1, hi=1000),
+        Param("damping", DAMPING, "Damping λ of H + λI", lo=0.0, hi=1e6, step=0.01),
+        Param("data", "subset", "Training data", "the data source of the model's training split",
+              choices=("subset", "mnist")),
+    )
+
+    def __init__(self, model, **config):
+        super().__init__(model, **config)
+        k, top = self.k, self.top
+        self.influence = influence_for(model, self.data, damping=self.damping)
         n = self.influence.n_train
         if not 1 <= k <= n:
             raise AttackError(f"k must be between 1 and {n} training digits, got {k}")
         if not 1 <= top <= n:
             raise AttackError(f"top must be between 1 and {n} training digits, got {top}")
-        self.k, self.top, self.damping, self.data = int(k), int(top), float(damping), data
-
-    def config(self) -> dict[str, Any]:
-        return {**super().config(), "k": self.k, "top": self.top, "damping": self.damping, "data": self.data}
 
     # --- the explanation and its comparison ---------------------------------------------------------------
     def explain_images(self, x, pred, ctx) -> InfluenceExplanation:

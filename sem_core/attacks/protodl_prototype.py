@@ -25,7 +25,6 @@ logits are then nearly a function of the nearest prototype.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -33,6 +32,7 @@ import torch.nn.functional as F
 
 from ..errors import AttackError
 from ..models.protodl import PrototypeDL, ProtoExplanation, class_distances, d_and_r
+from ..params import Param
 from .base import Attack, StepOut
 from .registry import register_attack
 
@@ -64,17 +64,17 @@ class ProtoDLAttack(Attack):
     per_image = True                   # distances and loss per image: images may join a running batch
     shared_ctx = frozenset({"classes"})  # the prototypes' classes, the same for every image
 
-    def __init__(self, model, *, lam: float = 1.0, xi: float = 0.3, alpha: float = 0.0, **kw):
-        super().__init__(model, **kw)
+    settings = Attack.settings + (
+        Param("lam", 1.0, "λ (weight of R(x, y))", "weight of the other classes' prototype distance R", lo=0.0, step=0.5),
+        Param("xi", 0.3, "ξ (weight of the label-keeping loss)", "weight of the cross-entropy that keeps the label",
+              lo=0.0, step=0.1),
+        Param("alpha", 0.0, "α (weight of ‖h(x*)‖²)", "penalises large distances (paper 000 Sec. 3.2)", lo=0.0, step=0.1),
+    )
+
+    def __init__(self, model, **config):
+        super().__init__(model, **config)
         if not isinstance(model, PrototypeDL):
             raise AttackError("the prototype attack needs a PrototypeDL (a model with prototype_distances())")
-        for key, value in (("lam", lam), ("xi", xi), ("alpha", alpha)):
-            if not math.isfinite(value):
-                raise AttackError(f"{key} must be a finite number, got {value}")
-        self.lam, self.xi, self.alpha = float(lam), float(xi), float(alpha)
-
-    def config(self) -> dict[str, Any]:
-        return {**super().config(), "lam": self.lam, "xi": self.xi, "alpha": self.alpha}
 
     def prepare(self, x, pred, target) -> dict[str, Any]:
         classes = self.model.prototype_classes()

@@ -23,7 +23,6 @@ Integrated gradients and DeepLIFT are the hardest to move, as the paper found fo
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -32,6 +31,7 @@ from ..errors import AttackError
 from ..explain import create_explainer, list_explainers
 from ..metrics import center_of_mass, center_shift, normalize_map, spearman, topk_intersection, topk_mask
 from ..models.registry import with_activation
+from ..params import Param
 from .base import Attack, RandomSignStep, StepOut
 from .registry import register_attack
 
@@ -59,20 +59,23 @@ class SaliencyAttack(Attack):
     sentence = ""         # what the attack does, in one plain sentence
     steps_fixed = False   # True when the attack ignores ``steps`` (the one-step baseline)
 
-    def __init__(self, model, *, method: str = "saliency", k: int = 50, beta: float = 10.0,
-                 ig_steps: int = 16, eps: float = 0.1, steps: int = 50, **kw):
-        super().__init__(model, eps=eps, steps=steps, **kw)
-        if method not in SALIENCY_METHODS:
-            raise AttackError(f"unknown explainer '{method}' for the saliency attacks; available: {', '.join(SALIENCY_METHODS)}")
-        if not 1 <= k <= 784:
-            raise AttackError(f"k must be between 1 and 784 pixels, got {k}")
-        if not (math.isfinite(beta) and beta > 0):
-            raise AttackError(f"beta (softplus sharpness) must be a finite number > 0, got {beta}")
-        self.method, self.k, self.beta, self.ig_steps = method, int(k), float(beta), int(ig_steps)
-        self.surrogate = self._surrogate(model, beta)
+    settings = Attack.settings + (
+        Param("eps", 0.1, "ε (L∞ radius, pixel units)", "every pixel moves by at most ε", lo=0.0, hi=1.0,
+              lo_open=True, step=0.01),
+        Param("steps", 50, "PGD steps", lo=0, hi=10_000),
+        Param("method", "saliency", "Explainer attacked", "the map the attack moves", choices=SALIENCY_METHODS),
+        Param("k", 50, "k (top-k pixels)", "size of the top-k set compared, in pixels", lo=1, hi=784),
+        Param("beta", 10.0, "β (softplus sharpness of the surrogate)", "ReLU → softplus(β) for the gradient",
+              lo=0.0, hi=1e6, lo_open=True, step=1.0),
+        Param("ig_steps", 16, "IG steps inside the attack", "integration steps when method is ig", lo=1, hi=1000),
+    )
+
+    def __init__(self, model, **config):
+        super().__init__(model, **config)
+        self.surrogate = self._surrogate(model, self.beta)
         # built once, called at every iterate: the real network's map (judging) and the surrogate's (the gradient)
-        self._real_explainer = create_explainer(method, model, **self._kw())
-        self._surrogate_explainer = create_explainer(method, self.surrogate, **self._kw())
+        self._real_explainer = create_explainer(self.method, model, **self._kw())
+        self._surrogate_explainer = create_explainer(self.method, self.surrogate, **self._kw())
 
     @staticmethod
     def _surrogate(model, beta: float):
@@ -89,8 +92,7 @@ class SaliencyAttack(Attack):
         cls.name = f"saliency_{cls.kind}"
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "kind": self.kind, "method": self.method, "k": self.k, "beta": self.beta,
-                "ig_steps": self.ig_steps}
+        return {**super().config(), "kind": self.kind}
 
     def _kw(self) -> dict[str, Any]:
         return {"steps": self.ig_steps} if self.method == "ig" else {}

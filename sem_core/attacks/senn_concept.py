@@ -7,7 +7,6 @@ concepts look like a 2's while the model still says 9.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -15,6 +14,7 @@ import torch.nn.functional as F
 
 from ..errors import AttackError
 from ..models.senn import SENN, SennExplanation
+from ..params import Param
 from .base import Attack, StepOut
 from .registry import register_attack
 
@@ -36,16 +36,15 @@ class SennConceptAttack(Attack):
     summary = "make a digit's SENN concepts imitate another digit's, label kept (paper 000 eq. 1)"
     per_image = True   # h, θ and the loss of each image depend on it alone: images may join a running batch
 
-    def __init__(self, model, *, lam: float = 1.0, **kw):
-        super().__init__(model, **kw)
+    settings = Attack.settings + (
+        Param("lam", 1.0, "λ (weight of the label-keeping loss)", "weight of the cross-entropy that keeps the label",
+              lo=0.0, step=0.5),
+    )
+
+    def __init__(self, model, **config):
+        super().__init__(model, **config)
         if not isinstance(model, SENN):
             raise AttackError("the concept attack needs a SENN (a model with concepts h and relevances θ)")
-        if not math.isfinite(lam):
-            raise AttackError(f"lam must be a finite number, got {lam}")
-        self.lam = float(lam)
-
-    def config(self) -> dict[str, Any]:
-        return {**super().config(), "lam": self.lam}
 
     def prepare(self, x, pred, target) -> dict[str, Any]:
         if not isinstance(target, torch.Tensor) or target.shape != x.shape:

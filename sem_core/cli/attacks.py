@@ -17,9 +17,15 @@ from typing import Any, Callable
 
 import torch
 
+from ..attacks.influence import InfluenceAttack
+from ..attacks.protodl_prototype import ProtoDLAttack
+from ..attacks.saliency import SaliencyAttack
+from ..attacks.senn_concept import SennConceptAttack
 from ..errors import SemError
+from ..params import Param, Settings
 
 PARSERS: list[Callable] = []
+NO_REPLAY = ("snapshot_every",)   # replay frames are the app's; the commands print no frames
 HANDLERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
 
 
@@ -68,8 +74,44 @@ def float_range(lo: float = -math.inf, hi: float = math.inf, *, lo_open: bool = 
 
 
 finite_float = float_range()
+"""argparse type: any finite number."""
 weight = float_range(0.0)                      # a loss weight: finite, >= 0
+"""argparse type: a loss weight, finite and >= 0."""
 unit_eps = float_range(0.0, 1.0, lo_open=True)  # an L-inf radius in pixel units
+"""argparse type: an L-inf radius in (0, 1], pixel units."""
+
+
+def setting_type(param: Param) -> Callable[[str], Any]:
+    """argparse type of a declared setting: ``Param.parse`` (ASCII digits, the declared range), its errors as
+    argparse's."""
+    def parse(text: str) -> Any:
+        try:
+            return param.parse(text)
+        except SemError:
+            raise argparse.ArgumentTypeError(f"must be {param.requirement().strip()}, got '{text[:40]}'") from None
+    parse.__name__ = param.range_text()
+    return parse
+
+
+def add_settings(p: argparse.ArgumentParser, settings: Settings, skip: tuple[str, ...] = ()) -> None:
+    """One flag per declared setting (``--step-size`` for ``step_size``), with its default and range in ``--help``;
+    ``skip``: settings the command sets itself. Read them back with ``settings_of``."""
+    for param in settings:
+        if param.name not in skip:
+            p.add_argument("--" + param.name.replace("_", "-"), dest=param.name, type=setting_type(param),
+                           default=param.default, help=param.describe(),
+                           metavar="|".join(map(str, param.choices)) if param.choices else param.kind.__name__.upper())
+
+
+def settings_of(args: argparse.Namespace, settings: Settings, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The values of ``settings`` given on the command line (their defaults otherwise)."""
+    return {p.name: getattr(args, p.name) for p in settings if p.name not in skip}
+
+
+def non_default(config: dict[str, Any], settings: Settings, *names: str) -> dict[str, Any]:
+    """``config`` less ``names`` and less the settings left at their declared default (what a command passes on
+    beyond the settings it names itself)."""
+    return {k: v for k, v in config.items() if k not in names and v != settings[k].default}
 
 
 def check_writable_dir(folder: str | Path, flag: str) -> None:
@@ -109,6 +151,7 @@ def check_file_name(name: str | None, flag: str) -> None:
 
 
 def progress_bar(desc: str):
+    """A tqdm bar on stderr and its ``on_step(done, total)`` callback."""
     from tqdm import tqdm
 
     bar = tqdm(desc=desc, file=sys.stderr, disable=None)
@@ -141,9 +184,7 @@ def _register_attack(sub, common) -> None:
     s.add_argument("--n", type=int_range(1, MAX_N), default=20, help="natural digits")
     s.add_argument("--targets", type=int_range(1, 1000), default=10,
                    help="random other-class targets per digit (paper: 100)")
-    s.add_argument("--eps", type=unit_eps, default=0.3, help="L-inf radius in (0, 1]")
-    s.add_argument("--steps", type=int_range(0, MAX_STEPS), default=100)
-    s.add_argument("--lam", type=weight, default=1.0, help="weight (>= 0) of the label-keeping cross-entropy")
+    add_settings(s, SennConceptAttack.settings, skip=NO_REPLAY)
     s.add_argument("--save", default=None, metavar="PATH.npz",
                    help="write x, x_adv, x_target, y, pred_before, pred_after, label_kept")
     common(s)
@@ -151,11 +192,7 @@ def _register_attack(sub, common) -> None:
     s = kinds.add_parser("protodl", help="untargeted prototype attack on PrototypeDL (paper 000, eq. 3)")
     s.add_argument("--model", default="protodl", choices=list_shipped("protodl"), help="a shipped PrototypeDL")
     s.add_argument("--n", type=int_range(1, MAX_N), default=100)
-    s.add_argument("--eps", type=unit_eps, default=0.3, help="L-inf radius in (0, 1]")
-    s.add_argument("--steps", type=int_range(0, MAX_STEPS), default=100)
-    s.add_argument("--lam", type=weight, default=1.0, help="weight (>= 0) of R(x, y)")
-    s.add_argument("--xi", type=weight, default=0.3, help="weight (>= 0) of the label-keeping cross-entropy")
-    s.add_argument("--alpha", type=weight, default=0.0, help="weight (>= 0) of ||h(x*)||^2")
+    add_settings(s, ProtoDLAttack.settings, skip=NO_REPLAY)
     s.add_argument("--save", default=None, metavar="PATH.npz")
     common(s)
 
@@ -177,6 +214,7 @@ def _data_for(model_name: str, device):
 
 
 def run_attack(args: argparse.Namespace) -> dict[str, Any]:
+    """``attack KIND``: run the handler of ``args.attack_kind``; returns the JSON object it prints."""
     return HANDLERS[args.attack_kind](args)
 
 
@@ -189,8 +227,10 @@ def _senn(args: argparse.Namespace) -> dict[str, Any]:
     check_save(args.save)
     model, card, x, y, src = _data_for(args.model, args.device)
     bar, on_step = progress_bar("attack senn (pairs)")
+    cfg = settings_of(args, SennConceptAttack.settings, NO_REPLAY)
     res = senn_distances(model, x, y, n=args.n, targets=args.targets, eps=args.eps, steps=args.steps,
-                         lam=args.lam, seed=args.seed, on_step=on_step)
+                         lam=args.lam, seed=args.seed, on_step=on_step,
+                         **non_default(cfg, SennConceptAttack.settings, "eps", "steps", "lam"))
     bar.close()
     if args.save:
         from ..models.train import predict
@@ -208,8 +248,10 @@ def _protodl(args: argparse.Namespace) -> dict[str, Any]:
     check_save(args.save)
     model, card, x, y, src = _data_for(args.model, args.device)
     bar, on_step = progress_bar("attack protodl (steps)")
+    cfg = settings_of(args, ProtoDLAttack.settings, NO_REPLAY)
     res = protodl_distances(model, x, y, n=args.n, eps=args.eps, steps=args.steps, lam=args.lam, xi=args.xi,
-                            alpha=args.alpha, seed=args.seed, on_step=on_step)
+                            alpha=args.alpha, seed=args.seed, on_step=on_step,
+                            **non_default(cfg, ProtoDLAttack.settings, "eps", "steps", "lam", "xi", "alpha"))
     bar.close()
     a = res.attack
     if args.save:
@@ -222,19 +264,14 @@ HANDLERS.update({"senn": _senn, "protodl": _protodl})
 
 
 def _register_saliency(kinds, common) -> None:
-    from ..attacks import SALIENCY_METHODS, list_attacks
+    from ..attacks import list_attacks
     from ..models.hub import list_shipped
 
     s = kinds.add_parser("saliency", help="attack a saliency map (paper 003, Algorithm 1)")
     s.add_argument("--model", default="cnn", choices=list_shipped())
-    s.add_argument("--method", default="saliency", choices=SALIENCY_METHODS, help="the explainer attacked")
     s.add_argument("--kind", default="topk", choices=[n.removeprefix("saliency_") for n in list_attacks(family="saliency")])
-    s.add_argument("--eps", type=unit_eps, default=0.1, help="L-inf radius in (0, 1]")
-    s.add_argument("--steps", type=int_range(0, MAX_STEPS), default=50)
     s.add_argument("--n", type=int_range(1, MAX_N), default=20)
-    s.add_argument("--k", type=int_range(1, 784), default=50, help="top-k size in pixels")
-    s.add_argument("--beta", type=float_range(0.0, 1e6, lo_open=True), default=10.0,
-                   help="softplus sharpness (> 0) of the surrogate")
+    add_settings(s, SaliencyAttack.settings, skip=NO_REPLAY)
     s.add_argument("--region", default="0,0,10,10", help="targeted kinds: row0,col0,row1,col1 (pixels, end exclusive)")
     s.add_argument("--save", default=None, metavar="PATH.npz")
     common(s)
@@ -266,8 +303,7 @@ def _saliency(args: argparse.Namespace) -> dict[str, Any]:
     check_save(args.save)
     model, card, x, y, src = _data_for(args.model, args.device)
     idx = pick_digits(y, args.n, args.seed)
-    attack = create_attack(f"saliency_{args.kind}", model, method=args.method, eps=args.eps, steps=args.steps,
-                           k=args.k, beta=args.beta)
+    attack = create_attack(f"saliency_{args.kind}", model, **settings_of(args, SaliencyAttack.settings, NO_REPLAY))
     target = box.expand(len(idx), 1, 28, 28) if attack.targeted else None
     bar, on_step = progress_bar(f"attack saliency {args.kind} ({args.method})")
     start = time.perf_counter()
@@ -296,12 +332,7 @@ def _register_influence(kinds, common) -> None:
     s.add_argument("--kind", default="sign", choices=["sign", "random"],
                    help="sign: the gradient-sign attack; random: the random-sign baseline of the same ε")
     s.add_argument("--n", type=int_range(1, MAX_N), default=10, help="test digits")
-    s.add_argument("--eps", type=unit_eps, default=0.1, help="L-inf radius in (0, 1]")
-    s.add_argument("--steps", type=int_range(1, MAX_STEPS), default=10, help="sign steps (random: always 1)")
-    s.add_argument("--k", type=int_range(1, 1000), default=5, help="size of the most influential set compared")
-    s.add_argument("--top", type=int_range(1, 1000), default=3,
-                   help="natural top training digits whose influence the attack lowers (paper: 3)")
-    s.add_argument("--damping", type=float_range(0.0, 1e6), default=0.01, help="λ of H + λI (>= 0)")
+    add_settings(s, InfluenceAttack.settings, skip=NO_REPLAY + ("data",))   # data: the model card's
     s.add_argument("--save", default=None, metavar="PATH.npz",
                    help="write x, x_adv, y, pred_before, pred_after, label_kept, top_before, top_after")
     common(s)
@@ -319,8 +350,8 @@ def _influence(args: argparse.Namespace) -> dict[str, Any]:
     check_save(args.save)
     model, card, x, y, src = _data_for(args.model, args.device)
     idx = pick_digits(y, args.n, args.seed)
-    attack = create_attack(f"influence_{args.kind}", model, eps=args.eps, steps=args.steps, k=args.k, top=args.top,
-                           damping=args.damping, data=card["data"]["source"])
+    attack = create_attack(f"influence_{args.kind}", model, data=card["data"]["source"],
+                           **settings_of(args, InfluenceAttack.settings, NO_REPLAY + ("data",)))
     bar, on_step = progress_bar(f"attack influence {args.kind}")
     start = time.perf_counter()
     res = attack(x[idx], y[idx], seed=args.seed, on_step=on_step)
@@ -371,6 +402,7 @@ PARSERS.append(_register_lipschitz)
 
 
 def run_lipschitz(args: argparse.Namespace) -> dict[str, Any]:
+    """``lipschitz``: local Lipschitz estimates of one explainer on ``--n`` test digits; returns the JSON object."""
     import time
 
     from ..device import model_device

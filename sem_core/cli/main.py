@@ -24,6 +24,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
 
 
 def command(name: str):
+    """Decorator: register a function as the handler of the command ``name`` (in ``COMMANDS``)."""
     def deco(fn):
         COMMANDS[name] = fn
         return fn
@@ -44,6 +45,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``python -m sem_core`` with every command and its flags."""
     from ..experiments.runner import list_experiments
     from ..models.registry import list_models
 
@@ -214,7 +216,7 @@ def _experiment(args: argparse.Namespace) -> dict[str, Any]:
 @command("precompute")
 def _precompute(args: argparse.Namespace) -> dict[str, Any]:
     from ..serve.service import AttackService
-    from ..serve.views import precompute
+    from ..serve.precompute import precompute
 
     service = AttackService(device=args.device)
     try:
@@ -263,6 +265,7 @@ def _fail(message: str, as_json: bool, code: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command (``argv``: the arguments after ``python -m sem_core``); returns the exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
     argv = sys.argv[1:] if argv is None else list(argv)
     as_json = "--json" in argv

@@ -56,6 +56,7 @@ class Executor:
         return None
 
     def run(self, exp: Any, ctx: Any, pending: Pending) -> Iterator[tuple[int, Any, float]]:
+        """Compute the ``pending`` (index, spec) chunks; yields (index, result, seconds) as each one finishes."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -64,6 +65,7 @@ class Executor:
 
 
 def list_executors() -> list[str]:
+    """The registered executor names, sorted."""
     return EXECUTORS.names()
 
 

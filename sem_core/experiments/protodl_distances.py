@@ -52,6 +52,7 @@ def protodl_summary(cols: Mapping[str, Sequence], rate: Callable[[torch.Tensor],
 
 @dataclass(frozen=True)
 class ProtoDistancesResult:
+    """The prototype attack on ``n`` digits (``protodl_distances``): the digits, the attack result, seconds, config."""
     idx: torch.Tensor          # [n] indices into the split
     correct: torch.Tensor      # [n] bool: natural prediction == label
     attack: AttackResult       # the per-image attack result (x, x_adv, metrics ...)
@@ -65,6 +66,7 @@ class ProtoDistancesResult:
                 **{k: m[k] for k in (*DISTANCES, *CONSISTENCY)}}
 
     def summary(self) -> dict[str, float]:
+        """Medians and rates for the CLI's JSON (``attack protodl``), plus ``linf_max`` and ``seconds``."""
         s = protodl_summary(self.columns(), rate=lambda v: v.float().mean().item())  # the CLI's float32 rates
         # the CLI's JSON spells the natural medians out: D_true_natural_median, D_other_natural_median
         return {k.replace("_nat_", "_natural_"): v for k, v in s.items()} | {
@@ -73,15 +75,19 @@ class ProtoDistancesResult:
 
 def protodl_distances(model, images: torch.Tensor, labels: torch.Tensor, *, n: int = 100, eps: float = 0.3,
                       steps: int = 100, lam: float = 1.0, xi: float = 0.3, alpha: float = 0.0, seed: int = 0,
-                      idx: torch.Tensor | None = None, on_step: Callable[[int, int], None] | None = None) -> ProtoDistancesResult:
+                      idx: torch.Tensor | None = None, on_step: Callable[[int, int], None] | None = None,
+                      **attack_config: Any) -> ProtoDistancesResult:
+    """Attack ``n`` seeded test digits of a PrototypeDL (paper 000 eq. 3, Fig. 3 protocol); ``attack_config``:
+    further settings of the prototype attack (``ProtoDLAttack.settings``), reported in ``config``."""
     start = time.perf_counter()
     idx = pick_digits(labels, n, seed) if idx is None else idx
     n = len(idx)
-    attack = ProtoDLAttack(model, eps=eps, steps=steps, lam=lam, xi=xi, alpha=alpha)
+    attack = ProtoDLAttack(model, eps=eps, steps=steps, lam=lam, xi=xi, alpha=alpha, **attack_config)
     res = attack(images[idx], labels[idx], seed=seed, on_step=on_step)
     correct = res.pred_before == labels[idx]
     return ProtoDistancesResult(idx=idx, correct=correct, attack=res, seconds=time.perf_counter() - start,
-                                config={"n": n, "eps": eps, "steps": steps, "lam": lam, "xi": xi, "alpha": alpha, "seed": seed})
+                                config={"n": n, "eps": eps, "steps": steps, "lam": lam, "xi": xi, "alpha": alpha, "seed": seed,
+                                        **attack_config})
 
 
 @torch.no_grad()

@@ -64,12 +64,15 @@ class Experiment:
     notes = ""          # how this protocol differs from the paper's (shown in the report)
 
     def chunks(self, ctx: Context) -> list[dict[str, Any]]:
+        """The chunks of this run, each a small JSON-able spec (e.g. ``{"digits": [...]}``)."""
         raise NotImplementedError
 
     def run_chunk(self, spec: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """Compute one chunk; returns its JSON-able result (saved, sealed and reused on resume)."""
         raise NotImplementedError
 
     def finalize(self, results: list[dict[str, Any]], ctx: Context) -> Outputs:
+        """Turn every chunk's result (in chunk order) into rows, a summary and figures."""
         raise NotImplementedError
 
     def verdict(self, summary: dict[str, Any]) -> tuple[str, str]:
@@ -78,6 +81,7 @@ class Experiment:
 
 
 def list_experiments() -> list[str]:
+    """The registered experiment names, sorted."""
     return EXPERIMENTS.names()
 
 

@@ -46,6 +46,7 @@ def senn_summary(adv_outclass: Sequence[float], in_class: Sequence[float], out_c
 
 @dataclass(frozen=True)
 class SennDistancesResult:
+    """The concept attack on ``n`` digits × ``T`` targets (``senn_distances``): distances, labels kept, x*."""
     idx: torch.Tensor             # [n] indices of the digits in the split
     target_idx: torch.Tensor      # [n,T] indices of their targets
     adv_outclass: torch.Tensor    # [n]
@@ -65,6 +66,7 @@ class SennDistancesResult:
     adv_inclass: torch.Tensor | None = None
 
     def summary(self) -> dict[str, float]:
+        """Medians, ratios and rates for the CLI's JSON (``attack senn``), plus ``seconds``."""
         s = senn_summary(self.adv_outclass, self.in_class, self.out_class, targets=self.target_idx.shape[1],
                          label_kept_rate=self.label_kept.float().mean().item(), linf_max=self.linf.max().item())
         # the CLI's JSON has always listed the label-kept rate third
@@ -85,9 +87,10 @@ def senn_distances(model, images: torch.Tensor, labels: torch.Tensor, *, n: int 
                    eps: float = 0.3, steps: int = 100, lam: float = 1.0, seed: int = 0, batch_size: int = 1000,
                    idx: torch.Tensor | None = None, in_class_control: bool = False,
                    pool: tuple[torch.Tensor, torch.Tensor] | None = None,
-                   on_step: Callable[[int, int], None] | None = None) -> SennDistancesResult:
+                   on_step: Callable[[int, int], None] | None = None, **attack_config: Any) -> SennDistancesResult:
     """Run the Fig. 2 protocol on ``n`` random digits (or the given ``idx``) with ``targets`` targets each
     (batched over pairs). ``in_class_control``: also attack toward ``targets`` same-class digits.
+    ``attack_config``: further settings of the concept attack (``SennConceptAttack.settings``), reported in ``config``.
     ``pool`` (images, labels): the digits the natural minima are taken over, whose first ``len(images)`` are
     ``images`` themselves (default: ``images``)."""
     start = time.perf_counter()
@@ -98,7 +101,7 @@ def senn_distances(model, images: torch.Tensor, labels: torch.Tensor, *, n: int 
     with torch.no_grad():
         h_all = torch.cat([model.concepts(b.to(dev)) for b in pool_x.split(1000)]).cpu()
     in_class, out_class = natural_min_distances(h_all, pool_y, idx)
-    attack = SennConceptAttack(model, eps=eps, steps=steps, lam=lam)
+    attack = SennConceptAttack(model, eps=eps, steps=steps, lam=lam, **attack_config)
     tgt = pick_other_class_targets(labels, idx, targets, seed)          # [n,T]
     out = _attack_pairs(attack, images, idx, tgt, seed, batch_size, on_step)
     # the control's T: ``targets``, or fewer when a digit's class has fewer other test digits (a class of the
@@ -113,7 +116,7 @@ def senn_distances(model, images: torch.Tensor, labels: torch.Tensor, *, n: int 
         idx=idx, target_idx=tgt, adv_outclass=out["dist"].min(1).values, in_class=in_class, out_class=out_class,
         label_kept=out["kept"], linf=out["linf"], best_target=out["best"], x_adv_best=out["x_adv_best"],
         seconds=time.perf_counter() - start,
-        config={"n": n, "targets": targets, "eps": eps, "steps": steps, "lam": lam, "seed": seed,
+        config={"n": n, "targets": targets, "eps": eps, "steps": steps, "lam": lam, "seed": seed, **attack_config,
                 **({"control_targets": control_targets} if in_class_control else {})},
         relevance_change=rel, relevance_change_target=rel_t,
         adv_inclass=None if same is None else same["dist"].min(1).values,

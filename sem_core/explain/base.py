@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import SemError
+from ..params import Param, Settings
 from ..registry import Registry
 
 # fn(model, x, target, *, create_graph, **hyperparameters) -> [B,1,28,28]
@@ -40,6 +41,13 @@ class Explainer:
     differentiable: bool = False
     summary: str = ""
     hyperparameters: dict[str, Any] = {}
+    settings: Settings = Settings()   # the hyperparameters declared (default, type): read by the CLI, pages, cache
+
+    @property
+    def draws_nothing(self) -> bool:
+        """No random draws (no ``seed`` hyperparameter): any batching of the images gives the same maps (the attack
+        service coalesces such jobs)."""
+        return "seed" not in self.hyperparameters
 
     def __init__(self, model: nn.Module, **config: Any):
         unknown = set(config) - set(self.hyperparameters)
@@ -86,8 +94,10 @@ def register_explainer(name: str, *, differentiable: bool, summary: str):
         def attribute(self, x, target, create_graph):
             return fn(self.model, x, target, create_graph=create_graph, **self.config)
 
+        settings = Settings(*(Param(k, v, k.replace("_", " ").capitalize(), value_type=None if v is not None else float, optional=v is None)
+                              for k, v in defaults.items()))
         cls = type(fn.__name__, (Explainer,), {"name": name, "differentiable": differentiable, "summary": summary,
-                                               "hyperparameters": defaults, "attribute": attribute,
+                                               "hyperparameters": defaults, "settings": settings, "attribute": attribute,
                                                "__doc__": fn.__doc__, "__module__": fn.__module__})
         EXPLAINERS.register(name)(cls)
         return fn

@@ -153,6 +153,7 @@ class InfluenceFunction:
 
     @property
     def model(self) -> nn.Module:
+        """The model the influence functions were built for (held weakly)."""
         model = self._model()
         if model is None:
             raise SemError("the model of this influence function no longer exists")

@@ -28,6 +28,7 @@ def paint(weights: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
 
 
 def check_backend(backend: str, method: str, available: tuple[str, ...]) -> None:
+    """The backend name if it is one of ``backends``, else a ``SemError`` listing them."""
     if backend not in available:
         raise SemError(f"unknown {method} backend '{backend}'; available: {', '.join(available)}")
 

@@ -16,16 +16,15 @@ from .discrete import DiscreteSearch
 from .gradient import GradientSearch
 from .gp_search import GpMinimizeSearch
 from .random_search import RandomSearch
-from .cost import CostEstimate, estimate_seconds
 from .explainers import (SELF, LipschitzByExplainer, explanation_function, lipschitz_by_explainer, lipschitz_of,
                          list_lipschitz_explainers)
 from .result import LipschitzResult
 from .protocols import (PROTOCOLS, Protocol, get_protocol, list_protocols, neighbourhood_bounds, pixel_std,
                         protocol_explanation, protocol_lipschitz, theta_pred_explanation)
 
-__all__ = ["BayesOptSearch", "ContinuousSearch", "CostEstimate", "DiscreteSearch", "ExplanationFunction",
+__all__ = ["BayesOptSearch", "ContinuousSearch", "DiscreteSearch", "ExplanationFunction",
            "GpMinimizeSearch", "GradientSearch", "LIPSCHITZ_SEARCHES", "LipschitzByExplainer", "LipschitzResult", "LipschitzSearch", "PROTOCOLS", "Protocol",
-           "RandomSearch", "SELF", "create_search", "estimate_seconds", "explanation_function",
+           "RandomSearch", "SELF", "create_search", "explanation_function",
            "lipschitz_by_explainer", "lipschitz_of", "list_lipschitz_explainers", "list_searches", "local_lipschitz",
            "register_search", "get_protocol", "list_protocols", "neighbourhood_bounds", "pixel_std",
            "protocol_explanation", "protocol_lipschitz", "theta_pred_explanation"]

@@ -40,6 +40,7 @@ class SearchSpec:
 
 
 def check_points(x: torch.Tensor) -> None:
+    """Refuse points that are not a batch [B,C,H,W] of finite values in [0,1] (``AttackError``)."""
     if x.dim() != 4 or x.shape[0] == 0:
         raise AttackError(f"x must be a non-empty [B,C,H,W] batch, got shape {tuple(x.shape)}")
     if x.min().item() < 0.0 or x.max().item() > 1.0:
@@ -84,6 +85,7 @@ def explain_batched(fn: ExplainFn, xs: torch.Tensor, batch_size: int) -> torch.T
 
 
 def identity(x: torch.Tensor) -> torch.Tensor:
+    """The denominator D(x) = x (the input-space ratio of paper 002 eq. 1)."""
     return x
 
 
@@ -111,6 +113,7 @@ class BestTracker:
 
     @property
     def history(self) -> torch.Tensor:
+        """The best ratio per image after each round, [rounds, B]."""
         return torch.stack(self.rounds)
 
 

@@ -17,7 +17,6 @@ from typing import Callable, Sequence
 import torch
 
 from ..errors import SemError
-from ..models.base import ExplanationFunction, SemModel
 from .core import SELF, explanation_function, list_lipschitz_explainers  # noqa: F401 (re-exported)
 from .result import LipschitzResult
 from .search import local_lipschitz

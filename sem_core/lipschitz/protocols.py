@@ -74,6 +74,7 @@ class Protocol:
         return self.calls_blackbox if explainer.split(":")[-1] in BLACK_BOX else self.calls
 
     def to_dict(self) -> dict[str, Any]:
+        """The protocol's settings as a JSON-ready dict (for results and manifests)."""
         d = asdict(self)
         d["explainers"], d["notes"], d["citations"] = list(self.explainers), list(self.notes), list(self.citations)
         return d
@@ -83,14 +84,17 @@ PROTOCOLS: Registry[Protocol] = Registry("Lipschitz protocol")
 
 
 def register_protocol(p: Protocol) -> Protocol:
+    """Register ``protocol`` under its name (duplicates raise)."""
     return PROTOCOLS.register(p.name)(p)
 
 
 def get_protocol(name: str) -> Protocol:
+    """The registered protocol ``name``; unknown names list the registered ones."""
     return PROTOCOLS.get(name)
 
 
 def list_protocols() -> list[str]:
+    """The registered protocols' names."""
     return PROTOCOLS.names()
 
 

@@ -16,6 +16,7 @@ import torch
 
 from ..errors import AttackError
 from ..models.base import ExplanationFunction
+from ..params import Param, Settings
 from ..registry import Registry
 from .core import Progress, SearchSpec, check_points, explain_batched, identity, image_generators
 from .result import LipschitzResult
@@ -41,6 +42,7 @@ LIPSCHITZ_SEARCHES: Registry[type[LipschitzSearch]] = Registry("Lipschitz search
 
 
 def register_search(cls: type[LipschitzSearch]) -> type[LipschitzSearch]:
+    """Class decorator: register the search ``cls`` under ``cls.name``."""
     return LIPSCHITZ_SEARCHES.register(cls.name)(cls)
 
 
@@ -49,29 +51,29 @@ class ContinuousSearch(LipschitzSearch):
 
     Args:
         explanation: the E (and D) to estimate.
-        eps: L∞ radius of the ball, in pixel units (default 0.1, as in paper 002).
-        budget: explainer evaluations (images explained) per image, E(x) included (≥ 2); a
-            gradient step costs one call per restart (one forward + backward).
-        restarts / step_size: gradient ascent only (random starts per image; α, default ε/4).
-        seed: fixes the random draws (per image, so batch == one-by-one).
-        batch_size: images per explainer call.
+        **config: the settings declared in ``settings``: eps (L∞ radius, pixel units, default 0.1 as in paper 002),
+            budget (explainer evaluations per image, E(x) included; a gradient step costs one call per restart),
+            restarts / step_size (gradient ascent only; α default ε/4), seed (per image, so batch == one-by-one),
+            batch_size (images per explainer call).
         radius: per-pixel half-widths [C,H,W] of a box neighbourhood (e.g. ε·std of the data,
             ``sem_core.lipschitz.protocols``), used instead of eps (kept as the scale it was made with);
             points are still clipped to [0,1]. Random, bayesopt and gp_minimize only.
     """
 
-    def __init__(self, explanation: ExplanationFunction, *, eps: float = 0.1, budget: int = 100, restarts: int = 4,
-                 step_size: float | None = None, seed: int = 0, batch_size: int = 64,
-                 radius: torch.Tensor | None = None):
+    settings = Settings(
+        Param("eps", 0.1, "ε (L∞ radius, pixel units)", "the neighbourhood searched (paper 002: 0.1)", lo=0.0, hi=1.0,
+              lo_open=True, step=0.01),
+        Param("budget", 100, "Budget (explainer calls per digit)", "E(x) is one call", lo=2, hi=100_000),
+        Param("restarts", 4, "Restarts", "random starts per digit (gradient ascent only)", lo=1, hi=1000),
+        Param("step_size", None, "Step size α", "ε/4 when not given (gradient ascent only)", lo=0.0, hi=1.0,
+              lo_open=True, value_type=float, optional=True),
+        Param("seed", 0, "Seed", "fixes the random draws, per image", lo=0, hi=2**63 - 1),
+        Param("batch_size", 64, "Images per explainer call", lo=1, hi=100_000),
+    )
+
+    def __init__(self, explanation: ExplanationFunction, *, radius: torch.Tensor | None = None, **config: Any):
         super().__init__(explanation)
-        if not 0.0 < eps <= 1.0:
-            raise AttackError(f"eps must be in (0, 1] (pixel units), got {eps}")
-        if int(budget) != budget or budget < 2:
-            raise AttackError(f"budget must be an integer ≥ 2 (E(x) is one call), got {budget}")
-        if int(restarts) != restarts or restarts < 1 or int(batch_size) != batch_size or batch_size < 1:
-            raise AttackError(f"restarts and batch_size must be positive integers, got {restarts}, {batch_size}")
-        self.eps, self.budget, self.restarts, self.step_size = float(eps), int(budget), int(restarts), step_size
-        self.seed, self.batch_size = int(seed), int(batch_size)
+        self.settings.configure(self, config, f"search '{self.name}'", AttackError)
         if radius is not None and (radius.dim() != 3 or not bool((radius > 0).all())):
             raise AttackError(f"radius must be a [C,H,W] tensor of positive half-widths, got shape {tuple(radius.shape)}")
         self.radius = radius

@@ -60,4 +60,5 @@ class SemModel(nn.Module):
 
     @property
     def has_self_explanation(self) -> bool:
+        """Whether the model has an explanation of its own (``self_explanation``)."""
         return type(self).self_explanation is not SemModel.self_explanation

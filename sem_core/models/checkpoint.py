@@ -37,6 +37,7 @@ SHIPPED_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
 
 
 def library_versions() -> dict[str, str]:
+    """The versions of Python and the libraries that shape a checkpoint, for its card."""
     import numpy
     import safetensors
 
@@ -284,7 +285,3 @@ def _compare(state: dict[str, torch.Tensor], spec: dict[str, Any], what: str = "
         if shape != list(spec[k]["shape"]) or dtype != spec[k]["dtype"]:
             problems.append(f"'{k}' is {dtype}{shape} in {have} but {spec[k]['dtype']}{spec[k]['shape']} in {what}")
     return problems
-
-
-def shipped_card_path(name: str) -> Path:
-    return SHIPPED_DIR / f"{name}.json"

@@ -13,6 +13,7 @@ from .registry import MODELS
 
 @dataclass(frozen=True)
 class CNNConfig:
+    """The CNN's architecture (saved in its card)."""
     channels: tuple[int, int] = (32, 64)  # two conv blocks, each conv3x3 -> act -> maxpool2
     hidden: int = 128                     # width of the dense layer before the logits
     act: str = "relu"                     # "relu" (trained) or "softplus" (smooth surrogate)

@@ -34,7 +34,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-DEFENSES = ("none", "adversarial", "lipschitz")
 
 
 def pgd_linf(x: torch.Tensor, loss, *, eps: float, steps: int) -> torch.Tensor:

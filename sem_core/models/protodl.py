@@ -78,6 +78,7 @@ def prototype_adversarial_term(model, x: torch.Tensor, y: torch.Tensor, *, eps: 
 
 @dataclass(frozen=True)
 class ProtoDLConfig:
+    """PrototypeDL's architecture (Li et al.; saved in its card)."""
     n_prototypes: int = 15       # m, as in Li et al. and paper 000
     channels: int = 32           # filters in each of the 4 stride-2 conv layers (Li et al.)
     latent_channels: int = 10    # latent is latent_channels x 2 x 2 = 40 numbers (Li et al.)
@@ -171,6 +172,7 @@ class PrototypeDL(SemModel):
         return self.decode(self.prototypes)
 
     def explain(self, x: torch.Tensor) -> ProtoExplanation:
+        """The prototype explanation of ``x`` [B,1,28,28]: distances, nearest prototype and its class, prediction."""
         d = self.prototype_distances(x)
         logits = self.classifier(d)
         classes = self.prototype_classes()

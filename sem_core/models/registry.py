@@ -12,6 +12,7 @@ MODELS: Registry[type[nn.Module]] = Registry("model")
 
 
 def list_models() -> list[str]:
+    """The registered model architectures (cnn, senn, protodl), sorted."""
     return MODELS.names()
 
 
@@ -31,6 +32,7 @@ def create_model(name: str, **config: Any) -> nn.Module:
 
 
 def model_name(model: nn.Module) -> str:
+    """The registry name of ``model``'s class; ValueError for an unregistered class."""
     for name in MODELS.names():
         if type(model) is MODELS.get(name):
             return name

@@ -47,6 +47,7 @@ CHOICES = {"theta_act": ("none", "tanh"), "penalty": ("predicted", "full"), "spa
 
 @dataclass(frozen=True)
 class SENNConfig:
+    """SENN's architecture (paper 001; saved in its card)."""
     n_concepts: int = 5          # k, the number of basis concepts (paper 000 used 12)
     n_grounding: int = 8         # training digits kept per concept for grounding
     act: str = "relu"            # "relu" (trained) or "softplus" (smooth surrogate)
@@ -149,6 +150,7 @@ class SENN(SemModel):
         return self.aggregate(self._h(z), self._theta(z))
 
     def explain(self, x: torch.Tensor) -> SennExplanation:
+        """SENN's explanation of ``x`` [B,1,28,28]: concepts h, relevances θ of the prediction, h·θ, prediction."""
         z = self.standardise(x)
         h, theta = self._h(z), self._theta(z)
         logits = self.aggregate(h, theta)

@@ -20,6 +20,7 @@ from .registry import create_model
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Training hyperparameters: optimiser, augmentation, each model's loss weights and the defense."""
     epochs: int = 20
     batch_size: int = 64
     lr: float = 2e-3
@@ -58,6 +59,7 @@ DEFAULT_EPOCHS = {"cnn": 30, "senn": 20, "protodl": 60}
 
 @dataclass
 class TrainResult:
+    """What ``train_model`` returns: the model, its card, the card's path (None: not saved) and the loss history."""
     model: nn.Module
     card: dict[str, Any]
     card_path: Path | None
@@ -83,6 +85,7 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> to
 
 
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of ``images`` [N,1,28,28] whose prediction equals ``labels`` [N]."""
     return (predict(model, images) == labels.cpu()).float().mean().item()
 
 

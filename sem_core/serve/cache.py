@@ -203,6 +203,7 @@ class ResultCache:
     # -- memory
     @property
     def memory_bytes(self) -> int:
+        """Bytes of the tensors held in memory."""
         return self._bytes
 
     def __len__(self) -> int:
@@ -222,6 +223,7 @@ class ResultCache:
                 self._bytes -= old
 
     def clear_memory(self) -> None:
+        """Drop every entry held in memory (the disk copies stay)."""
         with self._lock:
             self._mem.clear()
             self._bytes = 0
@@ -244,6 +246,7 @@ class ResultCache:
         return value
 
     def contains(self, key: str) -> bool:
+        """Whether ``key`` is cached in memory or on disk (nothing is loaded)."""
         with self._lock:
             if key in self._mem:
                 return True
@@ -256,6 +259,7 @@ class ResultCache:
             self._write(key, value)
 
     def disk_entries(self) -> int:
+        """The number of entries stored on disk."""
         if self.folder is None or not self.folder.is_dir():
             return 0
         return sum(1 for _ in self.folder.glob("*.json"))

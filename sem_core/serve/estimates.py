@@ -66,6 +66,7 @@ class Job:
     setup: bool = False
 
     def features(self) -> np.ndarray:
+        """The cost model's features: [1, n, steps, n·steps, setup]."""
         n, s = float(max(1, self.n)), float(max(1, self.steps))
         return np.array([1.0, n, s, n * s, float(self.setup)])
 
@@ -83,18 +84,8 @@ def lipschitz_jobs(model: str, explainers: Iterable[str], n: int, budget: int,
 
 
 def experiment_job(name: str, n: int) -> Job:
+    """The estimator's job for experiment ``name`` on ``n`` digits."""
     return Job(f"experiment/{name}", "", int(n), 1)
-
-
-def job_of_spec(spec: Any, n: int | None = None, setup: bool = False) -> Job:
-    """The job of a service ``JobSpec`` (``n``: the digits of one batch; default all of the spec's)."""
-    cfg, n = spec.config, len(spec.x) if n is None else n
-    if spec.kind == "attack":
-        return attack_job(spec.model, spec.name, n, int(cfg.get("steps", 100)), cfg.get("method"), setup)
-    if spec.kind == "lipschitz":
-        name = cfg.get("explainer", "?")
-        return lipschitz_jobs(spec.model, [name], n, int(cfg.get("budget", 20)), cfg.get("protocol"))[name]
-    return Job(f"{spec.kind}/{spec.name}", spec.model, n, 1)
 
 
 # --------------------------------------------------------------------------------------- the fit
@@ -228,6 +219,7 @@ class Estimator:
 
     @property
     def calibrating(self) -> bool:
+        """Whether the start-up probe is still measuring this machine."""
         return not self.probe_done.is_set()
 
     def _probe(self) -> None:
@@ -280,6 +272,7 @@ class Estimator:
             self._fits.pop(k, None)
 
     def record_each(self, timed: dict[Job, float]) -> None:
+        """``record`` every (job, seconds) pair of ``timed``."""
         for job, seconds in timed.items():
             self.record(job, seconds)
 
@@ -325,6 +318,7 @@ class Estimator:
         return coef, spread
 
     def runs(self, job: Job) -> int:
+        """How many real runs of ``job``'s family and model the estimator has seen."""
         with self._lock:
             return sum(p.source == "run" for p in self._points.get((job.family, job.model), ()))
 

@@ -11,13 +11,12 @@ config and seed) as one batched call; each session gets its own rows.
   an error to that session only, and returns a ``JobHandle`` (progress, position in the queue,
   ``cancel()``, ``result()``). Images whose result is cached cost nothing: a job that is entirely
   cached is done on return.
-- Fairness: the next batch leads with the job of the session served least recently, and fills up
-  with compatible jobs of every session one image per session in turn.
-- Joining: a job of a ``joinable`` attack (SENN concept, PrototypeDL prototype: each image's PGD iterates depend
-  on that image alone) that arrives while a compatible batch runs joins it at its own step 0 instead of
-  waiting for the batch to end, while nothing of another kind waits (``_run_joined``).
-- Bounded: at most ``max_queued`` jobs wait (``max_per_session`` per session); beyond that
-  ``QueueFullError`` says so at once instead of a hang; a queued job reports "position N".
+- Fairness and bounds: ``sem_core.serve.queue`` (the least recently served session leads; ``QueueFullError``).
+- One batch loop for every job kind (``sem_core.serve.jobs.JOB_KINDS``: each kind builds its algorithm once per
+  job, runs a batch step by step and says what it costs). Joining: a job of a ``joinable`` attack (SENN concept,
+  PrototypeDL prototype: each image's PGD iterates depend on that image alone) that arrives while a compatible
+  batch runs joins it at its own step 0 instead of waiting for the batch to end, while nothing of another kind
+  waits.
 - CUDA out of memory splits the batch in halves and retries; a failing job in a mixed batch is
   retried alone, so nothing another session computed is lost.
 - Results per image go to the ``ResultCache`` (memory + disk), keyed by ``cache.result_key``.
@@ -33,242 +32,27 @@ Example:
 """
 from __future__ import annotations
 
-import ctypes
-import gc
 import itertools
 import logging
-import os
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
 from ..batching import batch_cat, batch_rows
-from .cache import ResultCache, default_cache_dir, result_key, tensor_digest
 from ..device import resolve_device
 from ..errors import SemError
-from .worker import WorkerDied, WorkerProcess
+from ..explain.influence import DAMPING, influence_cached
+from ..models.hub import load_model_with_card
+from .cache import ResultCache, default_cache_dir, result_key, tensor_digest
+from .estimates import get_estimator
+from .jobs import JOB_KINDS, Built, JobHandle, JobKind, JobSpec, ServiceError, check_spec, job_of_spec  # noqa: F401
+from .memory import is_oom, release_memory
+from .queue import JobCancelled, JobQueue, QueueFullError, Stopped  # noqa: F401 (the errors: public here too)
 
 log = logging.getLogger(__name__)
-KINDS = ("attack", "explain", "lipschitz")
-PROTOCOL_SEARCH = "protocol"   # a Lipschitz job of this name runs config["protocol"] (sem_core.lipschitz.protocols)
-DETERMINISTIC_EXPLAINERS = frozenset({"saliency", "gradxinput", "ig", "deeplift", "lrp", "occlusion"})
-MAX_JOB_IMAGES = 5000
-# Seconds idle after the last activity at which freed memory is given back (pages keep rendering for a while
-# after their job; glibc keeps freed heap pages otherwise: issue 16).
-TRIM_AFTER_S = (2.0, 10.0, 30.0, 90.0)
-TRIM_EVERY_S = 60.0
-
-
-class ServiceError(SemError):
-    """A job could not be accepted or finished (the message says why and what to do)."""
-
-
-class QueueFullError(ServiceError):
-    """Too many jobs wait already; try again in a moment."""
-
-
-class JobCancelled(ServiceError):
-    """The job was cancelled before it finished."""
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """What to compute. ``x`` [n,1,28,28] in [0,1]; ``y`` [n] labels or None; ``target`` [n,...] per image
-    (target images, a region mask) or None; ``kind`` "attack" | "explain" | "lipschitz"; ``name`` the
-    attack / explainer / Lipschitz search; ``config`` its keyword arguments (for "lipschitz": the search's,
-    plus ``explainer`` and optionally ``explainer_config``; the search "protocol" takes ``explainer``, ``protocol``,
-    ``budget`` and ``source`` instead); ``model`` a shipped model's name."""
-
-    model: str
-    kind: str
-    name: str
-    x: torch.Tensor
-    config: dict[str, Any] = field(default_factory=dict)
-    y: torch.Tensor | None = None
-    target: torch.Tensor | None = None
-    seed: int = 0
-
-
-# ----------------------------------------------------------------------------------- runners
-Runner = Callable[..., Any]   # (model, name, config, x, y, target, seed, on_step) -> batched result
-
-
-def _run_attack(model, name, config, x, y, target, seed, on_step):
-    from ..attacks import create_attack
-
-    return create_attack(name, model, **config)(x, y, target=target, seed=seed, on_step=on_step)
-
-
-def _run_explain(model, name, config, x, y, target, seed, on_step):
-    from ..explain import create_explainer
-
-    maps = create_explainer(name, model, **config)(x, y)
-    return maps.detach().cpu()
-
-
-def _run_lipschitz(model, name, config, x, y, target, seed, on_step):
-    from ..lipschitz import explanation_function, lipschitz_of, local_lipschitz
-
-    cfg = dict(config)
-    if name == PROTOCOL_SEARCH:  # a published protocol's neighbourhood, search and settings
-        return lipschitz_of(model, cfg["explainer"], x, budget=cfg["budget"], seed=seed, on_step=on_step,
-                            protocol=cfg["protocol"], source=cfg.get("source", "subset"))
-    explanation = explanation_function(model, cfg.pop("explainer"), **cfg.pop("explainer_config", {}))
-    return local_lipschitz(explanation, x, search=name, on_step=on_step, **{"seed": seed, **cfg})
-
-
-RUNNERS: dict[str, Runner] = {"attack": _run_attack, "explain": _run_explain, "lipschitz": _run_lipschitz}
-
-
-def _validate(model, spec: JobSpec) -> tuple[bool, bool]:
-    """Check ``spec`` against its model by building the configured algorithm (no data run); returns whether
-    the job may be coalesced with others (its images do not share random draws) and whether its images may
-    join a running batch (``Attack.joinable``)."""
-    try:
-        return _build(model, spec)
-    except TypeError as exc:  # an unknown or mistyped keyword of the algorithm
-        raise ServiceError(f"bad config for {spec.kind} '{spec.name}': {exc}") from None
-
-
-def _build(model, spec: JobSpec) -> tuple[bool, bool]:
-    cfg = spec.config
-    if spec.kind == "attack":
-        from ..attacks import create_attack
-
-        att = create_attack(spec.name, model, **cfg)
-        if att.targeted and spec.target is None:
-            raise ServiceError(f"attack '{spec.name}' is targeted: the job needs a target per image")
-        if not att.targeted and spec.target is not None:
-            raise ServiceError(f"attack '{spec.name}' is untargeted: the job takes no target")
-        return att.draws_nothing, att.joinable
-    if spec.kind == "explain":
-        from ..explain import create_explainer
-
-        create_explainer(spec.name, model, **cfg)
-        return spec.name in DETERMINISTIC_EXPLAINERS, False
-    from ..lipschitz import create_search, explanation_function, get_protocol, protocol_explanation
-
-    if "explainer" not in cfg:
-        raise ServiceError("a Lipschitz job needs config['explainer'] (an explainer name or 'self')")
-    if spec.name == PROTOCOL_SEARCH:
-        if set(cfg) - {"explainer", "protocol", "budget", "source"} or not {"protocol", "budget"} <= set(cfg):
-            raise ServiceError("a 'protocol' Lipschitz job takes config explainer, protocol, budget and source")
-        protocol_explanation(model, cfg["explainer"], get_protocol(cfg["protocol"]))
-        return True, False  # per-image draws and searches (batch == one-by-one)
-    rest = {k: v for k, v in cfg.items() if k not in ("explainer", "explainer_config")}
-    create_search(spec.name, explanation_function(model, cfg["explainer"], **cfg.get("explainer_config", {})), **rest)
-    return True, False  # the searches draw per image (batch == one-by-one)
-
-
-def _check_tensor(t: torch.Tensor, what: str, n: int) -> None:
-    if not isinstance(t, torch.Tensor):
-        raise ServiceError(f"{what} must be a tensor, got {type(t).__name__}")
-    if t.ndim == 0 or t.shape[0] != n:
-        raise ServiceError(f"{what} needs one entry per image ({n}), got shape {list(t.shape)}")
-
-
-def _check_spec(spec: JobSpec) -> None:
-    if spec.kind not in KINDS:
-        raise ServiceError(f"unknown job kind '{spec.kind}'; one of: {', '.join(KINDS)}")
-    x = spec.x
-    if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-        shape = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ServiceError(f"a job's images must be [n,1,28,28] in [0,1], got {shape}")
-    if not 1 <= len(x) <= MAX_JOB_IMAGES:
-        raise ServiceError(f"a job takes 1 to {MAX_JOB_IMAGES} images, got {len(x)}")
-    if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
-        raise ServiceError("a job's images must be finite and in [0,1]")
-    if spec.y is not None:
-        _check_tensor(spec.y, "y (labels)", len(x))
-    if spec.target is not None:
-        _check_tensor(spec.target, "target", len(x))
-    if not isinstance(spec.config, dict):
-        raise ServiceError("a job's config must be a dict of keyword arguments")
-    if not isinstance(spec.seed, int) or not 0 <= spec.seed < 2**63:
-        raise ServiceError(f"seed must be a non-negative integer, got {spec.seed!r}")
-
-
-# ------------------------------------------------------------------------------------ handles
-class JobHandle:
-    """A submitted job, as its session sees it. Read ``state``, ``progress``, ``status()``; call ``cancel()``;
-    ``result(timeout)`` waits and returns the result, or raises ``SemError`` (failure, cancel)."""
-
-    def __init__(self, service: "AttackService", job_id: int, session: str, spec: JobSpec, keys: list[str],
-                 compat: tuple, joinable: bool = False):
-        self._service, self.id, self.session, self.spec, self.keys, self.compat = service, job_id, session, spec, keys, compat
-        self.joinable = joinable                 # may join a running batch of its kind (``AttackService._run_joined``)
-        self.parts: list[Any] = [None] * len(keys)
-        self.pending: deque[int] = deque()       # image indices not yet taken by a batch
-        self.running = 0                         # images in the batch now running
-        self.state = "queued"                    # queued | running | done | failed | cancelled
-        self.progress = 0.0
-        self.error: SemError | None = None
-        self.cached = 0                          # images served from the cache
-        self.submitted = time.monotonic()
-        self.started: float | None = None        # first batch began
-        self.finished: float | None = None
-        self.compute_s = 0.0                     # seconds of the batched calls this job took part in
-        self._result: Any = None
-        self._event = threading.Event()
-
-    @property
-    def n(self) -> int:
-        return len(self.keys)
-
-    def done(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._event.wait(timeout)
-
-    def cancel(self) -> None:
-        """Stop the job: a queued job leaves the queue; a running batch stops when no other job needs it."""
-        self._service._cancel(self)
-
-    def position(self) -> int:
-        """1 + the jobs ahead of this one (0 once it runs or is finished)."""
-        return self._service._position(self)
-
-    def status(self) -> str:
-        """One line for the page: "busy: position N in the queue", "running: 40 %", "done", or the error."""
-        if self.state == "queued":
-            pos = self.position()
-            return f"Busy: your job is number {pos} in the queue." if pos > 1 else "Starting…"
-        if self.state == "running":
-            return f"Running: {self.progress:.0%}"
-        if self.state == "done":
-            return "Done" + (" (from the cache)" if self.cached == self.n else "")
-        return str(self.error)
-
-    def timings(self) -> dict[str, float]:
-        """Seconds waiting in the queue, computing (the batched calls), and in all."""
-        end = self.finished or time.monotonic()
-        start = self.started or end
-        return {"queue_s": start - self.submitted, "compute_s": self.compute_s, "total_s": end - self.submitted}
-
-    def result(self, timeout: float | None = None) -> Any:
-        if not self._event.wait(timeout):
-            raise ServiceError(f"the job did not finish within {timeout:g} s ({self.status()})")
-        if self.error is not None:
-            raise self.error
-        return self._result
-
-    # -- the service's side
-    def _finish(self, *, error: SemError | None = None, state: str | None = None) -> None:
-        if self.done():
-            return
-        if error is None and state is None:
-            self._result = batch_cat(self.parts)
-            self.progress, self.state = 1.0, "done"
-        else:
-            self.error, self.state = error, state or "failed"
-        self.parts = [None] * self.n if error is not None else self.parts
-        self.finished = time.monotonic()
-        self._event.set()
 
 
 # ------------------------------------------------------------------------------------ service
@@ -281,44 +65,26 @@ class AttackService:
         max_batch: images per batched call (default 1024 on CUDA, 100 elsewhere; halved after an out-of-memory).
         max_queued / max_per_session: bounds on waiting jobs (all sessions / one session).
         loader: ``name -> (model, card)`` (default: ``load_model_with_card`` on ``device``).
-        runners: kind -> runner (tests inject fakes; default ``RUNNERS``).
-        estimator: the ``sem_core.serve.estimates.Estimator`` every batch's time is recorded in (``estimate`` asks it);
-            None: nothing is recorded and ``estimate`` returns None (``get_service`` passes the process's one).
-        process: run the computations in a compute process of their own (``sem_core.serve.worker``: they then never wait
-            for the GIL that page scripts hold; ≈ 390 MB more memory); None (default): when ``SEM_SERVICE_PROCESS=1``,
-            on POSIX, and no ``loader`` or ``runners`` is given (those run here, in the worker thread).
+        kinds: job kind name -> ``JobKind`` (default: the registered ``JOB_KINDS``; tests inject wrapped kinds).
+        estimator: the ``sem_core.serve.estimates.Estimator`` every batch's time is recorded in (``estimate`` asks
+            it); None: nothing is recorded and ``estimate`` returns None (``get_service`` passes the process's one).
     """
 
     def __init__(self, *, device: str | torch.device | None = None, cache: ResultCache | None = None,
                  max_batch: int | None = None, max_queued: int = 64, max_per_session: int = 4,
-                 loader: Callable[[str], tuple[Any, dict]] | None = None, runners: dict[str, Runner] | None = None,
-                 estimator: Any = None, process: bool | None = None):
+                 loader: Callable[[str], tuple[Any, dict]] | None = None, kinds: dict[str, JobKind] | None = None,
+                 estimator: Any = None):
         self.device = resolve_device(device)
-        custom = loader is not None or runners is not None
-        if process is None:   # the child gets its socket by fd inheritance: POSIX only
-            process = os.environ.get("SEM_SERVICE_PROCESS", "0") == "1" and not custom and os.name == "posix"
-        if process and custom:
-            raise ValueError("a compute process runs the shipped models and runners only; pass process=False")
-        self._compute = WorkerProcess(self.device) if process else None
         self.cache = cache if cache is not None else ResultCache(folder=default_cache_dir())
         if max_batch is None:  # a GPU takes a class's 1,000 digits at once; on a CPU, shorter calls keep others' waits short
             max_batch = 1024 if self.device.type == "cuda" else 100
-        self.max_batch, self.max_queued, self.max_per_session = int(max_batch), int(max_queued), int(max_per_session)
-        self._loader = loader
-        self.runners = dict(RUNNERS if runners is None else runners)
+        self.max_batch = int(max_batch)
+        self._loader = loader or (lambda name: load_model_with_card(name, self.device))
+        self.kinds = {**{n: JOB_KINDS.get(n) for n in JOB_KINDS.names()}, **(kinds or {})}
         self._models: dict[str, tuple[Any, dict]] = {}
         self._model_lock = threading.Lock()
-        self._cond = threading.Condition()
-        self._queue: list[JobHandle] = []         # jobs with images not yet taken, in submission order
-        self._running: list[JobHandle] = []       # jobs in the batch now running
-        self._served: dict[str, int] = {}         # session -> batch counter when last served
-        self._batch_no = 0
-        self._batch_limit: dict[tuple, int] = {}  # compat -> images per call after an OOM
+        self.queue = JobQueue(self.max_batch, int(max_queued), int(max_per_session))  # its bounds: queue.max_*
         self._ids = itertools.count(1)
-        self._stop = False
-        self._last_activity, self._trim_stage = time.monotonic(), len(TRIM_AFTER_S)   # nothing to give back yet
-        self._last_trim = time.monotonic()
-        self._sessions: set[str] = set()          # sessions open (register_session), until release_session
         self.estimator = estimator
         self.batches = 0                          # batched calls made (tests, benchmarks)
         self.batch_sizes: list[int] = []
@@ -330,15 +96,19 @@ class AttackService:
         """(model, card) of a shipped model (or a card path), loaded once on the service's device."""
         with self._model_lock:
             if name not in self._models:
-                if self._loader is not None:
-                    self._models[name] = self._loader(name)
-                else:
-                    from ..models.hub import load_model_with_card
-
-                    self._models[name] = load_model_with_card(name, self.device)
+                self._models[name] = self._loader(name)
             return self._models[name]
 
     # -- submitting
+    def build(self, spec: JobSpec) -> Built:
+        """``spec`` checked and its algorithm built for its model (no data run); raises ``SemError``."""
+        check_spec(spec, self.kinds)
+        model, _ = self.model(spec.model)          # unknown model: UnknownNameError
+        try:
+            return self.kinds[spec.kind].build(model, spec)
+        except TypeError as exc:  # an unknown or mistyped keyword of the algorithm
+            raise ServiceError(f"bad config for {spec.kind} '{spec.name}': {exc}") from None
+
     def keys_for(self, spec: JobSpec, coalesce: bool = True) -> list[str]:
         """The cache key of each image of ``spec`` (see ``cache.result_key``)."""
         _, card = self.model(spec.model)
@@ -355,8 +125,7 @@ class AttackService:
     def peek(self, spec: JobSpec) -> Any | None:
         """The cached result of ``spec`` (every image cached), or None; computes nothing."""
         try:
-            _check_spec(spec)
-            keys = self.keys_for(spec, _validate(self.model(spec.model)[0], spec)[0])
+            keys = self.keys_for(spec, self.build(spec).coalesce)
         except SemError:
             return None
         parts = [self.cache.get(k) for k in keys]
@@ -364,38 +133,23 @@ class AttackService:
 
     def submit(self, session: str, spec: JobSpec) -> JobHandle:
         """Queue ``spec`` for ``session``; raises ``SemError`` for bad input or a full queue (nothing is queued)."""
-        _check_spec(spec)
-        model, _ = self.model(spec.model)          # unknown model: UnknownNameError
-        coalesce, joinable = _validate(model, spec)   # bad name or config: the algorithm's own error
-        keys = self.keys_for(spec, coalesce)
+        built = self.build(spec)                   # bad name or config: the algorithm's own error
+        keys = self.keys_for(spec, built.coalesce)
         compat = (spec.model, spec.kind, spec.name, repr(sorted(spec.config.items())), spec.seed, spec.y is not None,
-                  spec.target is not None) + (() if coalesce else (object(),))
-        handle = JobHandle(self, next(self._ids), session, spec, keys, compat, joinable)
+                  spec.target is not None) + (() if built.coalesce else (object(),))
+        handle = JobHandle(self, next(self._ids), session, spec, keys, compat, built)
         for i, key in enumerate(keys):
             hit = self.cache.get(key)
             if hit is None:
                 handle.pending.append(i)
             else:
-                handle.parts[i] = hit
-                handle.cached += 1
-        if not handle.pending:
-            handle._finish()
-            with self._cond:
-                self._touch()    # the page now renders the result: memory to give back afterwards
-            return handle
-        with self._cond:
-            if self._stop:
-                raise ServiceError("the attack service has stopped")
-            mine = sum(1 for j in self._queue if j.session == session)
-            if mine >= self.max_per_session:
-                raise QueueFullError(f"You already have {mine} jobs waiting (the limit is {self.max_per_session}); "
-                                     "wait for them or cancel one.")
-            if len(self._queue) >= self.max_queued:
-                raise QueueFullError(f"The server is busy: {len(self._queue)} jobs are waiting (the limit is "
-                                     f"{self.max_queued}). Please try again in a few seconds.")
-            self._queue.append(handle)
-            self._served.setdefault(session, -1)
-            self._touch()
+                handle.parts[i], handle.cached = hit, handle.cached + 1
+        with self.queue.cond:
+            if not handle.pending:
+                handle.finish()
+                self.queue.touch()    # the page now renders the result: memory to give back afterwards
+                return handle
+            self.queue.admit(handle)
         return handle
 
     def estimate(self, spec: JobSpec):
@@ -403,8 +157,6 @@ class AttackService:
         estimator's cost model, calibrated on this machine and by every batch run here); None without an estimator."""
         if self.estimator is None:
             return None
-        from .estimates import job_of_spec
-
         full, rest = divmod(len(spec.x), self.max_batch)
         jobs = [job_of_spec(spec, self.max_batch)] * full + ([job_of_spec(spec, rest)] if rest else [])
         return self.estimator.estimate(jobs)
@@ -412,390 +164,167 @@ class AttackService:
     def influence_ready(self, model: str, data: str) -> bool:
         """Whether this service's copy of ``model`` holds its influence functions over ``data``'s training split
         (the first influence attack on it builds them, once; a page's time estimate includes that setup until then)."""
-        from ..explain.influence import DAMPING
-
-        return self._influence_cached(model, data, DAMPING)
-
-    def _influence_cached(self, model: str, data: str, damping: float) -> bool:
-        if self._compute is not None:
-            return self._compute.influence_cached(model, data, damping)
-        from ..explain.influence import influence_cached
-
-        return influence_cached(self.model(model)[0], data, damping=damping)
-
-    @property
-    def compute_pid(self) -> int | None:
-        """The compute process's pid (None: computing in this process, or not started yet)."""
-        return None if self._compute is None else self._compute.pid
+        return influence_cached(self.model(model)[0], data, damping=DAMPING)
 
     def register_session(self, session: str) -> None:
         """A session opened (the app calls ``release_session`` when it ends): while any is open, memory is given
         back every ``TRIM_EVERY_S`` seconds, so the objects of sessions that closed are collected."""
-        with self._cond:
-            self._sessions.add(session)
+        with self.queue.cond:
+            self.queue.sessions.add(session)
 
     def release_session(self, session: str) -> None:
         """A session ended: cancel its waiting jobs (a running batch finishes for the others)."""
-        with self._cond:
-            jobs = [j for j in self._queue + self._running if j.session == session]
-        for j in jobs:
+        for j in self.queue.jobs_of_session(session):
             j.cancel()
-        with self._cond:
-            self._served.pop(session, None)
-            self._sessions.discard(session)
-            self._touch()
+        self.queue.forget(session)
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        with self._cond:
-            self._stop = True
-            jobs = list(self._queue)
-            self._cond.notify_all()
-        for j in jobs:
+        """Stop the worker thread; waiting jobs are cancelled."""
+        for j in self.queue.close():
             j.cancel()
         self._worker.join(timeout)
-        if self._compute is not None:
-            self._compute.close()
 
     def stats(self) -> dict[str, Any]:
-        with self._cond:
-            return {"queued_jobs": len(self._queue), "running_jobs": len(self._running), "batches": self.batches,
+        """Queue, batch and cache counters (tests, benchmarks)."""
+        with self.queue.cond:
+            return {"queued_jobs": len(self.queue), "running_jobs": len(self.queue.running), "batches": self.batches,
                     "cache_entries": len(self.cache), "cache_bytes": self.cache.memory_bytes,
                     "cache_hits": self.cache.hits, "cache_misses": self.cache.misses}
 
-    # -- handle callbacks
-    def _cancel(self, job: JobHandle) -> None:
-        with self._cond:
-            if job.done():
-                return
-            if job in self._queue:
-                self._queue.remove(job)
-            job.pending.clear()
-            job._finish(error=JobCancelled("The job was cancelled."), state="cancelled")
-            self._cond.notify_all()
+    # -- the handles' side
+    def cancel(self, job: JobHandle) -> None:
+        """Stop ``job``: it leaves the queue; a running batch stops when no other job needs it."""
+        self.queue.cancel(job)
 
-    def _fail(self, job: JobHandle, error: SemError) -> None:
+    def fail(self, job: JobHandle, error: SemError) -> None:
         """Finish ``job`` with ``error``; its images still waiting leave the queue."""
-        with self._cond:
-            if job in self._queue:
-                self._queue.remove(job)
-            job.pending.clear()
-            job._finish(error=error)
+        self.queue.fail(job, error)
 
-    def _position(self, job: JobHandle) -> int:
-        with self._cond:
-            if job not in self._queue or job in self._running:
-                return 0
-            return 1 + (1 if self._running else 0) + self._queue.index(job)
+    def position(self, job: JobHandle) -> int:
+        """1 + the jobs ahead of ``job`` in the queue (0 once it runs or is finished)."""
+        return self.queue.position(job)
 
     # -- the worker
-    def _take_batch(self, room: int | None = None) -> list[tuple[JobHandle, int]]:
-        """Images for the next call: the least recently served session's oldest job leads; compatible jobs of
-        every session fill the batch, one image per session in turn, up to ``room`` images if given (the caller
-        holds the lock)."""
-        lead = min(self._queue, key=lambda j: (self._served.get(j.session, -1), j.id))
-        limit = self._batch_limit.get(lead.compat, self.max_batch)
-        limit = limit if room is None else min(limit, room)
-        by_session: dict[str, deque[JobHandle]] = {}
-        for j in self._queue:
-            if j.compat == lead.compat and j.pending:
-                by_session.setdefault(j.session, deque()).append(j)
-        order = [lead.session] + sorted((s for s in by_session if s != lead.session), key=lambda s: self._served.get(s, -1))
-        taken: list[tuple[JobHandle, int]] = []
-        while len(taken) < limit and any(by_session.values()):
-            for s in order:
-                jobs = by_session[s]
-                if not jobs or len(taken) >= limit:
-                    continue
-                j = jobs[0]
-                taken.append((j, j.pending.popleft()))
-                if not j.pending:
-                    jobs.popleft()
-        self._batch_no += 1
-        for j in {id(j): j for j, _ in taken}.values():
-            self._served[j.session] = self._batch_no
-            if not j.pending:
-                self._queue.remove(j)
-            j.state = "running"
-            j.started = j.started or time.monotonic()
-            j.running += sum(1 for jj, _ in taken if jj is j)
-            if j not in self._running:  # a job that joins a running batch with more of its images is there already
-                self._running.append(j)
-        return taken
-
-    def _touch(self) -> None:
-        """Something happened (a job, a session's end): give memory back on the idle schedule (caller holds the lock)."""
-        self._last_activity, self._trim_stage = time.monotonic(), 0
-        self._cond.notify_all()
-
-    def _next_trim(self) -> float | None:
-        """When to give memory back next: on the schedule after the last activity, then every ``TRIM_EVERY_S``
-        while sessions are open (a closed session's objects are often cycles only a collection frees)."""
-        if self._trim_stage < len(TRIM_AFTER_S):
-            return self._last_activity + TRIM_AFTER_S[self._trim_stage]
-        return self._last_trim + TRIM_EVERY_S if self._sessions else None
-
     def _loop(self) -> None:
-        if self._compute is not None:
-            try:  # now, so the first job does not wait for the process to start
-                self._compute.ensure_started()
-            except Exception as exc:  # noqa: BLE001 - the worker must survive; the first job tries again
-                log.warning("attack service: %s", exc)
         while True:
-            with self._cond:
-                if not self._queue and not self._stop:
-                    at = self._next_trim()
-                    self._cond.wait(timeout=None if at is None else max(0.0, at - time.monotonic()))
-                if self._stop:
-                    return
-                batch = self._take_batch() if self._queue else None
-                at = self._next_trim()
-                trim = batch is None and at is not None and time.monotonic() >= at
-                if batch is not None:
-                    self._touch()
-                elif trim:
-                    self._trim_stage = min(self._trim_stage + 1, len(TRIM_AFTER_S))
-                    self._last_trim = time.monotonic()
+            try:
+                batch, trim = self.queue.next_work()
+            except Stopped:
+                return
             if batch is None:
                 if trim:  # idle: give the memory freed by the jobs and the pages' rendering back to the OS
-                    _release_memory()
+                    release_memory()
                 continue
             try:
                 self._run(batch)
             except Exception:  # noqa: BLE001 - the worker must survive anything; every job gets its error
                 log.exception("attack service: unexpected failure")
-                for j in {id(j): j for j, _ in batch}.values():
-                    self._fail(j, ServiceError("The job failed unexpectedly; please try again."))
+                for j in _jobs_of(batch):
+                    self.fail(j, ServiceError("The job failed unexpectedly; please try again."))
             finally:
-                with self._cond:
-                    for j in {id(j): j for j, _ in batch}.values():
-                        j.running = 0
-                        if j in self._running:
-                            self._running.remove(j)
-                        if not j.pending and not j.done() and all(p is not None for p in j.parts):
-                            j._finish()
-                    self._touch()
+                self.queue.batch_ended(batch)
 
     def _run(self, batch: list[tuple[JobHandle, int]], join: bool = True) -> None:
-        """One batched call over ``batch`` (job, image index); OOM → halves; a failure in a mixed batch →
-        each job alone, so the error reaches only the job that caused it. ``join``: a joinable attack runs as
-        ``_run_joined`` (compatible jobs that arrive meanwhile join it)."""
-        live = [(j, i) for j, i in batch if not j.done()]
-        if not live:
-            return
-        if join and live[0][0].joinable and self.runners["attack"] is _run_attack:
-            self._run_joined(batch)
-            return
-        spec = live[0][0].spec
-        model, _ = self.model(spec.model)
-        dev = _device_of(model)
-        x, y, target, jobs, progress = _gather(live, dev if self._compute is None else torch.device("cpu"))
-
-        def on_step(done: int, total: int) -> None:
-            if all(j.done() for j in jobs):
-                raise _Abort
-            progress(done, total)
-
-        job = self._estimate_job(spec, len(live)) if self.estimator is not None else None
-        t0 = time.monotonic()
-        try:
-            if self._compute is not None:
-                out = self._compute.call(spec.kind, spec.model, spec.name, spec.config, x, y, target, spec.seed, on_step)
-            else:
-                out = self.runners[spec.kind](model, spec.name, spec.config, x, y, target, spec.seed, on_step)
-        except _Abort:
-            return
-        except Exception as exc:  # noqa: BLE001 - sorted below: OOM, a user error, or a bug
-            if _is_oom(exc) and len(live) > 1:
-                if dev.type == "cuda" and self._compute is None:
-                    torch.cuda.empty_cache()
-                half = len(live) // 2
-                self._batch_limit[live[0][0].compat] = half
-                log.warning("attack service: out of memory with %d images; retrying in halves", len(live))
-                self._run(live[:half], join=False)
-                self._run(live[half:], join=False)
-                return
-            if len(jobs) > 1:  # find the job at fault; the others' work is kept
-                for j in jobs:
-                    self._run([(jj, i) for jj, i in live if jj is j], join=False)
-                return
-            self._fail(jobs[0], _as_user_error(exc))
-            return
-        finally:
-            spent = time.monotonic() - t0
-            for j in jobs:
-                j.compute_s += spent
-        self.batches += 1
-        self.batch_sizes.append(len(live))
-        if job is not None:
-            self.estimator.record(job, spent)
-        for k, (j, i) in enumerate(live):
-            row = batch_rows(out, k, k + 1)
-            self.cache.put(j.keys[i], row)
-            j.parts[i] = row
-        for j in jobs:
-            if not j.pending and all(p is not None for p in j.parts):
-                j._finish()
-
-
-    def _run_joined(self, batch: list[tuple[JobHandle, int]]) -> None:
-        """``_run`` for a joinable attack: one PGD loop that compatible jobs arriving while it runs join at their
-        own step 0, instead of waiting for the whole batch (a student who presses Run while others' digits are
-        being attacked starts at once). Each cohort finishes after its own ``steps`` and is delivered then.
-        Jobs join only while nothing incompatible waits (no one is overtaken) and up to the batch limit.
-        ``batch`` grows by the images that join, so the worker's bookkeeping covers them. Any failure sends the
-        unfinished cohorts through the plain ``_run`` (OOM halving, the error to the job at fault only)."""
-        from ..attacks import create_attack
-
-        if self._compute is not None:
-            self._run_joined_remote(batch)
-            return
+        """The one batch path: ``batch`` (job, image index) starts as one cohort of the lead job's kind, which steps
+        every cohort together until each finishes (a one-call kind: at its first step). ``join``: compatible images
+        that arrive meanwhile join as cohorts at their own step 0 (joinable kinds, nothing else waiting). A failure
+        goes to ``_retry`` (OOM → halves; several jobs → each alone; else the job's error)."""
         lead = batch[0][0]
-        compat, spec = lead.compat, lead.spec
-        model, _ = self.model(spec.model)
-        dev = _device_of(model)
-        attack = create_attack(spec.name, model, **spec.config)
-        limit = self._batch_limit.get(compat, self.max_batch)
+        kind, algo = self.kinds[lead.spec.kind], lead.built.algo
+        dev = _device_of(self.model(lead.spec.model)[0])
+        limit = self.queue.batch_limit.get(lead.compat, self.max_batch)
         cohorts: list[_Cohort] = []
-        starting: list[tuple[JobHandle, int]] = []
-
-        def start(items: list[tuple[JobHandle, int]]) -> None:
-            live = [(j, i) for j, i in items if not j.done()]
-            if not live:
-                return
-            x, y, target, jobs, progress = _gather(live, dev)
-            run = attack.begin(x, y, target=target, seed=spec.seed, on_step=progress)
-            cohorts.append(_Cohort(run, live, jobs, time.monotonic()))
-
-        with attack.eval_mode():
+        starting = batch
+        with kind.session(algo):
             try:
-                starting = batch
-                start(batch)
+                self._start(cohorts, kind, algo, batch, dev)
                 starting = []
                 while cohorts:
                     cohorts[:] = [c for c in cohorts if not all(j.done() for j in c.jobs)]  # nobody waits for these
-                    if not cohorts:
-                        break
-                    if len(cohorts) > 1:
-                        for c in cohorts:
-                            c.alone = False
-                    for run in attack.advance([c.run for c in cohorts]):
+                    for run in kind.advance(algo, [c.run for c in cohorts]) if cohorts else []:
                         c = next(c for c in cohorts if c.run is run)
-                        out = attack.end(run)          # a failure here leaves the cohort to the retry below
+                        self._deliver(c, kind.end(algo, run), lead.spec)   # a failure leaves c to the retry
                         cohorts.remove(c)
-                        self._deliver(c, out, time.monotonic() - c.started, spec, model)
-                    starting = self._take_joiners(compat, limit - sum(len(c.items) for c in cohorts))
-                    if starting:
+                    if join and lead.built.joinable and cohorts:
+                        starting = self.queue.take_joiners(lead.compat, limit - sum(len(c.items) for c in cohorts))
                         batch.extend(starting)
-                        start(starting)
+                        self._start(cohorts, kind, algo, starting, dev)
                         starting = []
-            except Exception as exc:  # noqa: BLE001 - each unfinished cohort again, alone, through the plain path
-                log.info("attack service: a joined batch failed (%s); retrying its cohorts one by one", exc)
-                for items in [c.items for c in cohorts] + ([starting] if starting else []):
-                    self._run(items, join=False)
-
-    def _run_joined_remote(self, batch: list[tuple[JobHandle, int]]) -> None:
-        """``_run_joined`` with the compute process stepping the cohorts on its own: this thread sends each cohort
-        (and the ones that join), passes on their progress, cancels a cohort nobody waits for, and delivers each
-        result as it comes. Cohorts that fail (or all of them, if the process dies) go through the plain ``_run``."""
-        lead = batch[0][0]
-        compat, spec = lead.compat, lead.spec
-        model, _ = self.model(spec.model)
-        key = (compat, next(self._ids))
-        limit = self._batch_limit.get(compat, self.max_batch)
-        cohorts: dict[int, _Cohort] = {}
-        retry: list[list[tuple[JobHandle, int]]] = []
-        cpu = torch.device("cpu")
-
-        def start(items: list[tuple[JobHandle, int]]) -> None:
-            live = [(j, i) for j, i in items if not j.done()]
-            if not live:
+            except _Abort:  # every job of the only cohort was cancelled
                 return
-            x, y, target, jobs, progress = _gather(live, cpu)
-            cid = self._compute.submit("begin", key, spec.model, spec.name, spec.config, x, y, target, spec.seed)
-            cohorts[cid] = _Cohort(progress, live, jobs, time.monotonic())
-            if len(cohorts) > 1:
-                for c in cohorts.values():
-                    c.alone = False
+            except Exception as exc:  # noqa: BLE001 - sorted in _retry: OOM, a user error, or a bug
+                shared = join and lead.built.joinable and not is_oom(exc) and (
+                    len(cohorts) + bool(starting) > 1 or not isinstance(exc, SemError))  # the fault may be another cohort's
+                for items in [c.items for c in cohorts] + ([starting] if starting else []):
+                    self._retry(items, exc, shared)
 
-        try:
-            start(batch)
-            while cohorts:
-                msg = self._compute.message(0.05)
-                c = None if msg is None else cohorts.get(msg[1])
-                if c is not None:
-                    if msg[0] == "step":
-                        c.run(msg[2], msg[3])
-                    elif msg[0] == "done":
-                        del cohorts[msg[1]]
-                        self._deliver(c, msg[2], time.monotonic() - c.started, spec, model)
-                    else:   # "err" (retried below, alone) or "aborted" (nobody waits for it)
-                        del cohorts[msg[1]]
-                        if msg[0] == "err":
-                            log.info("attack service: a joined cohort failed (%s); retrying it alone", msg[2])
-                            retry.append(c.items)
-                for cid, c in list(cohorts.items()):
-                    if not c.cancelled and all(j.done() for j in c.jobs):
-                        c.cancelled = True
-                        self._compute.cancel(cid)
-                joiners = self._take_joiners(compat, limit - sum(len(c.items) for c in cohorts.values()))
-                if joiners:
-                    batch.extend(joiners)
-                    try:
-                        start(joiners)
-                    except WorkerDied:
-                        retry.append(joiners)
-                        raise
-        except WorkerDied as exc:  # every cohort still out runs again (a new process starts)
-            log.warning("attack service: %s", exc)
-            retry.extend(c.items for c in cohorts.values())
-        for items in retry:
-            self._run(items, join=False)
+    def _start(self, cohorts: list["_Cohort"], kind: JobKind, algo, items: list, dev: torch.device) -> None:
+        """``items`` (not yet done) begin as a new cohort of the running batch."""
+        live = [(j, i) for j, i in items if not j.done()]
+        if not live:
+            return
+        x, y, target, jobs, progress = _gather(live, dev)
+        cohort = _Cohort(None, live, jobs, time.monotonic(), alone=not cohorts)
+        for c in cohorts:
+            c.alone = False
+        cohort.run = kind.begin(algo, x, y, target, live[0][0].spec.seed, cohort.progress_fn(progress))
+        cohorts.append(cohort)
 
-    def _estimate_job(self, spec: JobSpec, n: int):
-        """The estimator's job for a batch of ``n`` images of ``spec`` (an influence attack's first batch on a model
-        also builds its influence functions: a one-time setup)."""
-        from .estimates import job_of_spec
+    def _retry(self, items: list[tuple[JobHandle, int]], exc: Exception, shared: bool) -> None:
+        """After ``exc``: a cohort that shared its steps runs again alone; an OOM of several images runs again in
+        halves (and the smaller batch size is kept); several jobs run again one by one, so the error reaches only the
+        job at fault; a single job gets the error."""
+        live = [(j, i) for j, i in items if not j.done()]
+        jobs = _jobs_of(live)
+        if not live:
+            return
+        if shared:
+            log.info("attack service: a joined batch failed (%s); retrying its cohorts one by one", exc)
+            self._run(live, join=False)
+        elif is_oom(exc) and len(live) > 1:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            half = len(live) // 2
+            self.queue.batch_limit[live[0][0].compat] = half
+            log.warning("attack service: out of memory with %d images; retrying in halves", len(live))
+            self._run(live[:half], join=False)
+            self._run(live[half:], join=False)
+        elif len(jobs) > 1:
+            for j in jobs:
+                self._run([(jj, i) for jj, i in live if jj is j], join=False)
+        else:
+            self.fail(jobs[0], as_user_error(exc))
 
-        setup = False
-        if spec.kind == "attack" and spec.name.startswith("influence"):
-            from ..explain.influence import influence_setup
-
-            setup = not self._influence_cached(spec.model, *influence_setup(spec.config))
-        return job_of_spec(spec, n, setup)
-
-    def _take_joiners(self, compat: tuple, room: int) -> list[tuple[JobHandle, int]]:
-        """Images of waiting jobs that may join the running batch of ``compat`` now: only when every waiting job
-        is compatible with it (a job of another kind must not wait longer because this batch keeps growing)."""
-        with self._cond:
-            waiting = [j for j in self._queue if j.pending]
-            if room <= 0 or self._stop or not waiting or any(j.compat != compat for j in waiting):
-                return []
-            return self._take_batch(room)
-
-    def _deliver(self, cohort: _Cohort, out: Any, spent: float, spec: JobSpec, model) -> None:
-        """A finished cohort's rows to its jobs and the cache (as the end of ``_run``)."""
+    def _deliver(self, cohort: "_Cohort", out: Any, spec: JobSpec) -> None:
+        """A finished cohort's rows to its jobs and the cache; its time to the estimator if it ran alone."""
+        spent = time.monotonic() - cohort.started
         for j in cohort.jobs:
             j.compute_s += spent
         self.batches += 1
         self.batch_sizes.append(len(cohort.items))
         if cohort.alone and self.estimator is not None:  # shared steps would teach the estimator a wrong cost
-            self.estimator.record(self._estimate_job(spec, len(cohort.items)), spent)
+            self.estimator.record(job_of_spec(spec, len(cohort.items)), spent)
         for k, (j, i) in enumerate(cohort.items):
             row = batch_rows(out, k, k + 1)
             self.cache.put(j.keys[i], row)
             j.parts[i] = row
         for j in cohort.jobs:
             if not j.pending and all(p is not None for p in j.parts):
-                j._finish()
+                j.finish()
 
-def _gather(live: list[tuple["JobHandle", int]], dev: torch.device):
+
+def _jobs_of(items: list[tuple[JobHandle, int]]) -> list[JobHandle]:
+    return list({id(j): j for j, _ in items}.values())
+
+
+def _gather(live: list[tuple[JobHandle, int]], dev: torch.device):
     """The batch of ``live`` (job, image index) on ``dev``: x, y, target, its jobs, and ``progress(done, total)``,
     which sets each job's progress from the batch's (its finished images count whole)."""
     spec = live[0][0].spec
     x = torch.cat([j.spec.x[i:i + 1] for j, i in live]).to(dev)
     y = None if spec.y is None else torch.cat([j.spec.y[i:i + 1] for j, i in live]).to(dev)
     target = None if spec.target is None else torch.cat([j.spec.target[i:i + 1] for j, i in live]).to(dev)
-    jobs = list({id(j): j for j, _ in live}.values())
+    jobs = _jobs_of(live)
     share = {id(j): sum(1 for jj, _ in live if jj is j) for j in jobs}
 
     def progress(done: int, total: int) -> None:
@@ -809,14 +338,21 @@ def _gather(live: list[tuple["JobHandle", int]], dev: torch.device):
 
 @dataclass(eq=False)
 class _Cohort:
-    """Images that joined a running PGD loop together (``AttackService._run_joined``), at their own iteration."""
+    """Images that began in the running batch together (``AttackService._run``), stepped at their own iteration."""
 
-    run: Any                                  # the attack's PGDRun (with a compute process: the progress callback)
-    items: list[tuple["JobHandle", int]]      # (job, image index) per row
-    jobs: list["JobHandle"]
+    run: Any                                  # the kind's run (an attack's PGDRun, or a one-call ``jobs.Call``)
+    items: list[tuple[JobHandle, int]]        # (job, image index) per row
+    jobs: list[JobHandle]
     started: float
     alone: bool = True                        # no other cohort shared its steps (its time is a clean estimate)
-    cancelled: bool = False                   # the compute process was told to drop it
+
+    def progress_fn(self, progress: Callable[[int, int], None]) -> Callable[[int, int], None]:
+        """``progress``, stopping the batch (``_Abort``) when this cohort runs alone and nobody waits for it."""
+        def on_step(done: int, total: int) -> None:
+            if self.alone and all(j.done() for j in self.jobs):
+                raise _Abort
+            progress(done, total)
+        return on_step
 
 
 class _Abort(Exception):
@@ -830,55 +366,14 @@ def _device_of(model) -> torch.device:
         return torch.device("cpu")
 
 
-def _is_oom(exc: BaseException) -> bool:
-    return (isinstance(exc, torch.cuda.OutOfMemoryError) or getattr(exc, "oom", False)   # WorkerError: the child's
-            or (isinstance(exc, RuntimeError) and "out of memory" in str(exc)))
-
-
-def _as_user_error(exc: BaseException) -> SemError:
+def as_user_error(exc: BaseException) -> SemError:
+    """``exc`` as the message a session sees: a ``SemError`` as it is; an OOM or a bug as a short ``ServiceError``."""
     if isinstance(exc, SemError):
         return exc
-    if _is_oom(exc):
+    if is_oom(exc):
         return ServiceError("The GPU ran out of memory even for one image. Try fewer steps, or set SEM_DEVICE=cpu.")
     log.error("attack service: job failed", exc_info=exc)
-    remote = getattr(exc, "remote_traceback", "")
-    if remote:
-        log.error("attack service: in the compute process:\n%s", remote.rstrip())
-    kind = getattr(exc, "type_name", type(exc).__name__)
-    return ServiceError(f"The job failed: {kind}: {' '.join(str(exc).split())[:200]}")
-
-
-_SETTLED = threading.Lock()
-_settled = False
-
-
-def settle_heap() -> bool:
-    """Once per process: collect, then move every object alive now to the permanent generation (``gc.freeze``).
-
-    Call it when the long-lived objects are in place (the app calls it after its first page run): the imported
-    modules (torch, plotly, streamlit), the loaded models and data, ≈ 400,000 objects that every full collection
-    would otherwise walk, holding the GIL for ≈ 0.5 s on this 2-core machine. Streamlit collects after every
-    script run (``runner.postScriptGC``) and the service when idle, so under a classroom's load these walks
-    stalled every session in turn (benchmarks/bench_load.py). Frozen objects are still freed by reference
-    counting; only a frozen cycle would stay, and these objects live as long as the process anyway.
-    Returns True when this call froze the heap, False when it had been done before."""
-    global _settled
-    with _SETTLED:
-        if _settled:
-            return False
-        gc.collect()
-        gc.freeze()
-        _settled = True
-        return True
-
-
-def _release_memory() -> None:
-    """Collect garbage and return freed heap pages to the OS (glibc keeps them otherwise: issue 16)."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    return ServiceError(f"The job failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
 
 
 _SERVICE: AttackService | None = None
@@ -890,8 +385,6 @@ def get_service() -> AttackService:
     global _SERVICE
     with _SERVICE_LOCK:
         if _SERVICE is None:
-            from .estimates import get_estimator
-
             _SERVICE = AttackService(estimator=get_estimator())
         return _SERVICE
 

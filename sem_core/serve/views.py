@@ -1,44 +1,139 @@
-"""The app's attack views as service jobs, their default settings, and precomputing them.
+"""The app's views: what each page shows, declared once, and the service jobs it asks for.
 
-A page builds its job here (``concept_job``, ``prototype_job``, ``saliency_job``, ``batch_job``, ``lipschitz_job``,
-``comparison_jobs``, ``influence_jobs``) so that
-the page and ``python -m sem_core precompute`` ask for exactly the same thing: the cache key of a
-page's default view is the key ``precompute`` filled, and the first Run shows a stored result.
+A ``View`` names the algorithm a page runs and takes its settings from the algorithm's own declaration
+(``sem_core.params``): the page draws one widget per declared setting (the ``main`` ones up front, the rest under
+"More settings"), parses the URL with it, and builds its job here, so a setting added to an attack appears on the
+page, in its links and in the cache key with no other edit. A view may narrow a setting for the page (a lower end
+for a slider, fewer steps to keep a shared server responsive) or give it its own default (the Lipschitz page's
+smaller budget); it also declares its own numbers (how many digits) and default choices (model, digits).
 
-    spec = concept_job("senn", x9, 9, x2, eps=0.3, steps=100, lam=1.0)
+The page and ``python -m sem_core precompute`` (``sem_core.serve.precompute``) build the same jobs, so the cache key
+of a page's default view is the key ``precompute`` filled, and the first Run shows a stored result.
+
+    CONCEPT.defaults()                               # {"eps": 0.3, "steps": 100, "random_start": False, "lam": 1.0}
+    spec = concept_job("senn", x9, 9, x2, **CONCEPT.defaults())
     handle = get_service().submit(session_id, spec)
-    precompute(get_service())                  # every default view, through the same queue
 """
 from __future__ import annotations
 
-import logging
-import threading
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 import torch
 
+from ..attacks import ATTACKS
 from ..errors import SemError
-from .service import PROTOCOL_SEARCH, AttackService, JobSpec
+from ..lipschitz.search import ContinuousSearch
+from ..metrics.normalize import normalize_map
+from ..params import Param, Settings
+from .jobs import JobSpec
 
-log = logging.getLogger(__name__)
-PRECOMPUTE_SESSION = "precompute"
 
-# The pages' default controls (app_pages/*.py pass these same numbers to their widgets).
-CONCEPT_DEFAULTS = {"model": "senn", "src": (9, 0), "tgt": (2, 0), "eps": 0.3, "steps": 100, "lam": 1.0}
-PROTOTYPE_DEFAULTS = {"model": "protodl", "classes": (0, 2, 4, 6, 8), "which": 0, "eps": 0.3, "steps": 100,
-                      "lam": 1.0, "xi": 0.3}
-SALIENCY_DEFAULTS = {"model": "cnn", "attack": "saliency_topk", "method": "saliency", "digit": (3, 0), "eps": 0.1,
-                     "steps": 50, "k": 50}
+@dataclass(frozen=True)
+class View:
+    """What a page shows. ``declared``: reads the algorithm's declared settings as the page offers them, at every use
+    (so a setting added to the algorithm is there, even one added at run time); ``main``: shown up front (the rest
+    under "More settings"); ``fixed``: set by the view itself, not shown; ``own``: the view's own numbers (how many
+    digits, which one); ``picks``: its default choices (model, digits as (class, index))."""
+
+    name: str
+    declared: Callable[[], Settings]
+    main: tuple[str, ...] = ("eps",)
+    fixed: tuple[str, ...] = ()
+    own: Settings = field(default_factory=Settings)
+    picks: Mapping[str, Any] = field(default_factory=dict)
+    narrow: Mapping[str, Callable[[Param], Param]] = field(default_factory=dict)   # the view's own bounds
+
+    @property
+    def settings(self) -> Settings:
+        """The algorithm's settings as the page offers them (its declaration, within the view's bounds)."""
+        return self.declared()
+
+    def shown(self) -> list[Param]:
+        """The settings the page draws a widget for: all but the fixed ones and those derived when not given."""
+        return [p for p in self.settings if p.name not in self.fixed and not (p.optional and p.default is None)]
+
+    def more(self) -> list[Param]:
+        """The shown settings that are not ``main`` (under "More settings")."""
+        return [p for p in self.shown() if p.name not in self.main]
+
+    def defaults(self) -> dict[str, Any]:
+        """{name: default} of the shown settings: the algorithm's config of the page's default view."""
+        return {p.name: p.default for p in self.shown()}
+
+    def config(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The algorithm's config from the page's ``values``: every shown setting (its default when not given),
+        checked; ``SemError`` for a value out of the view's range or a name it does not show."""
+        unknown = sorted(set(values) - {p.name for p in self.shown()})
+        if unknown:
+            raise SemError(f"the {self.name} view has no setting {', '.join(unknown)}")
+        return {p.name: p.check(values[p.name], self.name) if p.name in values else p.default for p in self.shown()}
+
+
+def page_bounds(settings: Settings, **more: Param) -> Settings:
+    """``settings`` as a page offers them: ε from 0.01 (a widget needs a lower end), at most 1,000 steps (a page's
+    job shares the server with a class), loss weights (≥ 0) at most 100, plus the view's own changes ``more``."""
+    narrowed = [p.but(hi=100.0) for p in settings if p.kind is float and p.lo == 0 and p.hi is None]
+    if "eps" in settings:
+        narrowed.append(settings["eps"].but(lo=0.01, lo_open=False))
+    if "steps" in settings:
+        narrowed.append(settings["steps"].but(lo=1, hi=1000))
+    return settings + (*narrowed, *more.values())
+
+
+def attack_view(name: str, attack: str, *, main: tuple[str, ...] = ("eps",), fixed: tuple[str, ...] = (),
+                own: tuple[Param, ...] = (), picks: Mapping[str, Any] | None = None,
+                **narrow: Callable[[Param], Param]) -> View:
+    """The view of the registered ``attack``: its declared settings within the page's bounds (``page_bounds``; a
+    setting named in ``narrow`` is further changed by its function, e.g. ``steps=lambda p: p.but(hi=500)``), replay
+    frames set by the view; the steps of a one-step attack (``steps_fixed``, the random baselines) are not shown."""
+    if getattr(ATTACKS.get(attack), "steps_fixed", False):
+        fixed = (*fixed, "steps")
+
+    def declared() -> Settings:
+        settings = page_bounds(ATTACKS.get(attack).settings)
+        return settings + tuple(change(settings[n]) for n, change in narrow.items())
+    return View(name, declared, main, ("snapshot_every", *fixed), Settings(*own), dict(picks or {}), dict(narrow))
+
+
+DIGITS = Param("n", 5, "Digits", "how many test digits", lo=1, hi=100)
+
+CONCEPT = attack_view("concept", "senn_concept", picks={"model": "senn", "src": (9, 0), "tgt": (2, 0)})
+PROTOTYPE = attack_view("prototype", "protodl_prototype",
+                        own=(Param("which", 0, "Which digit of each class", lo=0, hi=50),),
+                        picks={"model": "protodl", "classes": (0, 2, 4, 6, 8)})
+SALIENCY = attack_view("saliency", "saliency_topk", main=("eps", "method"), steps=lambda p: p.but(hi=500),
+                       picks={"model": "cnn", "attack": "saliency_topk", "digit": (3, 0)})
+INFLUENCE = attack_view("influence", "influence_sign", main=("eps", "steps", "k"), fixed=("data",),
+                        steps=lambda p: p.but(hi=200), k=lambda p: p.but(hi=20), picks={"model": "cnn", "digit": (7, 0)})
 # 200 random test digits, each imitating a random digit of another class (the senn-distances protocol; a class
 # has only 100 digits in the offline subset's test split)
-BATCH_DEFAULTS = {"model": "senn", "how": "random sample", "n": 200, "source_class": 9, "target_class": 2, "seed": 0,
-                  "eps": 0.3, "steps": 100, "lam": 1.0}
-# 5 test digits drawn by experiments.sampling.pick_digits(seed 0), four explainers, the ε-ball search
-LIPSCHITZ_DEFAULTS = {"model": "cnn", "explainers": ("saliency", "gradxinput", "ig", "occlusion"), "n": 5, "eps": 0.1,
-                      "budget": 20}
-DEFENSE_DEFAULTS = {"models": ("senn-k5", "senn-adv"), "attack": "senn_concept", "src": (9, 0), "tgt": (2, 0),
-                    "eps": 0.3, "steps": 100}
-STABILITY_DEFAULTS = {"model": "cnn", "explainer": "saliency", "digit": (7, 0), "eps": 0.1, "budget": 20}  # tour step 4
+BATCH_OWN = (Param("n", 200, "How many digits", lo=1, hi=1000), Param("source_class", 9, "Class", lo=0, hi=9),
+             Param("target_class", 2, "Target class", lo=0, hi=9), Param("seed", 0, "Seed (random picks)", lo=0,
+                                                                              hi=10_000))
+BATCH = attack_view("batch", "senn_concept", own=BATCH_OWN, picks={"model": "senn", "how": "random sample"})
+DEFENSES = attack_view("defenses", "senn_concept", picks={"models": ("senn-k5", "senn-adv"), "src": (9, 0),
+                                                          "tgt": (2, 0)})
+# 5 test digits drawn by experiments.sampling.pick_digits(seed 0), four explainers, the ε-ball search with a small
+# budget (a classroom's wait), the search's own seed is the job's
+
+
+def _search_settings() -> Settings:
+    """The Lipschitz searches' settings as the pages offer them: a smaller budget (a classroom's wait)."""
+    settings = page_bounds(ContinuousSearch.settings)
+    return settings + (settings["budget"].but(default=20, hi=500),)
+
+
+LIPSCHITZ = View("lipschitz", _search_settings, main=("eps", "budget"), fixed=("seed", "batch_size"),
+                 own=Settings(DIGITS), picks={"model": "cnn", "explainers": ("saliency", "gradxinput", "ig", "occlusion")})
+STABILITY = View("stability", _search_settings, main=("eps", "budget"), fixed=LIPSCHITZ.fixed,
+                 picks={"model": "cnn", "explainer": "saliency", "digit": (7, 0)})   # the tour's step 4
+
+
+def attack_view_of(view: View, attack: str) -> View:
+    """``view`` for another attack (the batch and defenses pages switch attacks): that attack's settings."""
+    return attack_view(view.name, attack, main=view.main, fixed=tuple(f for f in view.fixed if f != "snapshot_every"),
+                       own=tuple(view.own), picks=view.picks, **view.narrow)
 
 
 def _labels(y: int | torch.Tensor | None, n: int) -> torch.Tensor | None:
@@ -47,56 +142,63 @@ def _labels(y: int | torch.Tensor | None, n: int) -> torch.Tensor | None:
     return y.long().reshape(n) if isinstance(y, torch.Tensor) else torch.full((n,), int(y), dtype=torch.long)
 
 
-def concept_job(model: str, x: torch.Tensor, y, x_t: torch.Tensor, *, eps: float, steps: int, lam: float) -> JobSpec:
-    """The concept page's attack (SENN, eq. 1) with its replay frames (about 15 per run)."""
-    cfg = {"eps": float(eps), "steps": int(steps), "lam": float(lam), "snapshot_every": -(-int(steps) // 15)}
+# ------------------------------------------------------------------------------------ jobs
+def concept_job(model: str, x: torch.Tensor, y, x_t: torch.Tensor, **config: Any) -> JobSpec:
+    """The concept page's attack (SENN, eq. 1) with its replay frames (about 15 per run); ``config``: the settings of
+    ``CONCEPT`` (defaults for the others)."""
+    cfg = CONCEPT.config(config)
+    cfg["snapshot_every"] = -(-cfg["steps"] // 15)
     return JobSpec(model, "attack", "senn_concept", x, cfg, y=_labels(y, len(x)), target=x_t)
 
 
-def prototype_job(model: str, x: torch.Tensor, y, *, eps: float, steps: int, lam: float, xi: float) -> JobSpec:
-    cfg = {"eps": float(eps), "steps": int(steps), "lam": float(lam), "xi": float(xi)}
-    return JobSpec(model, "attack", "protodl_prototype", x, cfg, y=_labels(y, len(x)))
+def prototype_job(model: str, x: torch.Tensor, y, **config: Any) -> JobSpec:
+    """The prototype page's attack (PrototypeDL, eq. 3); ``config``: the settings of ``PROTOTYPE``."""
+    return JobSpec(model, "attack", "protodl_prototype", x, PROTOTYPE.config(config), y=_labels(y, len(x)))
 
 
-def saliency_job(model: str, attack: str, x: torch.Tensor, y, *, method: str, eps: float, steps: int, k: int,
-                 mask: torch.Tensor | None = None) -> JobSpec:
-    """A saliency attack; ``mask`` [28,28] bool is the target region of the targeted (region) attack."""
-    cfg = {"method": method, "eps": float(eps), "steps": int(steps), "k": int(k)}
+def saliency_job(model: str, attack: str, x: torch.Tensor, y, *, mask: torch.Tensor | None = None,
+                 **config: Any) -> JobSpec:
+    """A saliency attack (``config``: the settings of ``SALIENCY``); ``mask`` [28,28] bool is the target region of the
+    targeted (region) attack."""
     target = None if mask is None else mask.view(1, 1, 28, 28).expand(len(x), 1, 28, 28).clone()
-    return JobSpec(model, "attack", attack, x, cfg, y=_labels(y, len(x)), target=target)
+    return JobSpec(model, "attack", attack, x, attack_view_of(SALIENCY, attack).config(config), y=_labels(y, len(x)),
+                   target=target)
 
 
 def batch_job(model: str, attack: str, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None = None,
               **config: Any) -> JobSpec:
-    """Many digits, no replay frames (the batch page's distributions)."""
-    return JobSpec(model, "attack", attack, x, {k: (float(v) if isinstance(v, float) else v) for k, v in config.items()},
-                   y=_labels(y, len(x)), target=target)
+    """Many digits of ``attack``, no replay frames (the batch page's distributions); ``config``: its settings."""
+    return JobSpec(model, "attack", attack, x, attack_view_of(BATCH, attack).config(config), y=_labels(y, len(x)),
+                   target=target)
 
 
-def lipschitz_job(model: str, explainer: str, x: torch.Tensor, *, eps: float, budget: int, protocol: str | None = None,
-                  source: str = "subset", seed: int = 0) -> JobSpec:
+def lipschitz_job(model: str, explainer: str, x: torch.Tensor, *, protocol: str | None = None,
+                  source: str = "subset", seed: int = 0, **config: Any) -> JobSpec:
     """One explainer's local Lipschitz estimates on ``x``, equal to ``lipschitz_of`` (and so to one entry of
-    ``lipschitz_by_explainer``) with the same arguments: the search "auto" in the ε-ball, or ``protocol``'s own
-    neighbourhood and search with ``budget`` ratio evaluations (``source``: the data of its per-pixel std)."""
+    ``lipschitz_by_explainer``) with the same arguments: the search "auto" in the ε-ball (``config``: the settings
+    of ``LIPSCHITZ``), or ``protocol``'s own neighbourhood and search with ``config["budget"]`` ratio evaluations
+    (``source``: the data of its per-pixel std)."""
     if protocol is None:
-        cfg = {"explainer": explainer, "eps": float(eps), "budget": int(budget)}
-        return JobSpec(model, "lipschitz", "auto", x, cfg, seed=int(seed))
-    cfg = {"explainer": explainer, "protocol": protocol, "budget": int(budget), "source": source}
-    return JobSpec(model, "lipschitz", PROTOCOL_SEARCH, x, cfg, seed=int(seed))
+        return JobSpec(model, "lipschitz", "auto", x, {"explainer": explainer, **LIPSCHITZ.config(config)},
+                       seed=int(seed))
+    budget = LIPSCHITZ.settings["budget"].check(config.get("budget", LIPSCHITZ.settings["budget"].default))
+    return JobSpec(model, "lipschitz_protocol", protocol, x, {"explainer": explainer, "budget": budget,
+                                                              "source": source}, seed=int(seed))
 
 
-def comparison_jobs(models: list[str], attack: str, x: torch.Tensor, y, target: torch.Tensor | None = None, *,
-                    eps: float, steps: int) -> dict[str, JobSpec]:
+def comparison_jobs(models: list[str], attack: str, x: torch.Tensor, y, target: torch.Tensor | None = None,
+                    **config: Any) -> dict[str, JobSpec]:
     """The same attack on each model (the Defenses page), as ``attacks.compare_models`` runs it: model -> job."""
-    return {m: batch_job(m, attack, x, y, target, eps=float(eps), steps=int(steps)) for m in models}
+    return {m: batch_job(m, attack, x, y, target, **config) for m in models}
 
 
-def influence_jobs(model: str, x: torch.Tensor, y, *, eps: float, steps: int, k: int, data: str) -> dict[str, JobSpec]:
+def influence_jobs(model: str, x: torch.Tensor, y, *, data: str, **config: Any) -> dict[str, JobSpec]:
     """The Influence page's gradient-sign attack on the influence and its random-sign baseline of the same ε
-    (paper 003 Sec. 3): {"sign": job, "random": job}."""
-    config = {"eps": float(eps), "k": int(k), "data": data}
-    return {"sign": batch_job(model, "influence_sign", x, y, steps=int(steps), **config),
-            "random": batch_job(model, "influence_random", x, y, **config)}
+    (paper 003 Sec. 3): {"sign": job, "random": job}; ``config``: the settings of ``INFLUENCE``."""
+    cfg = INFLUENCE.config(config)
+    base = {k: v for k, v in cfg.items() if k != "steps"}
+    return {"sign": JobSpec(model, "attack", "influence_sign", x, {**cfg, "data": data}, y=_labels(y, len(x))),
+            "random": JobSpec(model, "attack", "influence_random", x, {**base, "data": data}, y=_labels(y, len(x)))}
 
 
 # ------------------------------------------------------------------------------ digit choice
@@ -133,100 +235,38 @@ def batch_indices(y_all: torch.Tensor, how: str, n: int, *, source_class: int = 
     return src, tgt
 
 
-# ------------------------------------------------------------------------------- precompute
-def default_jobs(service: AttackService) -> list[tuple[str, JobSpec]]:
-    """(view name, job) for every page's default view; a view of several jobs (one per explainer or model) has
-    several entries. The influence page's view is left out: checking it builds the model's training gradients
-    (seconds of CPU and tens of MB at every server start), which only that page needs."""
-    from ..experiments.sampling import pick_digits
+# ------------------------------------------------------------------------- views of several jobs
+def explain_jobs(model: str, x: torch.Tensor, target=None, explainers: list[str] | None = None) -> dict[str, JobSpec]:
+    """Every explainer (default: all registered) on the images ``x`` [B,1,28,28], as ``explain_all`` runs them,
+    one "explain" job each: explainer -> job. ``target``: the class per image (int or [B]; default: predicted)."""
+    from ..explain import list_explainers
 
-    from ..data import load_split
-
-    def split(model: str):
-        return load_split("test", service.model(model)[1]["data"]["source"])
-
-    d = CONCEPT_DEFAULTS
-    x, y, _ = split(d["model"])
-    i, t = nth_of_class(y, *d["src"]), nth_of_class(y, *d["tgt"])
-    jobs = [("concept", concept_job(d["model"], x[i:i + 1], d["src"][0], x[t:t + 1], eps=d["eps"], steps=d["steps"],
-                                    lam=d["lam"]))]
-    d = PROTOTYPE_DEFAULTS
-    x, y, _ = split(d["model"])
-    idx = [nth_of_class(y, c, d["which"]) for c in d["classes"]]
-    jobs.append(("prototype", prototype_job(d["model"], x[idx], y[idx], eps=d["eps"], steps=d["steps"], lam=d["lam"],
-                                            xi=d["xi"])))
-    d = SALIENCY_DEFAULTS
-    x, y, _ = split(d["model"])
-    i = nth_of_class(y, *d["digit"])
-    jobs.append(("saliency", saliency_job(d["model"], d["attack"], x[i:i + 1], d["digit"][0], method=d["method"],
-                                          eps=d["eps"], steps=d["steps"], k=d["k"])))
-    d = BATCH_DEFAULTS
-    x, y, _ = split(d["model"])
-    src, tgt = batch_indices(y, d["how"], d["n"], source_class=d["source_class"], target_class=d["target_class"],
-                             seed=d["seed"], targets=True)
-    jobs.append(("batch", batch_job(d["model"], "senn_concept", x[src], y[src], x[tgt], eps=d["eps"], steps=d["steps"],
-                                    lam=d["lam"])))
-    d = LIPSCHITZ_DEFAULTS
-    x, y, source = split(d["model"])
-    idx = pick_digits(y, d["n"], seed=0)
-    jobs += [("lipschitz", lipschitz_job(d["model"], e, x[idx], eps=d["eps"], budget=d["budget"], source=source))
-             for e in d["explainers"]]
-    d = DEFENSE_DEFAULTS
-    x, y, _ = split(d["models"][0])
-    i, t = nth_of_class(y, *d["src"]), nth_of_class(y, *d["tgt"])
-    jobs += [("defenses", spec) for spec in comparison_jobs(list(d["models"]), d["attack"], x[i:i + 1], d["src"][0],
-                                                            x[t:t + 1], eps=d["eps"], steps=d["steps"]).values()]
-    d = STABILITY_DEFAULTS
-    x, y, _ = split(d["model"])
-    i = nth_of_class(y, *d["digit"])
-    jobs.append(("stability", lipschitz_job(d["model"], d["explainer"], x[i:i + 1], eps=d["eps"], budget=d["budget"])))
-    return jobs
+    names = list(explainers) if explainers is not None else list_explainers()
+    return {e: JobSpec(model, "explain", e, x, {}, y=_labels(target, len(x))) for e in names}
 
 
-def missing_views(service: AttackService) -> list[str]:
-    """The default views whose results the cache does not hold yet."""
-    return list(dict.fromkeys(name for name, spec in default_jobs(service) if service.peek(spec) is None))
+def explainer_grid_of(maps: dict[str, torch.Tensor], skipped: dict[str, str] | None = None):
+    """The ``ExplainerGrid`` that ``explain_all`` returns, from the ``explain_jobs``' raw maps (explainer ->
+    [B,1,28,28]) and the explainers the model refused (explainer -> message): each map normalised to sum 1,
+    ``maps[e, b]`` [E,B,28,28] on the CPU, in the order of ``maps``."""
+    from ..explain import ExplainerGrid
+
+    names = list(maps)
+    stacked = (torch.stack([normalize_map(maps[e]).cpu()[:, 0] for e in names]) if names
+               else torch.empty(0, 0, 28, 28))
+    return ExplainerGrid(names, stacked, dict(skipped or {}))
 
 
-def precompute(service: AttackService, *, views: list[str] | None = None,
-               on_view: Callable[[str, dict], None] | None = None) -> dict[str, Any]:
-    """Fill the cache with the default views (all, or the named ``views``) through the service's queue, one view
-    at a time, so users' jobs are served in between. Returns {view: {"cached", "images", "seconds"}}."""
-    jobs = default_jobs(service)
-    names = list(dict.fromkeys(name for name, _ in jobs))
-    unknown = sorted(set(views or []) - set(names))
-    if unknown:
-        raise SemError(f"unknown view(s) {', '.join(unknown)}; one of: {', '.join(names)}")
-    out: dict[str, dict] = {}
-    for k, (name, spec) in enumerate(jobs):
-        if views is not None and name not in views:
-            continue
-        handle = service.submit(PRECOMPUTE_SESSION, spec)
-        handle.result()
-        seen = out.get(name, {"cached": True, "images": 0, "seconds": 0.0})
-        out[name] = {"cached": seen["cached"] and handle.cached == handle.n, "images": seen["images"] + handle.n,
-                     "seconds": round(seen["seconds"] + handle.timings()["total_s"], 3)}
-        if on_view is not None and all(other != name for other, _ in jobs[k + 1:]):  # the view's last job
-            on_view(name, out[name])
-    return out
+def comparison_of(attack: str, results: dict[str, Any]):
+    """The ``Comparison`` that ``attacks.compare_models`` returns, from the ``comparison_jobs``' results (model ->
+    ``AttackResult``): ``.results`` and ``.table()``, one row per model."""
+    from ..attacks.compare import Comparison
+
+    return Comparison(attack, dict(results))
 
 
-_started = threading.Event()
-
-
-def precompute_in_background(service: AttackService) -> bool:
-    """Start ``precompute`` in a daemon thread once per process when a default view is missing; returns
-    whether it started. Never blocks the caller, and a failure is logged, never raised."""
-    if _started.is_set():
-        return False
-    _started.set()
-
-    def work() -> None:
-        try:
-            if missing_views(service):
-                log.info("precomputing the default views in the background: %s", precompute(service))
-        except Exception:  # noqa: BLE001 - a background nicety must never take the app down
-            log.exception("precomputing the default views failed")
-
-    threading.Thread(target=work, name="sem-precompute", daemon=True).start()
-    return True
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is the device running out of memory (CUDA's error, or a RuntimeError that says so), which a
+    page shows as a message with what to try, never as a traceback."""
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (isinstance(exc, RuntimeError)
+                                                            and "out of memory" in str(exc))

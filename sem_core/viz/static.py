@@ -2,7 +2,7 @@
 tour, for a browser that must stay light.
 
 A plotly chart costs the browser ≈ 1.2 s of CPU for a page's first chart and ≈ 0.05 s for each further
-one; a PNG costs it next to nothing (benchmarks/bench_page_cpu.py). When 20 sessions of a class share one
+one; a PNG costs it next to nothing (benchmarks/bench_latency.py, table 2). When 20 sessions of a class share one
 server's cores, or a student's laptop is slow, that is most of the time from the click to the pixels
 (benchmarks/bench_load.py). These functions draw the same numbers, on the same colour scales, as the
 plotly figures in ``images.py``, ``maps.py`` and ``lipschitz.py``: digits and maps as pixel arrays

@@ -65,7 +65,7 @@ def pictures(at: AppTest, media) -> list[np.ndarray]:
 
     from PIL import Image
 
-    def data(url: str) -> bytes:  # a PNG data URL (app_pages.common.png_data_url) or a media file
+    def data(url: str) -> bytes:  # a PNG data URL (app_pages.ui.figures.png_data_url) or a media file
         return base64.b64decode(url[len(_PNG_URL):]) if url.startswith(_PNG_URL) else media_bytes(media, url)
 
     return [np.asarray(Image.open(io.BytesIO(data(img.url))))

@@ -49,3 +49,45 @@ def test_a_selected_row_opens_that_digit(query, page, charts):
     link = next(t for t in texts if t.startswith("[Open this digit"))
     assert f"({page}" in link
     assert len(figures(at)) - before == charts
+
+
+def test_the_default_view_asks_for_the_jobs_precompute_fills(fresh_service, monkeypatch):
+    """The page's default controls (BATCH's settings, own numbers and picks) make precompute's batch job: the same
+    digits, targets, config and so the same cache keys, so the first Run of the default view is served from the cache."""
+    from sem_core.errors import SemError
+    from sem_core.serve.precompute import default_jobs
+
+    asked = []
+
+    def submit(session, spec):
+        asked.append(spec)
+        raise SemError("recorded")     # shown as a message; nothing runs
+
+    monkeypatch.setattr(fresh_service, "submit", submit)
+    at = open_page("batch_attack.py")
+    at.button(key="b_run").click().run()
+    assert not at.exception and [e.value for e in at.error] == ["recorded"]
+    (want,) = [spec for view, spec in default_jobs(fresh_service) if view == "batch"]
+    (spec,) = asked
+    assert (spec.model, spec.name, spec.config) == (want.model, want.name, want.config)
+    assert fresh_service.keys_for(spec) == fresh_service.keys_for(want)
+
+
+def test_each_family_shows_its_attacks_declared_settings_and_a_link_that_carries_them():
+    at = open_page("batch_attack.py", {"b_attack": "Prototype attack (PrototypeDL)", "b_n": "3", "b_steps": "2",
+                                       "b_how": "class", "b_xi": "0.5"})
+    assert not at.exception
+    keys = {w.key for w in at.number_input} | {w.key for w in at.selectbox}
+    assert {"b_eps", "b_steps", "b_lam", "b_xi", "b_alpha", "b_random_start", "b_n", "b_class", "b_seed"} <= keys
+    assert at.number_input(key="b_eps").value == 0.3 and at.number_input(key="b_xi").value == 0.5   # URL wins
+    assert at.number_input(key="b_target").disabled and not at.number_input(key="b_class").disabled
+    at.button(key="b_run").click().run()
+    at.session_state["b_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    link = next(m.value for m in at.markdown if m.value.startswith("[Open this digit"))
+    assert "&xi=0.5&" in link and "&steps=2&" in link and "&random_start=no" in link
+
+    at = open_page("batch_attack.py", {"b_attack": "Saliency attack"})
+    assert not at.exception
+    assert at.number_input(key="b_eps").value == 0.1 and at.number_input(key="b_steps").value == 50  # saliency's own
+    assert at.selectbox(key="b_method").value == "saliency" and at.number_input(key="b_k").value == 50

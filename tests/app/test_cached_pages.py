@@ -9,7 +9,7 @@ from app_helpers import open_page
 from sem_core.attacks import compare_models, create_attack
 from sem_core.experiments.sampling import pick_digits
 from sem_core.lipschitz import lipschitz_by_explainer
-from sem_core.serve.views import precompute
+from sem_core.serve.precompute import precompute
 
 from tests.service.test_page_jobs import assert_same
 

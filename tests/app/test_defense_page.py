@@ -32,3 +32,20 @@ def test_the_senn_defenses_run_beside_their_natural_model_senn_k5():
     at = next(b for b in at.button if b.label.startswith("Run")).click().run()
     assert not at.exception
     assert list(at.dataframe[0].value["model"]) == ["senn-k5", "senn-lip"]
+
+
+def test_each_family_shows_its_attacks_declared_settings_and_switching_keeps_the_page_whole():
+    from sem_core.serve.views import DEFENSES, attack_view_of
+
+    at = open_page("defense_comparison.py")
+    assert not at.exception
+    values = {w.key: w.value for w in [*at.number_input, *at.selectbox] if w.key and w.key.startswith("def_")}
+    assert {k: values[f"def_{k}"] for k in DEFENSES.defaults()} == DEFENSES.defaults()     # the precomputed view
+    assert values["def_model"] == "senn-adv" and at.selectbox(key="def_src").value == DEFENSES.picks["src"][0]
+    at.selectbox(key="def_family").set_value("PrototypeDL: prototype attack").run()
+    assert not at.exception
+    protodl = attack_view_of(DEFENSES, "protodl_prototype")
+    assert {f"def_{k}" for k in protodl.defaults()} <= {w.key for w in [*at.number_input, *at.selectbox]}
+    assert at.number_input(key="def_xi").value == protodl.defaults()["xi"]
+    at.selectbox(key="def_family").set_value("SENN: concept attack").run()
+    assert not at.exception and not [w for w in at.number_input if w.key == "def_xi"]

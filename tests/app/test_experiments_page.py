@@ -68,3 +68,14 @@ def test_committed_results_open_from_a_shared_link(monkeypatch):
 def test_a_bad_folder_in_the_url_is_ignored_with_a_warning(monkeypatch):
     at = _shared_link(monkeypatch, exp_folder="../../etc")
     assert any("exp_folder" in w.value for w in at.warning)
+
+
+def test_the_number_of_digits_starts_at_the_experiments_declared_n_kept_short(tmp_path, monkeypatch):
+    from sem_core.experiments.launch import digits_param
+
+    monkeypatch.setenv("SEM_RESULTS_DIR", str(tmp_path))
+    for name in ("protodl-table", "faithfulness"):           # declared 5 (kept) and 1,000 (a short run: 20)
+        at = open_page("experiment_results.py", {"exp_name": name}, timeout=180)
+        assert not at.exception
+        n = at.number_input(key="exp_n")
+        assert n.value == digits_param(name).default and (n.min, n.max) == (1, 1000)

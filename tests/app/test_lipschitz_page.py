@@ -7,7 +7,7 @@ from app_helpers import array, figures
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # the page imports app_pages.common
+sys.path.insert(0, str(ROOT))  # the page imports app_pages.ui
 PAGE = str(ROOT / "app_pages" / "lipschitz_stability.py")
 
 
@@ -63,3 +63,41 @@ def test_senn_self_uses_the_concepts_and_lrp_is_skipped_with_an_error():
     m = _metrics(at)
     assert "‖h(x) − h(x′)‖₂" in m and float(m["L̂(x)"]) > 0
 
+
+
+def test_the_default_view_asks_for_the_jobs_precompute_fills(fresh_service, monkeypatch):
+    """The default controls (LIPSCHITZ's settings, its n and picks) make precompute's jobs, one per explainer, with
+    the same cache keys; the search's declared settings beyond ε and budget are on the page, from the view."""
+    from sem_core.errors import SemError
+    from sem_core.serve.precompute import default_jobs
+    from sem_core.serve.views import LIPSCHITZ
+
+    asked = []
+
+    def submit(session, spec):
+        asked.append(spec)
+        raise SemError("recorded")
+
+    monkeypatch.setattr(fresh_service, "submit", submit)
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert {w.key: w.value for w in at.number_input} == {"lip_n": LIPSCHITZ.own["n"].default,
+                                                         **{f"lip_{k}": v for k, v in LIPSCHITZ.defaults().items()}}
+    _run(at)
+    assert not at.exception
+    want = {spec.config["explainer"]: spec for view, spec in default_jobs(fresh_service) if view == "lipschitz"}
+    assert asked and all(s.config == want[s.config["explainer"]].config for s in asked)
+    assert all(fresh_service.keys_for(s) == fresh_service.keys_for(want[s.config["explainer"]]) for s in asked)
+
+
+def test_under_a_protocol_only_the_budget_reaches_the_job(fresh_service, monkeypatch):
+    from sem_core.errors import SemError
+
+    asked = []
+    monkeypatch.setattr(fresh_service, "submit", lambda session, spec: asked.append(spec) or (_ for _ in ()).throw(
+        SemError("recorded")))
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params.update({"lip_protocol": "strict", "lip_budget": "7", "lip_eps": "0.3", "lip_restarts": "2"})
+    at.run()
+    assert not at.exception and any("replaces the slider" in c.value for c in at.caption)
+    _run(at)
+    assert asked and {s.config["budget"] for s in asked} == {7} and not any("eps" in s.config for s in asked)

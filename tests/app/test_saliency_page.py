@@ -9,7 +9,7 @@ from app_helpers import array, figures, pictures
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # the page imports app_pages.common
+sys.path.insert(0, str(ROOT))  # the page imports app_pages.ui
 PAGE = str(ROOT / "app_pages" / "saliency_attack.py")
 
 
@@ -104,3 +104,18 @@ def test_region_attack_pulls_mass_into_the_region():
     assert not at.exception
     mass = next(m for m in at.metric if m.label == "Mass in region")
     assert float(mass.value) > 0 and mass.delta.startswith("+")  # more importance inside the box than before
+
+
+def test_compare_all_explainers_skips_one_the_model_refuses():
+    """Every explainer runs as a service job; LRP has no rule for SENN's layers: it is named, the others still show."""
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.query_params["sal_model"] = "senn"
+    at.run()
+    at.number_input(key="sal_steps").set_value(3).run()
+    _run_button(at).click().run()
+    next(b for b in at.button if b.label.startswith("Compare")).click().run()
+    assert not at.exception
+    grid = at.session_state["sal_result"]["grid"]
+    assert "lrp" in grid.skipped and "lrp" not in grid.names and "saliency" in grid.names
+    assert tuple(grid.maps.shape) == (len(grid.names), 2, 28, 28)
+    assert any(c.value.startswith("lrp: not available for this model") for c in at.caption)

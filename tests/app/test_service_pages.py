@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from app_helpers import open_page
-from sem_core.serve.views import precompute
+from sem_core.serve.precompute import precompute
 
 RUN = {"concept_attack.py": "Run concept attack", "prototype_attack.py": "Run prototype attack",
        "saliency_attack.py": "Run saliency attack", "lipschitz_stability.py": "Run Lipschitz estimates",
@@ -44,7 +44,7 @@ def test_precomputed_default_views_are_what_the_pages_ask_for(fresh_service, pag
 
 
 def test_service_errors_are_shown_as_a_message(fresh_service, monkeypatch):
-    fresh_service.max_per_session = 0                      # every submission is refused
+    fresh_service.queue.max_per_session = 0                     # every submission is refused
     at = open_page("concept_attack.py", {"steps": "5"})
     next(b for b in at.button if b.label == RUN["concept_attack.py"]).click().run()
     assert not at.exception
@@ -54,7 +54,7 @@ def test_service_errors_are_shown_as_a_message(fresh_service, monkeypatch):
 def test_the_end_of_one_session_state_never_cancels_anothers_jobs():
     """Every AppTest has Streamlit's session id "test session id"; to the service they are separate sessions, so
     when the garbage collector finalises a dropped one, only its own jobs are cancelled."""
-    from app_pages.common import service
+    from app_pages.ui.jobs import service
     from sem_core.serve.service import JobSpec
 
     a, b = open_page("home.py"), open_page("home.py")

@@ -63,7 +63,7 @@ def test_saliency_attack_on_senn_runs_through_its_surrogate(shipped, test_split)
 
 def test_bad_saliency_parameters(cnn_digits):
     model, x, y = cnn_digits
-    with pytest.raises(AttackError, match="available: saliency"):
+    with pytest.raises(AttackError, match="method must be one of saliency"):
         create_attack("saliency_topk", model, method="lime")
     with pytest.raises(AttackError, match="k must be"):
         create_attack("saliency_topk", model, k=0)

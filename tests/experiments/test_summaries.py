@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sem_core.experiments import EXPERIMENTS, protodl_distances, protodl_summary, senn_distances, senn_summary
-from sem_core.experiments.runner import Context, _jsonable
+from sem_core.experiments.context import Context, jsonable
 from sem_core.viz.tables import prototype_marks, prototype_table_figure
 
 SENN_CLI_KEYS = ["n", "targets", "label_kept_rate", "adv_outclass_median", "in_class_median", "out_class_median",
@@ -20,7 +20,7 @@ def _experiment_summary(name, digits, shipped, test_split, **params):
     model = exp.models[0]
     ctx = Context(params={**exp.defaults, **params}, device=torch.device("cpu"), models={model: shipped[model]},
                   data={"test": test_split})
-    chunk = _jsonable(exp.run_chunk({"digits": digits}, ctx))
+    chunk = jsonable(exp.run_chunk({"digits": digits}, ctx))
     return exp.finalize([chunk], ctx).summary
 
 

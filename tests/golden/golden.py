@@ -1,7 +1,7 @@
 """Golden comparison for refactors: capture every CLI command's JSON, its saved tensors, the experiments at tiny N
 and ``report`` on the committed results, then compare two captures key by key.
 
-    python tests/golden/golden.py capture /tmp/golden-before     # on the old code
+    python tests/golden/golden.py capture /tmp/golden-before     # on the old code (add names: only those, merged)
     python tests/golden/golden.py capture /tmp/golden-after      # on the new code
     python tests/golden/golden.py compare /tmp/golden-before /tmp/golden-after
 
@@ -10,6 +10,8 @@ be equal (the comparison prints the largest relative difference of each key that
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
@@ -52,7 +54,9 @@ EXPERIMENTS = {
     "protodl-distances": ["--n", "3", "--param", "steps=5"],
     "saliency-fragility": ["--n", "2", "--param", "steps=3"],
     "saliency-region": ["--n", "2", "--param", "steps=3"],
-    "lipschitz": ["--n", "2", "--param", "budget=6"],
+    "lipschitz": ["--n", "2", "--param", "calls=6"],
+    "senn-lambda": ["--n", "2", "--param", "lambdas=[0.0]", "--param", "train_seeds=[0]", "--param", "epochs=1",
+                    "--param", "train_limit=200", "--param", "budget=4"],
     "discrete-lipschitz": ["--n", "2"],
     "noise-stability": ["--n", "2"],
     "faithfulness": ["--n", "2"],
@@ -72,15 +76,20 @@ def run(argv: list[str], out: Path) -> dict:
         return {"rc": proc.returncode, "stderr": proc.stderr[-2000:]}
 
 
-def capture(out: Path) -> None:
+def capture(out: Path, only: list[str]) -> None:
+    """Run everything (or only the named commands / experiments) into ``out/golden.json`` (merged when ``only``)."""
     out.mkdir(parents=True, exist_ok=True)
-    results = {}
+    results = json.loads((out / "golden.json").read_text()) if only and (out / "golden.json").exists() else {}
     for name, argv in COMMANDS:
+        if only and name not in only:
+            continue
         results[name] = run(argv, out)
         print(name, results[name]["rc"], file=sys.stderr)
     from sem_core.experiments.runner import list_experiments  # noqa: E402 - after the path is set
 
     for name in list_experiments():
+        if only and name not in only:
+            continue
         if name not in EXPERIMENTS:
             print(f"experiment {name}: no tiny settings, skipped", file=sys.stderr)
             continue
@@ -91,6 +100,9 @@ def capture(out: Path) -> None:
             res.setdefault("csv", {})[f.name] = f.read_text()
         results[f"experiment-{name}"] = res
         print(name, res["rc"], file=sys.stderr)
+    if only and "report" not in only:
+        (out / "golden.json").write_text(json.dumps(results, indent=1, sort_keys=True))
+        return
     results["report"] = run(["report", "--results", str(ROOT / "results"), "--out", str(out / "RESULTS.md")], out)
     results["report"]["md"] = (out / "RESULTS.md").read_text() if (out / "RESULTS.md").exists() else None
     for npz in sorted(out.glob("*.npz")):
@@ -99,10 +111,25 @@ def capture(out: Path) -> None:
     (out / "golden.json").write_text(json.dumps(results, indent=1, sort_keys=True))
 
 
+def normalise(obj, root: str):
+    """``obj`` with the capture folder written as OUT and every CSV (a ``.csv`` key's text) as rows of dicts."""
+    if isinstance(obj, dict):
+        return {k: (normalise(list(csv.DictReader(io.StringIO(v))), root) if k.endswith(".csv") and isinstance(v, str)
+                    else normalise(v, root)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [normalise(v, root) for v in obj]
+    return obj.replace(root, "OUT") if isinstance(obj, str) else obj
+
+
+def volatile(key: str) -> bool:
+    """Wall-clock, machine or path fields: not compared."""
+    return key in VOLATILE or "seconds" in key or key in ("command", "png", "png_skipped")
+
+
 def diff(a, b, path: str, out: list[str]) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
-            if k in VOLATILE:
+            if volatile(k):
                 continue
             if k not in a or k not in b:
                 out.append(f"{path}.{k}: only in {'after' if k not in a else 'before'}")
@@ -124,8 +151,8 @@ def diff(a, b, path: str, out: list[str]) -> None:
 
 
 def compare(before: Path, after: Path) -> int:
-    a = json.loads((before / "golden.json").read_text())
-    b = json.loads((after / "golden.json").read_text())
+    a = normalise(json.loads((before / "golden.json").read_text()), str(before))
+    b = normalise(json.loads((after / "golden.json").read_text()), str(after))
     out: list[str] = []
     diff(a, b, "", out)
     print("\n".join(out) if out else "identical")
@@ -135,6 +162,6 @@ def compare(before: Path, after: Path) -> int:
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
     if sys.argv[1] == "capture":
-        capture(Path(sys.argv[2]))
+        capture(Path(sys.argv[2]), sys.argv[3:])
     else:
         sys.exit(compare(Path(sys.argv[2]), Path(sys.argv[3])))

@@ -4,15 +4,22 @@ import re
 
 import pytest
 
+from sem_core.serve.views import CONCEPT, INFLUENCE, LIPSCHITZ, PROTOTYPE, SALIENCY
 from tests.app.app_helpers import open_page
 
-# page -> the query parameters its controls are bound to (app_pages/common.py url_number/url_choice/url_classes)
+# page -> the query parameters its controls are bound to (app_pages/ui/state.py url_number/url_choice/url_classes)
+def _setting_keys(view, prefix: str = "") -> list[str]:
+    """The URL keys of every setting a page's view shows (a setting added to the algorithm is covered at once)."""
+    return [prefix + p.name for p in view.shown()]
+
+
 URL_KEYS = {
-    "concept_attack.py": ["src", "src_from", "src_i", "tgt", "tgt_from", "tgt_i", "eps", "steps", "lam"],
-    "prototype_attack.py": ["eps", "steps", "lam", "xi", "digits", "which"],
-    "saliency_attack.py": ["sal_model", "sal_method", "sal_kind", "sal_eps", "sal_steps", "sal_k", "sal_digit",
-                           "sal_digit_from", "sal_digit_i"],
-    "lipschitz_stability.py": ["lip_model", "lip_n", "lip_eps", "lip_budget"],
+    "concept_attack.py": ["src", "src_from", "src_i", "tgt", "tgt_from", "tgt_i", *_setting_keys(CONCEPT)],
+    "prototype_attack.py": [*_setting_keys(PROTOTYPE), "digits", "which"],
+    "saliency_attack.py": ["sal_model", "sal_kind", *_setting_keys(SALIENCY, "sal_"), "sal_digit", "sal_digit_from",
+                           "sal_digit_i"],
+    "influence_attack.py": _setting_keys(INFLUENCE, "inf_"),
+    "lipschitz_stability.py": ["lip_model", "lip_n", *_setting_keys(LIPSCHITZ, "lip_")],
     "experiment_results.py": ["exp_folder", "exp_name", "exp_n"],  # exp_folder: results/ holds saved runs
 }
 HOSTILE = {

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import torch
 
 from sem_core.explain import list_explainers
-from sem_core.lipschitz import (estimate_seconds, explanation_function, lipschitz_by_explainer,
+from sem_core.lipschitz import (explanation_function, lipschitz_by_explainer,
                                 list_lipschitz_explainers, local_lipschitz)
 from sem_core.lipschitz.cost import COSTS_PATH
 
@@ -25,21 +24,6 @@ def test_lipschitz_by_explainer_equals_the_single_estimates_and_skips_what_the_m
         assert torch.equal(res.values, alone.values)
     done = [d for d, _ in progress]
     assert done == sorted(done) and 0 < done[-1] <= 1000 and {t for _, t in progress} == {1000}
-
-
-def test_cost_estimate_scales_with_digits_and_budget_and_names_what_it_does_not_know(tmp_path):
-    path = tmp_path / "costs.json"
-    path.write_text(json.dumps({"measured_on": {"device": "cpu", "torch_threads": 2, "date": "2026-01-01"},
-                                "seconds_per_call": {"cnn": {"saliency": 0.001, "lime": 0.03}}}))
-    est = estimate_seconds("cnn", ["saliency", "lime", "nope"], n=5, budget=20, path=path)
-    assert est.seconds == pytest.approx((0.001 + 0.03) * 5 * 20)
-    assert est.unknown == ["nope"]
-    assert "about 3 s" in est.describe() and "not counting nope" in est.describe() and "2 threads" in est.describe()
-    assert estimate_seconds("senn", ["saliency"], 5, 20, path=path).unknown == ["saliency"]
-    missing = estimate_seconds("cnn", ["saliency"], 5, 20, path=tmp_path / "absent.json")
-    assert missing.seconds == 0 and "No measured cost" in missing.describe()
-    (tmp_path / "bad.json").write_text("{not json")
-    assert estimate_seconds("cnn", ["lime"], 1, 2, path=tmp_path / "bad.json").unknown == ["lime"]
 
 
 def test_the_shipped_cost_table_covers_every_explainer_the_page_offers(shipped):

@@ -7,7 +7,8 @@ import torch
 
 import sem_core
 from sem_core.serve.cache import ResultCache
-from sem_core.serve.service import AttackService, JobCancelled, JobSpec, QueueFullError, ServiceError, _run_attack
+from sem_core.serve.jobs import AttackKind
+from sem_core.serve.service import AttackService, JobCancelled, JobSpec, QueueFullError, ServiceError
 
 CFG = {"eps": 0.3, "steps": 3, "lam": 1.0}
 
@@ -28,17 +29,30 @@ def make_service(shipped):
         svc.shutdown()
 
 
-class Gate:
-    """A runner wrapper that blocks the worker on its first call until ``open()``, recording every batch."""
+class Hooked(AttackKind):
+    """The attack job kind with ``hook(x)`` called as each batch begins (it may raise, as a failing run would)."""
 
-    def __init__(self, runner=_run_attack):
-        self.runner, self.calls, self._open, self.entered = runner, [], threading.Event(), threading.Event()
+    def __init__(self, hook=None):
+        self.hook = hook
 
-    def __call__(self, model, name, config, x, y, target, seed, on_step):
+    def begin(self, algo, x, y, target, seed, on_step):
+        if self.hook is not None:
+            self.hook(x)
+        return super().begin(algo, x, y, target, seed, on_step)
+
+
+class Gate(Hooked):
+    """Blocks the worker as its first batch begins until ``open()``, recording every batch's size."""
+
+    def __init__(self, hook=None):
+        super().__init__(hook)
+        self.calls, self._open, self.entered = [], threading.Event(), threading.Event()
+
+    def begin(self, algo, x, y, target, seed, on_step):
         self.entered.set()
         self._open.wait(30)
         self.calls.append(len(x))
-        return self.runner(model, name, config, x, y, target, seed, on_step)
+        return super().begin(algo, x, y, target, seed, on_step)
 
     def open(self):
         self._open.set()
@@ -58,7 +72,7 @@ def blocker(svc, gate, x, y):
 def test_two_sessions_coalesce_into_one_batched_call_each_with_its_own_digit(make_service, shipped, test_split):
     x, y, _ = test_split
     gate = Gate()
-    svc = make_service(runners={"attack": gate})
+    svc = make_service(kinds={"attack": gate})
     first = blocker(svc, gate, x, y)
     a, b = svc.submit("alice", concept(x, y, 0, 10)), svc.submit("bob", concept(x, y, 1, 11))
     assert a.status().startswith("Busy: your job is number") and b.position() == 3
@@ -88,7 +102,7 @@ def test_a_repeated_request_is_served_from_the_cache_by_anyone(make_service, tes
 def test_fairness_a_big_job_does_not_starve_single_digits(make_service, test_split):
     x, y, _ = test_split
     gate = Gate()
-    svc = make_service(runners={"attack": gate}, max_batch=4)
+    svc = make_service(kinds={"attack": gate}, max_batch=4)
     first = blocker(svc, gate, x, y)
     big = svc.submit("researcher", JobSpec("senn", "attack", "senn_concept", x[:12], CFG, y=y[:12], target=x[20:32]))
     small = [svc.submit(f"student{i}", concept(x, y, 40 + i, 60 + i)) for i in range(3)]
@@ -105,7 +119,7 @@ def test_fairness_a_big_job_does_not_starve_single_digits(make_service, test_spl
 def test_cancel_a_queued_job_and_a_running_one(make_service, test_split):
     x, y, _ = test_split
     gate = Gate()
-    svc = make_service(runners={"attack": gate})
+    svc = make_service(kinds={"attack": gate})
     first = blocker(svc, gate, x, y)
     queued = svc.submit("alice", concept(x, y, 0, 10))
     queued.cancel()
@@ -123,7 +137,7 @@ def test_cancel_a_queued_job_and_a_running_one(make_service, test_split):
 def test_queue_full_is_a_clear_message_not_a_hang(make_service, test_split):
     x, y, _ = test_split
     gate = Gate()
-    svc = make_service(runners={"attack": gate}, max_queued=2, max_per_session=1)
+    svc = make_service(kinds={"attack": gate}, max_queued=2, max_per_session=1)
     first = blocker(svc, gate, x, y)
     svc.submit("alice", concept(x, y, 0, 10))
     with pytest.raises(QueueFullError, match="already have 1 jobs waiting"):
@@ -139,13 +153,12 @@ def test_out_of_memory_splits_the_batch_and_retries(make_service, test_split):
     x, y, _ = test_split
     sizes = []
 
-    def fake_oom(model, name, config, xb, yb, target, seed, on_step):
+    def fake_oom(xb):
         sizes.append(len(xb))
         if len(xb) > 2:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return _run_attack(model, name, config, xb, yb, target, seed, on_step)
 
-    svc = make_service(runners={"attack": fake_oom})
+    svc = make_service(kinds={"attack": Hooked(fake_oom)})
     h = svc.submit("alice", JobSpec("senn", "attack", "senn_concept", x[:5], CFG, y=y[:5], target=x[10:15]))
     res = h.result(60)
     assert sizes[:2] == [5, 2] and sum(s for s in sizes if s <= 2) == 5   # 5 → 2 + 3 → 2 + 1 + 2
@@ -155,10 +168,10 @@ def test_out_of_memory_splits_the_batch_and_retries(make_service, test_split):
 
 
 def test_one_image_out_of_memory_is_a_clear_error():
-    def always_oom(*args):
+    def always_oom(xb):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory")
 
-    svc = AttackService(device="cpu", cache=ResultCache(), runners={"attack": always_oom},
+    svc = AttackService(device="cpu", cache=ResultCache(), kinds={"attack": Hooked(always_oom)},
                         loader=lambda name: sem_core.load_model_with_card(name, "cpu"))
     try:
         h = svc.submit("alice", JobSpec("cnn", "attack", "saliency_topk", torch.zeros(1, 1, 28, 28), {"steps": 2}))
@@ -175,7 +188,7 @@ def test_one_image_out_of_memory_is_a_clear_error():
     (JobSpec("senn", "attack", "nope", torch.zeros(1, 1, 28, 28), CFG), "nope"),
     (JobSpec("senn", "bake", "senn_concept", torch.zeros(1, 1, 28, 28), CFG), "unknown job kind"),
     (JobSpec("senn", "attack", "senn_concept", torch.zeros(1, 1, 28, 28), {"eps": 0.3, "bogus": 1},
-             target=torch.zeros(1, 1, 28, 28)), "bad config"),
+             target=torch.zeros(1, 1, 28, 28)), "has no setting bogus"),
     (JobSpec("senn", "attack", "senn_concept", torch.zeros(1, 1, 28, 28), CFG), "needs a target"),
     (JobSpec("senn", "attack", "senn_concept", torch.zeros(2, 1, 28, 28), CFG, y=torch.zeros(3, dtype=torch.long),
              target=torch.zeros(2, 1, 28, 28)), "one entry per image"),
@@ -194,13 +207,12 @@ def test_a_failing_job_in_a_mixed_batch_does_not_lose_the_others(make_service, t
     x, y, _ = test_split
     gate = Gate()
 
-    def picky(model, name, config, xb, yb, target, seed, on_step):
+    def picky(xb):
         if (xb.flatten(1).sum(1) == 0).any():
             raise sem_core.AttackError("a blank digit cannot be attacked")
-        return _run_attack(model, name, config, xb, yb, target, seed, on_step)
 
-    gate.runner = picky
-    svc = make_service(runners={"attack": gate})
+    gate.hook = picky
+    svc = make_service(kinds={"attack": gate})
     first = blocker(svc, gate, x, y)
     good = svc.submit("alice", concept(x, y, 0, 10))
     blank = JobSpec("senn", "attack", "senn_concept", torch.zeros(1, 1, 28, 28), CFG, y=y[:1], target=x[10:11])
@@ -226,7 +238,7 @@ def test_explain_and_lipschitz_jobs(make_service, test_split):
 def test_a_sessions_end_cancels_its_waiting_jobs_only(make_service, test_split):
     x, y, _ = test_split
     gate = Gate()
-    svc = make_service(runners={"attack": gate})
+    svc = make_service(kinds={"attack": gate})
     first = blocker(svc, gate, x, y)
     gone = [svc.submit("alice", concept(x, y, i, 10)) for i in range(2)]
     stays = svc.submit("bob", concept(x, y, 5, 10))
@@ -257,11 +269,11 @@ def test_a_failed_job_leaves_the_queue_with_its_remaining_images(make_service, t
     x, y, _ = test_split
     calls = []
 
-    def broken(model, name, config, xb, *rest):
+    def broken(xb):
         calls.append(len(xb))
         raise sem_core.AttackError("this attack cannot run here")
 
-    svc = make_service(runners={"attack": broken}, max_batch=2)
+    svc = make_service(kinds={"attack": Hooked(broken)}, max_batch=2)
     h = svc.submit("alice", JobSpec("senn", "attack", "senn_concept", x[:5], CFG, y=y[:5], target=x[10:15]))
     with pytest.raises(sem_core.AttackError, match="cannot run here"):
         h.result(60)
@@ -273,7 +285,7 @@ def test_settle_heap_freezes_the_long_lived_objects_once(monkeypatch):
     """The app settles the heap after its first run: what is alive then leaves the collector's walks."""
     import gc
 
-    from sem_core.serve import service as svc
+    from sem_core.serve import memory as svc
 
     monkeypatch.setattr(svc, "_settled", False)
     gc.unfreeze()

