@@ -24,15 +24,17 @@ def _decimals(param: Param) -> str:
     return f"%.{max(2, -math.floor(math.log10(step)))}f"
 
 
-def setting_control(param: Param, key: str, container=st):
+def setting_control(param: Param, key: str, container=st, **kw):
     """The widget of one declared setting, bound to the ``key`` query parameter: a menu for choices and yes/no, a
-    number input within the declared range otherwise. A hand-edited bad URL value is ignored with a warning."""
+    number input within the declared range otherwise (``kw``: more widget options, e.g. ``disabled``). A hand-edited
+    bad URL value is ignored with a warning."""
     help_text = param.help or None
     if param.choices or param.kind is str:
-        return url_choice(param.label, key, list(param.choices), param.default, container=container, help=help_text)
-    if param.kind is bool:
-        return url_choice(param.label, key, [False, True], param.default, container=container, help=help_text,
-                          format_func=lambda v: "yes" if v else "no")
+        return url_choice(param.label, key, list(param.choices), param.default, container=container, help=help_text,
+                          **kw)
+    if param.kind is bool:   # the URL spells it as the menu does: yes / no
+        return url_choice(param.label, key, ["no", "yes"], "yes" if param.default else "no", container=container,
+                          help=help_text, **kw) == "yes"
     raw = st.query_params.get(key)
     if raw is not None:
         try:
@@ -43,10 +45,10 @@ def setting_control(param: Param, key: str, container=st):
     lo = None if param.lo is None or param.lo_open else param.lo
     if key in st.session_state and not _inside(param, st.session_state[key]):
         del st.session_state[key]      # e.g. a value of another attack's range, after the attack changed
-    kw = {} if integer else {"format": _decimals(param)}
+    fmt = {} if integer else {"format": _decimals(param)}
     return container.number_input(param.label, min_value=lo, max_value=param.hi, value=param.default,
                                   step=param.step if param.step is not None else (1 if integer else None),
-                                  key=key, bind="query-params", help=help_text, **kw)
+                                  key=key, bind="query-params", help=help_text, **fmt, **kw)
 
 
 def _inside(param: Param, value) -> bool:

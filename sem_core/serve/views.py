@@ -111,7 +111,8 @@ INFLUENCE = attack_view("influence", "influence_sign", main=("eps", "steps", "k"
 BATCH_OWN = (Param("n", 200, "How many digits", lo=1, hi=1000), Param("source_class", 9, "Class", lo=0, hi=9),
              Param("target_class", 2, "Target class", lo=0, hi=9), Param("seed", 0, "Seed (random picks)", lo=0,
                                                                               hi=10_000))
-BATCH = attack_view("batch", "senn_concept", own=BATCH_OWN, picks={"model": "senn", "how": "random sample"})
+BATCH = attack_view("batch", "senn_concept", main=("eps", "method"), own=BATCH_OWN,
+                    picks={"model": "senn", "how": "random sample"})
 DEFENSES = attack_view("defenses", "senn_concept", picks={"models": ("senn-k5", "senn-adv"), "src": (9, 0),
                                                           "tgt": (2, 0)})
 # 5 test digits drawn by experiments.sampling.pick_digits(seed 0), four explainers, the ε-ball search with a small

@@ -39,7 +39,9 @@ def test_each_family_shows_its_attacks_declared_settings_and_switching_keeps_the
 
     at = open_page("defense_comparison.py")
     assert not at.exception
-    values = {w.key: w.value for w in [*at.number_input, *at.selectbox] if w.key and w.key.startswith("def_")}
+    yes_no = {"no": False, "yes": True}                # a yes/no setting's menu spells its value
+    values = {w.key: yes_no.get(w.value, w.value) for w in [*at.number_input, *at.selectbox]
+              if w.key and w.key.startswith("def_")}
     assert {k: values[f"def_{k}"] for k in DEFENSES.defaults()} == DEFENSES.defaults()     # the precomputed view
     assert values["def_model"] == "senn-adv" and at.selectbox(key="def_src").value == DEFENSES.picks["src"][0]
     at.selectbox(key="def_family").set_value("PrototypeDL: prototype attack").run()
