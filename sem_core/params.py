@@ -22,6 +22,23 @@ from .errors import SemError
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+MAX_NUMBER_CHARS = 64   # the longest number a command line or a URL may spell
+
+
+def parse_number(text: object, *, integer: bool = False) -> int | float | None:
+    """The number ``text`` spells, or None: the one parser of the command line, the URL and the declared settings.
+
+    Accepted: ASCII digits with an optional sign, decimal point and exponent (``0.3``, ``-2``, ``1e-2``; an integer:
+    digits and a sign only), at most ``MAX_NUMBER_CHARS`` characters, finite. Refused: other scripts' digits
+    (Arabic-Indic ``٢``, full-width ``７``: Python's ``int`` and ``float`` read them), ``1_000``, spaces, ``inf``,
+    ``nan``, ``0x10``, ``1e309``. Never raises.
+    """
+    if not isinstance(text, str) or len(text) > MAX_NUMBER_CHARS:
+        return None
+    if not (_INT if integer else _FLOAT).fullmatch(text):
+        return None
+    value = int(text) if integer else float(text)
+    return value if integer or math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -114,11 +131,11 @@ class Param:
                 raise SemError(f"{owner + ': ' if owner else ''}{self.name} must be true or false, got {text[:40]!r}")
             return self.check(text.lower() in ("true", "1"), owner)
         if want in (int, float):
-            pattern = _INT if want is int else _FLOAT
-            if len(text) > 40 or not pattern.fullmatch(text):
+            value = parse_number(text, integer=want is int)
+            if value is None:
                 raise SemError(f"{owner + ': ' if owner else ''}{self.name} must be {self.requirement().strip()}, "
                                f"got {text[:40]!r}")
-            return self.check(want(text), owner)
+            return self.check(value, owner)
         return self.check(text, owner)
 
     def but(self, **changes: Any) -> "Param":

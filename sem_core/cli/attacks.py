@@ -22,10 +22,12 @@ from ..attacks.protodl_prototype import ProtoDLAttack
 from ..attacks.saliency import SaliencyAttack
 from ..attacks.senn_concept import SennConceptAttack
 from ..errors import SemError
-from ..params import Param, Settings
+from ..lipschitz.search import ContinuousSearch
+from ..params import Param, Settings, parse_number
 
 PARSERS: list[Callable] = []
-NO_REPLAY = ("snapshot_every",)   # replay frames are the app's; the commands print no frames
+NO_REPLAY = ("snapshot_every",)
+LIPSCHITZ_BUDGET = 40      # `lipschitz`'s explainer calls per digit when --budget is not given (the command's own)   # replay frames are the app's; the commands print no frames
 HANDLERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
 
 
@@ -41,12 +43,9 @@ class UsageError(SemError):
 
 
 def int_range(lo: int, hi: int) -> Callable[[str], int]:
-    """argparse type: an integer in [lo, hi] (no floats, no exponents)."""
+    """argparse type: an integer in [lo, hi] (ASCII digits, no floats, no exponents: ``params.parse_number``)."""
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
+        value = parse_number(text, integer=True)
         if value is None or not lo <= value <= hi:
             raise argparse.ArgumentTypeError(f"must be an integer in {lo}..{hi}, got '{text[:40]}'")
         return value
@@ -55,17 +54,16 @@ def int_range(lo: int, hi: int) -> Callable[[str], int]:
 
 
 def float_range(lo: float = -math.inf, hi: float = math.inf, *, lo_open: bool = False) -> Callable[[str], float]:
-    """argparse type: a finite float in [lo, hi] (or (lo, hi] with ``lo_open``); nan and inf refused."""
+    """argparse type: a finite float in [lo, hi] (or (lo, hi] with ``lo_open``); nan, inf and other scripts' digits
+    refused (``params.parse_number``)."""
     if hi == math.inf:
         want = "a finite number" + ("" if lo == -math.inf else f" {'>' if lo_open else '>='} {lo:g}")
     else:
         want = f"a finite number in {'(' if lo_open else '['}{lo:g}, {hi:g}]"
 
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
+        value = parse_number(text)
+        value = math.nan if value is None else value
         if not math.isfinite(value) or value < lo or (lo_open and value == lo) or value > hi:
             raise argparse.ArgumentTypeError(f"must be {want}, got '{text[:40]}'")
         return value
@@ -389,7 +387,7 @@ def _register_lipschitz(sub, common) -> None:
                    help="explainer evaluations per digit (default 40; with --protocol: ratio evaluations, default the protocol's)")
     p.add_argument("--search", "--method", dest="search", default="auto", choices=["auto", *list_searches()],
                    help="the search algorithm (--method is its old name)")
-    p.add_argument("--restarts", type=int_range(1, 1000), default=4)
+    add_settings(p, ContinuousSearch.settings, skip=("eps", "budget", "step_size", "seed", "batch_size"))  # --restarts
     p.add_argument("--protocol", default=None, choices=list_protocols(),
                    help="run under a named protocol (sem_core.lipschitz.protocols: neighbourhood, search, explainer "
                         "settings, SENN ratio); --eps is then ignored, --budget is the ratio evaluations per digit "
@@ -426,8 +424,8 @@ def run_lipschitz(args: argparse.Namespace) -> dict[str, Any]:
     if args.search == "discrete":
         search = create_search("discrete", explanation, sample=x.to(dev), eps=args.eps)
     else:
-        search = create_search(args.search, explanation, eps=args.eps, budget=args.budget or 40, restarts=args.restarts,
-                               seed=args.seed)
+        search = create_search(args.search, explanation, eps=args.eps, budget=args.budget or LIPSCHITZ_BUDGET,
+                               restarts=args.restarts, seed=args.seed)
     bar, on_step = progress_bar(f"lipschitz {args.model}/{args.explainer}")
     start = time.perf_counter()
     res = search(x[idx].to(dev), on_step=on_step)
@@ -437,7 +435,7 @@ def run_lipschitz(args: argparse.Namespace) -> dict[str, Any]:
         save_npz(args.save, x=res.x, x_prime=res.x_prime, values=res.values, y=y[idx])
     vals = res.values
     return {"model": args.model, "explainer": args.explainer, "data_source": src, "method": res.search,
-            "values": vals.tolist(), "median": vals.median().item(), "budget": res.calls, "budget_asked": args.budget or 40,
+            "values": vals.tolist(), "median": vals.median().item(), "budget": res.calls, "budget_asked": args.budget or LIPSCHITZ_BUDGET,
             "eps": args.eps, "n": len(idx), "seconds": seconds, "protocol": None}
 
 

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import sys
 from typing import Any, Callable
 
@@ -188,19 +189,49 @@ def _lipschitz(args: argparse.Namespace) -> dict[str, Any]:
     return run_lipschitz(args)
 
 
+OWN_KEYS = {"n": "--n", "seed": "--seed", "device": "--device", "executor": "--executor", "out": "--out",
+            "address": "--address", "on_step": None, "name": None}   # what the command sets itself
+MAX_PARAM_CHARS = 10_000   # one --param value, as JSON
+MAX_PARAM_DEPTH = 4        # lists in lists ...: the experiments take flat lists
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, (list, dict)):
+        items = value.values() if isinstance(value, dict) else value
+        return 1 + max((_depth(v) for v in items), default=0)
+    return 0
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``--param KEY=JSON`` overrides as a dict; one line (``SemError``) for a key the command sets itself, a value
+    that is not JSON, too long (``MAX_PARAM_CHARS``) or nested too deep (``MAX_PARAM_DEPTH``)."""
+    params: dict[str, Any] = {}
+    for item in items:
+        key, _, raw = item.partition("=")
+        if key in OWN_KEYS:
+            flag = OWN_KEYS[key]
+            raise SemError(f"--param {key[:40]}: " + (f"set it with {flag}" if flag else "not a parameter of any experiment"))
+        if len(raw) > MAX_PARAM_CHARS:
+            raise SemError(f"--param {key[:40]}: the value is {len(raw):,} characters; at most {MAX_PARAM_CHARS:,}")
+        try:
+            value = json.loads(raw)
+        except RecursionError:
+            raise SemError(f"--param {key[:40]}: nested deeper than {MAX_PARAM_DEPTH} levels") from None
+        except ValueError:   # not JSON, or an integer of more digits than Python converts
+            raise SemError(f"--param {item[:60]}: the value must be JSON of a usable size (e.g. 20, 0.1, "
+                           f"[0.05,0.1], \"cnn\")") from None
+        if _depth(value) > MAX_PARAM_DEPTH:
+            raise SemError(f"--param {key[:40]}: nested deeper than {MAX_PARAM_DEPTH} levels")
+        params[key] = value
+    return params
+
+
 @command("experiment")
 def _experiment(args: argparse.Namespace) -> dict[str, Any]:
     from .attacks import progress_bar
-    from ..errors import SemError
     from ..experiments import run_experiment
 
-    params = {}
-    for item in args.param:
-        key, _, raw = item.partition("=")
-        try:
-            params[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            raise SemError(f"--param {item}: the value must be JSON (e.g. 20, 0.1, [0.05,0.1], \"cnn\")") from None
+    params = parse_params(args.param)
     from ..experiments.executors import create_executor
 
     executor = create_executor(args.executor, address=args.address, device=args.device)  # checked before any work
@@ -289,11 +320,15 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         print(f"warning: non-finite values written as null: {shown}", file=sys.stderr)
-    if as_json:
-        print(json.dumps(result, allow_nan=False))
-    else:
-        for k, v in result.items():
-            print(f"{k}: {v}")
+    try:
+        if as_json:
+            print(json.dumps(result, allow_nan=False))
+        else:
+            for k, v in result.items():
+                print(f"{k}: {v}")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (`... --json | head -c 10`): end quietly, the work is done
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

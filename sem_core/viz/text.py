@@ -7,9 +7,10 @@ finite value inside the widget's bounds or rejected.
 """
 from __future__ import annotations
 
-import math
 import re
 import string
+
+from ..params import parse_number
 
 __all__ = ["escape_markdown", "parse_url_number"]
 
@@ -19,8 +20,6 @@ _PUNCT = frozenset(string.punctuation)  # CommonMark: any ASCII punctuation may 
 # between them; a word joiner (invisible, not a space) after these letters breaks every such pattern.
 _AUTOLINK = re.compile(r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=www)(?=\.)|(?<=@)|(?<=mailto)(?=:)|(?<=xmpp)(?=:)")
 _WORD_JOINER = "\u2060"
-_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII digits only
-_MAX_NUMBER_CHARS = 64
 
 
 def escape_markdown(value: object, limit: int = ECHO_LIMIT) -> str:
@@ -51,10 +50,8 @@ def parse_url_number(raw: object, lo: float, hi: float, *, integer: bool = False
 
     Example: ``parse_url_number("0.3", 0.01, 1.0)`` → ``0.3``; ``parse_url_number("inf", 1, 1000)`` → ``None``.
     """
-    if not isinstance(raw, str) or len(raw) > _MAX_NUMBER_CHARS or not _FLOAT.fullmatch(raw):
-        return None
-    value = float(raw)  # "1e309" overflows to inf here (no exception); the checks below reject it
-    if not math.isfinite(value) or not lo <= value <= hi:
+    value = parse_number(raw)   # the command line's parser too: ASCII digits, at most 64 characters, finite
+    if value is None or not lo <= value <= hi:
         return None
     if integer:
         return int(value) if value.is_integer() else None

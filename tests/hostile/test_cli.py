@@ -7,6 +7,7 @@ by a tripwire, so a case that gets past validation fails loudly instead of runni
 """
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -58,6 +59,20 @@ CASES = [
     ("saliency-method-unknown", ["attack", "saliency", "--method", "nope"], 2, "must be one of saliency, gradxinput, ig, deeplift, got 'nope'"),
     # lipschitz
     ("lipschitz-budget-1", ["lipschitz", "--budget", "1"], 2, "--budget: must be an integer in 2..100000"),
+    ("param-own-n", ["experiment", "faithfulness", "--out", "{tmp}/o", "--param", "n=4"], 2, "--param n: set it with --n"),
+    ("param-own-seed", ["experiment", "faithfulness", "--out", "{tmp}/o", "--param", "seed=1"], 2,
+     "--param seed: set it with --seed"),
+    ("param-own-executor", ["experiment", "faithfulness", "--out", "{tmp}/o", "--param", 'executor="ray"'], 2,
+     "--param executor: set it with --executor"),
+    ("param-deep", ["experiment", "faithfulness", "--out", "{tmp}/o", "--param", "chunk=" + "[" * 3000 + "]" * 3000],
+     2, "--param chunk: nested deeper than 4 levels"),
+    ("param-5000-digits", ["experiment", "faithfulness", "--out", "{tmp}/o", "--param", "chunk=" + "7" * 5000], 2,
+     "must be JSON of a usable size"),
+    ("param-huge", ["experiment", "faithfulness", "--out", "{tmp}/o", "--param", "chunk=" + "7" * 20_000], 2,
+     "the value is 20,000 characters"),
+    ("n-arabic-indic", ["attack", "saliency", "--n", "\u0662"], 2, "--n: must be an integer in 1..10000"),
+    ("seed-full-width", ["attack", "saliency", "--seed", "\uff17"], 2, "--seed: must be an integer in 0..4294967295"),
+    ("eps-arabic-indic", ["attack", "saliency", "--eps", "\u0660.\u0661"], 2, "--eps: must be a finite number"),
     ("lipschitz-restarts-0", ["lipschitz", "--restarts", "0"], 2, "--restarts: must be an integer in 1..1000"),
     ("lipschitz-eps-nan", ["lipschitz", "--eps", "nan"], 2, "--eps: must be a finite number"),
     ("lipschitz-n-0", ["lipschitz", "--n", "0"], 2, "--n: must be an integer in 1..10000"),
@@ -207,3 +222,16 @@ def test_the_attacks_refuse_nonfinite_weights_too(shipped, name, kwargs, message
     cls = {"senn": SennConceptAttack, "protodl": ProtoDLAttack, "cnn": TopKAttack}[name]
     with pytest.raises(AttackError, match=message.replace("(", r"\(").replace(")", r"\)")):
         cls(shipped[name][0], **kwargs)
+
+
+def test_a_closed_stdout_ends_quietly():
+    """``python -m sem_core ... --json | head -c 0``: the reader goes away; no traceback, the command's own exit code."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "sem_core", "eval", "--model", "cnn", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2])
+    proc.stdout.close()                       # nobody reads the JSON
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(120) == 0 and "Traceback" not in err and "BrokenPipe" not in err, err
