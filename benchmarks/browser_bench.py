@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "app"))
 sys.path.insert(0, str(ROOT))
 
-from browser_helpers import CHROMIUM_ARGS, StreamlitServer, _BUSY_JS, find_chromium  # noqa: E402
+from browser_helpers import CHROMIUM_ARGS, StreamlitServer, BUSY_JS, find_chromium  # noqa: E402
 
 RESULT_RE = re.compile(r"result from the cache|queued ([0-9.]+) s, computed ([0-9.]+) s")
 CACHED_RE = re.compile(r"from the cache|\b0 chunks computed")  # served from stored work (an experiment: its chunks)
@@ -102,7 +102,7 @@ def cpu_seconds(pid: int) -> float:
     return sum(psutil.Process(pid).cpu_times()[:2])
 
 
-# The same test as _BUSY_JS, run by the page itself every 100 ms until it has held for ``settle`` ms: one DevTools
+# The same test as BUSY_JS, run by the page itself every 100 ms until it has held for ``settle`` ms: one DevTools
 # round trip per wait. Asking from here every 100 ms (the method until the last session of 2026-12-05) was, with 20
 # pages waiting, 200 round trips a second through this process, Playwright's driver and Chromium's browser process:
 # ≈ 0.15 of a core on this machine (an ad-hoc count, 20 idle pages for 15 s), work no student's browser does.
@@ -126,7 +126,7 @@ async def wait_idle(page, timeout: float, settle: float = 0.5) -> None:
     """The script finished and nothing is busy for ``settle`` seconds (as tests/app/browser_helpers.wait_idle, async),
     watched by the page itself."""
     try:
-        await asyncio.wait_for(page.evaluate(_IDLE_JS, [_BUSY_JS, settle * 1000]), timeout)
+        await asyncio.wait_for(page.evaluate(_IDLE_JS, [BUSY_JS, settle * 1000]), timeout)
     except asyncio.TimeoutError:
         raise TimeoutError(f"page still busy after {timeout:.0f} s") from None
 

@@ -158,7 +158,7 @@ class StreamlitServer:
 # ---------------------------------------------------------------- waiting for Streamlit runs
 # stApp carries data-test-script-state ("initial", "running", "notRunning", "rerunRequested", ...)
 # and data-test-connection-state; the status widget ("Running...") and spinners show while busy.
-_BUSY_JS = """() => {
+BUSY_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app) return 'no stApp';
   const s = app.getAttribute('data-test-script-state');
@@ -184,7 +184,7 @@ def wait_idle(page, timeout: float, settle: float = 1.5) -> None:
     idle_since = None
     reason = "?"
     while time.monotonic() < deadline:
-        reason = page.evaluate(_BUSY_JS)
+        reason = page.evaluate(BUSY_JS)
         now = time.monotonic()
         if reason == "":
             idle_since = idle_since or now
