@@ -15,7 +15,9 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 from typing import Any, Callable
 
 from .attacks import MAX_N, SEED_MAX, UsageError, check_file_name, check_out_dir, float_range, int_range, unit_eps, weight
@@ -291,13 +293,35 @@ def _fail(message: str, as_json: bool, code: int) -> int:
     message = " ".join(message.split())  # one line, whatever the message held
     if as_json:
         print(json.dumps({"error": message}))
-    print(message if code == 130 else f"error: {message}", file=sys.stderr)
+    print(message if code >= 128 else f"error: {message}", file=sys.stderr)   # a signal: no "error:"
     return code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: handled as Ctrl-C is (one line, chunks kept, the lock released); ``signum`` says which."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def handle_termination() -> None:
+    """SIGTERM and SIGHUP raise ``Terminated`` in the main thread (POSIX), so a killed run ends like an
+    interrupted one instead of dying mid-write."""
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), _terminate)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command (``argv``: the arguments after ``python -m sem_core``); returns the exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    handle_termination()
     argv = sys.argv[1:] if argv is None else list(argv)
     as_json = "--json" in argv
     try:
@@ -310,9 +334,11 @@ def main(argv: list[str] | None = None) -> int:
         result = COMMANDS[args.command](args)
     except SemError as exc:
         return _fail(str(exc), as_json, 2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         resumable = argv[:1] == ["experiment"]
-        return _fail("interrupted; rerun the same command to resume" if resumable else "interrupted", as_json, 130)
+        what, code = ((f"terminated ({signal.Signals(exc.signum).name})", 128 + exc.signum)
+                      if isinstance(exc, Terminated) else ("interrupted", 130))
+        return _fail(f"{what}; rerun the same command to resume" if resumable else what, as_json, code)
     except OSError as exc:  # disk full, permissions changed mid-run...: the run failed, not the arguments
         return _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), as_json, 1)
     bad: list[str] = []

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import inspect
 import json
+import logging
 import math
 import os
 import re
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SemError
+
+log = logging.getLogger(__name__)
 
 CHUNK_FORMAT = 2       # bump when the chunk layout or the meaning of a spec changes
 COUNTS = {"n", "targets", "chunk", "steps", "budget", "epochs", "k", "train_limit"}   # whole numbers >= 1
@@ -256,21 +259,51 @@ def prepare_folder(out: Path, what: str = "output folder") -> None:
         raise SemError(f"cannot write to the {what} {out} (permission denied)")
 
 
+def _lock_holder(path: Path) -> str:
+    try:
+        pid = path.read_text(errors="replace").strip()
+    except OSError:
+        pid = ""
+    return pid if re.fullmatch(r"[0-9]{1,10}", pid) else "unknown"
+
+
+def _alive(pid: str) -> bool:
+    if pid == "unknown":
+        return True                       # not ours to judge: keep refusing
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def _take_lock(path: Path, out: Path) -> int:
+    """The open lock file; a stale lock (its pid is no running process) is removed once and taken."""
+    for attempt in range(2):
+        try:
+            return os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            pid = _lock_holder(path)
+            if attempt == 0 and not _alive(pid):
+                log.warning("taking over %s: its run (pid %s) has ended without releasing it", path, pid)
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                continue
+            raise SemError(f"another run is writing to {out} (pid {pid}); wait for it or remove {path} if it "
+                           "crashed") from None
+        except OSError as exc:
+            raise SemError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    raise SemError(f"another run took {path} at the same moment; try again")
+
+
 @contextlib.contextmanager
 def folder_lock(out: Path) -> Iterator[None]:
-    """Hold ``out``/.lock (created with O_EXCL, holding this pid) for the block; a second writer gets a SemError."""
+    """Hold ``out``/.lock (created with O_EXCL, holding this pid) for the block; a second writer gets a SemError. A
+    lock whose process is gone (killed before it could release it) is taken over, with a warning."""
     path = out / ".lock"
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        try:
-            pid = path.read_text(errors="replace").strip()
-        except OSError:
-            pid = ""
-        pid = pid if re.fullmatch(r"[0-9]{1,10}", pid) else "unknown"
-        raise SemError(f"another run is writing to {out} (pid {pid}); wait for it or remove {path} if it crashed") from None
-    except OSError as exc:
-        raise SemError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    fd = _take_lock(path, out)
     mine = str(os.getpid())
     with os.fdopen(fd, "w") as f:
         f.write(mine)

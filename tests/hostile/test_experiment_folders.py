@@ -4,6 +4,7 @@ report and the Experiments page skip a corrupt manifest or figure with a message
 import json
 import re
 import shutil
+from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
@@ -278,3 +279,44 @@ def test_experiments_page_skips_corrupt_manifest_and_figure_with_a_message(hosti
     assert not at.exception and not at.error
     assert any("b-badfig/faithfulness.plotly.json is missing or not a readable plotly figure" in w for w in plain(at.warning))
     assert any("Verdict" in m.value for m in at.markdown)
+
+
+def test_a_lock_whose_run_has_ended_is_taken_over_with_a_warning(copy, caplog):
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()                                          # a pid that no running process holds now
+    (copy / ".lock").write_text(str(gone.pid))
+    with caplog.at_level("WARNING"):
+        m = run_experiment("faithfulness", copy, **FAITH)
+    assert m["chunks_reused"] == 2 and not (copy / ".lock").exists()
+    assert f"(pid {gone.pid}) has ended without releasing it" in caplog.text
+
+
+@pytest.mark.parametrize("signame,code", [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_a_terminated_experiment_ends_in_one_line_keeps_its_chunks_and_releases_the_lock(tmp_path, signame, code):
+    """SIGTERM / SIGHUP as Ctrl-C: one line, the chunks done so far kept, the lock released; the rerun resumes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "sem_core", "experiment", "faithfulness", "--n", "400", "--param", "chunk=2",
+            "--out", str(out), "--device", "cpu"]
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not list((out / "chunks").glob("[0-9][0-9][0-9][0-9].json")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)                                 # until the first chunk is written
+    proc.send_signal(getattr(signal, signame))
+    out_text, err = (s.decode() for s in proc.communicate(timeout=120))
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == \
+        f"terminated ({signame}); rerun the same command to resume"
+    kept = list((out / "chunks").glob("[0-9][0-9][0-9][0-9].json"))
+    assert kept and not (out / ".lock").exists()
+    rerun = subprocess.run(argv + ["--json"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["chunks_reused"] >= len(kept)
