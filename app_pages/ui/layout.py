@@ -16,7 +16,7 @@ import streamlit as st
 
 import sem_core
 from app_pages.ui.jobs import device_label, get_model, session_id
-from sem_core.serve.views import is_out_of_memory
+from sem_core.serve.memory import is_oom
 
 PRESENTER_CSS = """<style>
   [data-testid="stMain"] { font-size: 1.3rem; }
@@ -63,7 +63,7 @@ def user_errors() -> Iterator[None]:
     except sem_core.SemError as exc:
         st.error(str(exc))
     except Exception as exc:  # noqa: BLE001 - only an out-of-memory is shown; anything else goes on up
-        if not is_out_of_memory(exc):
+        if not is_oom(exc):
             raise
         st.error("The GPU ran out of memory. Try fewer digits or steps, or set SEM_DEVICE=cpu.")
 

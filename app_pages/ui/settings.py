@@ -64,8 +64,8 @@ def settings_controls(view: View, prefix: str = "", containers: dict | None = No
     under "More settings", up to four to a row, rows as even as can be (one per row in presenter mode). URL keys: ``prefix + name``. Returns
     {name: value}, what the view's job builder takes."""
     containers = containers or {}
-    values = {p: setting_control(view.settings[p], prefix + p, containers.get(p, st)) for p in view.main
-              if p in {q.name for q in view.shown()}}
+    shown = {q.name: q for q in view.shown()}
+    values = {p: setting_control(shown[p], prefix + p, containers.get(p, st)) for p in view.main if p in shown}
     more = view.more()
     if more:
         with more_settings():

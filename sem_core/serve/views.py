@@ -26,6 +26,7 @@ from ..errors import SemError
 from ..lipschitz.search import ContinuousSearch
 from ..metrics.normalize import normalize_map
 from ..params import Param, Settings
+from ..viz.digits import class_indices
 from .jobs import JobSpec
 
 
@@ -205,7 +206,7 @@ def influence_jobs(model: str, x: torch.Tensor, y, *, data: str, **config: Any) 
 # ------------------------------------------------------------------------------ digit choice
 def nth_of_class(y_all: torch.Tensor, cls: int, k: int) -> int:
     """The test-split index of the ``k``-th digit of class ``cls`` (the pages' class + index picker)."""
-    of_class = torch.nonzero(y_all == cls).flatten()
+    of_class = class_indices(y_all, cls)
     return int(of_class[min(int(k), len(of_class) - 1)])
 
 
@@ -264,10 +265,3 @@ def comparison_of(attack: str, results: dict[str, Any]):
     from ..attacks.compare import Comparison
 
     return Comparison(attack, dict(results))
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is the device running out of memory (CUDA's error, or a RuntimeError that says so), which a
-    page shows as a message with what to try, never as a traceback."""
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or (isinstance(exc, RuntimeError)
-                                                            and "out of memory" in str(exc))

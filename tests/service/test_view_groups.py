@@ -4,7 +4,8 @@ import torch
 
 from sem_core.explain import explain_all
 from sem_core.serve.service import AttackService
-from sem_core.serve.views import comparison_jobs, comparison_of, explain_jobs, explainer_grid_of, is_out_of_memory
+from sem_core.serve.memory import is_oom as is_out_of_memory
+from sem_core.serve.views import comparison_jobs, comparison_of, explain_jobs, explainer_grid_of
 
 
 def run_all(svc, jobs):
