@@ -14,7 +14,7 @@ from .models.hub import list_shipped, load_model, load_model_with_card, model_ca
 from .data import Split, load_split
 from .device import describe_device, model_device, resolve_device
 from .errors import AttackError, CheckpointError, DataError, SemError, UnknownNameError
-from .models import create_model, list_models, with_activation
+from .models import create_model, list_models, load_plugin, register_architecture, with_activation
 from .models.base import ExplanationFunction, SemModel
 from .explain import EXPLAINERS, Explainer, create_explainer, explain, list_explainers, normalize_map
 from .attacks import (ATTACKS, Attack, AttackResult, CenterAttack, ProtoDLAttack, RandomSignAttack, RegionAttack,
@@ -25,7 +25,8 @@ from .lipschitz import (LIPSCHITZ_SEARCHES, BayesOptSearch, DiscreteSearch, Grad
 __all__ = [
     "list_shipped", "load_model", "load_model_with_card", "model_card", "Split", "load_split", "describe_device", "model_device",
     "resolve_device", "AttackError", "CheckpointError", "DataError", "SemError", "UnknownNameError",
-    "create_model", "list_models", "with_activation", "ExplanationFunction", "SemModel",
+    "create_model", "list_models", "with_activation", "register_architecture", "load_plugin", "ExplanationFunction",
+    "SemModel",
     "EXPLAINERS", "Explainer", "create_explainer", "explain", "list_explainers", "normalize_map",
     "ATTACKS", "Attack", "AttackResult", "CenterAttack", "ProtoDLAttack", "RandomSignAttack", "RegionAttack",
     "SennConceptAttack", "TopKAttack", "attack", "create_attack", "list_attacks",

@@ -1,6 +1,7 @@
 """Device choice: CUDA, then MPS, then CPU; ``SEM_DEVICE`` overrides."""
 from __future__ import annotations
 
+import itertools
 import os
 
 import torch
@@ -44,5 +45,6 @@ def describe_device(device: torch.device) -> str:
 
 
 def model_device(model: nn.Module) -> torch.device:
-    """The device a model's parameters live on."""
-    return next(model.parameters()).device
+    """The device a model's parameters (else buffers) live on; the CPU for a model with neither."""
+    tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return torch.device("cpu") if tensor is None else tensor.device

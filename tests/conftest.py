@@ -43,3 +43,23 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def foreign(test_split):
+    """Models this project did not write (``tests/foreign_models.py``), each with a batch of its images:
+    name -> (model, x [4,C,H,W], y [4]). The MNIST-shaped ones are trained for a few seconds on the offline
+    subset; the colour net is random (its images are random too)."""
+    from foreign_models import ColourNet, DuckConcept, DuckPrototype, FunctionalCNN, train_briefly
+
+    x_train, y_train, _ = sem_core.load_split("train", "subset")
+    x, y, _ = test_split
+    torch.manual_seed(0)
+    colour_x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    colour = ColourNet().eval().requires_grad_(False)
+    return {
+        "functional-cnn": (train_briefly(FunctionalCNN(), x_train, y_train), x[:4], y[:4]),
+        "colour-3x32x32": (colour, colour_x, colour(colour_x).argmax(1)),
+        "duck-concept": (train_briefly(DuckConcept(), x_train, y_train), x[:4], y[:4]),
+        "duck-prototype": (train_briefly(DuckPrototype(), x_train, y_train), x[:4], y[:4]),
+    }

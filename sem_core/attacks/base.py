@@ -28,9 +28,15 @@ import torch
 import torch.nn as nn
 
 from ..batching import batch_cat
-from ..device import model_device
 from ..errors import AttackError
+from ..models.capabilities import check_batch, forward_checked, input_domain
 from ..params import Param, Settings
+
+#: what happened to one image (``AttackResult.status``): "ok" a perturbed iterate that keeps the label and
+#: scores better than the natural image was kept; "no-gradient" the attack's loss had a zero gradient at every
+#: step, so nothing could move (e.g. a ReLU network's saliency without a surrogate); "label-lost" no perturbed
+#: iterate kept the label; "no-improvement" some kept it but none scored better; "not-run" steps = 0.
+STATUSES = ("ok", "no-gradient", "label-lost", "no-improvement", "not-run")
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class StepOut:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One replay frame: the iterate ``x`` [B,1,28,28] at PGD ``step`` and the attack's
+    """One replay frame: the iterate ``x`` [B,C,H,W] at PGD ``step`` and the attack's
     explanation of it (``Attack.explain_images``: SENN's concepts, PrototypeDL's distances, a map)."""
 
     step: int
@@ -58,13 +64,14 @@ class Snapshot:
 class AttackResult:
     """Per-image results of one attack on a batch (all tensors on the CPU).
 
-    x, x_adv [B,1,28,28]; y [B] labels; pred_before/pred_after [B]; prob_before/prob_after [B,10];
+    x, x_adv [B,C,H,W]; y [B] labels; pred_before/pred_after [B]; prob_before/prob_after [B,K];
     label_kept [B] bool (fresh forward of the real model on x_adv); improved [B] bool (a perturbed
     iterate was kept); linf [B]; objective [S+1,B] (score at every iterate); best_step [B];
     metrics: name -> [B]; config; snapshots: replay frames (``snapshot_every``); extras: per-image
     tensors of the attack (e.g. ``x_target``); explanations: what the attacked explanation looks
     like — ``natural`` (of x), ``adversarial`` (of x_adv) and, for targeted attacks with target
-    images, ``target`` — each as the attack's ``explain_images`` returns it.
+    images, ``target`` — each as the attack's ``explain_images`` returns it; status: per image, one of
+    ``STATUSES`` ("no-gradient": the attack could not move this image at all, so its metrics are not a finding).
     """
 
     x: torch.Tensor
@@ -84,6 +91,21 @@ class AttackResult:
     snapshots: list[Snapshot] = field(default_factory=list)
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
     explanations: dict[str, Any] = field(default_factory=dict)
+    status: tuple[str, ...] = ()
+
+    @property
+    def outcome(self) -> str:
+        """The batch in one word: "no-gradient" when the attack could move no image (its metrics are not a
+        finding: the CLI exits non-zero, the app and experiments say so), "not-run" for 0 steps, else "ok"."""
+        if self.status and all(s == "no-gradient" for s in self.status):
+            return "no-gradient"
+        if self.status and all(s == "not-run" for s in self.status):
+            return "not-run"
+        return "ok"
+
+    def status_counts(self) -> dict[str, int]:
+        """How many images ended in each status (only the statuses that occur)."""
+        return {s: self.status.count(s) for s in STATUSES if s in self.status}
 
     def summary(self) -> dict[str, float]:
         """Means over the batch of every metric, plus the label-kept rate and max L∞."""
@@ -99,7 +121,8 @@ class AttackResult:
         return {"summary": self.summary(), "config": self.config, "y": self.y.tolist(),
                 "pred_before": self.pred_before.tolist(), "pred_after": self.pred_after.tolist(),
                 "label_kept": self.label_kept.tolist(), "improved": self.improved.tolist(),
-                "linf": self.linf.tolist(), "best_step": self.best_step.tolist(), "metrics": per_image}
+                "linf": self.linf.tolist(), "best_step": self.best_step.tolist(), "metrics": per_image,
+                "outcome": self.outcome, "status": list(self.status), "status_counts": self.status_counts()}
 
 
 def to_cpu(obj: Any) -> Any:
@@ -113,9 +136,9 @@ def to_cpu(obj: Any) -> Any:
     return obj
 
 
-def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
-    """Into the L∞ ball of radius eps around x, and into [0,1]."""
-    return torch.max(torch.min(x_adv, x + eps), x - eps).clamp(0.0, 1.0)
+def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, lo: float = 0.0, hi: float = 1.0) -> torch.Tensor:
+    """Into the L∞ ball of radius eps around x, and into the input domain [lo, hi] (default [0,1])."""
+    return torch.max(torch.min(x_adv, x + eps), x - eps).clamp(lo, hi)
 
 
 @dataclass
@@ -142,6 +165,8 @@ class PGDRun:
     best: _Best
     gen: torch.Generator
     on_step: Callable[[int, int], None] | None = None
+    moved: torch.Tensor | None = None       # [B] bool: the loss gradient was non-zero at some step
+    kept_any: torch.Tensor | None = None    # [B] bool: some perturbed iterate kept the label
     t: int = 0
     finished: bool = False
     scores: list[torch.Tensor] = field(default_factory=list)
@@ -170,6 +195,7 @@ class Attack:
     summary = ""
     headline: tuple[str, ...] = ()   # the metrics that say whether it worked (comparison tables)
     per_image = False                # every image's loss, score and context depend on that image alone
+    uses_gradient = True             # the steps follow the loss gradient (False: the random baseline)
     shared_ctx: frozenset[str] = frozenset()   # ``prepare`` entries that are the same for every image
 
     settings = Settings(
@@ -190,6 +216,7 @@ class Attack:
             if not 0.0 < self.step_size <= 1.0:
                 raise AttackError(f"step_size must be in (0, 1] (pixel units), got {self.step_size}")
         self.model = model
+        self.domain = input_domain(model)   # (lo, hi): iterates are clipped to it, ε is in its units
         self._joined: tuple | None = None   # (runs, x, pred, ctx) of the last several runs advanced together
 
     # --- what a subclass defines -------------------------------------------------------------
@@ -235,7 +262,8 @@ class Attack:
     # --- the loop -----------------------------------------------------------------------------
     def __call__(self, x: torch.Tensor, y: torch.Tensor | None = None, *, target: Any = None, seed: int = 0,
                  on_step: Callable[[int, int], None] | None = None) -> AttackResult:
-        """Attack a batch ``x`` [B,1,28,28] in [0,1]; ``y`` [B] true labels (default: predictions).
+        """Attack a batch ``x`` [B,C,H,W] in the model's input domain (default [0,1], ``input_range``); ``y`` [B]
+        true labels (default: predictions). Inputs are checked at the door (``check_batch``).
 
         ``target``: required by targeted attacks (its form is the attack's: target images,
         a region mask), refused by untargeted ones. ``on_step(done, total)`` after every step.
@@ -274,27 +302,28 @@ class Attack:
     def begin(self, x: torch.Tensor, y: torch.Tensor | None = None, *, target: Any = None, seed: int = 0,
               on_step: Callable[[int, int], None] | None = None) -> PGDRun:
         """A batch at iterate 0 (checked, prepared, on the model's device); call inside ``eval_mode()``."""
-        if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
-            raise AttackError(f"expected images [B,1,28,28], got {list(x.shape)}")
+        who = f"attack '{self.name}'"
+        x, y = check_batch(self.model, x, y, who=who, error=AttackError)
         if target is not None and not self.targeted:
             raise AttackError(f"attack '{self.name}' is untargeted: it takes no target")
         if target is None and self.targeted:
             raise AttackError(f"attack '{self.name}' is targeted: pass target= (see its docstring)")
-        dev = model_device(self.model)
-        x = x.detach().to(dev, torch.float32)
+        dev = x.device
         with torch.no_grad():
-            logits0 = self.model(x)
+            logits0 = forward_checked(self.model, x, y, who=who, error=AttackError)
         pred = logits0.argmax(1)
-        y = pred.clone() if y is None else y.to(dev)
+        y = pred.clone() if y is None else y
         ctx = self.prepare(x, pred, target)
         gen = torch.Generator(device="cpu").manual_seed(seed)
         x_adv = x.clone()
         if self.random_start:
             noise = (torch.rand(x.shape, generator=gen) * 2 - 1).to(dev) * self.eps
-            x_adv = project(x + noise, x, self.eps)
+            x_adv = project(x + noise, x, self.eps, *self.domain)
         best = _Best(x.clone(), torch.full((len(x),), float("inf"), device=dev),
                      torch.zeros(len(x), dtype=torch.long, device=dev))
-        return PGDRun(x=x, y=y, pred=pred, logits0=logits0, ctx=ctx, x_adv=x_adv, best=best, gen=gen, on_step=on_step)
+        no = torch.zeros(len(x), dtype=torch.bool, device=dev)
+        return PGDRun(x=x, y=y, pred=pred, logits0=logits0, ctx=ctx, x_adv=x_adv, best=best, gen=gen, on_step=on_step,
+                      moved=no, kept_any=no.clone())
 
     def advance(self, runs: list[PGDRun]) -> list[PGDRun]:
         """One PGD iteration of every unfinished run in ``runs``, as one batched step (each run at its own
@@ -320,11 +349,16 @@ class Attack:
             logits = out.logits if out.logits is not None else self.model(x_adv)
             kept = logits.argmax(1) == pred
             score = out.score.detach()
-        stepped = None
+        stepped = moving = None
         if any(r.t < self.steps for r in live):
-            (grad,) = torch.autograd.grad(out.loss.sum(), x_adv)
+            # a loss outside the graph of x (or unused by it) has no gradient: zero, and the status says so
+            grad = (torch.autograd.grad(out.loss.sum(), x_adv, allow_unused=True)[0]
+                    if out.loss.requires_grad else None)
+            grad = torch.zeros_like(x_adv) if grad is None else grad
             with torch.no_grad():
-                stepped = project(x_adv - self.step_size * self.direction(grad, live[0].gen).to(x.device), x, self.eps)
+                moving = grad.flatten(1).abs().amax(1) > 0
+                stepped = project(x_adv - self.step_size * self.direction(grad, live[0].gen).to(x.device), x, self.eps,
+                                  *self.domain)
         x_adv = x_adv.detach()
         finished, lo = [], 0
         for r in live:
@@ -338,6 +372,10 @@ class Attack:
                 r.best.score = torch.where(better, score[rows], r.best.score)
                 r.best.step = torch.where(better, torch.full_like(r.best.step, r.t), r.best.step)
                 r.scores.append(score[rows].cpu())
+                if moving is not None and r.t < self.steps:
+                    r.moved |= moving[rows]
+                if r.t > 0 or self.random_start:
+                    r.kept_any |= kept[rows]
                 if self.snapshot_every and (r.t % self.snapshot_every == 0 or r.t == self.steps):
                     r.frames.append((r.t, x_adv[rows]))
             if r.t == self.steps:
@@ -357,7 +395,18 @@ class Attack:
         best = run.best
         if self.random_start:  # the natural image is the fallback when no iterate kept the label
             best.x = torch.where((best.score == float("inf")).view(-1, 1, 1, 1), run.x, best.x)
-        return self._result(run.x, run.y, run.pred, run.logits0, best, run.scores, run.frames, run.ctx)
+        return dataclasses.replace(self._result(run.x, run.y, run.pred, run.logits0, best, run.scores, run.frames,
+                                                run.ctx), status=self.statuses(run))
+
+    def statuses(self, run: PGDRun) -> tuple[str, ...]:
+        """Each image's ``STATUSES`` entry, from what its run saw (see ``STATUSES``)."""
+        improved = (run.best.step > 0) | (torch.isfinite(run.best.score) if self.random_start else False)
+        improved = improved.tolist()
+        moved, kept = run.moved.tolist(), run.kept_any.tolist()
+        if self.steps == 0:
+            return ("not-run",) * len(improved)
+        return tuple("ok" if imp else "no-gradient" if self.uses_gradient and not mv else
+                     "label-lost" if not kp else "no-improvement" for imp, mv, kp in zip(improved, moved, kept))
 
     def merge_ctx(self, ctxs: list[dict[str, Any]]) -> dict[str, Any]:
         """The ``prepare`` contexts of several batches as one: per-image entries joined along the batch, the
@@ -393,6 +442,7 @@ class RandomSignStep:
     kept if the label holds, else x. Put it before the attack class: ``class B(RandomSignStep, SomeAttack)``."""
 
     steps_fixed = True
+    uses_gradient = False
 
     def __init__(self, model: nn.Module, **kw):
         kw.update(steps=1, step_size=kw.get("eps", type(self).settings["eps"].default))

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import AttackError
-from ..models.protodl import PrototypeDL, ProtoExplanation, class_distances, d_and_r
+from ..models.capabilities import PrototypeModel, require
+from ..models.protodl import ProtoExplanation, class_distances, d_and_r, prototype_explanation
 from ..params import Param
 from .base import Attack, StepOut
 from .registry import register_attack
@@ -73,16 +74,16 @@ class ProtoDLAttack(Attack):
 
     def __init__(self, model, **config):
         super().__init__(model, **config)
-        if not isinstance(model, PrototypeDL):
-            raise AttackError("the prototype attack needs a PrototypeDL (a model with prototype_distances())")
+        require(model, PrototypeModel, "the prototype attack", AttackError)
 
     def prepare(self, x, pred, target) -> dict[str, Any]:
-        classes = self.model.prototype_classes()
-        missing = sorted(set(range(10)) - set(classes.tolist()))
+        with torch.no_grad():
+            natural = prototype_explanation(self.model, x)
+        classes = natural.prototype_classes
+        missing = sorted(set(range(natural.logits.shape[1])) - set(classes.tolist()))
         if missing:
             raise AttackError(f"classes {missing} own no prototype, so D(x, y) is undefined for them")
-        with torch.no_grad():
-            return {"classes": classes, "natural": self.model.explain(x)}
+        return {"classes": classes, "natural": natural}
 
     def step(self, x_adv, pred, ctx) -> StepOut:
         h = self.model.prototype_distances(x_adv)
@@ -95,7 +96,7 @@ class ProtoDLAttack(Attack):
         classes = ctx["classes"]
         out = {}
         for tag, h in (("nat", explanations["natural"].distances), ("adv", explanations["adversarial"].distances)):
-            dc = class_distances(h, classes)                                  # [B,10]
+            dc = class_distances(h, classes, explanations["natural"].logits.shape[1])   # [B,K]
             d_true = dc.gather(1, pred.view(-1, 1)).squeeze(1)
             d_other = dc.scatter(1, pred.view(-1, 1), float("inf")).min(1).values
             d, r = d_and_r(h, classes, pred)
@@ -108,7 +109,7 @@ class ProtoDLAttack(Attack):
         return out
 
     def explain_images(self, x, pred, ctx) -> ProtoExplanation:
-        return self.model.explain(x)
+        return prototype_explanation(self.model, x)
 
     def natural_explanation(self, x, pred, ctx) -> ProtoExplanation:
         return ctx["natural"]

@@ -1,13 +1,16 @@
 """Attacks on feature-importance maps (Ghorbani, Abid & Zou, paper 003, Algorithm 1).
 
-The map I(x) = |m(x)| / Σ|m(x)| of an explainer m (saliency, gradient×input, integrated
+The map I(x) = |m(x)| / Σ|m(x)| of an explainer m (|m| summed over the colour channels first, one value per
+pixel, as the authors' code does) (saliency, gradient×input, integrated
 gradients, DeepLIFT) is pushed away from I(x) while the prediction stays:
     top-k        minimise Σ_{i ∈ B} I(x_t)_i, B = the top-k pixels of I(x)
     center       maximise ||C(I(x_t)) − C(I(x))||₂, C the center of mass (pixels)
     region       maximise Σ_{i ∈ M} I(x_t)_i for a user-given mask M (targeted)
     random       one random-sign step x + ε·sign(N(0,1)) (the paper's baseline)
 Gradients go through a smooth surrogate (ReLU → softplus(β), paper 003 Sec. 4, because a ReLU
-network's saliency has zero second derivative); every iterate is *judged* on the real network:
+network's saliency has zero second derivative), built for any network — ReLU modules and functional
+``F.relu`` calls alike (``models.surrogate``); an image whose attack loss still has no gradient ends
+with status "no-gradient", never as "the map held"; every iterate is *judged* on the real network:
 its label and its map. The score that picks the best iterate is the dissimilarity on the real
 network (top-k intersection, −center shift, −mass in the region).
 
@@ -29,8 +32,8 @@ import torch
 
 from ..errors import AttackError
 from ..explain import create_explainer, list_explainers
-from ..metrics import center_of_mass, center_shift, normalize_map, spearman, topk_intersection, topk_mask
-from ..models.registry import with_activation
+from ..metrics import center_of_mass, center_shift, normalize_map, pixel_map, spearman, topk_intersection, topk_mask
+from ..models.surrogate import smooth_surrogate
 from ..params import Param
 from .base import Attack, RandomSignStep, StepOut
 from .registry import register_attack
@@ -48,7 +51,7 @@ class SaliencyAttack(Attack):
     Example:
         res = TopKAttack(cnn, method="saliency", eps=0.1, steps=50, k=50)(x)
         res.metrics["topk_intersection"]   # [B], 1 = unchanged top-k
-        res.explanations["natural"], res.explanations["adversarial"]   # real maps I(x), I(x*), [B,1,28,28]
+        res.explanations["natural"], res.explanations["adversarial"]   # real maps I(x), I(x*), [B,1,H,W]
     """
 
     kind = ""
@@ -64,7 +67,8 @@ class SaliencyAttack(Attack):
               lo_open=True, step=0.01),
         Param("steps", 50, "PGD steps", lo=0, hi=10_000),
         Param("method", "saliency", "Explainer attacked", "the map the attack moves", choices=SALIENCY_METHODS),
-        Param("k", 50, "k (top-k pixels)", "size of the top-k set compared, in pixels", lo=1, hi=784),
+        Param("k", 50, "k (top-k pixels)", "size of the top-k set compared, in pixels (at most H·W)", lo=1,
+              hi=1_000_000),
         Param("beta", 10.0, "β (softplus sharpness of the surrogate)", "ReLU → softplus(β) for the gradient",
               lo=0.0, hi=1e6, lo_open=True, step=1.0),
         Param("ig_steps", 16, "IG steps inside the attack", "integration steps when method is ig", lo=1, hi=1000),
@@ -72,20 +76,10 @@ class SaliencyAttack(Attack):
 
     def __init__(self, model, **config):
         super().__init__(model, **config)
-        self.surrogate = self._surrogate(model, self.beta)
+        self.surrogate = smooth_surrogate(model, self.beta)
         # built once, called at every iterate: the real network's map (judging) and the surrogate's (the gradient)
         self._real_explainer = create_explainer(self.method, model, **self._kw())
         self._surrogate_explainer = create_explainer(self.method, self.surrogate, **self._kw())
-
-    @staticmethod
-    def _surrogate(model, beta: float):
-        """The network the attack differentiates: ReLU → softplus(β) (a ReLU net's map has zero second
-        derivative, paper 003 Sec. 4); a model that is already smooth (act="softplus", e.g. cnn-smooth) is
-        its own surrogate, and a model without an ``act`` config is used as it is."""
-        config = getattr(model, "config", None)
-        if config is None or getattr(config, "act", "relu") != "relu":
-            return model
-        return with_activation(model, "softplus", beta)
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -98,11 +92,11 @@ class SaliencyAttack(Attack):
         return {"steps": self.ig_steps} if self.method == "ig" else {}
 
     def real_map(self, x: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
-        """The real network's normalised map I(x) [B,1,28,28] for class ``pred``."""
-        return normalize_map(self._real_explainer(x, pred))
+        """The real network's normalised map I(x) [B,1,H,W] for class ``pred``."""
+        return normalize_map(pixel_map(self._real_explainer(x, pred)))
 
     def real_map_and_logits(self, x: torch.Tensor, pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(I(x) [B,1,28,28], the real network's logits [B,10] on ``x`` when the explainer computed them: saliency
+        """(I(x) [B,1,H,W], the real network's logits [B,K] on ``x`` when the explainer computed them: saliency
         and gradient×input run the network once, on ``x`` itself, so its output is the label check's forward
         pass and the loop need not repeat it; None for explainers that run it on other points (IG's path))."""
         seen: list[torch.Tensor] = []
@@ -125,6 +119,9 @@ class SaliencyAttack(Attack):
         return ctx["I0"]
 
     def prepare(self, x, pred, target) -> dict[str, Any]:
+        if self.k > x.shape[-2] * x.shape[-1]:
+            raise AttackError(f"k = {self.k} is more than the {x.shape[-2] * x.shape[-1]} pixels of "
+                              f"{x.shape[-2]}×{x.shape[-1]} images")
         i0 = self.real_map(x, pred)
         return {"I0": i0, "topk": topk_mask(i0, self.k), "C0": center_of_mass(i0)}
 
@@ -137,7 +134,7 @@ class SaliencyAttack(Attack):
         raise NotImplementedError
 
     def step(self, x_adv, pred, ctx) -> StepOut:
-        i_s = normalize_map(self._surrogate_explainer(x_adv, pred, create_graph=True))
+        i_s = normalize_map(pixel_map(self._surrogate_explainer(x_adv, pred, create_graph=True)))
         loss = self.dissimilarity(i_s, ctx)
         i_real, logits = self.real_map_and_logits(x_adv.detach(), pred)
         return StepOut(loss=loss, score=self.score(i_real, ctx), logits=logits)
@@ -178,7 +175,16 @@ class CenterAttack(SaliencyAttack):
     sentence = "The mass-center attack drags the center of the importance mass (the × on the maps) as far as it can."
 
     def dissimilarity(self, i_s, ctx):
-        return -(center_of_mass(i_s) - ctx["C0"]).norm(dim=1)
+        shift = center_of_mass(i_s) - ctx["C0"]                  # [B,2]
+        dist = shift.norm(dim=1)
+        # ‖·‖ has a zero gradient at a zero shift: a smooth model is its own surrogate, so its first iterate is the
+        # natural map and the plain objective would never move (status "no-gradient"). There the tie is broken by
+        # pushing the center away from the image's middle (first order along that direction).
+        h, w = i_s.shape[-2:]
+        away = ctx["C0"] - torch.tensor([(h - 1) / 2, (w - 1) / 2], device=i_s.device, dtype=i_s.dtype)
+        away = torch.where(away.norm(dim=1, keepdim=True) > 1e-6, away, torch.ones_like(away))
+        along = (shift * away / away.norm(dim=1, keepdim=True)).sum(1)
+        return -torch.where(dist > 1e-6, dist, along)
 
     def score(self, i_real, ctx):
         return -center_shift(ctx["I0"], i_real)
@@ -187,7 +193,7 @@ class CenterAttack(SaliencyAttack):
 @register_attack
 class RegionAttack(SaliencyAttack):
     """Targeted region attack (paper 003 Sec. 3): pull the map's mass into ``target``, a bool/0-1
-    mask [B or 1,1,28,28] or [28,28]."""
+    mask [B or 1,1,H,W] or [H,W] of the images' size."""
 
     kind, label = "region", "targeted region"
     targeted = True
@@ -196,16 +202,18 @@ class RegionAttack(SaliencyAttack):
     sentence = "The targeted attack pulls importance into a region you choose, whatever the digit looks like there."
 
     def prepare(self, x, pred, target) -> dict[str, Any]:
-        if not isinstance(target, torch.Tensor) or target.shape[-2:] != (28, 28):
-            raise AttackError("the region attack needs a mask of shape [B,1,28,28] or [28,28] (the target region)")
-        mask = target.to(x.device, torch.float32).expand_as(x)
+        h, w = x.shape[-2:]
+        if not isinstance(target, torch.Tensor) or target.shape[-2:] != (h, w) or target.dim() not in (2, 4) or (
+                target.dim() == 4 and (target.shape[1] != 1 or target.shape[0] not in (1, len(x)))):
+            raise AttackError(f"the region attack needs a mask of shape [B,1,{h},{w}] or [{h},{w}] (the target region)")
+        mask = target.to(x.device, torch.float32).expand(len(x), 1, h, w)
         if mask.flatten(1).sum(1).min() == 0:
             raise AttackError("the target region is empty: select at least one pixel")
         return {**super().prepare(x, pred, target), "mask": mask}
 
     def example_target(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The top-left 10×10 box (the CLI's default ``--region 0,0,10,10``)."""
-        return region_mask(0, 0, 10, 10).expand(len(x), 1, 28, 28)
+        return region_mask(0, 0, 10, 10, size=tuple(x.shape[-2:])).expand(len(x), 1, *x.shape[-2:])
 
     def dissimilarity(self, i_s, ctx):
         return -(i_s * ctx["mask"]).flatten(1).sum(1)
@@ -231,11 +239,12 @@ class RandomSignAttack(RandomSignStep, SaliencyAttack):
         return topk_intersection(ctx["I0"], i_real, self.k)
 
 
-def region_mask(r0: int, c0: int, r1: int, c1: int) -> torch.Tensor:
-    """A [1,1,28,28] 0/1 mask of the box rows r0..r1-1, columns c0..c1-1."""
-    if not (0 <= r0 < r1 <= 28 and 0 <= c0 < c1 <= 28):
-        raise AttackError(f"a region needs 0 <= r0 < r1 <= 28 and 0 <= c0 < c1 <= 28, got {r0},{c0},{r1},{c1}")
-    mask = torch.zeros(1, 1, 28, 28)
+def region_mask(r0: int, c0: int, r1: int, c1: int, size: tuple[int, int] = (28, 28)) -> torch.Tensor:
+    """A [1,1,H,W] 0/1 mask of the box rows r0..r1-1, columns c0..c1-1 of an image of ``size`` (H, W)."""
+    h, w = size
+    if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
+        raise AttackError(f"a region needs 0 <= r0 < r1 <= {h} and 0 <= c0 < c1 <= {w}, got {r0},{c0},{r1},{c1}")
+    mask = torch.zeros(1, 1, h, w)
     mask[..., r0:r1, c0:c1] = 1
     return mask
 

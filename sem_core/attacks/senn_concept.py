@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import AttackError
-from ..models.senn import SENN, SennExplanation
+from ..models.capabilities import ConceptModel, require
+from ..models.senn import SennExplanation, concept_explanation
 from ..params import Param
 from .base import Attack, StepOut
 from .registry import register_attack
@@ -21,7 +22,8 @@ from .registry import register_attack
 
 @register_attack
 class SennConceptAttack(Attack):
-    """PGD on eq. 1. Targeted: ``target`` is the target images x_t [B,1,28,28] (one per image).
+    """PGD on eq. 1. Targeted: ``target`` is the target images x_t [B,C,H,W] (one per image). Any concept model
+    (``capabilities.ConceptModel``: ``concepts``, ``relevances``, ``aggregate``), not only the shipped SENN.
 
     Args (beyond ``Attack``): lam: λ, the weight of the cross-entropy that keeps the label.
     Example:
@@ -43,15 +45,14 @@ class SennConceptAttack(Attack):
 
     def __init__(self, model, **config):
         super().__init__(model, **config)
-        if not isinstance(model, SENN):
-            raise AttackError("the concept attack needs a SENN (a model with concepts h and relevances θ)")
+        require(model, ConceptModel, "the concept attack", AttackError)
 
     def prepare(self, x, pred, target) -> dict[str, Any]:
         if not isinstance(target, torch.Tensor) or target.shape != x.shape:
             raise AttackError(f"the concept attack needs target images shaped like x {list(x.shape)}")
-        x_t = target.detach().to(x.device, torch.float32)
+        x_t = target.detach().to(x.device, x.dtype)
         with torch.no_grad():
-            natural = self.model.explain(x)
+            natural = concept_explanation(self.model, x)
             return {"x_t": x_t, "h_t": self.model.concepts(x_t), "natural": natural}
 
     def step(self, x_adv, pred, ctx) -> StepOut:
@@ -71,13 +72,13 @@ class SennConceptAttack(Attack):
         }
 
     def explain_images(self, x, pred, ctx) -> SennExplanation:
-        return self.model.explain(x)
+        return concept_explanation(self.model, x)
 
     def natural_explanation(self, x, pred, ctx) -> SennExplanation:
         return ctx["natural"]
 
     def target_explanation(self, ctx) -> dict[str, SennExplanation]:
-        return {"target": self.model.explain(ctx["x_t"])}
+        return {"target": concept_explanation(self.model, ctx["x_t"])}
 
     def extras(self, ctx) -> dict[str, torch.Tensor]:
         return {"x_target": ctx["x_t"].cpu()}

@@ -23,6 +23,7 @@ from ..attacks.saliency import SaliencyAttack
 from ..attacks.senn_concept import SennConceptAttack
 from ..errors import SemError
 from ..lipschitz.search import ContinuousSearch
+from ..metrics.stats import median
 from ..params import Param, Settings, parse_number
 
 PARSERS: list[Callable] = []
@@ -112,6 +113,26 @@ def non_default(config: dict[str, Any], settings: Settings, *names: str) -> dict
     return {k: v for k, v in config.items() if k not in names and v != settings[k].default}
 
 
+def model_arg(family: str | None = None) -> Callable[[str], str]:
+    """argparse type of ``--model``: a listed model's name (shipped or ``$SEM_MODELS_DIR``; of ``family`` when
+    given), or the path of a card ``.json`` (checked when it is loaded, before any data is)."""
+    def parse(text: str) -> str:
+        from ..models.hub import list_shipped
+
+        if Path(text).suffix == ".json" or text == family:   # a missing shipped card: the loader says how to train it
+            return text
+        names = list_shipped(family)
+        if text not in names:
+            raise argparse.ArgumentTypeError(f"invalid choice: '{text[:60]}' (choose from {', '.join(names)}, "
+                                             "or the path of a card .json)")
+        return text
+    parse.__name__ = "model name or card path"
+    return parse
+
+
+MODEL_METAVAR = "NAME|CARD.json"
+
+
 def check_writable_dir(folder: str | Path, flag: str) -> None:
     """Create ``folder`` if needed and prove a file can be written there (before any work is done)."""
     folder = Path(folder)
@@ -162,10 +183,17 @@ def progress_bar(desc: str):
     return bar, on_step
 
 
-def save_npz(path: str | Path, **arrays: torch.Tensor) -> None:
-    """Write tensors as a plain NumPy .npz (readable by any tool; no pickles)."""
+def save_npz(path: str | Path, provenance: dict[str, Any] | None = None, **arrays: torch.Tensor) -> None:
+    """Write tensors as a plain NumPy .npz (readable by any tool; no pickles); ``provenance`` (the JSON's record)
+    goes in as the array ``provenance``, one JSON string: ``json.loads(str(np.load(path)["provenance"]))``."""
+    import json
+
+    import numpy as np
+
     from ..digit_io import npz_bytes
 
+    if provenance is not None:
+        arrays["provenance"] = np.array(json.dumps(provenance))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(npz_bytes(**arrays))
@@ -178,7 +206,8 @@ def _register_attack(sub, common) -> None:
     kinds = p.add_subparsers(dest="attack_kind", metavar="KIND", required=True, help="senn, protodl, saliency or influence")
 
     s = kinds.add_parser("senn", help="targeted concept attack on SENN (paper 000, eq. 1; Fig. 2 protocol)")
-    s.add_argument("--model", default="senn", choices=list_shipped("senn"), help="a shipped SENN (robust: senn-adv, senn-lip)")
+    s.add_argument("--model", default="senn", type=model_arg("senn"), metavar=MODEL_METAVAR,
+                   help=f"a SENN: {', '.join(list_shipped('senn'))} (robust: senn-adv, senn-lip), or a card .json path")
     s.add_argument("--n", type=int_range(1, MAX_N), default=20, help="natural digits")
     s.add_argument("--targets", type=int_range(1, 1000), default=10,
                    help="random other-class targets per digit (paper: 100)")
@@ -188,7 +217,8 @@ def _register_attack(sub, common) -> None:
     common(s)
 
     s = kinds.add_parser("protodl", help="untargeted prototype attack on PrototypeDL (paper 000, eq. 3)")
-    s.add_argument("--model", default="protodl", choices=list_shipped("protodl"), help="a shipped PrototypeDL")
+    s.add_argument("--model", default="protodl", type=model_arg("protodl"), metavar=MODEL_METAVAR,
+                   help=f"a PrototypeDL: {', '.join(list_shipped('protodl'))}, or a card .json path")
     s.add_argument("--n", type=int_range(1, MAX_N), default=100)
     add_settings(s, ProtoDLAttack.settings, skip=NO_REPLAY)
     s.add_argument("--save", default=None, metavar="PATH.npz")
@@ -211,6 +241,21 @@ def _data_for(model_name: str, device):
     return model, card, x, y, src
 
 
+def provenance_of(args: argparse.Namespace, card: dict[str, Any], src: str, digits: Any, attack: str,
+                  config: dict[str, Any]) -> dict[str, Any]:
+    """The provenance record a command's JSON and ``--save`` NPZ carry (``sem_core.provenance``): the digits'
+    indices in the test split of ``src``, the model (name or card path) and its weights' SHA-256, the attack or
+    estimate and its config, the seed and the version."""
+    from ..provenance import provenance
+
+    return provenance(str(args.model), card, digits=digits, source=src, attack=attack, config=config, seed=args.seed)
+
+
+def outcome_of(res: Any) -> dict[str, Any]:
+    """An ``AttackResult``'s outcome and per-status counts for the JSON (``main`` exits 3 on "no-gradient")."""
+    return {"outcome": res.outcome, "status_counts": res.status_counts()}
+
+
 def run_attack(args: argparse.Namespace) -> dict[str, Any]:
     """``attack KIND``: run the handler of ``args.attack_kind``; returns the JSON object it prints."""
     return HANDLERS[args.attack_kind](args)
@@ -230,14 +275,16 @@ def _senn(args: argparse.Namespace) -> dict[str, Any]:
                          lam=args.lam, seed=args.seed, on_step=on_step,
                          **non_default(cfg, SennConceptAttack.settings, "eps", "steps", "lam"))
     bar.close()
+    prov = provenance_of(args, card, src, {"source": res.idx.tolist(), "target": res.target_idx.tolist()},
+                         "senn_concept", res.config)
     if args.save:
         from ..models.train import predict
 
         best_t = res.target_idx[torch.arange(len(res.idx)), res.best_target]
         pred_after, pred_before = predict(model, res.x_adv_best), predict(model, x[res.idx])
-        save_npz(args.save, x=x[res.idx], x_adv=res.x_adv_best, x_target=x[best_t], y=y[res.idx],
+        save_npz(args.save, prov, x=x[res.idx], x_adv=res.x_adv_best, x_target=x[best_t], y=y[res.idx],
                  pred_before=pred_before, pred_after=pred_after, label_kept=pred_after == pred_before)
-    return {"model": args.model, "data_source": src, **res.summary(), "config": res.config}
+    return {"model": args.model, "data_source": src, **res.summary(), "config": res.config, "provenance": prov}
 
 
 def _protodl(args: argparse.Namespace) -> dict[str, Any]:
@@ -252,10 +299,12 @@ def _protodl(args: argparse.Namespace) -> dict[str, Any]:
                             **non_default(cfg, ProtoDLAttack.settings, "eps", "steps", "lam", "xi", "alpha"))
     bar.close()
     a = res.attack
+    prov = provenance_of(args, card, src, res.idx.tolist(), "protodl_prototype", res.config)
     if args.save:
-        save_npz(args.save, x=a.x, x_adv=a.x_adv, y=y[res.idx], pred_before=a.pred_before,
+        save_npz(args.save, prov, x=a.x, x_adv=a.x_adv, y=y[res.idx], pred_before=a.pred_before,
                  pred_after=a.pred_after, label_kept=a.label_kept)
-    return {"model": args.model, "data_source": src, **res.summary(), "config": res.config}
+    return {"model": args.model, "data_source": src, **res.summary(), **outcome_of(a), "config": res.config,
+            "provenance": prov}
 
 
 HANDLERS.update({"senn": _senn, "protodl": _protodl})
@@ -266,7 +315,8 @@ def _register_saliency(kinds, common) -> None:
     from ..models.hub import list_shipped
 
     s = kinds.add_parser("saliency", help="attack a saliency map (paper 003, Algorithm 1)")
-    s.add_argument("--model", default="cnn", choices=list_shipped())
+    s.add_argument("--model", default="cnn", type=model_arg(), metavar=MODEL_METAVAR,
+                   help=f"one of: {', '.join(list_shipped())}, or a card .json path")
     s.add_argument("--kind", default="topk", choices=[n.removeprefix("saliency_") for n in list_attacks(family="saliency")])
     s.add_argument("--n", type=int_range(1, MAX_N), default=20)
     add_settings(s, SaliencyAttack.settings, skip=NO_REPLAY)
@@ -278,17 +328,20 @@ def _register_saliency(kinds, common) -> None:
 SALIENCY_PARSERS.append(_register_saliency)
 
 
-def region_mask(spec: str) -> torch.Tensor:
-    """'r0,c0,r1,c1' -> a [1,1,28,28] mask of that box."""
+def region_mask(spec: str, size: tuple[int, int] | None = (28, 28)) -> torch.Tensor | None:
+    """'r0,c0,r1,c1' -> a [1,1,H,W] mask of that box in an image of ``size`` (H, W); ``size=None`` checks the
+    spec alone (four integers, a box that is not backwards) before the images' size is known."""
     from ..attacks import region_mask as box
     from ..errors import AttackError
 
+    h, w = size or ("H", "W")
     try:
         r0, c0, r1, c1 = (int(v) for v in spec.split(","))
-        return box(r0, c0, r1, c1)
+        mask = box(r0, c0, r1, c1, size=size or (max(r1, 1), max(c1, 1)))
+        return mask if size else None
     except (ValueError, AttackError) as exc:
-        raise AttackError(f"--region must be four integers r0,c0,r1,c1 with 0 <= r0 < r1 <= 28 and "
-                          f"0 <= c0 < c1 <= 28, got '{spec}'") from exc
+        raise AttackError(f"--region must be four integers r0,c0,r1,c1 with 0 <= r0 < r1 <= {h} and "
+                          f"0 <= c0 < c1 <= {w}, got '{spec}'") from exc
 
 
 def _saliency(args: argparse.Namespace) -> dict[str, Any]:
@@ -297,26 +350,29 @@ def _saliency(args: argparse.Namespace) -> dict[str, Any]:
     from ..attacks import create_attack
     from ..experiments.sampling import pick_digits
 
-    box = region_mask(args.region)  # checked even when unused: a typo should not pass silently
+    region_mask(args.region, None)   # a typo or a backwards box fails before any loading
     check_save(args.save)
     model, card, x, y, src = _data_for(args.model, args.device)
+    box = region_mask(args.region, tuple(x.shape[-2:]))  # checked even when unused: a typo should not pass silently
     idx = pick_digits(y, args.n, args.seed)
     attack = create_attack(f"saliency_{args.kind}", model, **settings_of(args, SaliencyAttack.settings, NO_REPLAY))
-    target = box.expand(len(idx), 1, 28, 28) if attack.targeted else None
+    target = box if attack.targeted else None
     bar, on_step = progress_bar(f"attack saliency {args.kind} ({args.method})")
     start = time.perf_counter()
     res = attack(x[idx], y[idx], target=target, seed=args.seed, on_step=on_step)
     seconds = time.perf_counter() - start
     bar.close()
+    prov = provenance_of(args, card, src, idx.tolist(), attack.name, res.config)
     if args.save:
-        save_npz(args.save, x=res.x, x_adv=res.x_adv, y=y[idx], pred_before=res.pred_before,
-                 pred_after=res.pred_after, label_kept=res.label_kept, map_before=res.explanations["natural"])
+        save_npz(args.save, prov, x=res.x, x_adv=res.x_adv, y=y[idx], pred_before=res.pred_before,
+                 pred_after=res.pred_after, label_kept=res.label_kept, map_before=res.explanations["natural"],
+                 status=res.status)
     s = res.summary()
     region = {k: s[k] for k in ("region_mass_after", "region_mass_before") if k in s}
     return {"model": args.model, "data_source": src, "method": args.method, "kind": args.kind, "n": len(idx),
             "topk_intersection": s["topk_intersection"], "spearman": s["spearman"], "center_shift": s["center_shift"],
             "label_kept_rate": s["label_kept_rate"], "linf_max": s["linf_max"], "seconds": seconds,
-            "config": res.config, **region}
+            **outcome_of(res), "config": res.config, **region, "provenance": prov}
 
 
 HANDLERS["saliency"] = _saliency
@@ -326,7 +382,8 @@ def _register_influence(kinds, common) -> None:
     from ..models.hub import list_shipped
 
     s = kinds.add_parser("influence", help="gradient-sign attack on influence functions (paper 003, Sec. 3)")
-    s.add_argument("--model", default="cnn", choices=list_shipped("cnn"), help="a shipped CNN (cnn, cnn-smooth)")
+    s.add_argument("--model", default="cnn", type=model_arg("cnn"), metavar=MODEL_METAVAR,
+                   help=f"a CNN: {', '.join(list_shipped('cnn'))}, or a card .json path")
     s.add_argument("--kind", default="sign", choices=["sign", "random"],
                    help="sign: the gradient-sign attack; random: the random-sign baseline of the same ε")
     s.add_argument("--n", type=int_range(1, MAX_N), default=10, help="test digits")
@@ -356,18 +413,20 @@ def _influence(args: argparse.Namespace) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     bar.close()
     before, after = res.explanations["natural"], res.explanations["adversarial"]
+    prov = provenance_of(args, card, src, idx.tolist(), attack.name, res.config)
     if args.save:
-        save_npz(args.save, x=res.x, x_adv=res.x_adv, y=y[idx], pred_before=res.pred_before,
+        save_npz(args.save, prov, x=res.x, x_adv=res.x_adv, y=y[idx], pred_before=res.pred_before,
                  pred_after=res.pred_after, label_kept=res.label_kept, top_before=before.top_idx,
                  top_after=after.top_idx)
     s, m = res.summary(), res.metrics
     return {"model": args.model, "data_source": src, "kind": args.kind, "n": len(idx), "k": args.k,
-            "topk_intersection": s["topk_intersection"], "topk_intersection_median": m["topk_intersection"].median().item(),
-            "spearman": s["spearman"], "spearman_median": m["spearman"].median().item(),
+            "topk_intersection": s["topk_intersection"], "topk_intersection_median": median(m["topk_intersection"]),
+            "spearman": s["spearman"], "spearman_median": median(m["spearman"]),
             "label_kept_rate": s["label_kept_rate"], "linf_max": s["linf_max"], "seconds": seconds,
             "seconds_per_digit": seconds / len(idx), "digits": idx.tolist(),
             "top_before": before.top_idx.tolist(), "top_after": after.top_idx.tolist(),
-            "cg_residual_max": max(before.residual.max().item(), after.residual.max().item()), "config": res.config}
+            "cg_residual_max": max(before.residual.max().item(), after.residual.max().item()), **outcome_of(res),
+            "config": res.config, "provenance": prov}
 
 
 HANDLERS["influence"] = _influence
@@ -378,7 +437,8 @@ def _register_lipschitz(sub, common) -> None:
     from ..models.hub import list_shipped
 
     p = sub.add_parser("lipschitz", help="local Lipschitz estimates of an explainer (papers 001 eq. 5, 002 eqs. 1-2)")
-    p.add_argument("--model", default="cnn", choices=list_shipped())
+    p.add_argument("--model", default="cnn", type=model_arg(), metavar=MODEL_METAVAR,
+                   help=f"one of: {', '.join(list_shipped())}, or a card .json path")
     p.add_argument("--explainer", default="saliency", help="'self' (SENN θ / PrototypeDL distances) or an explainer name")
     p.add_argument("--n", type=int_range(1, MAX_N), default=10)
     p.add_argument("--eps", type=float_range(0.0, 1e6, lo_open=True), default=0.1,
@@ -431,12 +491,14 @@ def run_lipschitz(args: argparse.Namespace) -> dict[str, Any]:
     res = search(x[idx].to(dev), on_step=on_step)
     seconds = time.perf_counter() - start
     bar.close()
+    prov = provenance_of(args, card, src, idx.tolist(), f"lipschitz:{res.search}",
+                         {"explainer": args.explainer, **res.config})
     if args.save:
-        save_npz(args.save, x=res.x, x_prime=res.x_prime, values=res.values, y=y[idx])
+        save_npz(args.save, prov, x=res.x, x_prime=res.x_prime, values=res.values, y=y[idx])
     vals = res.values
     return {"model": args.model, "explainer": args.explainer, "data_source": src, "method": res.search,
-            "values": vals.tolist(), "median": vals.median().item(), "budget": res.calls, "budget_asked": args.budget or LIPSCHITZ_BUDGET,
-            "eps": args.eps, "n": len(idx), "seconds": seconds, "protocol": None}
+            "values": vals.tolist(), "median": median(vals), "budget": res.calls, "budget_asked": args.budget or LIPSCHITZ_BUDGET,
+            "eps": args.eps, "n": len(idx), "seconds": seconds, "protocol": None, "provenance": prov}
 
 
 def _lipschitz_protocol(args: argparse.Namespace, model, x, y, src: str) -> dict[str, Any]:
@@ -457,7 +519,7 @@ def _lipschitz_protocol(args: argparse.Namespace, model, x, y, src: str) -> dict
     if args.save:
         save_npz(args.save, x=res.x, x_prime=res.x_prime, values=res.values, y=y)
     return {"model": args.model, "explainer": args.explainer, "data_source": src, "protocol": protocol.name,
-            "method": res.search, "values": res.values.tolist(), "median": res.values.median().item(),
+            "method": res.search, "values": res.values.tolist(), "median": median(res.values),
             "calls": res.calls, "ratio_calls": res.config["ratio_calls"], "neighbourhood": protocol.neighbourhood,
             "eps": protocol.eps, "n": len(x), "seconds": seconds, "config": res.config,
             "protocol_notes": list(protocol.notes)}

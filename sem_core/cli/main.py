@@ -1,7 +1,8 @@
 """``python -m sem_core COMMAND``: train, eval (and the attack commands).
 
-Every command takes ``--device`` and ``--seed``; ``--json`` prints exactly one JSON object on
-stdout (notices and progress go to stderr).
+Every command takes ``--device``, ``--seed`` and ``--plugin FILE|MODULE`` (repeatable: a researcher's
+architectures, imported before the command line is parsed, with ``$SEM_PLUGINS`` and the installed entry points);
+``--json`` prints exactly one JSON object on stdout (notices and progress go to stderr).
 
 Exit codes: 0 done; 2 a bad argument or input (one ``error: ...`` line on stderr, and
 ``{"error": ...}`` on stdout with ``--json``), checked before any data or model is loaded where it
@@ -20,7 +21,8 @@ import sys
 import threading
 from typing import Any, Callable
 
-from .attacks import MAX_N, SEED_MAX, UsageError, check_file_name, check_out_dir, float_range, int_range, unit_eps, weight
+from .attacks import (MAX_N, MODEL_METAVAR, SEED_MAX, UsageError, check_file_name, check_out_dir, float_range, int_range,
+                      unit_eps, weight)
 from ..errors import SemError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
@@ -45,11 +47,27 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available; SEM_DEVICE overrides)")
     p.add_argument("--seed", type=int_range(0, SEED_MAX), default=0, help=f"0..{SEED_MAX}")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE|MODULE",
+                   help="import a plug-in that registers your own architectures (repeatable; also $SEM_PLUGINS)")
+
+
+def plugin_args(argv: list[str]) -> list[str]:
+    """The values of every ``--plugin X`` / ``--plugin=X`` in ``argv`` (read before the parser is built, so the
+    model lists and ``--model`` checks see the plug-ins' architectures and cards)."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == "--plugin" and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith("--plugin="):
+            found.append(arg.partition("=")[2])
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``python -m sem_core`` with every command and its flags."""
+    from ..data import SOURCES
     from ..experiments.runner import list_experiments
+    from ..models.hub import list_shipped
     from ..models.registry import list_models
 
     parser = _Parser(prog="python -m sem_core", description="SEM Explorer engine")
@@ -58,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model and save a safetensors checkpoint + JSON card")
     p.add_argument("--model", required=True, help=f"one of: {', '.join(list_models())}")
     p.add_argument("--epochs", type=int_range(1, 1000), default=None, help="1..1000 (default: the model's)")
-    p.add_argument("--data", default="auto", choices=["auto", "mnist", "subset"])
+    p.add_argument("--data", default="auto", choices=list(SOURCES),
+                   help="the training data (fashion-mnist and cifar10 are downloaded when the network allows)")
     p.add_argument("--out", default="assets/models", help="folder for the checkpoint (created if needed)")
     p.add_argument("--concepts", type=int_range(1, 1000), default=None, help="SENN: number of concepts k (1..1000)")
     p.add_argument("--stability", type=weight, default=None, help="SENN: stability weight lambda (>= 0)")
@@ -79,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("eval", help="accuracy of a shipped model on its own source's test split")
-    p.add_argument("--model", required=True, help=f"one of: {', '.join(list_models())}, or a card .json path")
+    p.add_argument("--model", required=True, metavar=MODEL_METAVAR,
+                   help=f"one of: {', '.join(list_shipped())}, or a card .json path")
     _common(p)
 
     p = sub.add_parser("experiment", help="run (or resume) a dataset-level experiment into a folder")
@@ -96,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "without it a local Ray is started on this machine")
     p.add_argument("--protocol", default=None, help="the experiment's protocol parameter (lipschitz: authors|strict; "
                    "saliency-fragility: authors|strict); the same as --param protocol='\"NAME\"'")
+    p.add_argument("--model", default=None, metavar=MODEL_METAVAR,
+                   help="a single-model experiment's model, replacing its own (e.g. saliency-fragility's cnn): a listed "
+                        "name or a card .json path; the same as --param model=NAME")
     _common(p)
 
     p = sub.add_parser("report", help="write docs/RESULTS.md from saved experiment folders")
@@ -120,11 +143,15 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     from tqdm import tqdm
 
     from ..errors import UnknownNameError
-    from ..models.registry import list_models
+    from ..models.base import SemModel
+    from ..models.registry import MODELS, list_models
     from ..models.train import TrainConfig, train_model
 
     if args.model not in list_models():
         raise UnknownNameError(f"unknown model '{args.model}'; available: {', '.join(list_models())}")
+    if not issubclass(MODELS.get(args.model), SemModel):
+        raise UsageError(f"train trains architectures that subclass sem_core.SemModel (their training loss); train "
+                         f"{args.model} yourself and save it with save_checkpoint (docs/models.md)")
     check_file_name(args.name, "--name")
     check_out_dir(args.out)
     model_config: dict[str, Any] = {}
@@ -215,6 +242,9 @@ def parse_params(items: list[str]) -> dict[str, Any]:
             raise SemError(f"--param {key[:40]}: " + (f"set it with {flag}" if flag else "not a parameter of any experiment"))
         if len(raw) > MAX_PARAM_CHARS:
             raise SemError(f"--param {key[:40]}: the value is {len(raw):,} characters; at most {MAX_PARAM_CHARS:,}")
+        if key == "model" and not raw.startswith('"'):   # a name or a card path, JSON quotes optional
+            params[key] = raw
+            continue
         try:
             value = json.loads(raw)
         except RecursionError:
@@ -239,6 +269,8 @@ def _experiment(args: argparse.Namespace) -> dict[str, Any]:
     executor = create_executor(args.executor, address=args.address, device=args.device)  # checked before any work
     if args.protocol is not None:
         params["protocol"] = args.protocol
+    if args.model is not None:
+        params["model"] = args.model
     bar, on_step = progress_bar(f"experiment {args.name} (chunks)")
     manifest = run_experiment(args.name, args.out, n=args.n, device=args.device, seed=args.seed, on_step=on_step,
                               executor=executor, **params)
@@ -288,6 +320,12 @@ def _finite(obj: Any, where: str, bad: list[str]) -> Any:
     return obj
 
 
+#: an attack that could move no image (``AttackResult.outcome``): the JSON is printed, the exit code says it failed
+NO_GRADIENT, EXIT_NO_GRADIENT = "no-gradient", 3
+NO_GRADIENT_MESSAGE = ("the attack could not move any image: its loss has no gradient (a ReLU network without a smooth "
+                       "surrogate, or a flat objective); the numbers are not a finding")
+
+
 def _fail(message: str, as_json: bool, code: int) -> int:
     """One line on stderr (and one JSON object on stdout with --json); returns the exit code."""
     message = " ".join(message.split())  # one line, whatever the message held
@@ -325,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     as_json = "--json" in argv
     try:
+        from ..models.plugins import load_plugins
+
+        load_plugins(plugin_args(argv))
         args = build_parser().parse_args(argv)
         as_json = args.json
         if args.device is not None:
@@ -355,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader went away (`... --json | head -c 10`): end quietly, the work is done
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if isinstance(result, dict) and result.get("outcome") == NO_GRADIENT:
+        print(f"error: {NO_GRADIENT_MESSAGE}", file=sys.stderr)
+        return EXIT_NO_GRADIENT
     return 0
 
 

@@ -5,6 +5,8 @@ from typing import Any, Sequence
 
 import torch
 
+from ..metrics.stats import median as stats_median
+
 from .runner import Context, Experiment
 from .sampling import pick_digits
 
@@ -36,5 +38,6 @@ def columns(results: list[dict[str, Any]]) -> tuple[dict[str, list], list[dict[s
 
 
 def median(values: Sequence[float] | torch.Tensor) -> float:
-    """torch's median (the lower middle value for an even count) in float64; NaN when empty."""
-    return torch.as_tensor(values, dtype=torch.float64).median().item()
+    """The project's one median (``metrics.stats.median``: the mean of the two middle values at an even count);
+    NaN when empty."""
+    return stats_median(values)

@@ -181,8 +181,8 @@ def _load_context(exp: Experiment, name: str, full: dict[str, Any], dev: torch.d
 
     ctx = Context(params=full, device=dev, out=out)
     sources = set()
-    for m in exp.models:
-        ctx.models[m] = load_model_with_card(m, dev)
+    for m, source in model_sources(exp, full).items():
+        ctx.models[m] = load_model_with_card(source, dev)
         sources.add(ctx.models[m][1]["data"]["source"])
     if len(sources) > 1:
         raise SemError(f"the models of {name} were trained on different sources {sorted(sources)}; not mixing them")
@@ -268,13 +268,36 @@ def _write_outputs(outputs: Outputs, out: Path) -> dict[str, dict[str, str]]:
     return figures
 
 
+def model_sources(exp: Experiment, full: dict[str, Any]) -> dict[str, str]:
+    """What each of ``exp.models`` is loaded from: its own name, or for a single-model experiment the ``model``
+    parameter when given (a listed name or a card's path, e.g. a plug-in architecture's)."""
+    override = full.get("model") if "model" not in exp.defaults else None
+    return {m: override or m for m in exp.models}
+
+
+def _check_model_param(exp: Experiment, name: str, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` less the ``model`` parameter, which only a single-model experiment takes (a non-empty string);
+    the parameter is kept in the run's parameters only when given, so default runs keep their parameters."""
+    if "model" not in given or "model" in exp.defaults:
+        return given
+    value = given["model"]
+    if len(exp.models) != 1:
+        raise SemError(f"experiment {name} uses {len(exp.models)} models ({', '.join(exp.models) or 'none'}); "
+                       f"the model parameter replaces the model of a single-model experiment")
+    if not isinstance(value, str) or not value.strip() or len(value) > 1000:
+        raise SemError(f"experiment {name}: parameter model must be a model name or a card .json path, "
+                       f"got {show(value)}")
+    return {k: v for k, v in given.items() if k != "model"}
+
+
 def _full_params(exp: Experiment, name: str, n: int | None, seed: int, params: dict[str, Any]) -> dict[str, Any]:
     """The run's parameters: ``exp``'s defaults, overridden by the given ones (None: the default) and ``n``, plus
-    ``seed``; an unknown or ill-typed parameter raises (``integrity.check_params``)."""
+    ``seed`` (and ``model`` when given: ``model_sources``); an unknown or ill-typed parameter raises
+    (``integrity.check_params``)."""
     given = {k: v for k, v in params.items() if v is not None}
     if n is not None:
         given["n"] = n
-    integrity.check_params(name, exp.defaults, given)
+    integrity.check_params(name, exp.defaults, _check_model_param(exp, name, given))
     integrity.check_params(name, {"seed": 0}, {"seed": seed})
     return {**exp.defaults, **given, "seed": seed}
 
@@ -312,10 +335,11 @@ def completed_run(name: str, out: str | Path, *, n: int | None = None, seed: int
     exp = EXPERIMENTS.get(name)()
     try:
         full = _full_params(exp, name, n, seed, params)
+        sources = model_sources(exp, full)
         manifest = json.loads((Path(out) / "manifest.json").read_text(encoding="utf-8"))
         same = (manifest.get("experiment") == name and manifest.get("params") == json.loads(json.dumps(full))
                 and manifest.get("code_version") == integrity.code_version(exp)
-                and all(model_card(m).get("sha256") == entry.get("sha256")
+                and all(model_card(sources.get(m, m)).get("sha256") == entry.get("sha256")
                         for m, entry in manifest.get("models", {}).items()))
     except (OSError, ValueError, AttributeError, TypeError, SemError):
         return None

@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ..attacks.senn_concept import SennConceptAttack
-from ..attacks.base import model_device
+from ..device import model_device
 from ..viz.experiments import box_figure, lines_figure
 from .common import DigitExperiment, columns, median, prose
 from .runner import EXPERIMENTS, Outputs

@@ -74,9 +74,9 @@ class SennLambda(Experiment):
                              budget=p["budget"], seed=p["seed"])
         pen = torch.cat([model.stability_penalty(b.to(ctx.device), create_graph=False).cpu() for b in x[idx].split(100)])
         return {"lam": spec["lam"], "train_seed": seed, "accuracy": accuracy(model, x, y),
-                "lipschitz_median": r.values.median(), "lipschitz_theta_x_median": rx.values.median(),
-                "lipschitz_theta_pred_x_median": rp.values.median(),
-                "stability_penalty_median": pen.median(), "train_seconds": card.get("train_seconds"),
+                "lipschitz_median": median(r.values), "lipschitz_theta_x_median": median(rx.values),
+                "lipschitz_theta_pred_x_median": median(rp.values),
+                "stability_penalty_median": median(pen), "train_seconds": card.get("train_seconds"),
                 "checkpoint": str(card_path)}
 
     def finalize(self, results, ctx):

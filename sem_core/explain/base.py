@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import SemError
+from ..models.capabilities import check_batch, check_labels, forward_checked
 from ..params import Param, Settings
 from ..registry import Registry
 
@@ -61,21 +62,30 @@ class Explainer:
         raise NotImplementedError
 
     def __call__(self, x: torch.Tensor, target=None, *, create_graph: bool = False) -> torch.Tensor:
-        """Raw attribution maps [B,1,28,28] for ``x`` [B,1,28,28] in [0,1].
+        """Raw attribution maps [B,C,H,W] (float32, on ``x``'s device) for images ``x`` [B,C,H,W] in the model's
+        input domain (default [0,1]; checked at the door, ``capabilities.check_batch``).
 
         ``target``: class per image (int or LongTensor [B]); default: the predicted class.
         ``create_graph``: keep the graph for second-order gradients (differentiable explainers only).
         """
-        if x.dim() != 4:
-            raise SemError(f"explain expects a batch [B,C,H,W]; got shape {tuple(x.shape)}")
+        device = x.device if isinstance(x, torch.Tensor) else None
+        x, _ = check_batch(self.model, x, who=f"explainer '{self.name}'", keep_graph=create_graph)
         if create_graph and not self.differentiable:
             raise SemError(f"explainer '{self.name}' is not differentiable; differentiable explainers: "
                            f"{', '.join(list_explainers(differentiable=True))}")
         target = resolve_target(self.model, x, target)
-        with torch.enable_grad():
-            maps = self.attribute(x, target, create_graph)
+        if target.min() < 0:
+            raise SemError(f"explainer '{self.name}': target classes must be >= 0, got {target.min().item()}")
+        try:
+            with torch.enable_grad():
+                maps = self.attribute(x, target, create_graph)
+        except (IndexError, RuntimeError) as exc:   # a target class the model does not have (gather, captum)
+            if "out of bounds" not in str(exc) and "out of range" not in str(exc):
+                raise
+            raise SemError(f"explainer '{self.name}': a target class is outside the model's classes "
+                           f"(got {target.min().item()}..{target.max().item()})") from exc
         assert maps.shape == x.shape, f"{self.name} returned {tuple(maps.shape)} for input {tuple(x.shape)}"
-        maps = maps.to(device=x.device, dtype=x.dtype)
+        maps = maps.to(device=device, dtype=x.dtype)
         return maps if create_graph else maps.detach()
 
 
@@ -122,13 +132,8 @@ def resolve_target(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
     """The class to explain per image: ``target`` (int or LongTensor [B]) or the prediction."""
     if target is None:
         with torch.no_grad():
-            return model(x).argmax(dim=1)
-    target = torch.as_tensor(target, device=x.device).long()
-    if target.dim() == 0:
-        target = target.expand(x.shape[0])
-    if target.shape != (x.shape[0],):
-        raise SemError(f"target must be one class per image, shape [{x.shape[0]}]; got {tuple(target.shape)}")
-    return target
+            return forward_checked(model, x, who="explain").argmax(dim=1)
+    return check_labels(target, x.shape[0], x.device, who="explain", name="target")
 
 
 def grad_leaf(x: torch.Tensor, create_graph: bool) -> torch.Tensor:

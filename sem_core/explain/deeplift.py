@@ -16,12 +16,15 @@ go back through the *earlier* Functions' rescaled backward instead of the true J
 from __future__ import annotations
 
 import copy
+import weakref
 from collections import defaultdict
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..errors import SemError
+from ..models.surrogate import functional_nonlinearities
 from .base import grad_leaf, register_explainer, target_gradient
 
 # elementwise nonlinearities the rescale rule replaces (must be modules, not F.relu calls)
@@ -87,6 +90,23 @@ class _PoolRule:
                 + self.gain * _take(scaled, self.idx) + self.gain0 * _take(scaled, self.idx0))
 
 
+#: per model, the nonlinear functional calls its forward makes outside handled modules (probed once)
+_UNSEEN: "weakref.WeakKeyDictionary[nn.Module, list[str]]" = weakref.WeakKeyDictionary()
+
+
+def check_visible(model: nn.Module, x: torch.Tensor) -> None:
+    """Refuse (``SemError``) a model whose forward calls nonlinearities the rescale rule cannot see (``F.relu``,
+    ``torch.tanh``, ``F.max_pool2d`` outside modules): DeepLIFT would silently fall back to their gradient there
+    (for a functional-ReLU CNN the map equals gradient×input). Probed with one image, once per model."""
+    if model not in _UNSEEN:
+        _UNSEEN[model] = functional_nonlinearities(model, x[:1].detach(), RESCALE_MODULES + (nn.MaxPool2d,))
+    unseen = sorted(set(_UNSEEN[model]))
+    if unseen:
+        raise SemError(f"DeepLIFT cannot see this model's nonlinearities: its forward calls {', '.join(unseen)} "
+                       f"outside activation modules, where the rescale rule would silently become the gradient; "
+                       f"use modules (nn.ReLU(), nn.MaxPool2d(…)) in the model, or another explainer")
+
+
 def _is_handled(module: nn.Module) -> bool:
     return isinstance(module, RESCALE_MODULES + (nn.MaxPool2d,))
 
@@ -131,8 +151,10 @@ def deeplift(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *,
     ``copy.deepcopy`` of ``model`` (hooks live on the copy, so a model shared between app
     sessions is never touched, even concurrently). Activations must be modules in
     ``RESCALE_MODULES``; functional nonlinearities fall back to their gradient and break
-    summation-to-delta. Shapes: ``[B,1,28,28]`` -> ``[B,1,28,28]`` signed, logit units.
+    summation-to-delta, so a model that calls them is refused (``check_visible``).
+    Shapes: ``[B,C,H,W]`` -> ``[B,C,H,W]`` signed, logit units.
     """
+    check_visible(model, x)
     net = copy.deepcopy(model)
     for m in net.modules():
         if hasattr(m, "inplace"):

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from ..device import model_device
 from ..errors import SemError
+from ..models.capabilities import check_batch, forward_checked
 
 DAMPING = 0.01      # λ: the authors' default (influence.py, compute_exact_influence) and Koh & Liang's
 CG_TOL = 1e-6       # relative residual ‖(H+λI)s − g‖ / ‖g‖ at which a column of the CG solve stops
@@ -133,11 +134,14 @@ class InfluenceFunction:
                  tol: float = CG_TOL, max_iter: int = CG_MAX_ITER, k: int = 5, batch_size: int = 500):
         if not (damping >= 0 and damping < float("inf")):
             raise SemError(f"damping must be a finite number >= 0, got {damping}")
-        if x_train.ndim != 4 or x_train.shape[1:] != (1, 28, 28) or len(x_train) != len(y_train) or not len(y_train):
-            raise SemError(f"the training split must be images [n,1,28,28] with n labels, got {list(x_train.shape)} "
+        if x_train.ndim != 4 or len(x_train) != len(y_train) or not len(y_train):
+            raise SemError(f"the training split must be images [n,C,H,W] with n labels, got {list(x_train.shape)} "
                            f"and {list(y_train.shape)}")
+        forward_checked(model, x_train[:1].to(model_device(model)), who="the influence function (on its training "
+                        "split)")
         self.layer = last_linear(model)
         self._model: Any = lambda: model          # a strong reference; ``influence_for`` keeps a weak one
+        self.image_shape = tuple(x_train.shape[1:])
         self.damping, self.tol, self.max_iter, self.k = float(damping), float(tol), int(max_iter), int(k)
         self.device = model_device(model)
         self.theta = torch.cat([self.layer.weight.detach().flatten(), self.layer.bias.detach()]).double()
@@ -237,10 +241,12 @@ class InfluenceFunction:
 
     def __call__(self, x: torch.Tensor, labels: torch.Tensor | None = None, *, k: int | None = None,
                  x0: torch.Tensor | None = None) -> InfluenceExplanation:
-        """The influence explanation of images ``x`` [B,1,28,28] in [0,1] for class ``labels`` (default: predicted).
-        ``x0``: a warm start for the solve [B,P] (e.g. the solution of a nearby image)."""
-        if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
-            raise SemError(f"expected images [B,1,28,28], got {list(x.shape)}")
+        """The influence explanation of images ``x`` [B,C,H,W] (the training split's shape) for class ``labels``
+        (default: predicted). ``x0``: a warm start for the solve [B,P] (e.g. the solution of a nearby image)."""
+        x, labels = check_batch(self.model, x, labels, who="the influence function")
+        if x.shape[1:] != self.image_shape:
+            raise SemError(f"the influence function was built on training images {list(self.image_shape)}; "
+                           f"got images {list(x.shape[1:])}")
         return self.explain_solved(*self.solved(x, labels, x0), k=k)[0]
 
     def solved(self, x: torch.Tensor, labels: torch.Tensor | None = None, x0: torch.Tensor | None = None):

@@ -42,11 +42,11 @@ def _significant(y: np.ndarray, digits: int = 5) -> np.ndarray:
     return np.array([float(f"{v:.{digits}g}") for v in y])
 
 
-def decode(u: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
-    """u [N, C·G·G] in [−1,1] and x [N,C,H,W] → x' [N,C,H,W] in B∞(x, eps) ∩ [0,1]."""
+def decode(u: torch.Tensor, x: torch.Tensor, eps: float, domain: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
+    """u [N, C·G·G] in [−1,1] and x [N,C,H,W] → x' [N,C,H,W] in B∞(x, eps) ∩ domain (default [0,1])."""
     n, c, h, w = x.shape
     delta = F.interpolate(u.view(n, c, GRID, GRID).to(x.dtype), size=(h, w), mode="nearest")
-    return project(x + eps * delta, x, eps)
+    return project(x + eps * delta, x, eps, *domain)
 
 
 def _candidates(u_obs: np.ndarray, y_obs: np.ndarray, gen: torch.Generator) -> np.ndarray:
@@ -106,7 +106,7 @@ def bayesopt_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor, d
     while True:
         m = u_new.shape[1]
         x_rep = x.repeat_interleave(m, 0)
-        x_p = decode(u_new.flatten(0, 1).to(x.device), x_rep, eps)          # [B·m,C,H,W]
+        x_p = decode(u_new.flatten(0, 1).to(x.device), x_rep, eps, spec.domain)          # [B·m,C,H,W]
         e_p = explain_batched(explain_fn, x_p, spec.batch_size)
         with torch.no_grad():
             r = ratio(e_x.repeat_interleave(m, 0), e_p, d_x.repeat_interleave(m, 0),

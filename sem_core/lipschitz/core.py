@@ -15,6 +15,7 @@ from ..attacks.base import project  # noqa: F401  (the same ε-ball as the attac
 from ..errors import AttackError, SemError
 from ..explain import create_explainer, list_explainers
 from ..models.base import ExplanationFunction, SemModel
+from ..models.capabilities import check_batch, input_domain
 
 ExplainFn = Callable[[torch.Tensor], torch.Tensor]
 Progress = Callable[[int, int], None]
@@ -37,14 +38,18 @@ class SearchSpec:
     step_size: float | None
     batch_size: int
     on_step: Progress | None
+    domain: tuple[float, float] = (0.0, 1.0)
 
 
-def check_points(x: torch.Tensor) -> None:
-    """Refuse points that are not a batch [B,C,H,W] of finite values in [0,1] (``AttackError``)."""
-    if x.dim() != 4 or x.shape[0] == 0:
-        raise AttackError(f"x must be a non-empty [B,C,H,W] batch, got shape {tuple(x.shape)}")
-    if x.min().item() < 0.0 or x.max().item() > 1.0:
-        raise AttackError("x must hold pixels in [0,1]")
+@dataclass(frozen=True)
+class _Domain:
+    input_range: tuple[float, float]
+
+
+def check_points(x: torch.Tensor, domain: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
+    """The points checked at the door (``capabilities.check_batch``: a non-empty float batch [B,C,H,W] of finite
+    values in ``domain``; ``AttackError`` otherwise), detached and as float32."""
+    return check_batch(_Domain(tuple(domain)), x, who="the Lipschitz search", error=AttackError)[0]
 
 
 def ratio(e: torch.Tensor, e_prime: torch.Tensor, d: torch.Tensor,
@@ -141,4 +146,4 @@ def explanation_function(model, name: str, **config) -> ExplanationFunction:
     def fn(z: torch.Tensor) -> torch.Tensor:
         return explainer(z, create_graph=explainer.differentiable and z.requires_grad).flatten(1)
 
-    return ExplanationFunction(fn, explainer.differentiable, None, name)
+    return ExplanationFunction(fn, explainer.differentiable, None, name, input_domain(model))

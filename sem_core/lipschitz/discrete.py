@@ -42,7 +42,7 @@ class DiscreteSearch(LipschitzSearch):
     def __init__(self, explanation: ExplanationFunction, *, sample: torch.Tensor, eps: float | None = None,
                  batch_size: int = 256):
         super().__init__(explanation)
-        check_points(sample)
+        sample = check_points(sample, explanation.domain)
         if eps is not None and not eps > 0:
             raise AttackError(f"eps must be a positive L2 radius or None, got {eps}")
         if batch_size < 1:
@@ -50,13 +50,13 @@ class DiscreteSearch(LipschitzSearch):
         self.sample, self.eps, self.batch_size = sample, eps, int(batch_size)
 
     def __call__(self, x: torch.Tensor, *, on_step=None) -> LipschitzResult:
+        x = check_points(x, self.explanation.domain)
         return _discrete(self.explanation.fn, x, self.sample, eps=self.eps, denominator_fn=self.explanation.denominator,
                          batch_size=self.batch_size, on_step=on_step)
 
 
 def _discrete(explain_fn: ExplainFn, x: torch.Tensor, sample: torch.Tensor, *, eps: float | None,
               denominator_fn: ExplainFn | None, batch_size: int, on_step) -> LipschitzResult:
-    check_points(x)
     if sample.shape[1:] != x.shape[1:]:
         raise AttackError(f"sample images {tuple(sample.shape[1:])} differ from x's {tuple(x.shape[1:])}")
     denominator_fn = denominator_fn or identity

@@ -22,9 +22,10 @@ from .search import ContinuousSearch, register_search
 SKOPT_INITIAL_POINTS = 10
 
 
-def pixel_bounds(x: torch.Tensor, half_width) -> tuple[torch.Tensor, torch.Tensor]:
-    """(lower, upper) [B,C,H,W] of the box x ± half_width clipped to [0,1] (half_width: a float or [1,C,H,W])."""
-    return (x - half_width).clamp(0.0, 1.0), (x + half_width).clamp(0.0, 1.0)
+def pixel_bounds(x: torch.Tensor, half_width, domain: tuple[float, float] = (0.0, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
+    """(lower, upper) [B,C,H,W] of the box x ± half_width clipped to ``domain`` (default [0,1]; half_width: a
+    float or [1,C,H,W])."""
+    return (x - half_width).clamp(*domain), (x + half_width).clamp(*domain)
 
 
 def gp_minimize_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor, d_x: torch.Tensor,
@@ -41,7 +42,7 @@ def gp_minimize_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor
     b, shape = x.shape[0], tuple(x.shape[1:])
     n_calls = spec.budget - 1
     n_init = min(SKOPT_INITIAL_POINTS, n_calls)
-    lo, hi = pixel_bounds(x, spec.eps)
+    lo, hi = pixel_bounds(x, spec.eps, spec.domain)
     values, x_best, e_best, histories = [], [], [], []
     for i in range(b):
         bounds = list(zip(lo[i].flatten().double().tolist(), hi[i].flatten().double().tolist()))

@@ -35,7 +35,7 @@ def gradient_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor, d
     x_rep = x.repeat_interleave(n_restarts, 0)                                   # [B·R,C,H,W]
     e_rep, d_rep = e_x.repeat_interleave(n_restarts, 0), d_x.repeat_interleave(n_restarts, 0)
     start = draw(gens, n_restarts, tuple(x.shape[1:]), x.device).flatten(0, 1)   # [B·R,C,H,W]
-    x_p = project(x_rep + eps * (2.0 * start - 1.0), x_rep, eps)
+    x_p = project(x_rep + eps * (2.0 * start - 1.0), x_rep, eps, *spec.domain)
     best = BestTracker(x)
     for t in range(steps):
         x_p = x_p.detach().requires_grad_(True)
@@ -49,7 +49,7 @@ def gradient_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor, d
             (grad,) = torch.autograd.grad(r.sum(), x_p)
         best.update(r.view(b, n_restarts), x_p, e_p)
         if t + 1 < steps:  # the last step's point would never be evaluated
-            x_p = project(x_p.detach() + alpha * grad.sign(), x_rep, eps)
+            x_p = project(x_p.detach() + alpha * grad.sign(), x_rep, eps, *spec.domain)
         if on_step is not None:
             on_step(t + 1, steps)
     config = {"restarts": n_restarts, "steps": steps, "step_size": alpha}

@@ -32,7 +32,7 @@ def random_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor, d_x
         corner = torch.where(u < 0.5, -1.0, 1.0)
         delta = eps * torch.where(idx % 2 == 0, corner, 2.0 * u - 1.0)      # even points: corners
         x_rep = x.unsqueeze(1).expand(b, m, *shape)
-        x_p = project(x_rep + delta, x_rep, eps).flatten(0, 1)              # [B·m,C,H,W]
+        x_p = project(x_rep + delta, x_rep, eps, *spec.domain).flatten(0, 1)              # [B·m,C,H,W]
         e_p = explain_batched(explain_fn, x_p, batch_size)
         with torch.no_grad():
             r = ratio(e_x.repeat_interleave(m, 0), e_p, d_x.repeat_interleave(m, 0),

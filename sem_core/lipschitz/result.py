@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from ..metrics.stats import median
+
 
 @dataclass(frozen=True)
 class LipschitzResult:
@@ -30,5 +32,5 @@ class LipschitzResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per-image values, their median, the calls spent, the search and the config."""
-        return {"values": self.values.tolist(), "median": self.values.median().item(),
+        return {"values": self.values.tolist(), "median": median(self.values),
                 "calls": self.calls, "search": self.search, "config": dict(self.config)}

@@ -87,16 +87,16 @@ class ContinuousSearch(LipschitzSearch):
         raise NotImplementedError
 
     def __call__(self, x: torch.Tensor, *, on_step: Progress | None = None) -> LipschitzResult:
-        """Per-image estimates for the points ``x`` [B,1,28,28] in [0,1]; ``on_step(done, total)``."""
-        check_points(x)
-        x = x.detach()
+        """Per-image estimates for the points ``x`` [B,C,H,W] in the explanation's domain (default [0,1]);
+        ``on_step(done, total)``."""
+        x = check_points(x, self.explanation.domain)
         explain_fn = self.explanation.fn
         denominator_fn = self.explanation.denominator or identity
         e_x = explain_batched(explain_fn, x, self.batch_size)
         with torch.no_grad():
             d_x = denominator_fn(x)
         spec = SearchSpec(eps=self.ball(x), budget=self.budget, restarts=self.restarts, step_size=self.step_size,
-                          batch_size=self.batch_size, on_step=on_step)
+                          batch_size=self.batch_size, on_step=on_step, domain=self.explanation.domain)
         values, x_prime, expl_prime, history, calls, extra = self.search(
             explain_fn, x, e_x, d_x, denominator_fn, image_generators(x, self.seed), spec)
         config = {"eps": self.eps, "norm": "linf" if self.radius is None else "box", "budget": self.budget, "seed": self.seed,

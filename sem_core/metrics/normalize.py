@@ -15,3 +15,10 @@ def normalize_map(m: torch.Tensor) -> torch.Tensor:
     a = m.abs()
     total = a.flatten(1).sum(dim=1).view(-1, *([1] * (m.dim() - 1)))
     return a / torch.where(total > 0, total, torch.ones_like(total))
+
+
+def pixel_map(m: torch.Tensor) -> torch.Tensor:
+    """|m| summed over the channels, [B,C,H,W] -> [B,1,H,W]: one importance per pixel, as the authors' code of
+    paper 003 builds it before normalising (InterpretationFragility ``SimpleGraient_Notebook.ipynb``:
+    ``saliency_unnormalized = tf.reduce_sum(tf.abs(gradient), -1)``). For one channel it is |m|. Differentiable."""
+    return m.abs().sum(dim=1, keepdim=True)

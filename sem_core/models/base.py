@@ -20,17 +20,19 @@ TensorFn = Callable[[torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class ExplanationFunction:
-    """A batched explanation E, [N,1,28,28] → [N,d], as the Lipschitz searches take it.
+    """A batched explanation E, [N,C,H,W] → [N,d], as the Lipschitz searches take it.
 
     ``differentiable``: E stays connected to the autograd graph of its input (so gradient ascent
     can be used); ``denominator``: D for the ratio ‖E(x) − E(x')‖ / ‖D(x) − D(x')‖ (None: D(x) = x,
-    paper 002 eq. 1; SENN's concepts h for paper 001 eq. 5); ``name`` for reports.
+    paper 002 eq. 1; SENN's concepts h for paper 001 eq. 5); ``name`` for reports; ``domain``: the input
+    range (lo, hi) of the model behind E (``capabilities.input_domain``), where the searches' points stay.
     """
 
     fn: TensorFn
     differentiable: bool = False
     denominator: TensorFn | None = None
     name: str = "custom"
+    domain: tuple[float, float] = (0.0, 1.0)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)

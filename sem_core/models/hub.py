@@ -1,6 +1,14 @@
-"""The public entry points for loading the shipped models (or a card given by path)."""
+"""The public entry points for loading the shipped models, the cards of ``$SEM_MODELS_DIR``, or a card by path.
+
+``$SEM_MODELS_DIR``: one or more folders of cards (``NAME.json`` beside ``NAME.safetensors``, as
+``save_checkpoint`` writes them), separated by ``os.pathsep``; their models are listed and loaded by name beside
+the shipped ones (a shipped name wins over a card of the same name). Before a model is listed or loaded, the
+configured plug-ins are imported (``plugins.ensure_plugins``), so cards of plug-in architectures work by name.
+"""
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,34 +18,67 @@ import torch.nn as nn
 from ..device import resolve_device
 from ..errors import CheckpointError, UnknownNameError
 from .checkpoint import SHIPPED_DIR, load_checkpoint, read_card, require_usable
-from .registry import list_models
+from .plugins import ensure_plugins
+from .registry import is_plugin_architecture, list_models
+
+MODELS_DIR_ENV = "SEM_MODELS_DIR"
+log = logging.getLogger(__name__)
+_WARNED: set[tuple[str, str]] = set()   # (card, reason) already logged: a page lists the models at every run
+
+
+def model_dirs() -> list[Path]:
+    """Where cards are listed from: the shipped ``assets/models``, then each folder of ``$SEM_MODELS_DIR``."""
+    extra = [Path(p) for p in os.environ.get(MODELS_DIR_ENV, "").split(os.pathsep) if p.strip()]
+    return [SHIPPED_DIR, *extra]
+
+
+def _warn_once(card: Path, reason: str) -> None:
+    if (str(card), reason) not in _WARNED:
+        _WARNED.add((str(card), reason))
+        log.warning("%s: %s is not listed: %s", MODELS_DIR_ENV, card, reason)
+
+
+def _listing(family: str | None = None) -> dict[str, Path]:
+    """name -> card of every usable card of ``model_dirs()`` (first folder wins a name), optionally of one family."""
+    ensure_plugins()
+    seen: dict[str, tuple[Path, str]] = {}   # name -> (card, architecture), every family
+    for i, folder in enumerate(model_dirs()):
+        for card in sorted(folder.glob("*.json"), key=lambda p: p.stem) if folder.is_dir() else []:
+            try:
+                arch = require_usable(read_card(card), card.name)["model"]
+            except CheckpointError as exc:
+                if i:
+                    _warn_once(card, str(exc))
+                continue
+            if card.stem in seen:
+                _warn_once(card, f"the name '{card.stem}' is taken by {seen[card.stem][0]}")
+            else:
+                seen[card.stem] = (card, arch)
+    return {name: card for name, (card, arch) in seen.items() if family is None or arch == family}
 
 
 def list_shipped(family: str | None = None) -> list[str]:
-    """Names of the shipped checkpoints (``assets/models/NAME.json``), optionally only those whose
-    architecture is ``family`` ("cnn", "senn", "protodl"): e.g. ``list_shipped("senn")`` →
-    ["senn", "senn-adv", "senn-k5", "senn-lip"] (the 5-concept senn-k5 and the robust variants share the class)."""
-    names = []
-    for card in sorted(SHIPPED_DIR.glob("*.json"), key=lambda p: p.stem):
-        try:
-            arch = read_card(card).get("model")
-        except CheckpointError:
-            continue
-        if arch in list_models() and (family is None or arch == family):
-            names.append(card.stem)
-    return names
+    """Names of the shipped checkpoints (``assets/models/NAME.json``) and of the cards in ``$SEM_MODELS_DIR``,
+    optionally only those whose architecture is ``family`` ("cnn", "senn", "protodl", or a plug-in's): e.g.
+    ``list_shipped("senn")`` → ["senn", "senn-adv", "senn-k5", "senn-lip"] (the 5-concept senn-k5 and the robust
+    variants share the class). A card in ``$SEM_MODELS_DIR`` that cannot be used is left out with a logged warning."""
+    return sorted(_listing(family))
 
 
 def _card_path(name: str | Path) -> Path:
-    """A shipped model's card, or the card at a ``.json`` path; a clear error when there is none."""
+    """A listed model's card (shipped or ``$SEM_MODELS_DIR``), or the card at a ``.json`` path; a clear error when
+    there is none."""
     path = Path(name)
     if path.suffix == ".json":
         if not path.is_file():
             raise CheckpointError(f"no card at {path} (a checkpoint card is the .json file written by "
-                                  f"`python -m sem_core train ... --out DIR`)")
+                                  f"`python -m sem_core train ... --out DIR` or save_checkpoint)")
         return path
-    if str(name) not in list_models() and str(name) not in list_shipped():
-        raise UnknownNameError(f"unknown model '{name}'; available: {', '.join(list_shipped())} "
+    listed = _listing()
+    if str(name) in listed:
+        return listed[str(name)]
+    if str(name) not in list_models() or is_plugin_architecture(str(name)):
+        raise UnknownNameError(f"unknown model '{name}'; available: {', '.join(sorted(listed))} "
                                f"(or the path of a card .json)")
     path = SHIPPED_DIR / f"{name}.json"
     if not path.is_file():
@@ -59,7 +100,10 @@ def load_model_with_card(name: str | Path, device: str | torch.device | None = N
     """(model in eval mode without gradients, its card). The card is validated: besides the checks of
     ``read_card``, it always has ``card["data"]`` (source, n_train, n_test, description) and
     ``card["test_accuracy"]``, so callers can read them without guarding. Raises ``CheckpointError``.
+    ``name``: a listed name (``list_shipped``) or a card's path; a card of a plug-in architecture needs its
+    plug-in loaded (``--plugin``, ``$SEM_PLUGINS``, an entry point, or ``load_plugin``).
     """
+    ensure_plugins()
     path = _card_path(name)
     require_usable(read_card(path), path.name)        # before any weights are read
     model, card = load_checkpoint(path, resolve_device(device))
@@ -67,6 +111,7 @@ def load_model_with_card(name: str | Path, device: str | torch.device | None = N
 
 
 def model_card(name: str | Path) -> dict[str, Any]:
-    """The validated JSON card of a shipped model (or of the card at a path), weights not loaded."""
+    """The validated JSON card of a listed model (or of the card at a path), weights not loaded."""
+    ensure_plugins()
     path = _card_path(name)
     return require_usable(read_card(path), path.name)

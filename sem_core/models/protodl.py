@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # --- prototype geometry (paper 000, eq. 2), shared by the model's adversarial training and its attack
 def class_distances(h: torch.Tensor, classes: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
-    """D(x, c) for every class c, [B,10] (eq. 2); +inf for a class that owns no prototype."""
+    """D(x, c) for every class c, [B,n_classes] (eq. 2); +inf for a class that owns no prototype."""
     onehot = F.one_hot(classes, n_classes).to(h.dtype)          # [m,10]
     counts = onehot.sum(0)                                      # [10]
     mean_sq = (h.pow(2) @ onehot) / counts.clamp(min=1)         # [B,10]
@@ -98,6 +98,17 @@ class ProtoExplanation:
     nearest_class: torch.Tensor
     predicted: torch.Tensor
     logits: torch.Tensor
+
+
+def prototype_explanation(model, x: torch.Tensor) -> ProtoExplanation:
+    """The prototype explanation of ``x`` by any prototype model (``capabilities.PrototypeModel``:
+    ``prototype_distances``, ``prototype_classes``, ``classifier``): distances, nearest prototype and its class,
+    prediction, logits [B,K]."""
+    d = model.prototype_distances(x)
+    logits = model.classifier(d)
+    classes = model.prototype_classes()
+    nearest = d.argmin(1)
+    return ProtoExplanation(d, classes, nearest, classes[nearest], logits.argmax(1), logits)
 
 
 @MODELS.register("protodl")
@@ -173,11 +184,7 @@ class PrototypeDL(SemModel):
 
     def explain(self, x: torch.Tensor) -> ProtoExplanation:
         """The prototype explanation of ``x`` [B,1,28,28]: distances, nearest prototype and its class, prediction."""
-        d = self.prototype_distances(x)
-        logits = self.classifier(d)
-        classes = self.prototype_classes()
-        nearest = d.argmin(1)
-        return ProtoExplanation(d, classes, nearest, classes[nearest], logits.argmax(1), logits)
+        return prototype_explanation(self, x)
 
     def training_loss(self, x: torch.Tensor, y: torch.Tensor, cfg: Any) -> dict[str, torch.Tensor]:
         """Li et al.: CE + λ_rec·‖x̂ − x‖² + λ₁·R1 + λ₂·R2."""

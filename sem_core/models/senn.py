@@ -82,6 +82,16 @@ class SennExplanation:
     logits: torch.Tensor
 
 
+def concept_explanation(model, x: torch.Tensor) -> SennExplanation:
+    """The concept explanation of ``x`` by any concept model (``capabilities.ConceptModel``: ``concepts``,
+    ``relevances``, ``aggregate``): h [B,k], θ of the predicted class [B,k], θ·h, prediction, logits [B,K]."""
+    h, theta = model.concepts(x), model.relevances(x)
+    logits = model.aggregate(h, theta)
+    pred = logits.argmax(1)
+    rel = theta.gather(2, pred.view(-1, 1, 1).expand(-1, theta.shape[1], 1)).squeeze(2)
+    return SennExplanation(h, rel, rel * h, pred, logits)
+
+
 @MODELS.register("senn")
 class SENN(SemModel):
     """SENN for MNIST. Input [B,1,28,28] in [0,1]; ``forward`` returns logits [B,10].
@@ -113,6 +123,8 @@ class SENN(SemModel):
             nn.Conv2d(32, 64, 3, padding=1), act(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(64 * 49, 128), act(), nn.Linear(128, k * 10),
         )
+        # a module, not torch.tanh: DeepLIFT's rescale rule sees modules only (it refuses functional calls)
+        self.theta_act = nn.Tanh() if config.theta_act == "tanh" else nn.Identity()
         # indices into the training split of the top activating digits, [k, n_grounding];
         # filled after training (``compute_grounding``) and saved with the weights.
         self.register_buffer("grounding", torch.full((k, config.n_grounding), -1, dtype=torch.long))
@@ -126,7 +138,7 @@ class SENN(SemModel):
 
     def _theta(self, z: torch.Tensor) -> torch.Tensor:
         theta = self.parameterizer(z).view(-1, self.config.n_concepts, 10)
-        return torch.tanh(theta) if self.config.theta_act == "tanh" else theta
+        return self.theta_act(theta)
 
     def concepts(self, x: torch.Tensor) -> torch.Tensor:
         """h(x): [B,1,28,28] in [0,1] -> [B,k]."""
@@ -151,12 +163,7 @@ class SENN(SemModel):
 
     def explain(self, x: torch.Tensor) -> SennExplanation:
         """SENN's explanation of ``x`` [B,1,28,28]: concepts h, relevances θ of the prediction, h·θ, prediction."""
-        z = self.standardise(x)
-        h, theta = self._h(z), self._theta(z)
-        logits = self.aggregate(h, theta)
-        pred = logits.argmax(1)
-        rel = theta.gather(2, pred.view(-1, 1, 1).expand(-1, theta.shape[1], 1)).squeeze(2)
-        return SennExplanation(h, rel, rel * h, pred, logits)
+        return concept_explanation(self, x)
 
     def stability_penalty(self, x: torch.Tensor, create_graph: bool = True) -> torch.Tensor:
         """L_theta per image (paper 001, eq. 3), [B]; ``config.penalty`` picks which:

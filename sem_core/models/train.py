@@ -117,7 +117,7 @@ def train_model(
     epochs = epochs if epochs is not None else DEFAULT_EPOCHS.get(name, cfg.epochs)
     cfg = dataclasses.replace(cfg, epochs=epochs)
     xtr, ytr, source = load_split("train", data)
-    xte, yte, test_source = load_split("test", source)
+    xte, yte, test_source = load_split("test", source if data == "auto" else data)
     assert test_source == source, "train and test must come from one source"
     if limit is not None:
         xtr, ytr = xtr[:limit], ytr[:limit]

@@ -144,7 +144,7 @@ def test_bad_parameters_are_clear_errors(tiny_senn, tiny_protodl, digits):
         SennConceptAttack(tiny_senn, steps=1)(x, y, target=xt[:2])
     with pytest.raises(AttackError, match="SENN"):
         SennConceptAttack(tiny_protodl)
-    with pytest.raises(AttackError, match=r"\[B,1,28,28\]"):
+    with pytest.raises(AttackError, match=r"\[B,C,H,W\]"):
         create_attack("protodl_prototype", tiny_protodl, steps=1)(x.view(6, 784))
     with pytest.raises(UnknownNameError, match="available: .*protodl_prototype, saliency_center"):
         create_attack("saliency_bottomk", tiny_senn)

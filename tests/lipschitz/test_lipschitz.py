@@ -177,7 +177,7 @@ def test_errors_are_actionable(linear, smooth_net):
     for bad in [{"eps": 0.0}, {"budget": 1}, {"restarts": 0}]:
         with pytest.raises(AttackError):
             local_lipschitz(fn, interior(), search="random", **bad)
-    with pytest.raises(AttackError, match=r"\[0,1\]"):
+    with pytest.raises(AttackError, match=r"input domain \[0, 1\]"):
         local_lipschitz(fn, interior() + 1.0, search="random")
     with pytest.raises(AttackError, match="ExplanationFunction"):
         local_lipschitz(linear[1], interior(), search="random")  # a bare function says what to wrap it in

@@ -104,11 +104,11 @@ def test_the_architecture_check_builds_each_config_once(monkeypatch):
 
     ck._architecture.cache_clear()
     built = []
-    real = ck.create_model
-    monkeypatch.setattr(ck, "create_model", lambda name, **cfg: built.append(name) or real(name, **cfg))
+    real = ck.build_architecture
+    monkeypatch.setattr(ck, "build_architecture", lambda cls, cfg: built.append(cls.__name__) or real(cls, cfg))
     path = ck.Path(__file__).resolve().parents[2] / "assets" / "models" / "cnn.json"
     first, second = ck.read_card(path), ck.read_card(path)
-    assert first == second and built == ["cnn"]
+    assert first == second and built == ["CNN"]
     bad = {**first, "tensors": {**first["tensors"], "extra.weight": {"shape": [1], "dtype": "float32"}}}
     with pytest.raises(ck.CheckpointError, match="extra.weight"):   # a cached skeleton still catches a mismatch
         ck._check_architecture("bad.json", bad)
