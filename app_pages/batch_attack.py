@@ -3,7 +3,7 @@ import streamlit as st
 
 from app_pages.ui.figures import chart
 from app_pages.ui.jobs import service, session_id, timing_caption
-from app_pages.ui.layout import details, sidebar, user_errors
+from app_pages.ui.layout import attack_status, details, sidebar, user_errors
 from app_pages.ui.pickers import model_choice, model_help, test_split_for
 from app_pages.ui.settings import setting_control, settings_controls
 from app_pages.ui.state import url_choice, url_number
@@ -93,6 +93,7 @@ if out is None:
     st.info("Choose the digits and press **Run batch**.")
     st.stop()
 res, family = out["res"], out["family"]
+attack_status(res)
 label = attack_choice(out["attack"]).label
 st.subheader(f"{len(out['idx'])} digits: {label} on {out['model']}")
 st.caption(timing_caption(out["times"]) + ("" if out["times"]["cached"] else

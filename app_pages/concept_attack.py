@@ -6,7 +6,7 @@ import streamlit as st
 from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
 from app_pages.ui.figures import chart, figure, interactive_charts, picture
 from app_pages.ui.jobs import get_model, run_job, timing_caption
-from app_pages.ui.layout import details, presenting, sidebar, user_errors
+from app_pages.ui.layout import attack_status, details, presenting, sidebar, user_errors
 from app_pages.ui.pickers import digit_picker, get_split, model_choice, picked_index, test_split_for
 from app_pages.ui.settings import settings_controls
 from app_pages.ui.state import keep_result, link_wants_result, result_or_stop
@@ -68,6 +68,7 @@ def show_result() -> None:
     ranges = senn_ranges(expls)  # one concept scale for x, x* and x_t
     st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}; "
                f"source: {out['captions'][0]}, target: {out['captions'][1]}; {timing_caption(out['times'])}")
+    attack_status(res)
 
     st.subheader("Did the attack work?")
     d_adv, d_nat = float(res.metrics["concept_distance_adv"][0]), float(res.metrics["concept_distance_nat"][0])

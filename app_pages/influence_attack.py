@@ -6,7 +6,7 @@ import streamlit as st
 from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
 from app_pages.ui.figures import chart
 from app_pages.ui.jobs import estimate_caption, get_model, run_jobs, service, timing_caption
-from app_pages.ui.layout import details, presenting, sidebar, user_errors
+from app_pages.ui.layout import attack_status, details, presenting, sidebar, user_errors
 from app_pages.ui.pickers import digit_picker, get_split, model_choice, picked_index, test_split_for
 from app_pages.ui.settings import settings_controls
 from app_pages.ui.state import keep_result, link_wants_result, result_or_stop
@@ -62,6 +62,7 @@ st.header(f"Gradient-sign attack on the influence ({out['model']})")
 st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} sign steps, k = {out['k']}, λ = {res.config['damping']:g}; "
            f"{out['caption']}; {timing_caption(out['times'])}"
            + ("" if out["times"].get("cached") else f". {out['took']}"))
+attack_status(res)
 pb, pa = int(res.pred_before[0]), int(res.pred_after[0])
 m = {key: float(v[0]) for key, v in res.metrics.items()}
 b = {key: float(v[0]) for key, v in base.metrics.items()}

@@ -6,7 +6,7 @@ import streamlit as st
 from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
 from app_pages.ui.figures import figure, interactive_charts
 from app_pages.ui.jobs import get_model, run_job, timing_caption
-from app_pages.ui.layout import details, presenting, sidebar, user_errors
+from app_pages.ui.layout import attack_status, details, presenting, sidebar, user_errors
 from app_pages.ui.pickers import model_choice, test_split_for
 from app_pages.ui.settings import setting_control, settings_controls
 from app_pages.ui.state import keep_result, link_wants_result, result_or_stop, url_classes
@@ -80,6 +80,7 @@ def show_result() -> None:
     names = [f"{int(c)} (#{i})" for c, i in zip(res.y, out["idx"])]
     st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}, "
                f"ξ = {res.config['xi']:g}; test digits {', '.join(names)}; {timing_caption(out['times'])}")
+    attack_status(res)
     n = len(res.y)
     kept, moved = int(res.label_kept.sum()), int((adv.nearest_class != res.pred_before).sum())
     st.markdown(f"**{kept} of {n}** predictions stay the same; for **{moved} of {n}** digits the nearest prototype now "

@@ -6,7 +6,7 @@ import streamlit as st
 from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
 from app_pages.ui.figures import figure, interactive_charts
 from app_pages.ui.jobs import run_job, run_jobs, timing_caption
-from app_pages.ui.layout import details, presenting, sidebar, user_errors
+from app_pages.ui.layout import attack_status, details, presenting, sidebar, user_errors
 from app_pages.ui.pickers import digit_picker, model_help, picked_index, region_picker, test_split_for
 from app_pages.ui.settings import settings_controls
 from app_pages.ui.state import keep_result, link_wants_result, result_or_stop, url_choice
@@ -74,6 +74,7 @@ def show_result() -> None:
     st.header(f"{cls.label} attack on {out['method']} ({out['model']})")
     st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} iterations, k = {out['k']}; {out['caption']}; "
                f"{timing_caption(out['times'])}")
+    attack_status(res)
     st.markdown(cls.sentence)
     with details("The objective"):
         st.latex(cls.objective_tex)

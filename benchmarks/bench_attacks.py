@@ -79,7 +79,7 @@ def best_of(fns: list[Callable[[], object]], repeats: int, sync: Callable[[], No
 
 
 def make_attack(name: str, model, steps: int):
-    return create_attack(name, model, steps=steps, **({"method": "saliency"} if name.startswith("saliency") else {}))
+    return create_attack(model, name, steps=steps, **({"method": "saliency"} if name.startswith("saliency") else {}))
 
 
 def run_attack(name: str, model, x: torch.Tensor, xt: torch.Tensor, steps: int):
@@ -97,7 +97,7 @@ def floor_step(name: str, model, x: torch.Tensor) -> Callable[[], None]:
 
         def step():
             xa = x.clone().requires_grad_(True)
-            i_s = normalize_map(explain(atk.surrogate, xa, "saliency", target=pred, create_graph=True))
+            i_s = normalize_map(explain(atk.surrogate, "saliency", xa, y=pred, create_graph=True))
             torch.autograd.grad((i_s * mask).flatten(1).sum(1).sum(), xa)
         return step
 
@@ -138,7 +138,7 @@ def measure(name: str, model, x, xt, args, sync) -> dict:
 
 def measure_explainer(method: str, model, x, args, sync) -> dict:
     """The batched row of a gradient explainer on the CNN (no PGD steps, so no step/floor)."""
-    per_digit = batched_vs_single(lambda xb, _: explain(model, xb, method), x, x, args, sync)
+    per_digit = batched_vs_single(lambda xb, _: explain(model, method, xb), x, x, args, sync)
     return {"attack": f"explain_{method}", "b": args.b, **per_digit}
 
 
@@ -191,7 +191,7 @@ def cost_table(dev: str, x, xt, args) -> None:
 def gil_table(dev: str, x, xt, args) -> None:
     """The ``gil`` table (see the module docstring); wall seconds, as the app's users wait them."""
     n = args.gil_digits
-    attack = create_attack("senn_concept", sem_core.load_model("senn", dev), eps=0.3, steps=args.gil_steps)
+    attack = create_attack(sem_core.load_model("senn", dev), "senn_concept", eps=0.3, steps=args.gil_steps)
     xs, ts = x[:n].to(dev), xt[:n].to(dev)
     stop = threading.Event()
 

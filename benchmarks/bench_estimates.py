@@ -88,7 +88,7 @@ def main() -> None:
 
         def run():
             job, t = jobs()[0], time.perf_counter()
-            create_attack("influence_sign", cnn, steps=steps, eps=0.1)(x[:n], y[:n])
+            create_attack(cnn, "influence_sign", steps=steps, eps=0.1)(x[:n], y[:n])
             est.record(job, time.perf_counter() - t)
         return lambda: f"influence cnn {n} digits × {steps} steps" + ("" if influence_cached(cnn) else " (+ setup)"), \
             lambda: est.estimate(jobs()), run

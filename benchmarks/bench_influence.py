@@ -61,7 +61,7 @@ def main() -> None:
            "max_relative_difference": ((i_cg - i_exact).abs().max() / i_exact.abs().max()).item(),
            "same_top5": bool((i_cg.topk(5, largest=False).indices == i_exact.topk(5, largest=False).indices).all())}
     for name in ("influence_sign", "influence_random"):
-        atk = create_attack(name, cnn, steps=args.steps)
+        atk = create_attack(cnn, name, steps=args.steps)
         t0 = time.perf_counter()
         atk(x, y)
         out[f"{name}_seconds_per_digit"] = (time.perf_counter() - t0) / args.n

@@ -7,7 +7,7 @@ call, a small frozen result out — plus a by-name helper that dispatches throug
     x, y, source = load_split("test")
     cnn = load_model("cnn")
     res = attack(cnn, "saliency_topk", x[:8], method="ig", eps=0.1)          # AttackResult
-    maps = explain(cnn, x[:8], "ig", steps=64)                               # [8,1,28,28]
+    maps = explain(cnn, "ig", x[:8], steps=64)                               # [8,1,28,28]
     lip = local_lipschitz(explanation_function(cnn, "lime"), x[:2], budget=20)   # LipschitzResult
 """
 from .models.hub import list_shipped, load_model, load_model_with_card, model_card

@@ -22,3 +22,7 @@ class DataError(SemError):
 
 class AttackError(SemError):
     """An attack was called with parameters it cannot run with."""
+
+
+class SemDeprecationWarning(DeprecationWarning):
+    """An old spelling of sem_core's API that still works for one release (e.g. ``create_attack(name, model)``)."""

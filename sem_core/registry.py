@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Generic, TypeVar
 
-from .errors import UnknownNameError
+from .errors import SemDeprecationWarning, UnknownNameError
 
 T = TypeVar("T")
 
@@ -46,3 +46,16 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
+
+
+def model_first(model: object, name: object, helper: str) -> tuple[object, str]:
+    """``(model, name)`` for the by-name helpers' one argument order (``create_attack(model, name)``,
+    ``create_explainer(model, name)``, ``explain(model, name, x)``): the old order, the name first, still works for
+    one release with a ``DeprecationWarning``."""
+    if isinstance(model, str) and not isinstance(name, str):
+        import warnings
+
+        warnings.warn(f"{helper}(name, model) is deprecated: use {helper}(model, name)", SemDeprecationWarning,
+                      stacklevel=3)
+        model, name = name, model
+    return model, name  # type: ignore[return-value]

@@ -68,3 +68,14 @@ def test_url_number_rejects(raw):
                                                     ("0.3", False, 0.3), (".5", False, 0.5), ("-0", True, 0)])
 def test_url_number_accepts(raw, integer, expected):
     assert parse_url_number(raw, 0, 1000, integer=integer) == expected
+
+
+def test_status_notices_say_when_an_attack_did_not_do_its_job():
+    from sem_core.viz.text import status_notice
+
+    assert status_notice(("ok", "ok")) is None
+    level, text = status_notice(("no-gradient",))
+    assert level == "error" and text.startswith("The attack could not move this digit") and "not a finding" in text
+    level, text = status_notice(("ok", "label-lost", "no-gradient"))
+    assert level == "error" and text.startswith("1 of 3 digits: the attack could not move them")
+    assert status_notice(("no-improvement",))[0] == "info"

@@ -17,6 +17,7 @@ import streamlit as st
 import sem_core
 from app_pages.ui.jobs import device_label, get_model, session_id
 from sem_core.serve.memory import is_oom
+from sem_core.viz.text import status_notice
 
 PRESENTER_CSS = """<style>
   [data-testid="stMain"] { font-size: 1.3rem; }
@@ -76,3 +77,11 @@ def more_settings():
 def details(title: str = "How it works: the formula and the protocol"):
     """The expander every page puts its formulas and protocol details in (the page opens with plain words)."""
     return st.expander(title)
+
+
+def attack_status(res) -> None:
+    """Say, above the numbers, when the attack did not do its job (``viz.text.status_notice``): no gradient, the
+    label lost, no improvement. Nothing when every digit's status is "ok"."""
+    notice = status_notice(getattr(res, "status", ()))
+    if notice is not None:
+        getattr(st, notice[0])(notice[1])

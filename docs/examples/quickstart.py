@@ -6,12 +6,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-import sem_core
-from sem_core.models.checkpoint import save_checkpoint
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))      # the repository root: sem_core, not installed
+import sem_core  # noqa: E402
+from sem_core.models.checkpoint import save_checkpoint  # noqa: E402
 
 PLUGIN = "docs/examples/my_cnn.py"
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs")
-model = sem_core.load_plugin(PLUGIN).MyCNN()                       # functional F.relu inside
+model = sem_core.load_plugin(str(Path(__file__).with_name("my_cnn.py"))).MyCNN()   # functional F.relu inside
 (x_train, y_train, source), (x, y, _) = sem_core.load_split("train"), sem_core.load_split("test")
 torch.manual_seed(0)
 opt = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -35,4 +36,4 @@ print(f"local Lipschitz estimate of saliency (median of 4 digits): {sem_core.met
 card = save_checkpoint(model, out, {"test_accuracy": acc, "data": {"source": source, "n_train": len(y_train),
                        "n_test": len(y), "description": "docs/examples/quickstart.py, 200 Adam steps"}}, "my_cnn")
 print(f"saved {card}; now try:\n  python -m sem_core attack saliency --model {card} --plugin {PLUGIN} --json\n"
-      f"  SEM_MODELS_DIR={out} SEM_PLUGINS={PLUGIN} make run")
+      f"  SEM_MODELS_DIR={out} SEM_PLUGINS={PLUGIN} make app")

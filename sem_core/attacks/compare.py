@@ -40,7 +40,7 @@ def compare_models(models: Mapping[str, nn.Module], attack: str, x: torch.Tensor
     ``on_step(done, total)`` counts steps over all models."""
     results, seconds, names = {}, {}, list(models)
     for j, name in enumerate(names):
-        atk = create_attack(attack, models[name], **config)
+        atk = create_attack(models[name], attack, **config)
 
         def inner(done: int, total: int, j: int = j) -> None:
             if on_step:

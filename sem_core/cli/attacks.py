@@ -355,7 +355,7 @@ def _saliency(args: argparse.Namespace) -> dict[str, Any]:
     model, card, x, y, src = _data_for(args.model, args.device)
     box = region_mask(args.region, tuple(x.shape[-2:]))  # checked even when unused: a typo should not pass silently
     idx = pick_digits(y, args.n, args.seed)
-    attack = create_attack(f"saliency_{args.kind}", model, **settings_of(args, SaliencyAttack.settings, NO_REPLAY))
+    attack = create_attack(model, f"saliency_{args.kind}", **settings_of(args, SaliencyAttack.settings, NO_REPLAY))
     target = box if attack.targeted else None
     bar, on_step = progress_bar(f"attack saliency {args.kind} ({args.method})")
     start = time.perf_counter()
@@ -405,7 +405,7 @@ def _influence(args: argparse.Namespace) -> dict[str, Any]:
     check_save(args.save)
     model, card, x, y, src = _data_for(args.model, args.device)
     idx = pick_digits(y, args.n, args.seed)
-    attack = create_attack(f"influence_{args.kind}", model, data=card["data"]["source"],
+    attack = create_attack(model, f"influence_{args.kind}", data=card["data"]["source"],
                            **settings_of(args, InfluenceAttack.settings, NO_REPLAY + ("data",)))
     bar, on_step = progress_bar(f"attack influence {args.kind}")
     start = time.perf_counter()

@@ -38,7 +38,7 @@ def _protodl_chunk(model, x, y, idx, ctx) -> dict[str, Any]:
 def _cnn_chunk(model, x, y, idx, ctx) -> dict[str, Any]:
     from ..attacks import create_attack
 
-    res = create_attack("saliency_topk", model, method="saliency", eps=ctx.params["saliency_eps"],
+    res = create_attack(model, "saliency_topk", method="saliency", eps=ctx.params["saliency_eps"],
                         steps=ctx.params["saliency_steps"], k=50)(x[idx], y[idx], seed=ctx.params["seed"])
     return {"topk_intersection": res.metrics["topk_intersection"], "spearman": res.metrics["spearman"],
             "label_kept": res.label_kept.float()}

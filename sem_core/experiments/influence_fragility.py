@@ -48,7 +48,7 @@ class InfluenceFragility(Experiment):
         out = {"digit": idx, "label": y[idx].tolist(), "eps": [spec["eps"]] * len(idx)}
         source = ctx.models["cnn"][1]["data"]["source"]
         for kind in KINDS:
-            atk = create_attack(f"influence_{kind}", model, eps=spec["eps"], steps=p["steps"], k=p["k"], top=p["top"],
+            atk = create_attack(model, f"influence_{kind}", eps=spec["eps"], steps=p["steps"], k=p["k"], top=p["top"],
                                 damping=p["damping"], data=source)
             t0 = time.perf_counter()
             res = atk(x[idx], y[idx], seed=p["seed"])

@@ -97,7 +97,7 @@ class SaliencyFragility(Experiment):
         proto = SALIENCY_PROTOCOLS[ctx.params["protocol"]]
         model, (x, y) = ctx.model("cnn"), ctx.test_split()
         idx = pick_digits(y, ctx.params["n"], ctx.params["seed"])
-        atk = create_attack(f"saliency_{spec['kind']}", model, method=spec["method"], eps=spec["eps"],
+        atk = create_attack(model, f"saliency_{spec['kind']}", method=spec["method"], eps=spec["eps"],
                             steps=ctx.params["steps"] or proto.steps, k=ctx.params["k"],
                             ig_steps=ctx.params["ig_steps"] or proto.ig_steps,
                             **({} if spec["kind"] == "random" or proto.step_size is None

@@ -41,7 +41,7 @@ class SaliencyRegion(Experiment):
         idx = pick_digits(y, p["n"], p["seed"])
         mask = region_mask(*p["region"]).to(ctx.device)
         extra = {} if spec["kind"] == "random" or proto.step_size is None else {"step_size": proto.step_size}
-        atk = create_attack(f"saliency_{spec['kind']}", model, method=spec["method"], eps=p["eps"],
+        atk = create_attack(model, f"saliency_{spec['kind']}", method=spec["method"], eps=p["eps"],
                             steps=p["steps"] or proto.steps, ig_steps=p["ig_steps"] or proto.ig_steps, k=p["k"], **extra)
         target = mask.expand(len(idx), 1, 28, 28) if spec["kind"] == "region" else None
         res = atk(x[idx].to(ctx.device), y[idx].to(ctx.device), target=target, seed=p["seed"])

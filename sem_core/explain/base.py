@@ -4,8 +4,8 @@ Every explainer maps a batch ``x`` ``[B,1,28,28]`` in [0,1] and a class per imag
 attribution map of the same shape. Normalisation (|m| / Σ|m|) lives in ``normalize_map``.
 
 Example:
-    maps = explain(model, x, "ig", steps=64)          # [B,1,28,28], detached
-    maps = explain(model, x_adv, "saliency", target=y, create_graph=True)  # differentiable
+    maps = explain(model, "ig", x)                    # [B,C,H,W], detached, IG with its default IG_STEPS
+    maps = explain(model, "saliency", x_adv, y, create_graph=True)  # differentiable, for the classes y
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 
-from ..errors import SemError
+from ..errors import SemDeprecationWarning, SemError
 from ..models.capabilities import check_batch, check_labels, forward_checked
 from ..params import Param, Settings
-from ..registry import Registry
+from ..registry import Registry, model_first
 
 # fn(model, x, target, *, create_graph, **hyperparameters) -> [B,1,28,28]
 ExplainFn = Callable[..., torch.Tensor]
@@ -33,9 +33,9 @@ class Explainer:
     defaults). Unknown hyperparameters raise ``SemError`` listing the known ones.
 
     Example:
-        ig = create_explainer("ig", cnn, steps=64)
-        maps = ig(x)                                  # [B,1,28,28], detached, for the predicted class
-        maps = ig(x, target=y, create_graph=True)     # differentiable
+        ig = create_explainer(cnn, "ig", steps=64)
+        maps = ig(x)                                  # [B,C,H,W], detached, for the predicted class
+        maps = ig(x, y, create_graph=True)            # differentiable, for the classes y
     """
 
     name: str = ""
@@ -57,28 +57,34 @@ class Explainer:
             raise SemError(f"explainer '{self.name}' has no hyperparameter {', '.join(sorted(unknown))}; known: {known}")
         self.model, self.config = model, {**self.hyperparameters, **config}
 
-    def attribute(self, x: torch.Tensor, target: torch.Tensor, create_graph: bool) -> torch.Tensor:
-        """The raw maps for classes ``target`` [B]; what a subclass implements."""
+    def attribute(self, x: torch.Tensor, target: torch.Tensor, create_graph: bool, seed: int | None = None
+                  ) -> torch.Tensor:
+        """The raw maps for classes ``target`` [B] (``seed``: this call's draws, None: the configured); what a
+        subclass implements."""
         raise NotImplementedError
 
-    def __call__(self, x: torch.Tensor, target=None, *, create_graph: bool = False) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, y=None, *, create_graph: bool = False, seed: int | None = None,
+                 target=None) -> torch.Tensor:
         """Raw attribution maps [B,C,H,W] (float32, on ``x``'s device) for images ``x`` [B,C,H,W] in the model's
         input domain (default [0,1]; checked at the door, ``capabilities.check_batch``).
 
-        ``target``: class per image (int or LongTensor [B]); default: the predicted class.
-        ``create_graph``: keep the graph for second-order gradients (differentiable explainers only).
+        ``y``: the class to explain per image (int or LongTensor [B]); default: the predicted class (``target=``
+        is its deprecated old name). ``create_graph``: keep the graph for second-order gradients (differentiable
+        explainers only). ``seed``: the random draws of this call (explainers that draw: LIME, SHAP, SmoothGrad);
+        default the constructor's; deterministic explainers have nothing to seed and ignore it.
         """
+        y = _renamed_target(y, target)
         device = x.device if isinstance(x, torch.Tensor) else None
         x, _ = check_batch(self.model, x, who=f"explainer '{self.name}'", keep_graph=create_graph)
         if create_graph and not self.differentiable:
             raise SemError(f"explainer '{self.name}' is not differentiable; differentiable explainers: "
                            f"{', '.join(list_explainers(differentiable=True))}")
-        target = resolve_target(self.model, x, target)
+        target = resolve_target(self.model, x, y)
         if target.min() < 0:
             raise SemError(f"explainer '{self.name}': target classes must be >= 0, got {target.min().item()}")
         try:
             with torch.enable_grad():
-                maps = self.attribute(x, target, create_graph)
+                maps = self.attribute(x, target, create_graph, seed)
         except (IndexError, RuntimeError) as exc:   # a target class the model does not have (gather, captum)
             if "out of bounds" not in str(exc) and "out of range" not in str(exc):
                 raise
@@ -101,8 +107,9 @@ def register_explainer(name: str, *, differentiable: bool, summary: str):
         params = inspect.signature(fn).parameters.values()
         defaults = {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name != "create_graph"}
 
-        def attribute(self, x, target, create_graph):
-            return fn(self.model, x, target, create_graph=create_graph, **self.config)
+        def attribute(self, x, target, create_graph, seed=None):
+            config = self.config if seed is None or "seed" not in self.config else {**self.config, "seed": int(seed)}
+            return fn(self.model, x, target, create_graph=create_graph, **config)
 
         settings = Settings(*(Param(k, v, k.replace("_", " ").capitalize(), value_type=None if v is not None else float, optional=v is None)
                               for k, v in defaults.items()))
@@ -115,8 +122,10 @@ def register_explainer(name: str, *, differentiable: bool, summary: str):
     return deco
 
 
-def create_explainer(name: str, model: nn.Module, **config: Any) -> Explainer:
-    """The registered explainer ``name`` for ``model`` with hyperparameters ``config``."""
+def create_explainer(model: nn.Module, name: str, **config: Any) -> Explainer:
+    """The registered explainer ``name`` for ``model`` with hyperparameters ``config`` (the helpers' one argument
+    order, model then name; ``create_explainer(name, model)`` still works, deprecated)."""
+    model, name = model_first(model, name, "create_explainer")
     return EXPLAINERS.get(name)(model, **config)
 
 
@@ -157,21 +166,41 @@ def target_gradient(model: nn.Module, inp: torch.Tensor, target: torch.Tensor,
     return grad
 
 
-def explain(model: nn.Module, x: torch.Tensor, name: str, *, target=None,
-            create_graph: bool = False, **config) -> torch.Tensor:
-    """``create_explainer(name, model, **config)(x, target, create_graph=create_graph)`` in one call.
+def explain(model: nn.Module, name: str, x: torch.Tensor, y=None, *, create_graph: bool = False, target=None,
+            **config) -> torch.Tensor:
+    """``create_explainer(model, name, **config)(x, y, create_graph=create_graph)`` in one call.
 
     Args:
-        model: ``nn.Module`` mapping ``[B,1,28,28]`` in [0,1] to logits ``[B,10]``; never modified.
-            Put it in eval mode first (explainers do not change its mode).
-        x: ``[B,1,28,28]`` pixel intensities in [0,1].
+        model: ``nn.Module`` mapping images ``[B,C,H,W]`` in its input domain (default [0,1]) to logits ``[B,K]``;
+            never modified. Put it in eval mode first (explainers do not change its mode).
         name: a name from ``list_explainers()``; unknown names raise ``UnknownNameError``.
-        target: class per image (int or LongTensor ``[B]``); default: the predicted class.
+        x: the images ``[B,C,H,W]`` (checked at the door: ``models.capabilities.check_batch``).
+        y: the class to explain per image (int or LongTensor ``[B]``); default: the predicted class. ``target=`` is
+            its deprecated old name.
         create_graph: keep the graph so the map can be differentiated w.r.t. ``x`` (second
             order); only for explainers with ``differentiable=True``.
         **config: the explainer's hyperparameters (e.g. ``steps`` for IG, ``samples``, ``seed``).
     Returns:
-        ``[B,1,28,28]`` raw (signed or absolute, per explainer) attributions on ``x.device``;
+        ``[B,C,H,W]`` raw (signed or absolute, per explainer) attributions on ``x.device``, float32;
         detached unless ``create_graph=True``.
+    The old order ``explain(model, x, name)`` still works for one release (``DeprecationWarning``).
     """
-    return create_explainer(name, model, **config)(x, target, create_graph=create_graph)
+    if isinstance(name, torch.Tensor) and isinstance(x, str):
+        import warnings
+
+        warnings.warn("explain(model, x, name) is deprecated: use explain(model, name, x)", SemDeprecationWarning,
+                      stacklevel=2)
+        name, x = x, name
+    return create_explainer(model, name, **config)(x, _renamed_target(y, target), create_graph=create_graph)
+
+
+def _renamed_target(y, target):
+    """``y``, or the deprecated keyword ``target=`` (the class to explain) with a ``DeprecationWarning``."""
+    if target is None:
+        return y
+    if y is not None:
+        raise SemError("pass the class to explain once: y (target= is its deprecated old name)")
+    import warnings
+
+    warnings.warn("target= (the class to explain) is deprecated: pass it as y", SemDeprecationWarning, stacklevel=3)
+    return target

@@ -40,7 +40,7 @@ def explain_all(model, x: torch.Tensor, *, target=None, explainers: Sequence[str
     names, maps, skipped = [], [], {}
     for j, name in enumerate(explainers):
         try:
-            maps.append(normalize_map(explain(model, x, name, target=target)).cpu()[:, 0])
+            maps.append(normalize_map(explain(model, name, x, y=target)).cpu()[:, 0])
             names.append(name)
         except SemError as exc:
             skipped[name] = str(exc)

@@ -7,17 +7,20 @@ import torch.nn as nn
 from ..errors import SemError
 from .base import grad_leaf, register_explainer, target_gradient
 
+#: the one default number of integration steps M: the explainer, the saliency attacks' ``ig_steps`` and the pages
+IG_STEPS = 32
+
 
 @register_explainer("ig", differentiable=True,
                     summary="integrated gradients, black baseline, right Riemann sum")
 def integrated_gradients(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *,
-                         create_graph: bool = False, steps: int = 32) -> torch.Tensor:
+                         create_graph: bool = False, steps: int = IG_STEPS) -> torch.Tensor:
     """IG as in Ghorbani et al. 2019 (before their |·|): (Δx / M) Σ_{k=1..M} ∇S_t(x⁰ + (k/M) Δx).
 
     x⁰ = 0 (black image), Δx = x − x⁰. The right Riemann sum (α_k = k/M, k = 1..M) is captum's
     ``method="riemann_right"``. Completeness: Σ IG → S_t(x) − S_t(x⁰) as M grows.
-    Args: steps M (default 32); all B·M path points go through one forward/backward
-    (memory scales with B·M). Shapes: ``[B,1,28,28]`` -> ``[B,1,28,28]`` signed, logit units.
+    Args: steps M (default ``IG_STEPS`` = 32); all B·M path points go through one forward/backward
+    (memory scales with B·M). Shapes: ``[B,C,H,W]`` -> ``[B,C,H,W]`` signed, logit units.
     """
     if steps < 1:
         raise SemError(f"ig needs steps >= 1; got {steps}")

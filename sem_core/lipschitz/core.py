@@ -141,7 +141,7 @@ def explanation_function(model, name: str, **config) -> ExplanationFunction:
         if not isinstance(model, SemModel):
             raise SemError("'self' explanations exist only for SENN and PrototypeDL")
         return model.self_explanation()
-    explainer = create_explainer(name, model, **config)
+    explainer = create_explainer(model, name, **config)
 
     def fn(z: torch.Tensor) -> torch.Tensor:
         return explainer(z, create_graph=explainer.differentiable and z.requires_grad).flatten(1)

@@ -39,7 +39,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = "sem-explorer-result/1"   # part of every key: a format change never reads old entries
+CACHE_FORMAT = "sem-explorer-result/2"   # part of every key: a format change never reads old entries (2: status)
 MAX_ENTRY_BYTES = 64 << 20               # a disk entry larger than this is refused on read
 
 

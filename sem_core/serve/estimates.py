@@ -408,7 +408,7 @@ def default_probe(model: Callable[[str], Any], device: Any = None) -> list[tuple
             m = model(name)
             xs = x[:n].to(next(m.parameters()).device)
             extra = {"method": method} if method else {}
-            atk = create_attack(attack_name, m, steps=steps, **cfg, **extra)
+            atk = create_attack(m, attack_name, steps=steps, **cfg, **extra)
             return atk(xs, None, target=xs.flip(0) if atk.targeted else None)
         return run
 

@@ -234,7 +234,7 @@ class AttackKind(JobKind):
     name = "attack"
 
     def build(self, model, spec):
-        att = create_attack(spec.name, model, **spec.config)
+        att = create_attack(model, spec.name, **spec.config)
         if att.targeted and spec.target is None:
             raise ServiceError(f"attack '{spec.name}' is targeted: the job needs a target per image")
         if not att.targeted and spec.target is not None:
@@ -265,7 +265,7 @@ class ExplainKind(JobKind):
     name = "explain"
 
     def build(self, model, spec):
-        explainer = create_explainer(spec.name, model, **spec.config)
+        explainer = create_explainer(model, spec.name, **spec.config)
         return Built(explainer, explainer.draws_nothing)
 
     def call(self, algo, x, y, target, seed, on_step):

@@ -56,3 +56,31 @@ def parse_url_number(raw: object, lo: float, hi: float, *, integer: bool = False
     if integer:
         return int(value) if value.is_integer() else None
     return value
+
+
+#: what an attack's status (``attacks.base.STATUSES``) means to a reader, and how loud to say it
+STATUS_NOTICES = {
+    "no-gradient": ("error", "the attack could not move {it}: its loss had no gradient at any step (a ReLU the "
+                             "smooth surrogate cannot see, or a flat objective). These numbers are not a finding."),
+    "label-lost": ("warning", "no perturbed digit kept the label for {it}, so the result is the natural digit, "
+                              "unchanged."),
+    "no-improvement": ("info", "for {it}, perturbed digits kept the label but none changed the explanation more "
+                               "than the natural digit did; the result is the natural digit."),
+    "not-run": ("info", "with 0 steps the attack did not run."),
+}
+
+
+def status_notice(status: tuple[str, ...] | list[str]) -> tuple[str, str] | None:
+    """(level, sentence) for an attack result's per-image ``status``, or None when every image is "ok": the
+    loudest status present, with how many of the digits it concerns. Example:
+    ``status_notice(("ok", "no-gradient"))`` → ``("error", "1 of 2 digits: the attack could not move …")``."""
+    present = [s for s in STATUS_NOTICES if s in status]
+    if not present:
+        return None
+    worst = present[0]
+    level, text = STATUS_NOTICES[worst]
+    n, count = len(status), list(status).count(worst)
+    it = "this digit" if n == 1 else "them"
+    sentence = text.format(it=it)
+    sentence = sentence[0].upper() + sentence[1:] if n == 1 else f"{count} of {n} digits: {sentence}"
+    return level, sentence

@@ -99,12 +99,13 @@ def free_port() -> int:
 class StreamlitServer:
     """`streamlit run app.py` on 127.0.0.1:<free port>, output to test-artifacts/streamlit.log."""
 
-    def __init__(self, startup_timeout: float = 90.0, root: Path = ROOT, results_dir: Path | None = None):
-        self.root = root
+    def __init__(self, startup_timeout: float = 90.0, root: Path = ROOT, results_dir: Path | None = None,
+                 env: dict[str, str] | None = None):
+        self.root, self.extra_env = root, dict(env or {})
         self.results_dir = results_dir or ARTIFACTS / "results"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = ARTIFACTS / "streamlit.log"
+        self.log_path = ARTIFACTS / ("streamlit.log" if not self.extra_env else f"streamlit-{self.port}.log")
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen | None = None
 
@@ -119,7 +120,7 @@ class StreamlitServer:
             "--server.fileWatcherType", "none",  # no "source changed" prompts mid-test
         ]
         # experiments run from the browser write into test-artifacts (or results_dir), never into the repo's results/
-        env = dict(os.environ, PYTHONUNBUFFERED="1", SEM_RESULTS_DIR=str(self.results_dir))
+        env = dict(os.environ, PYTHONUNBUFFERED="1", SEM_RESULTS_DIR=str(self.results_dir), **self.extra_env)
         with open(self.log_path, "wb") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL)

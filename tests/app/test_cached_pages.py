@@ -81,8 +81,8 @@ def test_the_influence_attack_comes_from_the_cache_and_equals_the_direct_attacks
     cnn, _ = fresh_service.model("cnn")
     x, y, _ = sem_core.load_split("test", "subset")
     i = int(torch.nonzero(y == 7)[0])
-    direct = create_attack("influence_sign", cnn, steps=2, eps=0.1, k=5, data="subset")(x[i:i + 1], torch.tensor([7]))
-    base = create_attack("influence_random", cnn, eps=0.1, k=5, data="subset")(x[i:i + 1], torch.tensor([7]))
+    direct = create_attack(cnn, "influence_sign", steps=2, eps=0.1, k=5, data="subset")(x[i:i + 1], torch.tensor([7]))
+    base = create_attack(cnn, "influence_random", eps=0.1, k=5, data="subset")(x[i:i + 1], torch.tensor([7]))
     assert_same(direct, out["res"])
     assert_same(base, out["base"])
 

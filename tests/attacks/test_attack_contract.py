@@ -26,7 +26,7 @@ def _attack(name, models, **kw) -> Attack:
     """``name`` configured on the model of its family, with short defaults."""
     kw.setdefault("steps", 8)
     kw.setdefault("eps", 0.1 if ATTACKS.get(name).family == "saliency" else 0.3)
-    return create_attack(name, models[ATTACKS.get(name).family], **kw)
+    return create_attack(models[ATTACKS.get(name).family], name, **kw)
 
 
 def _run(atk: Attack, x, y, **kw):
@@ -130,7 +130,7 @@ def test_the_concept_attack_keeps_its_target_and_its_explanation(tiny_senn, digi
 def test_the_by_name_helper_is_the_class(models, digits):
     x, y, _ = digits
     by_name = attack(models["saliency"], "saliency_topk", x, y, eps=0.1, steps=3)
-    by_class = create_attack("saliency_topk", models["saliency"], eps=0.1, steps=3)(x, y)
+    by_class = create_attack(models["saliency"], "saliency_topk", eps=0.1, steps=3)(x, y)
     assert torch.equal(by_name.x_adv, by_class.x_adv) and by_name.config == by_class.config
 
 
@@ -139,22 +139,22 @@ def test_bad_parameters_are_clear_errors(tiny_senn, tiny_protodl, digits):
     with pytest.raises(AttackError, match="eps"):
         SennConceptAttack(tiny_senn, eps=3.0)
     with pytest.raises(AttackError, match="steps"):
-        create_attack("protodl_prototype", tiny_protodl, steps=-1)
+        create_attack(tiny_protodl, "protodl_prototype", steps=-1)
     with pytest.raises(AttackError, match="target images"):
         SennConceptAttack(tiny_senn, steps=1)(x, y, target=xt[:2])
     with pytest.raises(AttackError, match="SENN"):
         SennConceptAttack(tiny_protodl)
     with pytest.raises(AttackError, match=r"\[B,C,H,W\]"):
-        create_attack("protodl_prototype", tiny_protodl, steps=1)(x.view(6, 784))
+        create_attack(tiny_protodl, "protodl_prototype", steps=1)(x.view(6, 784))
     with pytest.raises(UnknownNameError, match="available: .*protodl_prototype, saliency_center"):
-        create_attack("saliency_bottomk", tiny_senn)
+        create_attack(tiny_senn, "saliency_bottomk")
 
 
 def test_compare_models_runs_the_same_attack_on_each_model(tiny_senn, digits):
     from sem_core.attacks import compare_models
 
     x, y, xt = digits
-    twin = create_attack("senn_concept", tiny_senn).model  # the same weights under two names
+    twin = create_attack(tiny_senn, "senn_concept").model  # the same weights under two names
     cmp = compare_models({"a": tiny_senn, "b": twin}, "senn_concept", x[:2], y[:2], target=xt[:2], eps=0.3, steps=3)
     assert [r["model"] for r in cmp.table()] == ["a", "b"]
     assert torch.equal(cmp.results["a"].x_adv, cmp.results["b"].x_adv)

@@ -13,7 +13,7 @@ CASES = [("senn", "senn_concept", {"eps": 0.3, "steps": 6, "lam": 1.0, "snapshot
 @pytest.mark.parametrize("model, name, cfg", CASES, ids=[c[1] for c in CASES])
 def test_runs_that_join_late_get_the_result_they_get_alone(shipped, test_split, model, name, cfg):
     x, y, _ = test_split
-    attack = sem_core.create_attack(name, shipped[model][0], **cfg)
+    attack = sem_core.create_attack(shipped[model][0], name, **cfg)
     batches = [(x[0:2], y[0:2]), (x[5:6], y[5:6]), (x[9:12], y[9:12])]
     targets = [x[30:32], x[35:36], x[39:42]] if attack.targeted else [None] * 3
     alone = [attack(xb, yb, target=t) for (xb, yb), t in zip(batches, targets)]
@@ -46,10 +46,10 @@ def test_runs_that_join_late_get_the_result_they_get_alone(shipped, test_split, 
 def test_an_attack_that_draws_at_random_refuses_to_share_its_steps(shipped, test_split):
     x, y, _ = test_split
     senn = shipped["senn"][0]
-    assert sem_core.create_attack("senn_concept", senn).joinable
-    assert not sem_core.create_attack("senn_concept", senn, random_start=True).joinable
-    assert not sem_core.create_attack("saliency_topk", shipped["cnn"][0]).joinable    # not declared per image
-    attack = sem_core.create_attack("senn_concept", senn, random_start=True, steps=2)
+    assert sem_core.create_attack(senn, "senn_concept").joinable
+    assert not sem_core.create_attack(senn, "senn_concept", random_start=True).joinable
+    assert not sem_core.create_attack(shipped["cnn"][0], "saliency_topk").joinable    # not declared per image
+    attack = sem_core.create_attack(senn, "senn_concept", random_start=True, steps=2)
     with attack.eval_mode():
         runs = [attack.begin(x[i:i + 1], target=x[i + 5:i + 6]) for i in range(2)]
         with pytest.raises(AttackError, match="not joinable"):

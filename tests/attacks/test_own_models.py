@@ -51,9 +51,9 @@ def test_every_attack_moves_its_objective_or_names_what_is_missing(cases, model_
     model, x, y = cases[model_name]
     if not applicable(attack_name, model):
         with pytest.raises(AttackError, match="needs a (concept|prototype) model .* has no "):
-            create_attack(attack_name, model, **settings_for(attack_name))
+            create_attack(model, attack_name, **settings_for(attack_name))
         return
-    atk = create_attack(attack_name, model, **settings_for(attack_name))
+    atk = create_attack(model, attack_name, **settings_for(attack_name))
     target = atk.example_target(x, y) if atk.targeted else None
     res = atk(x, y, target=target)
     assert res.outcome == "ok" and len(res.status) == len(x)
@@ -65,27 +65,27 @@ def test_every_attack_moves_its_objective_or_names_what_is_missing(cases, model_
 @pytest.mark.parametrize("model_name", MODELS)
 def test_the_topk_attack_beats_the_random_baseline_on_every_classifier(cases, model_name):
     model, x, y = cases[model_name]
-    topk = create_attack("saliency_topk", model, eps=0.1, steps=20, k=20)(x, y)
-    rand = create_attack("saliency_random", model, eps=0.1, k=20)(x, y)
+    topk = create_attack(model, "saliency_topk", eps=0.1, steps=20, k=20)(x, y)
+    rand = create_attack(model, "saliency_random", eps=0.1, k=20)(x, y)
     assert topk.metrics["topk_intersection"].mean() < rand.metrics["topk_intersection"].mean()
 
 
 def test_concept_and_prototype_attacks_run_on_duck_typed_models(cases):
     model, x, y = cases["duck-concept"]
-    res = create_attack("senn_concept", model, eps=0.3, steps=20)(x, y, target=x.roll(1, 0))
+    res = create_attack(model, "senn_concept", eps=0.3, steps=20)(x, y, target=x.roll(1, 0))
     assert (res.metrics["concept_distance_adv"] < res.metrics["concept_distance_nat"]).float().mean() >= 0.5
     model, x, y = cases["duck-prototype"]
-    res = create_attack("protodl_prototype", model, eps=0.3, steps=20)(x, y)
+    res = create_attack(model, "protodl_prototype", eps=0.3, steps=20)(x, y)
     assert res.improved.any() and res.explanations["natural"].distances.shape == (4, 20)
 
 
 def test_the_influence_attack_runs_on_a_functional_cnn_and_refuses_colour_images(cases):
     model, x, y = cases["functional-cnn"]
-    res = create_attack("influence_sign", model, eps=0.1, steps=2)(x[:2], y[:2])
+    res = create_attack(model, "influence_sign", eps=0.1, steps=2)(x[:2], y[:2])
     assert res.outcome == "ok" and res.metrics["topk_intersection"].shape == (2,)
     model, x, y = cases["colour-3x32x32"]
     with pytest.raises(SemError, match=r"cannot take images of shape \[1, 1, 28, 28\]"):
-        create_attack("influence_sign", model, eps=0.1, steps=2)
+        create_attack(model, "influence_sign", eps=0.1, steps=2)
 
 
 class ClampNet(nn.Module):
@@ -103,7 +103,7 @@ class ClampNet(nn.Module):
 def test_an_attack_without_gradient_says_no_gradient_never_a_result(test_split):
     x, y, _ = test_split
     torch.manual_seed(0)
-    res = create_attack("saliency_topk", ClampNet().eval(), eps=0.1, steps=5)(x[:3])
+    res = create_attack(ClampNet().eval(), "saliency_topk", eps=0.1, steps=5)(x[:3])
     assert res.outcome == "no-gradient" and set(res.status) == {"no-gradient"}
     assert res.to_dict()["outcome"] == "no-gradient" and res.to_dict()["status_counts"] == {"no-gradient": 3}
     assert (res.linf == 0).all()   # nothing moved, and the result says why
@@ -119,7 +119,7 @@ def test_the_surrogate_smooths_functional_relus_so_the_attack_has_a_gradient(cas
     assert smooth.replaced == 2 and not torch.equal(out, model(x))
     assert (out.argmax(1) == model(x).argmax(1)).float().mean() >= 0.75   # softplus(10) is close to ReLU
     xx = x.clone().requires_grad_(True)
-    m = explain(smooth, xx, "saliency", create_graph=True)
+    m = explain(smooth, "saliency", xx, create_graph=True)
     (g,) = torch.autograd.grad(m.sum(), xx)
     assert g.abs().sum() > 0
 
@@ -128,9 +128,9 @@ def test_the_surrogate_smooths_functional_relus_so_the_attack_has_a_gradient(cas
 def test_deeplift_refuses_a_model_whose_relus_it_cannot_see(cases, model_name):
     model, x, _ = cases[model_name]
     with pytest.raises(SemError, match="DeepLIFT cannot see .*max_pool2d, relu"):
-        explain(model, x, "deeplift")
+        explain(model, "deeplift", x)
     with pytest.raises(SemError, match="DeepLIFT cannot see"):
-        create_attack("saliency_topk", model, method="deeplift", steps=1)(x)
+        create_attack(model, "saliency_topk", method="deeplift", steps=1)(x)
 
 
 def test_lrp_refuses_functional_calls_it_has_no_rule_for(test_split):
@@ -144,7 +144,7 @@ def test_lrp_refuses_functional_calls_it_has_no_rule_for(test_split):
 
     x, _, _ = test_split
     with pytest.raises(SemError, match="lrp has no rule for the functional calls softplus"):
-        explain(SoftNet().eval(), x[:2], "lrp")
+        explain(SoftNet().eval(), "lrp", x[:2])
 
 
 @pytest.mark.parametrize("model_name", MODELS)
@@ -154,7 +154,7 @@ def test_every_explainer_gives_maps_of_the_input_shape_or_refuses(cases, model_n
     model, x, _ = cases[model_name]
     for name in list_explainers():
         try:
-            maps = explain(model, x[:2], name, **({"samples": 40} if name == "lime" else {}))
+            maps = explain(model, name, x[:2], **({"samples": 40} if name == "lime" else {}))
         except SemError as exc:   # a refusal names why, in one line
             assert "\n" not in str(exc) and name in ("deeplift", "lrp", "influence") or "cannot" in str(exc), exc
             continue

@@ -46,7 +46,7 @@ def images(shape: tuple[int, int, int], n: int = 2) -> torch.Tensor:
 def test_maps_have_the_input_shape_and_are_the_same_in_every_channel(shape, config):
     method, kwargs = CONFIGS[config]
     x = images(shape)
-    maps = explain(any_size_cnn(shape[0]), x, method, target=torch.tensor([2, 5]), **kwargs)
+    maps = explain(any_size_cnn(shape[0]), method, x, y=torch.tensor([2, 5]), **kwargs)
     assert maps.shape == x.shape
     assert maps.isfinite().all()
     assert (maps.flatten(1).abs().sum(1) > 0).all()
@@ -57,7 +57,7 @@ def test_maps_have_the_input_shape_and_are_the_same_in_every_channel(shape, conf
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_digits_give_the_numbers_they_gave_before(models, digits, config):
     method, kwargs = CONFIGS[config]
-    maps = explain(models["relu_pool"], digits[:2], method, target=torch.tensor([2, 5]), **kwargs)
+    maps = explain(models["relu_pool"], method, digits[:2], y=torch.tensor([2, 5]), **kwargs)
     pos = torch.linspace(0, 1, 784, dtype=torch.float64).view(1, 1, 28, 28)
     got = torch.tensor([maps.sum().item(), (maps * pos).sum().item()], dtype=torch.float64)
     torch.testing.assert_close(got, torch.tensor(DIGIT_NUMBERS[config], dtype=torch.float64), rtol=1e-9, atol=1e-12)
@@ -78,7 +78,7 @@ def test_kernel_shap_of_a_linear_colour_model_sums_each_superpixel_over_all_chan
     torch.manual_seed(4)
     linear = nn.Sequential(nn.Flatten(), nn.Linear(shape[0] * shape[1] * shape[2], 10)).double().eval()
     x, target = images(shape), torch.tensor([2, 5])
-    maps = explain(linear, x, "shap", target=target, samples=120, seed=0, backend="shap")
+    maps = explain(linear, "shap", x, y=target, samples=120, seed=0, backend="shap")
     seg = image_segments("shap", x.shape, 4)
     contrib = (linear[1].weight[target].detach().view(-1, *shape) * x).sum(1).flatten(1)  # [B,H·W]
     phi = torch.zeros(2, int(seg.max()) + 1, dtype=torch.float64).index_add_(1, seg.flatten(), contrib)
@@ -88,7 +88,7 @@ def test_kernel_shap_of_a_linear_colour_model_sums_each_superpixel_over_all_chan
 def test_a_window_over_the_whole_image_darkens_every_channel():
     # window 28 of a 28-pixel side covers any image: every pixel gets S_t(x) − S_t(0)
     model, x, target = any_size_cnn(3), images((3, 20, 24)), torch.tensor([2, 5])
-    maps = explain(model, x, "occlusion", target=target, window=28, stride=28)
+    maps = explain(model, "occlusion", x, y=target, window=28, stride=28)
     with torch.no_grad():
         drop = model(x)[[0, 1], target] - model(torch.zeros_like(x))[[0, 1], target]
     torch.testing.assert_close(maps, drop.view(2, 1, 1, 1).expand_as(x))
@@ -96,7 +96,7 @@ def test_a_window_over_the_whole_image_darkens_every_channel():
 
 def test_lime_hides_superpixels_by_their_mean_on_any_channel_count():
     x = images((4, 10, 13))
-    maps = explain(any_size_cnn(4), x, "lime", samples=40, hide="mean", features=5)
+    maps = explain(any_size_cnn(4), "lime", x, samples=40, hide="mean", features=5)
     assert maps.shape == x.shape and maps.isfinite().all() and (maps.flatten(1) != 0).sum(1).min() > 0
 
 
@@ -108,7 +108,7 @@ def test_lime_hides_superpixels_by_their_mean_on_any_channel_count():
 ])
 def test_shapes_that_cannot_work_raise_sem_error(method, shape, kwargs, message):
     with pytest.raises(SemError, match=message):
-        explain(any_size_cnn(shape[0]), images(shape), method, target=0, **kwargs)
+        explain(any_size_cnn(shape[0]), method, images(shape), y=0, **kwargs)
 
 
 def test_quickshift_needs_one_or_three_channels():

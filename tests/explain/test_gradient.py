@@ -17,28 +17,28 @@ def logit(model, x, target=TARGET):
 
 def test_linear_saliency_is_abs_weights_and_gradxinput_is_weights_times_input(linear, digits):
     w = linear[1].weight[TARGET].detach().view(3, 1, 28, 28)
-    torch.testing.assert_close(explain(linear, digits, "saliency", target=TARGET), w.abs())
-    torch.testing.assert_close(explain(linear, digits, "gradxinput", target=TARGET), w * digits)
+    torch.testing.assert_close(explain(linear, "saliency", digits, y=TARGET), w.abs())
+    torch.testing.assert_close(explain(linear, "gradxinput", digits, y=TARGET), w * digits)
 
 
 @pytest.mark.parametrize("method", ["ig", "deeplift"])
 def test_linear_ig_and_deeplift_equal_gradxinput(linear, digits, method):
     # black baseline + linear model: every path method is exactly W ⊙ x
-    torch.testing.assert_close(explain(linear, digits, method, target=TARGET),
-                               explain(linear, digits, "gradxinput", target=TARGET))
+    torch.testing.assert_close(explain(linear, method, digits, y=TARGET),
+                               explain(linear, "gradxinput", digits, y=TARGET))
 
 
 def test_smoothgrad_without_noise_is_saliency(models, digits):
     model = models["softplus_pool"]
-    torch.testing.assert_close(explain(model, digits, "smoothgrad", target=TARGET, noise=0.0),
-                               explain(model, digits, "saliency", target=TARGET))
+    torch.testing.assert_close(explain(model, "smoothgrad", digits, y=TARGET, noise=0.0),
+                               explain(model, "saliency", digits, y=TARGET))
 
 
 def test_smoothgrad_is_deterministic_per_seed(models, digits):
     model = models["relu_pool"]
-    a = explain(model, digits, "smoothgrad", samples=4, seed=1)
-    torch.testing.assert_close(a, explain(model, digits, "smoothgrad", samples=4, seed=1), rtol=0, atol=0)
-    assert not torch.allclose(a, explain(model, digits, "smoothgrad", samples=4, seed=2))
+    a = explain(model, "smoothgrad", digits, samples=4, seed=1)
+    torch.testing.assert_close(a, explain(model, "smoothgrad", digits, samples=4, seed=1), rtol=0, atol=0)
+    assert not torch.allclose(a, explain(model, "smoothgrad", digits, samples=4, seed=2))
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # captum's "did not require gradients"
@@ -51,7 +51,7 @@ def test_smoothgrad_is_deterministic_per_seed(models, digits):
 ])
 def test_matches_captum(models, digits, name, method, oracle):
     model = models[name]
-    ours = explain(model, digits, method, target=TARGET, **({"steps": 16} if method == "ig" else {}))
+    ours = explain(model, method, digits, y=TARGET, **({"steps": 16} if method == "ig" else {}))
     torch.testing.assert_close(ours, oracle(model, digits, TARGET).detach(), rtol=1e-9, atol=1e-12)
 
 
@@ -62,7 +62,7 @@ def test_deeplift_matches_captum(models, digits, name):
     are 0 (negative conv biases); with pooling and positive biases it credits the whole pooled
     difference to x's argmax and breaks summation-to-delta (captum issue #1276), ours does not."""
     model = models[name]
-    ours = explain(model, digits, "deeplift", target=TARGET)
+    ours = explain(model, "deeplift", digits, y=TARGET)
     theirs = DeepLift(model).attribute(digits, baselines=torch.zeros_like(digits), target=TARGET)
     torch.testing.assert_close(ours, theirs.detach(), rtol=1e-9, atol=1e-12)
 
@@ -70,7 +70,7 @@ def test_deeplift_matches_captum(models, digits, name):
 @pytest.mark.parametrize("name", ["relu_pool", "softplus_pool", "relu_strided", "relu_pool_negbias"])
 def test_deeplift_summation_to_delta(models, digits, name):
     model = models[name]
-    attr = explain(model, digits, "deeplift", target=TARGET)
+    attr = explain(model, "deeplift", digits, y=TARGET)
     delta = logit(model, digits) - logit(model, torch.zeros_like(digits))
     torch.testing.assert_close(attr.sum((1, 2, 3)), delta.detach(), rtol=1e-10, atol=1e-12)
 
@@ -78,7 +78,7 @@ def test_deeplift_summation_to_delta(models, digits, name):
 @pytest.mark.parametrize("name", ["relu_pool", "softplus_pool"])
 def test_ig_completeness(models, digits, name):
     model = models[name]
-    attr = explain(model, digits, "ig", target=TARGET, steps=256)
+    attr = explain(model, "ig", digits, y=TARGET, steps=256)
     delta = (logit(model, digits) - logit(model, torch.zeros_like(digits))).detach()
     assert (attr.sum((1, 2, 3)) - delta).abs().max() < 0.02 * delta.abs().max()
 
@@ -89,8 +89,8 @@ def test_deeplift_does_not_modify_the_model(models, digits):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     types = [type(m) for m in model.modules()]
     try:
-        explain(model, digits, "deeplift", target=TARGET)
-        explain(model, digits.clone().requires_grad_(True), "deeplift", target=TARGET, create_graph=True)
+        explain(model, "deeplift", digits, y=TARGET)
+        explain(model, "deeplift", digits.clone().requires_grad_(True), y=TARGET, create_graph=True)
         assert [type(m) for m in model.modules()] == types
         assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
         assert all(not m._forward_hooks and not m._forward_pre_hooks and not m._backward_hooks
@@ -103,7 +103,7 @@ def test_deeplift_does_not_modify_the_model(models, digits):
 @pytest.mark.parametrize("method", GRADIENT)
 def test_second_order_gradient_is_nonzero_for_softplus(models, digits, method):
     x = digits.clone().requires_grad_(True)
-    maps = explain(models["softplus_pool"], x, method, target=TARGET, create_graph=True)
+    maps = explain(models["softplus_pool"], method, x, y=TARGET, create_graph=True)
     assert maps.requires_grad
     (grad,) = torch.autograd.grad(maps.sum(), x)
     assert torch.isfinite(grad).all() and grad.abs().sum() > 0
@@ -118,13 +118,13 @@ def test_second_order_gradient_matches_finite_differences(models, digits, method
     model = models["softplus_strided"]
     kw = {"ig": {"steps": 8}, "smoothgrad": {"samples": 4}}.get(method, {})
     x = digits.clone().requires_grad_(True)
-    total = explain(model, x, method, target=TARGET, create_graph=True, **kw).sum()
+    total = explain(model, method, x, y=TARGET, create_graph=True, **kw).sum()
     (grad,) = torch.autograd.grad(total, x)
     assert grad.abs().sum() > 0
     v = torch.randn_like(digits)
     h = 1e-5
-    plus = explain(model, digits + h * v, method, target=TARGET, **kw).sum()
-    minus = explain(model, digits - h * v, method, target=TARGET, **kw).sum()
+    plus = explain(model, method, digits + h * v, y=TARGET, **kw).sum()
+    minus = explain(model, method, digits - h * v, y=TARGET, **kw).sum()
     torch.testing.assert_close((grad * v).sum(), (plus - minus) / (2 * h), rtol=1e-4, atol=1e-8)
 
 
@@ -132,9 +132,9 @@ def test_second_order_gradient_matches_finite_differences(models, digits, method
 def test_float32_maps_stay_float32_and_on_the_input_device(models, digits, method):
     model = models["relu_pool"].float()
     try:
-        maps = explain(model, digits.float(), method, target=TARGET)
+        maps = explain(model, method, digits.float(), y=TARGET)
         assert maps.dtype == torch.float32 and maps.device == digits.device
-        torch.testing.assert_close(maps.double(), explain(models["relu_pool"].double(), digits, method,
-                                                          target=TARGET), rtol=1e-3, atol=1e-5)
+        torch.testing.assert_close(maps.double(), explain(models["relu_pool"].double(), method, digits,
+                                                          y=TARGET), rtol=1e-3, atol=1e-5)
     finally:
         models["relu_pool"].double()

@@ -31,11 +31,11 @@ def test_grid_segments_are_4x4_squares():
 @pytest.mark.parametrize("method, backend", BACKENDS)
 def test_maps_are_constant_within_each_superpixel_and_seeded(models, digits, method, backend):
     model, x = models["relu_pool"], digits[:2]
-    maps = explain(model, x, method, target=TARGET, samples=80, seed=5, backend=backend)
+    maps = explain(model, method, x, y=TARGET, samples=80, seed=5, backend=backend)
     grouped = per_superpixel(maps)
     assert (grouped == grouped[..., :1]).all()
     assert grouped[..., 0].flatten(1).abs().sum(1).min() > 0
-    again = explain(model, x, method, target=TARGET, samples=80, seed=5, backend=backend)
+    again = explain(model, method, x, y=TARGET, samples=80, seed=5, backend=backend)
     torch.testing.assert_close(maps, again, rtol=0, atol=0)
 
 
@@ -50,7 +50,7 @@ def test_kernel_shap_recovers_the_shapley_values_of_a_linear_model(linear, digit
     # v(z) = b + Σ_s z_s φ_s is linear, so the weighted regression recovers φ (shap exactly;
     # captum only softly enforces v(1) and v(0) with large weights, in float32)
     x = digits[:2]
-    maps = explain(linear, x, "shap", target=TARGET, samples=120, seed=0, backend=backend)
+    maps = explain(linear, "shap", x, y=TARGET, samples=120, seed=0, backend=backend)
     phi = per_superpixel(maps)[..., 0].flatten(1)
     torch.testing.assert_close(phi, linear_superpixel_contributions(linear, x, TARGET), rtol=0, atol=atol)
 
@@ -65,20 +65,20 @@ def test_lime_backends_agree_on_the_top_superpixel_of_a_linear_model(linear, dig
     truth = linear_superpixel_contributions(model, x, TARGET).argmax(1)
     assert truth.tolist() == [17, 30]
     for backend in ("captum", "lime"):
-        maps = explain(model, x, "lime", target=TARGET, samples=200, seed=0, backend=backend)
+        maps = explain(model, "lime", x, y=TARGET, samples=200, seed=0, backend=backend)
         assert per_superpixel(maps)[..., 0].flatten(1).argmax(1).tolist() == [17, 30], backend
 
 
 def test_occlusion_of_single_pixels_on_a_linear_model_is_gradxinput(linear, digits):
-    maps = explain(linear, digits, "occlusion", target=torch.tensor([2, 5, 9]), window=1, stride=1)
-    torch.testing.assert_close(maps, explain(linear, digits, "gradxinput", target=torch.tensor([2, 5, 9])))
+    maps = explain(linear, "occlusion", digits, y=torch.tensor([2, 5, 9]), window=1, stride=1)
+    torch.testing.assert_close(maps, explain(linear, "gradxinput", digits, y=torch.tensor([2, 5, 9])))
 
 
 def test_occlusion_default_window_averages_the_logit_drop(linear, digits):
     # each pixel gets the mean drop over the 4x4 windows (stride 2) that cover it
     t = torch.tensor([2, 5, 9])
-    maps = explain(linear, digits, "occlusion", target=t)
-    contrib = explain(linear, digits, "gradxinput", target=t)[:, 0]
+    maps = explain(linear, "occlusion", digits, y=t)
+    contrib = explain(linear, "gradxinput", digits, y=t)[:, 0]
     drop = contrib.unfold(1, 4, 2).unfold(2, 4, 2).sum((-1, -2))  # [B,13,13] windows
     # pixel (5,5) is covered by windows starting at rows/cols 2 and 4
     expected = drop[:, 1:3, 1:3].mean((1, 2))
@@ -89,14 +89,14 @@ def test_epsilon_lrp_of_a_relu_net_is_gradxinput(models, digits):
     # Ancona et al. 2018: ε-LRP -> gradient ⊙ input for ReLU networks as ε -> 0
     model = models["relu_pool"]
     t = torch.tensor([2, 5, 9])
-    lrp = explain(model, digits, "lrp", target=t, epsilon=1e-12)
-    torch.testing.assert_close(lrp, explain(model, digits, "gradxinput", target=t), rtol=1e-5, atol=1e-9)
+    lrp = explain(model, "lrp", digits, y=t, epsilon=1e-12)
+    torch.testing.assert_close(lrp, explain(model, "gradxinput", digits, y=t), rtol=1e-5, atol=1e-9)
     assert all(not hasattr(m, "rule") and not m._forward_hooks for m in model.modules())
 
 
 def test_lrp_refuses_activations_without_a_rule(models, digits):
     with pytest.raises(SemError, match="no rule for layer '1' \\(Softplus\\)"):
-        explain(models["softplus_pool"], digits, "lrp")
+        explain(models["softplus_pool"], "lrp", digits)
 
 
 def test_quiet_lime_draws_the_same_masks_as_lime_itself(linear, digits):

@@ -22,18 +22,18 @@ def test_registry_lists_the_papers_explainers_and_which_are_differentiable():
 
 def test_unknown_name_lists_what_exists(linear, digits):
     with pytest.raises(UnknownNameError, match="unknown explainer 'gradcam'; available: deeplift"):
-        explain(linear, digits, "gradcam")
+        explain(linear, "gradcam", digits)
 
 
 def test_every_explainer_is_a_configured_class_and_the_helper_calls_it(linear, digits):
     for name in list_explainers():
         cls = EXPLAINERS.get(name)
         assert issubclass(cls, Explainer) and cls.name == name and cls.summary
-    ig = create_explainer("ig", linear, steps=8)
+    ig = create_explainer(linear, "ig", steps=8)
     assert isinstance(ig, Explainer) and ig.config["steps"] == 8
-    torch.testing.assert_close(ig(digits), explain(linear, digits, "ig", steps=8), rtol=0, atol=0)
+    torch.testing.assert_close(ig(digits), explain(linear, "ig", digits, steps=8), rtol=0, atol=0)
     with pytest.raises(SemError, match="no hyperparameter stepz; known: .*steps"):
-        create_explainer("ig", linear, stepz=8)
+        create_explainer(linear, "ig", stepz=8)
 
 
 def test_duplicate_registration_raises():
@@ -45,13 +45,13 @@ def test_duplicate_registration_raises():
 @pytest.mark.parametrize("name", list_explainers(differentiable=False))
 def test_create_graph_on_a_non_differentiable_explainer_is_refused(linear, digits, name):
     with pytest.raises(SemError, match="not differentiable; differentiable explainers: deeplift"):
-        explain(linear, digits, name, create_graph=True)
+        explain(linear, name, digits, create_graph=True)
 
 
 @pytest.mark.parametrize("backend_method", ["lime", "shap"])
 def test_unknown_backend_lists_the_backends(linear, digits, backend_method):
     with pytest.raises(SemError, match="backend 'sklearn'; available: captum"):
-        explain(linear, digits, backend_method, backend="sklearn")
+        explain(linear, backend_method, digits, backend="sklearn")
 
 
 @pytest.mark.parametrize("name", list_explainers())
@@ -59,8 +59,8 @@ def test_contract_default_target_is_the_prediction_and_maps_are_detached(models,
     model = models["relu_pool"]
     x = digits.clone().requires_grad_(True)
     pred = model(digits).argmax(1)
-    default = explain(model, x, name, **FAST.get(name, {}))
-    explicit = explain(model, x, name, target=pred, **FAST.get(name, {}))
+    default = explain(model, name, x, **FAST.get(name, {}))
+    explicit = explain(model, name, x, y=pred, **FAST.get(name, {}))
     assert default.shape == x.shape and default.dtype == x.dtype
     assert not default.requires_grad and torch.isfinite(default).all()
     assert default.abs().sum() > 0
@@ -71,14 +71,14 @@ def test_contract_default_target_is_the_prediction_and_maps_are_detached(models,
 def test_batch_equals_one_by_one(models, digits, name):
     model = models["relu_pool"]
     target = torch.tensor([3, 7, 1])
-    batch = explain(model, digits, name, target=target, **FAST.get(name, {}))
-    single = torch.cat([explain(model, digits[i:i + 1], name, target=target[i:i + 1],
+    batch = explain(model, name, digits, y=target, **FAST.get(name, {}))
+    single = torch.cat([explain(model, name, digits[i:i + 1], y=target[i:i + 1],
                                 **FAST.get(name, {})) for i in range(3)])
     torch.testing.assert_close(batch, single, rtol=1e-7, atol=1e-10)
 
 
 def test_target_must_be_one_class_per_image(linear, digits):
     with pytest.raises(SemError, match="one class per image"):
-        explain(linear, digits, "saliency", target=torch.tensor([1, 2]))
-    int_target = explain(linear, digits, "saliency", target=4)
-    torch.testing.assert_close(int_target, explain(linear, digits, "saliency", target=torch.full((3,), 4)))
+        explain(linear, "saliency", digits, y=torch.tensor([1, 2]))
+    int_target = explain(linear, "saliency", digits, y=4)
+    torch.testing.assert_close(int_target, explain(linear, "saliency", digits, y=torch.full((3,), 4)))

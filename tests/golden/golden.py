@@ -142,7 +142,7 @@ def diff(a, b, path: str, out: list[str]) -> None:
         worst: list[str] = []
         for i, (u, v) in enumerate(zip(a, b)):
             diff(u, v, f"{path}[{i}]", worst)
-        out.extend(worst[:3] + ([f"{path}: … {len(worst) - 3} more"] if len(worst) > 3 else []))
+        out.extend(worst[:int(os.environ.get("GOLDEN_SHOW", 3))] + ([f"{path}: … {len(worst) - 3} more"] if len(worst) > int(os.environ.get("GOLDEN_SHOW", 3)) else []))
     elif isinstance(a, float) and isinstance(b, float):
         if not (a == b or (math.isnan(a) and math.isnan(b))):
             out.append(f"{path}: {a!r} → {b!r} (rel {abs(a - b) / max(abs(a), abs(b), 1e-30):.1e})")

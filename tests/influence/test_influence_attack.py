@@ -29,7 +29,7 @@ def test_registered_as_the_influence_family():
 @pytest.mark.parametrize("name", ["influence_sign", "influence_random"])
 def test_ball_box_label_and_metrics_agree_with_the_explanations(name, cnn, two):
     x, y = two
-    atk = create_attack(name, cnn, eps=0.1, steps=3)
+    atk = create_attack(cnn, name, eps=0.1, steps=3)
     res = atk(x, y)
     assert (res.x_adv - res.x).abs().max() <= 0.1 + 1e-6
     assert res.x_adv.min() >= 0 and res.x_adv.max() <= 1
@@ -51,7 +51,7 @@ def test_ball_box_label_and_metrics_agree_with_the_explanations(name, cnn, two):
 def test_the_sign_attack_lowers_the_influence_of_the_natural_top_digits(cnn, two):
     """What the objective promises (paper 003 eq. 1): Σ I over the natural top 3 rises (they help less)."""
     x, y = two
-    res = create_attack("influence_sign", cnn, eps=0.1, steps=3)(x, y)
+    res = create_attack(cnn, "influence_sign", eps=0.1, steps=3)(x, y)
     nat, adv = res.explanations["natural"], res.explanations["adversarial"]
     top3 = nat.top_idx[:, :3]
     moved = res.best_step > 0
@@ -61,7 +61,7 @@ def test_the_sign_attack_lowers_the_influence_of_the_natural_top_digits(cnn, two
 
 def test_the_random_baseline_is_one_step_of_exactly_eps(cnn, two):
     x, y = two
-    res = create_attack("influence_random", cnn, eps=0.05, steps=50)(x, y, seed=1)
+    res = create_attack(cnn, "influence_random", eps=0.05, steps=50)(x, y, seed=1)
     assert res.config["steps"] == 1
     d = (res.x_adv - res.x)[res.best_step > 0]
     inside = (res.x[res.best_step > 0] >= 0.05) & (res.x[res.best_step > 0] <= 0.95)
@@ -70,10 +70,10 @@ def test_the_random_baseline_is_one_step_of_exactly_eps(cnn, two):
 
 def test_bad_parameters_are_clear_errors(cnn):
     with pytest.raises(AttackError, match=r"k must be an integer in 1\.\.1000"):
-        create_attack("influence_sign", cnn, k=0)
+        create_attack(cnn, "influence_sign", k=0)
     with pytest.raises(AttackError, match="top must be"):
-        create_attack("influence_sign", cnn, top=5000)
+        create_attack(cnn, "influence_sign", top=5000)
     with pytest.raises(AttackError, match="damping"):
-        create_attack("influence_sign", cnn, damping=-0.1)
+        create_attack(cnn, "influence_sign", damping=-0.1)
     with pytest.raises(AttackError, match="eps"):
-        create_attack("influence_sign", cnn, eps=2.0)
+        create_attack(cnn, "influence_sign", eps=2.0)

@@ -10,8 +10,8 @@ from sem_core import SemError, create_attack, explain, explanation_function, loc
 from sem_core.models.capabilities import check_batch, input_domain
 
 FAMILIES = {
-    "attack": lambda m, x, y=None: create_attack("saliency_topk", m, eps=0.1, steps=1)(x, y),
-    "explainer": lambda m, x, y=None: explain(m, x, "saliency", target=y),
+    "attack": lambda m, x, y=None: create_attack(m, "saliency_topk", eps=0.1, steps=1)(x, y),
+    "explainer": lambda m, x, y=None: explain(m, "saliency", x, y=y),
     "lipschitz": lambda m, x, y=None: local_lipschitz(explanation_function(m, "saliency"), x, search="random",
                                                       budget=3),
 }
@@ -81,10 +81,10 @@ def test_a_model_may_declare_its_input_domain(test_split):
 
     model = Standardised().eval()
     z = (test_split.images[:2] - 0.1307) / 0.3081
-    res = create_attack("saliency_topk", model, eps=0.1, steps=3)(z)
+    res = create_attack(model, "saliency_topk", eps=0.1, steps=3)(z)
     lo, hi = input_domain(model)
     assert res.x_adv.min() >= lo - 1e-6 and res.x_adv.max() <= hi + 1e-6 and res.x_adv.min() < 0
-    assert explain(model, z, "saliency").shape == z.shape
+    assert explain(model, "saliency", z).shape == z.shape
     with pytest.raises(SemError, match=r"input_range must have lo < hi"):
         input_domain(type("Bad", (), {"input_range": (1, 0)})())
 
@@ -100,8 +100,8 @@ def test_images_and_labels_move_to_the_models_device():
 def test_cpu_images_run_on_a_cuda_model(shipped, test_split):
     model = shipped["cnn"][0].to("cuda")
     try:
-        res = create_attack("saliency_topk", model, eps=0.1, steps=2)(test_split.images[:2])
+        res = create_attack(model, "saliency_topk", eps=0.1, steps=2)(test_split.images[:2])
         assert res.x_adv.device.type == "cpu" and res.outcome == "ok"
-        assert explain(model, test_split.images[:2], "saliency").device.type == "cpu"
+        assert explain(model, "saliency", test_split.images[:2]).device.type == "cpu"
     finally:
         model.to("cpu")

@@ -54,7 +54,7 @@ def test_lru_is_bounded_in_bytes_and_keeps_recent_entries():
 def test_attack_result_round_trips_through_disk(tmp_path, shipped, test_split):
     x, y, _ = test_split
     model = shipped["senn"][0]
-    res = sem_core.create_attack("senn_concept", model, eps=0.3, steps=3, snapshot_every=1)(x[:2], y[:2],
+    res = sem_core.create_attack(model, "senn_concept", eps=0.3, steps=3, snapshot_every=1)(x[:2], y[:2],
                                                                                              target=x[5:7])
     k = key(x[:2])
     ResultCache(folder=tmp_path).put(k, res)

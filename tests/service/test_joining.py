@@ -48,7 +48,7 @@ def concept(x, y, i, t, **cfg):
 
 
 def alone(shipped, x, y, i, t, **cfg):
-    return sem_core.create_attack("senn_concept", shipped["senn"][0], **{**CFG, **cfg})(x[i:i + 1], y[i:i + 1],
+    return sem_core.create_attack(shipped["senn"][0], "senn_concept", **{**CFG, **cfg})(x[i:i + 1], y[i:i + 1],
                                                                                         target=x[t:t + 1])
 
 

@@ -91,8 +91,8 @@ def test_influence_jobs_equal_the_direct_attacks_and_survive_the_disk(svc, shipp
     x, y, _ = test_split
     cnn = shipped["cnn"][0]
     jobs = influence_jobs("cnn", x[:1], int(y[0]), eps=0.1, steps=2, k=5, data="subset")
-    sign = create_attack("influence_sign", cnn, steps=2, eps=0.1, k=5, data="subset")(x[:1], y[:1])
-    base = create_attack("influence_random", cnn, eps=0.1, k=5, data="subset")(x[:1], y[:1])
+    sign = create_attack(cnn, "influence_sign", steps=2, eps=0.1, k=5, data="subset")(x[:1], y[:1])
+    base = create_attack(cnn, "influence_random", eps=0.1, k=5, data="subset")(x[:1], y[:1])
     assert_same(sign, svc.submit("s", jobs["sign"]).result(300))
     assert_same(base, svc.submit("s", jobs["random"]).result(300))
     assert_same(sign, from_disk(svc, jobs["sign"]))      # InfluenceExplanation is an allowed cached type

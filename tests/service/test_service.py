@@ -80,7 +80,7 @@ def test_two_sessions_coalesce_into_one_batched_call_each_with_its_own_digit(mak
     ra, rb = a.result(60), b.result(60)
     first.result(60)
     assert gate.calls == [1, 2]                        # the blocker alone, then alice + bob in one call
-    solo = sem_core.create_attack("senn_concept", shipped["senn"][0], **CFG)
+    solo = sem_core.create_attack(shipped["senn"][0], "senn_concept", **CFG)
     for res, i, t in ((ra, 0, 10), (rb, 1, 11)):
         alone = solo(x[i:i + 1], y[i:i + 1], target=x[t:t + 1])
         assert torch.equal(res.x, x[i:i + 1]) and torch.equal(res.extras["x_target"], x[t:t + 1])
@@ -229,7 +229,7 @@ def test_explain_and_lipschitz_jobs(make_service, test_split):
     svc = make_service()
     maps = svc.submit("alice", JobSpec("cnn", "explain", "saliency", x[:3])).result(60)
     assert maps.shape == (3, 1, 28, 28)
-    torch.testing.assert_close(maps, sem_core.explain(svc.model("cnn")[0], x[:3], "saliency"))
+    torch.testing.assert_close(maps, sem_core.explain(svc.model("cnn")[0], "saliency", x[:3]))
     lip = svc.submit("alice", JobSpec("cnn", "lipschitz", "random", x[:2],
                                       {"explainer": "saliency", "eps": 0.1, "budget": 4})).result(60)
     assert lip.values.shape == (2,) and lip.history.shape[1] == 2
