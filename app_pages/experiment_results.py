@@ -10,9 +10,11 @@ from app_pages.ui.settings import setting_control
 from app_pages.ui.state import url_choice
 from app_pages.ui.userdata import SHIPPED_RESULTS, results_dir
 from sem_core.experiments import EXPERIMENTS, compute_seconds, list_experiments, load_results
+from sem_core.experiments.integrity import SEAL_STATES, check_seal
+from sem_core.experiments.runner import shown_verdict
 from sem_core.experiments.launch import digits_param, run_in_folder
 from sem_core.serve.estimates import experiment_job, get_estimator
-from sem_core.viz.experiments import readable
+from sem_core.viz.experiments import readable, sanitized
 from sem_core.viz.text import escape_markdown
 
 ROOT = results_dir()  # runs started here: a per-user folder, never the repository
@@ -47,10 +49,17 @@ if saved:
         elif choice == just_ran:
             st.success(f"Your run finished: {manifest['chunks_computed']} chunks computed, "
                        f"{manifest['chunks_reused']} reused from an earlier run.")
-        st.subheader(f"{manifest['experiment']} — {manifest['paper']}")
-        st.markdown(f"**Claim.** {manifest['claim']}")
-        verdict = manifest["verdict"]
-        st.markdown(f"**Verdict: {VERDICT_ICON.get(verdict, '')} {verdict}** — {manifest['verdict_reason']}")
+        exp = EXPERIMENTS.get(manifest["experiment"])   # the claim, paper and notes are the code's, not the file's
+        verdict, reason, note = shown_verdict(manifest)
+        seal = check_seal(labels[choice], manifest)     # an edited sealed file never gets here (load_results refuses)
+        st.subheader(f"{manifest['experiment']} — {exp.paper}")
+        st.markdown(f"**Claim.** {exp.claim}")
+        st.markdown(f"**Verdict: {VERDICT_ICON.get(verdict, '')} {verdict}** — {escape_markdown(reason, limit=600)}")
+        if note:
+            st.warning(note)
+        if seal != "signed" and labels[choice] in mine.values():
+            st.warning(f"This run of yours is {SEAL_STATES[seal]}: its numbers are shown as the folder holds them.")
+        st.caption(f"Integrity: {SEAL_STATES[seal]}; the verdict is recomputed from its numbers.")
         c1, c2, c3 = st.columns(3)
         c1.metric("digits (N)", manifest["params"].get("n"))
         c2.metric("compute seconds", f"{compute_seconds(manifest):.0f}",
@@ -61,13 +70,14 @@ if saved:
                 st.warning(f"Skipped figure {escape_markdown(name)}: "
                            f"{escape_markdown(labels[choice] / entry.get('json', entry['html']), limit=200)} "
                            "is missing or not a readable plotly figure.")
-        for name, fig in figures.items():
-            chart(readable(fig), f"fig_{labels[choice].name}_{name}", f"{labels[choice].name}-{name}")
+        for name, fig in figures.items():   # stored figures: no links, no remote images, only plain text
+            chart(readable(sanitized(fig)), f"fig_{labels[choice].name}_{name}", f"{labels[choice].name}-{name}")
         with details("How to reproduce it, and how it differs from the paper") if presenting() else st.container():
             st.caption("Reproduce with:")
             st.code(manifest["command"], language="bash")
-            if manifest.get("notes"):
-                st.markdown(f"**Differences from the paper's protocol.** {manifest['notes']}")
+            if manifest.get("notes"):   # the run's own notes (its protocol then), shown as text
+                st.markdown(f"**Differences from the paper's protocol.** "
+                            f"{escape_markdown(manifest['notes'], limit=3000)}")
         with st.expander("Summary numbers and parameters"):
             st.json({"summary": manifest["summary"], "params": manifest["params"], "command": manifest["command"],
                      "data_source": manifest["data_source"], "device": manifest["device"]}, expanded=False)

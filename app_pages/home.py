@@ -8,9 +8,11 @@ from app_pages.ui.figures import chart
 from app_pages.ui.jobs import get_model
 from app_pages.ui.layout import details, sidebar, user_errors
 from app_pages.ui.pickers import MODEL_LABELS, test_split_for
+from app_pages.ui.userdata import add_uploaded_model
 from sem_core.serve.views import CONCEPT
 from sem_core.viz.attacks import predictions_table, probabilities_figure
 from sem_core.viz.digits import class_indices, class_probabilities
+from sem_core.viz.text import escape_markdown
 
 sidebar()
 st.title("SEM Explorer")
@@ -36,15 +38,27 @@ cols = st.columns(len(names))
 for col, name in zip(cols, names):
     with col, user_errors():
         model, card = get_model(name)
-        st.subheader(MODEL_LABELS.get(name, name), anchor=False)  # no anchor icon: the columns line up
+        st.subheader(MODEL_LABELS.get(name, escape_markdown(name)), anchor=False)  # no anchor: the columns line up
         st.metric("Test accuracy", f"{card['test_accuracy']:.1%}")
-        st.caption(card["data"]["description"])
+        st.caption(escape_markdown(card["data"]["description"], limit=300))   # a user's card is text, not markup
         if name == "senn":
             st.caption(f"{model.config.n_concepts} concepts")
         if name == "protodl":
             st.caption(f"{model.config.n_prototypes} prototypes")
         with st.expander("Card"):
             st.json({k: v for k, v in card.items() if k != "tensors"}, expanded=False)
+
+with st.expander("Add your own model: a checkpoint of a known architecture"):
+    st.markdown("Upload the card (`.json`) and the weights (`.safetensors`) that `save_checkpoint` wrote. Weights "
+                "only: no code is run, the architecture must be one this server knows (shipped, or a plug-in it "
+                "imports: `SEM_PLUGINS`), the weights must match the card's SHA-256 and fit this server's upload limit "
+                "(larger models: `SEM_MODELS_DIR`). The model is then listed on every page, for every session of "
+                "this server.")
+    files = st.file_uploader("Card and weights", type=["json", "safetensors"], accept_multiple_files=True,
+                             key="home_model_files")
+    if st.button("Add the model", disabled=len(files or []) != 2, key="home_add_model"):
+        with user_errors():
+            st.success(f"Added as **{add_uploaded_model(files)}**: pick it in any page's model list.")
 
 st.header("Pick a digit")
 with user_errors():

@@ -5,7 +5,7 @@ import streamlit as st
 
 from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
 from app_pages.ui.figures import chart
-from app_pages.ui.jobs import estimate_caption, get_model, run_jobs, service, timing_caption
+from app_pages.ui.jobs import estimate_caption, get_model, link_affordable, run_jobs, service, timing_caption
 from app_pages.ui.layout import attack_status, details, presenting, sidebar, user_errors
 from app_pages.ui.pickers import digit_picker, get_split, model_choice, picked_index, test_split_for
 from app_pages.ui.settings import settings_controls
@@ -48,7 +48,7 @@ with user_errors():
     setup = not service().influence_ready(name, card["data"]["source"])
     eta = estimate_caption([replace(job_of_spec(spec), setup=setup and kind == "sign") for kind, spec in jobs.items()])
     if (st.button("Run influence attack", type="primary", disabled=x is None)
-            or link_wants_result("inf", params, x is not None)) and x is not None:
+            or link_wants_result("inf", params, x is not None, lambda: link_affordable(eta, jobs.values()))) and x is not None:
         with st.spinner("Preparing the training gradients and the influence (once per model)…"):
             results, _, times = run_jobs(jobs, "Attacking the influence")  # the service records the times
         keep_result("inf", params, res=results["sign"], base=results["random"], model=name, k=settings["k"],

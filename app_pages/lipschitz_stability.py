@@ -3,7 +3,7 @@ import streamlit as st
 
 from app_pages.ui.downloads import downloads, provenance_json
 from app_pages.ui.figures import chart
-from app_pages.ui.jobs import estimate_caption, get_model, run_jobs, timing_caption
+from app_pages.ui.jobs import estimate_caption, get_model, link_affordable, run_jobs, timing_caption
 from app_pages.ui.layout import details, more_settings, presenting, sidebar, user_errors
 from app_pages.ui.pickers import model_help, test_split_for
 from app_pages.ui.settings import setting_control
@@ -57,11 +57,11 @@ with user_errors():
     x_all, y_all, source = test_split_for(name)
 
     params = dict(model=name, explainers=list(names), n=n, protocol=protocol, **values)
+    idx = pick_digits(y_all, n)  # the app's draw (its default seed), as precompute's
+    specs = {e: lipschitz_job(name, e, x_all[idx], source=source, protocol=None if protocol == "project" else protocol,
+                              **values) for e in names}  # under a protocol only the budget counts
     if (st.button("Run Lipschitz estimates", type="primary", disabled=not names)
-            or link_wants_result("lip", params, bool(names))) and names:
-        idx = pick_digits(y_all, n)  # the app's draw (its default seed), as precompute's
-        specs = {e: lipschitz_job(name, e, x_all[idx], source=source, protocol=None if protocol == "project" else protocol,
-                                  **values) for e in names}  # under a protocol only the budget counts
+            or link_wants_result("lip", params, bool(names), lambda: link_affordable(eta, specs.values()))) and names:
         # skipped: e.g. LRP has no rule for SENN's layers; the service records each job's time for the estimates
         results, skipped, times = run_jobs(specs, "Estimating", skip_errors=True)
         keep_result("lip", params, results=results, skipped=skipped, idx=idx, model=name, settings=values,

@@ -1,5 +1,13 @@
 """Provenance for every exported result: which digits, which model (name and weights' SHA-256), which
-attack configuration, which seed and which version of sem_core produced it.
+attack configuration, which seed and which version of sem_core produced it; and the seal of what this
+installation stores for itself (``sign``/``verify``: HMAC-SHA256 under a per-installation secret).
+
+The secret lives outside every data folder: ``$SEM_SECRET_FILE``, else ``$XDG_CONFIG_HOME/sem_explorer/secret``
+(default ``~/.config/sem_explorer/secret``), created on first use with 32 random bytes, readable by its owner
+only (0600). Where it cannot be read or created, a random secret for this process is used (with a warning):
+records signed then are not trusted by the next process. A record a user or another program could edit (a cache
+entry, an app-run experiment folder) carries such a signature, so an edited record is recomputed or flagged,
+never shown as it is.
 
 A JSON export carries it under the ``"provenance"`` key; an NPZ export as the ``provenance`` array (one
 JSON string), so a figure in a slide or a paper can be traced back and recomputed.
@@ -10,11 +18,19 @@ Example:
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import logging
+import os
+import secrets
+import threading
 import tomllib
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+log = logging.getLogger(__name__)
 
 PROVENANCE_KEYS = ("digits", "data_source", "model", "model_sha256", "attack", "config", "seed", "sem_core_version")
 
@@ -63,3 +79,61 @@ def provenance(model: str, card: Mapping[str, Any], *, digits: Mapping[str, Sequ
 def with_provenance(payload: Mapping[str, Any], prov: Mapping[str, Any]) -> bytes:
     """``payload`` plus ``{"provenance": prov}`` as indented JSON bytes (a download's content)."""
     return json.dumps({**_plain(dict(payload)), "provenance": dict(prov)}, indent=1).encode()
+
+
+# ---- the seal of records this installation stores for itself
+_LOCK = threading.Lock()
+_SECRET: dict[str, bytes] = {}
+
+
+def secret_path() -> Path:
+    """Where the installation's secret is kept (see the module docstring)."""
+    if os.environ.get("SEM_SECRET_FILE"):
+        return Path(os.environ["SEM_SECRET_FILE"]).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "sem_explorer" / "secret"
+
+
+def installation_secret() -> bytes:
+    """The secret (read once per process and path; created 0600 when missing)."""
+    path = secret_path()
+    with _LOCK:
+        if str(path) not in _SECRET:
+            _SECRET[str(path)] = _read_or_create(path)
+        return _SECRET[str(path)]
+
+
+def _read_or_create(path: Path) -> bytes:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd) as f:
+            text = f.read(200).strip()
+        if len(text) < 32:
+            raise ValueError("too short")
+        return text.encode()
+    except (OSError, ValueError) as exc:
+        log.warning("no installation secret at %s (%s): stored results are trusted by this process only", path, exc)
+        return secrets.token_bytes(32)
+
+
+def sign(*parts: bytes) -> str:
+    """HMAC-SHA256 (hex) of ``parts`` under the installation's secret (each part length-prefixed, so the split
+    between parts is signed too)."""
+    mac = hmac.new(installation_secret(), digestmod=hashlib.sha256)
+    for part in parts:
+        mac.update(len(part).to_bytes(8, "big"))
+        mac.update(part)
+    return mac.hexdigest()
+
+
+def verify(tag: object, *parts: bytes) -> bool:
+    """Whether ``tag`` is the signature of ``parts`` (constant-time comparison)."""
+    return isinstance(tag, str) and hmac.compare_digest(tag, sign(*parts))

@@ -18,6 +18,10 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 # precomputing of the default views (tests that want it call sem_core.serve.precompute.precompute themselves).
 os.environ.setdefault("SEM_CACHE_DIR", tempfile.mkdtemp(prefix="sem-cache-"))
 os.environ.setdefault("SEM_PRECOMPUTE", "0")
+# The installation secret that signs cache entries: a fresh one per test run, never the user's ~/.config.
+os.environ.setdefault("SEM_SECRET_FILE", os.path.join(tempfile.mkdtemp(prefix="sem-secret-"), "secret"))
+# Models uploaded in the app during tests go to a fresh folder, never the user's ~/.cache.
+os.environ.setdefault("SEM_UPLOADS_DIR", tempfile.mkdtemp(prefix="sem-uploads-"))
 
 
 @pytest.fixture(autouse=True)

@@ -45,3 +45,19 @@ def test_module_entry_point_runs():
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["model"] == "cnn"
+
+
+def test_eval_verify_remeasures_the_cards_claim(capsys, tmp_path):
+    import json
+    import shutil
+
+    from sem_core.cli.main import main
+    from sem_core.models.checkpoint import SHIPPED_DIR, write_card
+
+    assert main(["eval", "--model", "cnn", "--verify", "--json", "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["verified"] is True
+    card = json.loads((SHIPPED_DIR / "cnn.json").read_text())
+    shutil.copy(SHIPPED_DIR / card["weights_file"], tmp_path / card["weights_file"])
+    write_card(tmp_path / "cnn.json", {**card, "test_accuracy": 0.999})   # a sealed but false claim
+    assert main(["eval", "--model", str(tmp_path / "cnn.json"), "--verify", "--json", "--device", "cpu"]) == 2
+    assert "the card's claim does not hold" in json.loads(capsys.readouterr().out)["error"]

@@ -140,3 +140,16 @@ def test_the_json_and_the_npz_carry_the_same_provenance(capsys, card, plugin_fil
                "--save", str(tmp_path / "l.npz"))
     with np.load(tmp_path / "l.npz", allow_pickle=False) as f:
         assert json.loads(str(f["provenance"])) == out["provenance"] and out["provenance"]["digits"]
+
+
+def test_an_experiment_stops_when_its_attack_cannot_move_a_digit(capsys, tmp_path, isolated_registry):
+    from plugin_helpers import write_module
+
+    plugin = write_module(tmp_path, CLAMP_SOURCE, "clamp_models")
+    card = save_checkpoint(load_plugin(plugin).ClampNet(), tmp_path / "runs", CARD, "clamp")
+    code = main(["experiment", "saliency-fragility", "--n", "2", "--model", str(card), "--plugin", str(plugin),
+                 "--param", "steps=2", "--param", 'methods=["saliency"]', "--param", 'kinds=["topk"]',
+                 "--param", "eps_values=[0.1]", "--out", str(tmp_path / "exp"), "--json", "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 2 and "the attack could not move 2 of 2 digits" in json.loads(captured.out)["error"]
+    assert not (tmp_path / "exp" / "manifest.json").exists()

@@ -131,3 +131,20 @@ def timing_caption(times: dict[str, Any]) -> str:
     if times.get("cached"):
         return "result from the cache"
     return f"queued {times['queue_s']:.2f} s, computed {times['compute_s']:.2f} s"
+
+
+#: a shared link recomputes its result by itself only when it is cached or estimated at most this long
+LINK_AUTORUN_LIMIT_S = 20.0
+
+
+def link_affordable(estimate, specs) -> tuple[bool, str]:
+    """(ok, why) for a link's result: ok when every job of ``specs`` is cached (``AttackService.peek``) or the
+    ``estimate`` (an ``Estimate``) is known and at most ``LINK_AUTORUN_LIMIT_S`` even at its high end."""
+    if all(service().peek(spec) is not None for spec in specs):
+        return True, "is cached"
+    if estimate is None or estimate.seconds is None:
+        return False, "has no time estimate yet on this machine"
+    high = estimate.high if estimate.high is not None else estimate.seconds
+    if high > LINK_AUTORUN_LIMIT_S:
+        return False, f"takes {estimate.describe().removeprefix('Estimated time: ').rstrip('.')} to compute"
+    return True, "is quick"

@@ -73,17 +73,26 @@ def url_classes(label: str, key: str, default: list[int], *, container=st, **kw)
 
 
 # ---- shared links that name a result: ?result=<page key> reopens the page with its result recomputed ----
-def link_wants_result(key: str, params: dict, ready: bool = True) -> bool:
+def link_wants_result(key: str, params: dict, ready: bool = True, affordable=None) -> bool:
     """True when the page should compute at once: the URL names this page's result (``result=<key>``) and
     this session does not hold it yet (a shared link, a reload). The result is recomputed from the URL's
     parameters, deterministically (fixed seeds). Once the controls move away from the parameters of the
-    result on screen, ``result`` leaves the URL, so a copied link never names a result it would not show."""
+    result on screen, ``result`` leaves the URL, so a copied link never names a result it would not show.
+    ``affordable``: a callable returning (ok, why); a link never starts long work by itself (it must be cached
+    or estimated under ``jobs.LINK_AUTORUN_LIMIT_S``), else the page says why and waits for its Run button."""
     held = st.session_state.get(f"_{key}_params")
     named = st.query_params.get("result") == key
     if named and held is not None and held != params:
         del st.query_params["result"]
         return False
-    return named and held is None and ready
+    wants = named and held is None and ready
+    if wants and affordable is not None:
+        ok, why = affordable()
+        if not ok:
+            st.info(f"This link names a result that {why}: a link never starts long work by itself, so press "
+                    f"**Run** to compute it.")
+            return False
+    return wants
 
 
 def keep_result(key: str, params: dict, **result) -> None:

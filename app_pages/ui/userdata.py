@@ -27,3 +27,16 @@ def results_dir() -> Path:
     """Experiment runs launched from the app: ``$SEM_RESULTS_DIR`` or ``user_data_dir()/results``."""
     env = os.environ.get("SEM_RESULTS_DIR")
     return Path(env).expanduser() if env else user_data_dir() / "results"
+
+
+def add_uploaded_model(files) -> str:
+    """The model of two uploaded files, its card (``.json``) and weights (``.safetensors``), checked and added to
+    the uploaded models (``sem_core.models.hub.accept_upload``: weights only, hash checked, size-limited); returns
+    the name it is listed under. A ``CheckpointError`` says what is wrong."""
+    from sem_core.errors import CheckpointError
+    from sem_core.models.hub import accept_upload
+
+    by_suffix = {Path(f.name).suffix.lower(): f for f in files or []}
+    if set(by_suffix) != {".json", ".safetensors"} or len(files) != 2:
+        raise CheckpointError("upload exactly two files: the card (.json) and its weights (.safetensors)")
+    return accept_upload(by_suffix[".json"].getvalue(), by_suffix[".safetensors"].getvalue())

@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="accuracy of a shipped model on its own source's test split")
     p.add_argument("--model", required=True, metavar=MODEL_METAVAR,
                    help=f"one of: {', '.join(list_shipped())}, or a card .json path")
+    p.add_argument("--verify", action="store_true",
+                   help=f"fail (exit 2) when the measured accuracy differs from the card's claim by more than "
+                        f"{VERIFY_TOLERANCE:.1%} (the card's test_accuracy is its claim, re-measured here)")
     _common(p)
 
     p = sub.add_parser("experiment", help="run (or resume) a dataset-level experiment into a folder")
@@ -200,8 +203,13 @@ def _eval(args: argparse.Namespace) -> dict[str, Any]:
     source = card["data"]["source"]
     x, y, _ = load_split("test", source)  # the test split of the source it was trained on
     acc = accuracy(model, x, y)
+    claim = card.get("test_accuracy")
+    if args.verify and (claim is None or abs(acc - claim) > VERIFY_TOLERANCE):
+        raise SemError(f"{args.model}: the card claims a test accuracy of {claim}, measured {acc:.4f} on the same "
+                       f"{source} test split ({len(y)} digits): the card's claim does not hold")
     return {"model": card["model"], "accuracy": round(acc, 4), "n": len(y), "data_source": source,
-            "card_accuracy": card.get("test_accuracy"), "device": str(model_device(model))}
+            "card_accuracy": claim, "device": str(model_device(model)),
+            **({"verified": True} if args.verify else {})}
 
 
 @command("attack")
@@ -320,6 +328,8 @@ def _finite(obj: Any, where: str, bad: list[str]) -> Any:
     return obj
 
 
+#: ``eval --verify``: how far the measured accuracy may be from the card's claim (float rounding, another device)
+VERIFY_TOLERANCE = 0.002
 #: an attack that could move no image (``AttackResult.outcome``): the JSON is printed, the exit code says it failed
 NO_GRADIENT, EXIT_NO_GRADIENT = "no-gradient", 3
 NO_GRADIENT_MESSAGE = ("the attack could not move any image: its loss has no gradient (a ReLU network without a smooth "

@@ -5,6 +5,7 @@ from typing import Any, Sequence
 
 import torch
 
+from ..errors import SemError
 from ..metrics.stats import median as stats_median
 
 from .runner import Context, Experiment
@@ -41,3 +42,15 @@ def median(values: Sequence[float] | torch.Tensor) -> float:
     """The project's one median (``metrics.stats.median``: the mean of the two middle values at an even count);
     NaN when empty."""
     return stats_median(values)
+
+
+def require_moved(res: Any, what: str) -> Any:
+    """``res`` (an ``AttackResult``) when the attack could move every digit; a science run never counts a digit the
+    attack could not move (status "no-gradient": its metrics say "unchanged" for no reason) as "the explanation
+    held", so such a result stops the run with one line naming how many digits and why."""
+    stuck = list(getattr(res, "status", ())).count("no-gradient")
+    if stuck:
+        raise SemError(f"{what}: the attack could not move {stuck} of {len(res.status)} digits (its loss had no "
+                       f"gradient: a ReLU the smooth surrogate cannot see, or a flat objective); their numbers would "
+                       f"not be a finding, so the run stops")
+    return res

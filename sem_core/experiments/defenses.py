@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from ..viz.experiments import box_figure
-from .common import columns, digit_chunks, prose
+from .common import columns, digit_chunks, prose, require_moved
 from .protodl_distances import CONSISTENCY, DISTANCES, protodl_distances, protodl_summary
 from .runner import EXPERIMENTS, Experiment, Outputs
 from .senn_distances import senn_distances, senn_summary
@@ -38,8 +38,9 @@ def _protodl_chunk(model, x, y, idx, ctx) -> dict[str, Any]:
 def _cnn_chunk(model, x, y, idx, ctx) -> dict[str, Any]:
     from ..attacks import create_attack
 
-    res = create_attack(model, "saliency_topk", method="saliency", eps=ctx.params["saliency_eps"],
-                        steps=ctx.params["saliency_steps"], k=50)(x[idx], y[idx], seed=ctx.params["seed"])
+    res = require_moved(create_attack(model, "saliency_topk", method="saliency", eps=ctx.params["saliency_eps"],
+                                      steps=ctx.params["saliency_steps"], k=50)(x[idx], y[idx], seed=ctx.params["seed"]),
+                        "defenses: the saliency attack")
     return {"topk_intersection": res.metrics["topk_intersection"], "spearman": res.metrics["spearman"],
             "label_kept": res.label_kept.float()}
 

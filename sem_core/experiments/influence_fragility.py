@@ -11,7 +11,7 @@ import time
 
 from ..attacks import create_attack
 from ..viz.experiments import box_figure, lines_figure
-from .common import columns, digit_chunks, median, prose
+from .common import columns, digit_chunks, median, prose, require_moved
 from .runner import EXPERIMENTS, Experiment, Outputs
 
 KINDS = ("random", "sign")
@@ -51,7 +51,7 @@ class InfluenceFragility(Experiment):
             atk = create_attack(model, f"influence_{kind}", eps=spec["eps"], steps=p["steps"], k=p["k"], top=p["top"],
                                 damping=p["damping"], data=source)
             t0 = time.perf_counter()
-            res = atk(x[idx], y[idx], seed=p["seed"])
+            res = require_moved(atk(x[idx], y[idx], seed=p["seed"]), f"influence-fragility {kind} at ε {spec['eps']:g}")
             took = time.perf_counter() - t0
             out[f"{kind}_intersection"] = res.metrics["topk_intersection"].tolist()
             out[f"{kind}_spearman"] = res.metrics["spearman"].tolist()

@@ -313,3 +313,54 @@ def folder_lock(out: Path) -> Iterator[None]:
         with contextlib.suppress(OSError):
             if path.read_text() == mine:
                 path.unlink()
+
+
+# ---- the seal of a finished folder ---------------------------------------------------------------------
+SEAL_FILE = "seal.json"
+SEAL_STATES = {"signed": "signed by this installation", "foreign": "its files match their seal, made on another "
+               "installation", "unsealed": "not sealed (a run from before seals): shown as stored"}
+
+
+def _sealed_files(out: Path, manifest: dict[str, Any]) -> list[str]:
+    """The files a seal covers: the manifest, the rows, and each figure's plotly JSON and PNG (its HTML is left out:
+    ``report`` rebuilds it from the JSON, and the repository ignores it)."""
+    names = ["manifest.json", "results.json", "results.csv"]
+    names += [entry[k] for entry in manifest.get("figures", {}).values() if isinstance(entry, dict)
+              for k in ("json", "png") if isinstance(entry.get(k), str)]
+    return [n for n in dict.fromkeys(names) if plain_file_name(n) and (Path(out) / n).is_file()]
+
+
+def _digest_list(digests: dict[str, str]) -> bytes:
+    return json.dumps(digests, sort_keys=True, separators=(",", ":")).encode()
+
+
+def seal_folder(out: Path, manifest: dict[str, Any]) -> None:
+    """Write ``seal.json``: the SHA-256 of every file of the finished run (``_sealed_files``) and an HMAC over that
+    list under the installation's secret (``provenance.sign``), so an edit to any of them is found on reading."""
+    from ..provenance import sign
+
+    digests = {n: hashlib.sha256((Path(out) / n).read_bytes()).hexdigest() for n in _sealed_files(out, manifest)}
+    write_atomic(Path(out) / SEAL_FILE, json.dumps({"format": 1, "files": digests, "hmac": sign(_digest_list(digests))},
+                                                   indent=1))
+
+
+def check_seal(out: Path, manifest: dict[str, Any]) -> str:
+    """"signed", "foreign" or "unsealed" (``SEAL_STATES``) for a finished folder; a SemError naming the file when a
+    sealed file was edited, removed or added to the manifest after the run (its numbers cannot be trusted)."""
+    from ..provenance import verify
+
+    path = Path(out) / SEAL_FILE
+    if not path.exists():
+        return "unsealed"
+    try:
+        seal = json.loads(path.read_bytes().decode())
+        digests = seal["files"]
+        assert isinstance(digests, dict) and all(isinstance(v, str) for v in digests.values())
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AssertionError, RecursionError):
+        raise SemError(f"{path} is not a readable seal: the folder's numbers cannot be checked") from None
+    for name in sorted(set(_sealed_files(out, manifest)) | set(digests)):
+        file = Path(out) / name
+        if name not in digests or not plain_file_name(name) or not file.is_file() or (
+                hashlib.sha256(file.read_bytes()).hexdigest() != digests[name]):
+            raise SemError(f"{file} was changed after the run (it does not match {SEAL_FILE}): not shown")
+    return "signed" if verify(seal.get("hmac"), _digest_list(digests)) else "foreign"

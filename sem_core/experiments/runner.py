@@ -11,6 +11,8 @@ Layout of ``out``:
     *.html, *.png        its plotly figures (PNG needs kaleido + a Chromium; skipped with a note)
     manifest.json        parameters, model cards, data source, seconds, versions,
                          chunks_computed / chunks_reused / chunks_recomputed of the last run
+    seal.json            the SHA-256 of each of these files and an HMAC over them under the installation's
+                         secret (``integrity.seal_folder``): ``load_results`` refuses a folder edited after its run
 Parameters are checked before any work. A folder whose params.json names *other* parameters is refused, so
 results never mix; a chunk that fails any check (edited, truncated, unparsable, wrong length, other
 parameters or code) is recomputed with a warning, never reused.
@@ -94,12 +96,31 @@ def load_results(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if not path.is_file():
         raise SemError(f"{folder} has no manifest.json (not a finished experiment folder)")
     manifest = integrity.read_manifest(path)
+    integrity.check_seal(folder, manifest)   # a sealed file edited after the run: refused, never shown
     figures = {}
     for stem, entry in manifest["figures"].items():
         fig = read_figure(folder, entry)
         if fig is not None:
             figures[stem] = fig
     return manifest, figures
+
+
+def shown_verdict(manifest: dict[str, Any]) -> tuple[str, str, str | None]:
+    """(verdict, reason, note) to show for a finished run: the verdict recomputed from the manifest's numbers by
+    the experiment's own rule (``Experiment.verdict``), never the stored words; ``note`` says when the stored
+    verdict or reason differ from what the numbers give (an edited or foreign manifest), else None. A summary the
+    rule cannot read is a SemError."""
+    name = manifest.get("experiment")
+    if name not in EXPERIMENTS:
+        raise SemError(f"the manifest names no known experiment ({str(name)[:40]!r})")
+    try:
+        verdict, reason = EXPERIMENTS.get(name)().verdict(manifest["summary"])
+    except Exception as exc:   # a foreign summary: any error of the rule on it means "no verdict"
+        raise SemError(f"the numbers of this {name} run do not give a verdict ({type(exc).__name__})") from None
+    stored = (manifest.get("verdict"), manifest.get("verdict_reason"))
+    note = None if stored == (verdict, reason) else (
+        "the verdict stored with this run differs from what its numbers give; shown: the one its numbers give")
+    return verdict, reason, note
 
 
 def read_figure(folder: Path, entry: dict[str, str]):
@@ -378,4 +399,5 @@ def _run_locked(exp: Experiment, name: str, full: dict[str, Any], dev: torch.dev
         "command": _command(name, full, exp.defaults, out, full["seed"]), "notes": exp.notes,
     }
     _atomic_write(out / "manifest.json", json.dumps(manifest, indent=1))
+    integrity.seal_folder(out, manifest)
     return manifest

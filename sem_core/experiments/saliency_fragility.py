@@ -20,7 +20,7 @@ from ..attacks import create_attack
 from ..errors import SemError
 from ..metrics import masked_spearman
 from ..viz.experiments import lines_figure
-from .common import median, prose
+from .common import median, prose, require_moved
 from .runner import EXPERIMENTS, Experiment, Outputs
 from .sampling import pick_digits
 
@@ -102,7 +102,8 @@ class SaliencyFragility(Experiment):
                             ig_steps=ctx.params["ig_steps"] or proto.ig_steps,
                             **({} if spec["kind"] == "random" or proto.step_size is None
                                else {"step_size": proto.step_size}))
-        res = atk(x[idx].to(ctx.device), y[idx].to(ctx.device), seed=ctx.params["seed"])
+        res = require_moved(atk(x[idx].to(ctx.device), y[idx].to(ctx.device), seed=ctx.params["seed"]),
+                            f"saliency-fragility {spec['method']}/{spec['kind']} at ε {spec['eps']:g}")
         s = res.summary()
         nat, adv = res.explanations["natural"], res.explanations["adversarial"]
         fg = masked_spearman(nat, adv, _foreground(res.x, res.x_adv))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..attacks import create_attack
 from ..attacks.saliency import region_mask
 from ..viz.experiments import box_figure
-from .common import median, prose
+from .common import median, prose, require_moved
 from .runner import EXPERIMENTS, Experiment, Outputs
 from .saliency_fragility import MARGIN, PAPER_CODE, SALIENCY_PROTOCOLS, check_budget
 from .sampling import pick_digits
@@ -44,7 +44,8 @@ class SaliencyRegion(Experiment):
         atk = create_attack(model, f"saliency_{spec['kind']}", method=spec["method"], eps=p["eps"],
                             steps=p["steps"] or proto.steps, ig_steps=p["ig_steps"] or proto.ig_steps, k=p["k"], **extra)
         target = mask.expand(len(idx), 1, 28, 28) if spec["kind"] == "region" else None
-        res = atk(x[idx].to(ctx.device), y[idx].to(ctx.device), target=target, seed=p["seed"])
+        res = require_moved(atk(x[idx].to(ctx.device), y[idx].to(ctx.device), target=target, seed=p["seed"]),
+                            f"saliency-region {spec['method']}/{spec['kind']}")
         m = mask.cpu()
         before = (res.explanations["natural"] * m).flatten(1).sum(1)
         after = (res.explanations["adversarial"] * m).flatten(1).sum(1)

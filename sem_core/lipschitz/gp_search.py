@@ -35,6 +35,8 @@ def gp_minimize_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor
 
     ``recompute_reference``: explain x again at every evaluation, as the authors' ``lipschitz_ratio`` did (it
     matters only for a random explainer such as LIME with fresh masks); each evaluation then costs two calls.
+    ``spec.on_step(done, total)`` after every evaluation (total = B · (budget − 1)), so a job is cancellable
+    within one evaluation (the attack service raises from it), not only between digits.
     Returns (values [B], x_prime, expl_prime, history [evaluations,B], calls, config).
     """
     from skopt import gp_minimize
@@ -55,6 +57,8 @@ def gp_minimize_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor
             with torch.no_grad():
                 r = ratio(e_ref, e_z, d_x[i:i + 1], denominator_fn(zt)).item()
             points.append((zt, e_z))
+            if spec.on_step is not None:
+                spec.on_step(i * n_calls + len(points), b * n_calls)
             return -r
 
         with warnings.catch_warnings():  # skopt warns when it re-evaluates a point; the value is kept either way
@@ -66,8 +70,6 @@ def gp_minimize_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor
         x_best.append(points[j][0])
         e_best.append(points[j][1])
         histories.append(torch.tensor(-np.minimum.accumulate(res.func_vals), dtype=torch.float32))
-        if spec.on_step is not None:
-            spec.on_step(i + 1, b)
     per_eval = 2 if recompute_reference else 1
     config = {"optimizer": "skopt.gp_minimize", "n_calls": n_calls, "n_initial_points": n_init,
               "acq_func": "gp_hedge", "recompute_reference": recompute_reference}

@@ -100,10 +100,44 @@ def save_checkpoint(model: nn.Module, out_dir: str | Path, card: dict[str, Any],
         "versions": library_versions(),
     }
     card_path = out_dir / f"{name}.json"
-    tmp_card = card_path.with_suffix(".json.tmp")
-    tmp_card.write_text(json.dumps(full, indent=2) + "\n")
-    tmp_card.replace(card_path)
+    write_card(card_path, full)
     return card_path
+
+
+def card_digest(card: dict[str, Any]) -> str:
+    """SHA-256 of the card's canonical JSON (sorted keys, no spaces) without its own ``card_sha256``: the card's
+    every field — architecture, config, data, accuracy, the weights' ``sha256`` — is inside the seal."""
+    body = {k: v for k, v in card.items() if k != "card_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def seal(card: dict[str, Any]) -> dict[str, Any]:
+    """``card`` with its ``card_sha256`` (re)computed; for a card you edited on purpose (``write_card`` seals)."""
+    return {**card, "card_sha256": card_digest(card)}
+
+
+def write_card(path: str | Path, card: dict[str, Any]) -> Path:
+    """Write ``card`` sealed (``seal``) to ``path`` atomically, as indented JSON; returns the path."""
+    path = Path(path)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(seal(card), indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def _check_seal(name: str, card: dict[str, Any]) -> None:
+    try:
+        expected = card_digest(card)
+    except (TypeError, ValueError, RecursionError):
+        raise CheckpointError(f"{name} holds values a card cannot hold (not plain JSON)") from None
+    if "card_sha256" not in card:
+        raise CheckpointError(f"{name} is not sealed (no card_sha256: saved by an older version or written by hand); "
+                              f"re-save it with save_checkpoint, or seal it: sem_core.models.checkpoint.write_card")
+    if card["card_sha256"] != expected:
+        raise CheckpointError(f"{name} was edited after it was saved (its card_sha256 does not match its fields): "
+                              f"its numbers cannot be trusted; re-save the model, or seal a deliberate edit with "
+                              f"sem_core.models.checkpoint.write_card")
 
 
 def _saved_config(model: nn.Module, config: dict[str, Any] | None) -> dict[str, Any]:
@@ -181,6 +215,7 @@ def read_card(card_path: str | Path) -> dict[str, Any]:
     name = card_path.name
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
         raise CheckpointError(f"{name} is not a SEM Explorer card (format must be '{CARD_FORMAT}')")
+    _check_seal(name, card)
     for key in ("model", "config", "tensors", "weights_file"):
         if key not in card:
             raise CheckpointError(f"{name} lacks the field '{key}'")

@@ -17,19 +17,77 @@ import torch.nn as nn
 
 from ..device import resolve_device
 from ..errors import CheckpointError, UnknownNameError
-from .checkpoint import SHIPPED_DIR, load_checkpoint, read_card, require_usable
+from .checkpoint import SHIPPED_DIR, load_checkpoint, read_card, require_usable, write_card
 from .plugins import ensure_plugins
 from .registry import is_plugin_architecture, list_models
 
 MODELS_DIR_ENV = "SEM_MODELS_DIR"
+UPLOADS_DIR_ENV = "SEM_UPLOADS_DIR"
+#: the largest weights file the app accepts as an upload (the shipped models are under 2 MB)
+MAX_UPLOAD_BYTES = 50_000_000
 log = logging.getLogger(__name__)
 _WARNED: set[tuple[str, str]] = set()   # (card, reason) already logged: a page lists the models at every run
 
 
 def model_dirs() -> list[Path]:
-    """Where cards are listed from: the shipped ``assets/models``, then each folder of ``$SEM_MODELS_DIR``."""
+    """Where cards are listed from: the shipped ``assets/models``, each folder of ``$SEM_MODELS_DIR``, then the
+    folder of models uploaded in the app (``uploads_dir``)."""
     extra = [Path(p) for p in os.environ.get(MODELS_DIR_ENV, "").split(os.pathsep) if p.strip()]
-    return [SHIPPED_DIR, *extra]
+    return [SHIPPED_DIR, *extra, uploads_dir()]
+
+
+def uploads_dir() -> Path:
+    """The folder of the models uploaded in the app: ``$SEM_UPLOADS_DIR``, default
+    ``~/.cache/sem_explorer/uploaded-models`` (listed by every session of the server that reads it)."""
+    default = Path.home() / ".cache" / "sem_explorer" / "uploaded-models"
+    return Path(os.environ.get(UPLOADS_DIR_ENV) or default)
+
+
+def accept_upload(card_bytes: bytes, weights_bytes: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> str:
+    """Check an uploaded card and its safetensors weights and add them to ``uploads_dir()``; returns the name the
+    model is listed under (``upload-`` + the first 10 hex digits of its weights' SHA-256).
+
+    Weights only, never code: the card's architecture must already be registered (shipped, or a plug-in the server
+    imported), the weights must hash to the card's SHA-256 and hold exactly its tensors, finite; the weights file is
+    at most ``max_bytes`` and the card a few MB. Anything else is a one-line ``CheckpointError``; nothing is kept.
+    """
+    import hashlib
+    import json
+    import tempfile
+
+    if len(weights_bytes) > max_bytes:
+        raise CheckpointError(f"the weights file is too large ({len(weights_bytes) / 1e6:.1f} MB); the limit is "
+                              f"{max_bytes / 1e6:.0f} MB")
+    try:
+        card = json.loads(card_bytes.decode("utf-8")) if len(card_bytes) < 5_000_000 else None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        card = None
+    if not isinstance(card, dict) or not isinstance(card.get("weights_file"), str):
+        raise CheckpointError("the card is not a SEM Explorer card (a JSON object written by save_checkpoint)")
+    sha = hashlib.sha256(weights_bytes).hexdigest()
+    name = f"upload-{sha[:10]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / "card.json"
+        staged.write_bytes(card_bytes)
+        if Path(card["weights_file"]).name != card["weights_file"] or card["weights_file"] in ("", ".", ".."):
+            raise CheckpointError("the card's weights_file must be a plain file name")
+        (Path(tmp) / card["weights_file"]).write_bytes(weights_bytes)
+        model, checked = load_checkpoint(staged)   # the card's seal, the hash, the tensors, the architecture
+        require_usable(checked, "the uploaded card")
+        _check_finite(model)
+        folder = uploads_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{name}.safetensors"            # the weights first: a listed card always has its weights
+        target.with_name(target.name + ".tmp").write_bytes(weights_bytes)
+        target.with_name(target.name + ".tmp").replace(target)
+        write_card(folder / f"{name}.json", {**checked, "weights_file": target.name})   # renamed: sealed again
+    return name
+
+
+def _check_finite(model: nn.Module) -> None:
+    bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"the weights hold NaN or Inf values ({', '.join(bad[:3])})")
 
 
 def _warn_once(card: Path, reason: str) -> None:

@@ -12,7 +12,10 @@ Two layers:
   never a pickle; dataclasses are rebuilt only from an allow-list of result types. The folder is
   ``$SEM_CACHE_DIR``, else ``$XDG_CACHE_HOME/sem-explorer/results``, else
   ``~/.cache/sem-explorer/results``; ``SEM_CACHE_DIR=off`` turns the disk layer off. The disk layer
-  is bounded too (oldest entries are removed first).
+  is bounded too (oldest entries are removed first). Every disk entry is signed (HMAC-SHA256 under the
+  installation's secret, ``provenance.sign``) over its key, its tensors and its structure: an edited, swapped or
+  foreign entry is removed and recomputed, never shown. The cache reads, counts and prunes only regular files
+  named ``<64 hex digits>.json`` / ``.safetensors`` (no FIFOs, no symlinks, nobody else's files).
 
 Example:
     cache = ResultCache(max_bytes=64 << 20, folder=default_cache_dir())
@@ -27,6 +30,8 @@ import json
 import logging
 import math
 import os
+import re
+import stat
 import threading
 import uuid
 from collections import OrderedDict
@@ -38,8 +43,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from ..provenance import sign, verify
+
 log = logging.getLogger(__name__)
-CACHE_FORMAT = "sem-explorer-result/2"   # part of every key: a format change never reads old entries (2: status)
+CACHE_FORMAT = "sem-explorer-result/3"   # part of every key: a format change never reads old entries (3: signed)
+ENTRY_NAME = re.compile(r"^[0-9a-f]{64}\.(json|safetensors)$")   # the only files the cache reads or removes
 MAX_ENTRY_BYTES = 64 << 20               # a disk entry larger than this is refused on read
 
 
@@ -152,20 +160,38 @@ def _decode(obj: Any, tensors: dict[str, torch.Tensor], types: dict[str, type]) 
     return obj
 
 
-def to_bytes(value: Any) -> tuple[bytes, bytes]:
-    """(safetensors bytes, JSON bytes) of a result; raises TypeError for what cannot be cached."""
+def _structure_bytes(structure: Any) -> bytes:
+    return json.dumps(structure, allow_nan=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def to_bytes(value: Any, key: str = "") -> tuple[bytes, bytes]:
+    """(safetensors bytes, JSON bytes) of a result, signed for ``key`` (``provenance.sign`` over the key, the
+    tensors' bytes and the structure); raises TypeError for what cannot be cached."""
     tensors: dict[str, torch.Tensor] = {}
     structure = _encode(value, tensors)
-    meta = json.dumps({"format": CACHE_FORMAT, "value": structure}, allow_nan=False).encode()
-    return save_safetensors(tensors, metadata={"format": CACHE_FORMAT}), meta
+    weights = save_safetensors(tensors, metadata={"format": CACHE_FORMAT})
+    tag = sign(key.encode(), weights, _structure_bytes(structure))
+    meta = json.dumps({"format": CACHE_FORMAT, "hmac": tag, "value": structure}, allow_nan=False).encode()
+    return weights, meta
 
 
-def from_bytes(weights: bytes, meta: bytes) -> Any:
-    """The result ``to_bytes`` wrote; raises ValueError for anything else."""
+def from_bytes(weights: bytes, meta: bytes, key: str = "") -> Any:
+    """The result ``to_bytes`` wrote for ``key``; raises ValueError for anything else (another format, another
+    key, an edited tensor or structure: the signature does not match)."""
     doc = json.loads(meta)
     if not isinstance(doc, dict) or doc.get("format") != CACHE_FORMAT:
         raise ValueError("not a cache entry of this version")
+    if not verify(doc.get("hmac"), key.encode(), weights, _structure_bytes(doc.get("value"))):
+        raise ValueError("its signature does not match (edited, moved or written by another installation)")
     return _decode(doc["value"], load_safetensors(weights), _allowed_types())
+
+
+def _regular(path: Path) -> bool:
+    """A regular file, not a symlink (nor a FIFO, device or folder): the only kind the cache reads or removes."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def nbytes(obj: Any) -> int:
@@ -250,7 +276,7 @@ class ResultCache:
         with self._lock:
             if key in self._mem:
                 return True
-        return self.folder is not None and (self.folder / f"{key}.json").is_file()
+        return self.folder is not None and _regular(self.folder / f"{key}.json")
 
     def put(self, key: str, value: Any, *, disk: bool = True) -> None:
         """Store ``value`` under ``key`` in memory and (``disk`` and a folder set) on disk."""
@@ -262,7 +288,7 @@ class ResultCache:
         """The number of entries stored on disk."""
         if self.folder is None or not self.folder.is_dir():
             return 0
-        return sum(1 for _ in self.folder.glob("*.json"))
+        return sum(1 for p in self.folder.glob("*.json") if ENTRY_NAME.match(p.name) and _regular(p))
 
     # -- disk
     def _paths(self, key: str) -> tuple[Path, Path]:
@@ -275,16 +301,25 @@ class ResultCache:
             return None
         try:
             weights, meta = self._paths(key)
-            if not meta.is_file() or weights.stat().st_size > MAX_ENTRY_BYTES or meta.stat().st_size > MAX_ENTRY_BYTES:
+            if not (_regular(meta) and _regular(weights)):   # a FIFO would block the read; a link points elsewhere
                 return None
-            return from_bytes(weights.read_bytes(), meta.read_bytes())
-        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
-            log.warning("result cache: ignoring unreadable entry %s (%s)", key[:12], exc)
+            if weights.stat().st_size > MAX_ENTRY_BYTES or meta.stat().st_size > MAX_ENTRY_BYTES:
+                return None
+            return from_bytes(weights.read_bytes(), meta.read_bytes(), key)
+        except (OSError, ValueError, KeyError, TypeError, SafetensorError, RecursionError) as exc:
+            log.warning("result cache: removed the unusable entry %s (%s); it will be recomputed", key[:12], exc)
+            self._remove(key)
             return None
+
+    def _remove(self, key: str) -> None:
+        """Delete the entry ``key``'s files (regular files of the cache's naming only)."""
+        for path in self._paths(key):
+            if _regular(path):
+                path.unlink(missing_ok=True)
 
     def _write(self, key: str, value: Any) -> None:
         try:
-            weights_bytes, meta_bytes = to_bytes(value)
+            weights_bytes, meta_bytes = to_bytes(value, key)
         except TypeError as exc:
             log.warning("result cache: not written to disk (%s)", exc)
             return
@@ -311,6 +346,8 @@ class ResultCache:
         entries = []
         for meta in self.folder.glob("*.json"):
             weights = meta.with_suffix(".safetensors")
+            if not ENTRY_NAME.match(meta.name) or not _regular(meta):   # only the cache's own files
+                continue
             try:
                 size = meta.stat().st_size + (weights.stat().st_size if weights.exists() else 0)
                 entries.append((meta.stat().st_mtime, size, meta, weights))
@@ -321,5 +358,6 @@ class ResultCache:
             if total <= self.max_disk_bytes:
                 break
             for p in (meta, weights):
-                p.unlink(missing_ok=True)
+                if _regular(p):
+                    p.unlink(missing_ok=True)
             total -= size

@@ -100,3 +100,34 @@ def table_figure(header: Sequence[str], columns: Sequence[Sequence], fill: Seque
                              cells=dict(values=cells, fill_color=fill or "white", height=24)))
     fig.update_layout(title=title, height=120 + 26 * max(len(c) for c in columns), margin=dict(t=50, b=10, l=10, r=10))
     return fig
+
+
+#: the only HTML plotly text may keep from a stored figure: line breaks and emphasis (no links, no styles)
+_KEPT_TAGS = re.compile(r"^</?(br|b|i|sup|sub)\s*/?>$", re.IGNORECASE)
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def _clean_text(text: str) -> str:
+    return _TAG.sub(lambda m: m.group(0) if _KEPT_TAGS.match(m.group(0)) else "", text)
+
+
+def _clean(obj):
+    if isinstance(obj, str):
+        return _clean_text(obj)
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items() if k not in _DROPPED_KEYS}
+    return obj
+
+
+#: keys of a stored figure that can reach outside the page (remote images, links, scripts in templates' images)
+_DROPPED_KEYS = frozenset({"images", "href", "source"})
+
+
+def sanitized(fig: go.Figure) -> go.Figure:
+    """A stored figure made safe to show: no layout or template images (a remote ``source`` would be fetched by
+    the browser), no links or other HTML in any text (``<a href>``, styles), only ``<br> <b> <i> <sup> <sub>``
+    kept; image traces lose a URL source. Numbers are untouched. Returns a new figure."""
+    doc = _clean(fig.to_plotly_json())
+    return go.Figure(doc)

@@ -79,3 +79,54 @@ def test_the_number_of_digits_starts_at_the_experiments_declared_n_kept_short(tm
         assert not at.exception
         n = at.number_input(key="exp_n")
         assert n.value == digits_param(name).default and (n.min, n.max) == (1, 1000)
+
+
+def test_a_tampered_folder_shows_no_markup_no_link_no_image_and_not_its_own_verdict(tmp_path, monkeypatch):
+    """A results folder whose manifest carries Markdown links and images, LaTeX colour, directives and a foreign
+    verdict, and whose figure JSON carries a title link and a remote layout image, is shown as plain text with the
+    verdict its numbers give and a figure without the link and the image."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "results" / "faithfulness"
+    dst = tmp_path / "faithfulness"
+    shutil.copytree(src, dst)
+    (dst / "seal.json").unlink()     # an unsealed folder (a run from before seals): shown, but never as markup
+    payload = "[click](https://evil.example) ![x](https://evil.example/a.png) $\\color{red}{PWNED}$ :red[PWNED]"
+    manifest = json.loads((dst / "manifest.json").read_text())
+    manifest.update(claim=payload, paper=payload, verdict="reproduced", verdict_reason=payload, notes=payload)
+    (dst / "manifest.json").write_text(json.dumps(manifest))
+    for entry in manifest["figures"].values():
+        fig = json.loads((dst / entry["json"]).read_text())
+        fig["layout"]["title"] = {"text": '<a href="https://evil.example">open me</a> title'}
+        fig["layout"]["images"] = [{"source": "https://evil.example/track.png", "x": 0, "y": 0, "sizex": 1, "sizey": 1}]
+        (dst / entry["json"]).write_text(json.dumps(fig))
+    at = _page(tmp_path, monkeypatch)
+    at.selectbox(key="exp_folder").set_value("faithfulness (yours)").run()
+    assert not at.exception
+    shown = " ".join(m.value for m in at.markdown)
+    assert "[click](" not in shown and "![x](" not in shown and ":red[" not in shown and "$\\color" not in shown
+    # the payload is shown once, as escaped text, in the run's notes; claim, paper and verdict reason are the code's
+    assert "\\[click\\]" in shown and sum(m.value.count("click") for m in at.markdown) == 1
+    assert any("Verdict: 🟡 partly" in m.value for m in at.markdown)        # the numbers' verdict, not "reproduced"
+    assert any("differs from what its numbers give" in w.value for w in at.warning)
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        assert not spec["layout"].get("images") and "href" not in chart.proto.spec and "evil.example" not in chart.proto.spec
+
+
+
+def test_a_sealed_folder_edited_after_its_run_is_refused(tmp_path, monkeypatch):
+    import json
+    import shutil
+    from pathlib import Path
+
+    dst = tmp_path / "faithfulness"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "results" / "faithfulness", dst)
+    manifest = json.loads((dst / "manifest.json").read_text())
+    (dst / "manifest.json").write_text(json.dumps({**manifest, "verdict": "reproduced"}))
+    at = _page(tmp_path, monkeypatch)
+    at.selectbox(key="exp_folder").set_value("faithfulness (yours)").run()
+    assert not at.exception and not any("Verdict" in m.value for m in at.markdown)
+    assert any("was changed after the run" in e.value for e in at.error)

@@ -101,3 +101,36 @@ def test_under_a_protocol_only_the_budget_reaches_the_job(fresh_service, monkeyp
     assert not at.exception and any("replaces the slider" in c.value for c in at.caption)
     _run(at)
     assert asked and {s.config["budget"] for s in asked} == {7} and not any("eps" in s.config for s in asked)
+
+
+def test_a_link_naming_an_expensive_result_waits_for_run(fresh_service, monkeypatch):
+    """A link naming the authors' protocol on many digits starts nothing: the page says why and shows Run; a
+    cheap or cached result still opens by itself."""
+    asked = []
+    real = fresh_service.submit
+    monkeypatch.setattr(fresh_service, "submit", lambda session, spec: asked.append(spec) or real(session, spec))
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params.update({"lip_protocol": "authors", "lip_n": "50", "lip_budget": "200", "result": "lip"})
+    at.run()
+    assert not at.exception and not asked and "lip_result" not in at.session_state
+    assert any("a link never starts long work by itself" in i.value for i in at.info)
+
+
+def test_link_affordable_lets_cached_or_quick_results_open_by_themselves(monkeypatch):
+    from app_pages.ui import jobs
+    from sem_core.serve.estimates import Estimate
+
+    class Svc:
+        def __init__(self, hit):
+            self.hit = hit
+
+        def peek(self, spec):
+            return self.hit
+
+    monkeypatch.setattr(jobs, "service", lambda: Svc(None))
+    assert jobs.link_affordable(Estimate(3.0, 2.0, 5.0, "measured"), ["spec"]) == (True, "is quick")
+    ok, why = jobs.link_affordable(Estimate(700.0, 500.0, 900.0, "measured"), ["spec"])
+    assert not ok and why.startswith("takes about")
+    assert not jobs.link_affordable(Estimate(None), ["spec"])[0]          # unknown cost: wait for Run
+    monkeypatch.setattr(jobs, "service", lambda: Svc("result"))
+    assert jobs.link_affordable(Estimate(700.0, 500.0, 900.0, "measured"), ["spec"]) == (True, "is cached")

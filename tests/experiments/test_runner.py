@@ -179,3 +179,37 @@ def test_report_puts_the_senn_lambda_recipes_side_by_side():
     assert "| lam | accuracy (authors) | accuracy (project) | lipschitz_median (authors) | lipschitz_median (project) |" in text
     assert "| 1 | 0.8 | 0.7 | — | — |" in text                  # a quantity a row lacks is shown as missing
     assert "recipes side by side" not in "\n".join(_protocols_side_by_side([run("senn-lambda", None, 0.8)]))
+
+
+def test_a_finished_folder_is_sealed_and_an_edit_after_the_run_is_refused(tmp_path, monkeypatch):
+    """seal.json holds the SHA-256 of every file of the run and an HMAC under the installation's secret: an edited
+    number, manifest or figure is refused by load_results (the app and the report show nothing of it)."""
+    from sem_core.experiments import integrity, load_results
+
+    out = tmp_path / "run"
+    run_experiment("faithfulness", out, n=6)
+    manifest, _ = load_results(out)
+    assert integrity.check_seal(out, manifest) == "signed"
+    for name, edit in (("results.json", lambda t: t.replace("0", "1", 1)),
+                       ("manifest.json", lambda t: t.replace('"partly"', '"reproduced"').replace('"not"', '"reproduced"')),
+                       (next(iter(manifest["figures"].values()))["json"], lambda t: t.replace("{", "{ ", 1))):
+        original = (out / name).read_text()
+        (out / name).write_text(edit(original))
+        with pytest.raises(SemError, match=f"{name} was changed after the run"):
+            load_results(out)
+        (out / name).write_text(original)
+    monkeypatch.setenv("SEM_SECRET_FILE", str(tmp_path / "another-installation" / "secret"))
+    assert integrity.check_seal(out, manifest) == "foreign"      # copied from elsewhere: digests hold, not signed here
+    (out / "seal.json").unlink()
+    assert integrity.check_seal(out, manifest) == "unsealed"
+
+
+def test_the_committed_results_are_sealed():
+    from pathlib import Path
+
+    from sem_core.experiments import integrity, load_results
+
+    for folder in sorted((Path(__file__).resolve().parents[2] / "results").glob("*/")):
+        if (folder / "manifest.json").is_file():
+            manifest, _ = load_results(folder)
+            assert integrity.check_seal(folder, manifest) in ("signed", "foreign"), folder.name

@@ -20,7 +20,7 @@ import sem_core
 from sem_core.cli.main import main
 from sem_core.errors import CheckpointError
 from sem_core.models import create_model
-from sem_core.models.checkpoint import load_checkpoint, read_card, save_checkpoint
+from sem_core.models.checkpoint import load_checkpoint, read_card, save_checkpoint, seal
 
 DATA = {"source": "subset", "n_train": 4000, "n_test": 1000, "description": "the offline subset"}
 
@@ -30,8 +30,14 @@ def _save(folder: Path, **card) -> Path:
 
 
 def _edit(card_path: Path, change) -> Path:
+    """The card with ``change`` applied and sealed again (as a deliberate edit would be), so each case reaches the
+    check it is about; an unsealed edit is refused first (``test_an_unsealed_edit_is_refused``)."""
     card = json.loads(card_path.read_text())
     change(card)
+    try:
+        card = seal(card)
+    except (TypeError, ValueError, RecursionError):   # a value JSON cannot canonicalise: the seal check says so
+        pass
     card_path.write_text(json.dumps(card))
     return card_path
 
@@ -195,3 +201,19 @@ def test_any_value_in_any_field_is_loaded_or_refused_cleanly(good_card, field, v
     finally:
         os.unlink(f.name)
     assert hashlib.sha256((folder / "cnn.safetensors").read_bytes()).hexdigest() == good_card["sha256"]
+
+
+@pytest.mark.parametrize("field, value", [("test_accuracy", 0.999), ("config", {"act": "softplus", "beta": 10.0}),
+                                          ("data", {**DATA, "description": "edited"})])
+def test_an_unsealed_edit_is_refused(tmp_path, field, value):
+    """The card is inside the seal: switching the activation or editing the accuracy without re-sealing is refused."""
+    path = _save(tmp_path)
+    card = json.loads(path.read_text())
+    card[field] = {**card[field], **value} if isinstance(value, dict) and field == "config" else value
+    path.write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match="was edited after it was saved"):
+        load_checkpoint(path)
+    del card["card_sha256"]
+    path.write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match="is not sealed"):
+        read_card(path)

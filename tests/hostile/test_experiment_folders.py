@@ -240,6 +240,9 @@ def hostile_results(clean, tmp_path):
         shutil.copytree(clean[0], root / name, ignore=shutil.ignore_patterns("chunks"))
     (root / "b-badfig" / "faithfulness.plotly.json").write_text('{"data": [oops')
     (root / "b-badfig" / "faithfulness.html").unlink()
+    (root / "b-badfig" / "seal.json").unlink()   # an unsealed run (older): its bad figure is skipped, not the run
+    for name in ("c-broken", "d-partial", "e-escape"):
+        (root / name / "seal.json").unlink()     # the manifest's own checks speak first (a sealed one: "changed")
     (root / "c-broken" / "manifest.json").write_text("{not json")
     partial = json.loads((root / "d-partial" / "manifest.json").read_text())
     del partial["verdict"]

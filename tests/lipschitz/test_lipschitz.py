@@ -214,3 +214,24 @@ def test_discrete_matches_a_brute_force_loop(smooth_net, digits, test_split):
             if 0 < dist <= 9.0:
                 best = max(best, (e_x[i] - e_s[j]).norm().item() / dist)
         assert res.values[i].item() == pytest.approx(best, rel=1e-4)
+
+
+def test_the_authors_gp_search_reports_every_evaluation_so_a_job_stops_within_one(shipped, test_split):
+    """The attack service cancels a job by raising from its progress callback: the gp_minimize search calls it
+    after every evaluation (not only between digits), so a cancelled job stops within one evaluation."""
+    from sem_core import explanation_function, local_lipschitz
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def on_step(done, total):
+        seen.append((done, total))
+        if done == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        local_lipschitz(explanation_function(shipped["cnn"][0], "saliency"), test_split.images[:2],
+                        search="gp_minimize", budget=30, on_step=on_step)
+    assert seen == [(1, 58), (2, 58), (3, 58)]

@@ -7,7 +7,7 @@ import torch
 import sem_core
 from sem_core.errors import CheckpointError
 from sem_core.models import create_model
-from sem_core.models.checkpoint import SHIPPED_DIR, load_checkpoint, save_checkpoint
+from sem_core.models.checkpoint import SHIPPED_DIR, load_checkpoint, save_checkpoint, seal
 from sem_core.models.train import accuracy
 
 
@@ -30,7 +30,7 @@ def saved(tmp_path):
 def test_shape_mismatch_is_named(saved):
     card = json.loads(saved.read_text())
     card["config"]["hidden"] = 64  # architecture now disagrees with the weights
-    saved.write_text(json.dumps(card))
+    saved.write_text(json.dumps(seal(card)))
     with pytest.raises(CheckpointError, match=r"head\.0\.weight"):
         load_checkpoint(saved)
 
@@ -49,7 +49,7 @@ def test_garbage_weights_file_is_a_clear_error(saved):
     weights.write_bytes(b"not a safetensors file")
     card = json.loads(saved.read_text())
     card["sha256"] = hashlib.sha256(b"not a safetensors file").hexdigest()   # the hash matches, the bytes are junk
-    saved.write_text(json.dumps(card))
+    saved.write_text(json.dumps(seal(card)))
     with pytest.raises(CheckpointError, match="not a readable safetensors"):
         load_checkpoint(saved)
 

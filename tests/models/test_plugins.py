@@ -12,7 +12,7 @@ import torch.nn as nn
 import sem_core
 from sem_core.errors import CheckpointError
 from sem_core.models import create_model, list_models, load_plugin, register_architecture
-from sem_core.models.checkpoint import SHIPPED_DIR, load_checkpoint, save_checkpoint
+from sem_core.models.checkpoint import SHIPPED_DIR, load_checkpoint, save_checkpoint, seal
 from sem_core.models.plugins import ENTRY_POINT_GROUP, PluginError, ensure_plugins, load_entry_points
 from sem_core.models.registry import MODELS
 
@@ -61,7 +61,7 @@ def test_hostile_config_of_a_user_architecture_is_a_checkpoint_error(saved):
     card = json.loads(card_path.read_text())
     for config, message in (({"width": 3, "depth": 2}, "unknown config keys .*depth.*known keys: width, hidden"),
                             ({"width": "3"}, "config 'width' = '3'"), ({"width": -1}, "bad config")):
-        card_path.write_text(json.dumps({**card, "config": config}))
+        card_path.write_text(json.dumps(seal({**card, "config": config})))
         with pytest.raises(CheckpointError, match=message):
             load_checkpoint(card_path)
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 import sem_core
 from sem_core.errors import CheckpointError
-from sem_core.models.checkpoint import SHIPPED_DIR
+from sem_core.models.checkpoint import SHIPPED_DIR, seal
 from sem_core.models.registry import create_model
 from sem_core.models.senn import AUTHORS_CONFIG, AUTHORS_TRAIN, MNIST_MEAN, MNIST_STD
 from sem_core.models.train import TrainConfig
@@ -120,7 +120,7 @@ def test_a_card_with_an_unknown_recipe_value_is_refused_in_one_line(tmp_path):
     card = json.loads((SHIPPED_DIR / "senn-k5.json").read_text())
     card["config"]["theta_act"] = "sigmoid"
     shutil.copy(SHIPPED_DIR / "senn-k5.safetensors", tmp_path / "senn-k5.safetensors")
-    (tmp_path / "bad.json").write_text(json.dumps(card))
+    (tmp_path / "bad.json").write_text(json.dumps(seal(card)))
     with pytest.raises(CheckpointError, match=r"bad config: SENN theta_act must be one of none, tanh, got 'sigmoid'"):
         sem_core.load_model(tmp_path / "bad.json", "cpu")
 

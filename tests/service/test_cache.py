@@ -66,12 +66,18 @@ def test_attack_result_round_trips_through_disk(tmp_path, shipped, test_split):
 
 
 def test_disk_entries_rebuild_only_allowed_types(tmp_path):
-    weights, meta = to_bytes({"a": torch.ones(2)})
+    from sem_core.serve.cache import _structure_bytes
+    from sem_core.provenance import sign
+
+    k = "c" * 64
+    weights, meta = to_bytes({"a": torch.ones(2)}, k)
     doc = json.loads(meta)
     doc["value"] = {"__dataclass__": "Popen", "fields": {"args": "rm -rf /"}}
+    with pytest.raises(ValueError, match="signature does not match"):
+        from_bytes(weights, json.dumps(doc).encode(), k)
+    doc["hmac"] = sign(k.encode(), weights, _structure_bytes(doc["value"]))   # even with the secret: an allow-list
     with pytest.raises(ValueError, match="not a cacheable result type"):
-        from_bytes(weights, json.dumps(doc).encode())
-    k = "c" * 64
+        from_bytes(weights, json.dumps(doc).encode(), k)
     (tmp_path / f"{k}.json").write_text(json.dumps(doc))
     (tmp_path / f"{k}.safetensors").write_bytes(weights)
     assert ResultCache(folder=tmp_path).get(k) is None          # refused with a warning, not raised
