@@ -47,8 +47,9 @@ if saved:
             st.success("Your run is shown from the cache: result from the cache (made before with the same "
                        "parameters, code and models).")  # the result line (benchmarks/bench_latency.py waits for it)
         elif choice == just_ran:
-            st.success(f"Your run finished: {manifest['chunks_computed']} chunks computed, "
-                       f"{manifest['chunks_reused']} reused from an earlier run.")
+            done, reused = manifest["chunks_computed"], manifest["chunks_reused"]
+            st.success(f"Your run finished: {done} chunk{'s' * (done != 1)} computed, {reused} reused from an "
+                       f"earlier run.")
         exp = EXPERIMENTS.get(manifest["experiment"])   # the claim, paper and notes are the code's, not the file's
         verdict, reason, note = shown_verdict(manifest)
         seal = check_seal(labels[choice], manifest)     # an edited sealed file never gets here (load_results refuses)
@@ -62,7 +63,8 @@ if saved:
         st.caption(f"Integrity: {SEAL_STATES[seal]}; the verdict is recomputed from its numbers.")
         c1, c2, c3 = st.columns(3)
         c1.metric("digits (N)", manifest["params"].get("n"))
-        c2.metric("compute seconds", f"{compute_seconds(manifest):.0f}",
+        seconds = compute_seconds(manifest)
+        c2.metric("compute seconds", f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}",
                   help="all chunks (also those of earlier, resumed runs) plus training the experiment did itself")
         c3.metric("chunks computed / reused", f"{manifest['chunks_computed']} / {manifest['chunks_reused']}")
         for name, entry in manifest["figures"].items():
@@ -98,8 +100,11 @@ if "exp_took" in st.session_state:
 if st.button("Run experiment", type="primary", key="exp_run"):
     bar = st.progress(0.0, text="starting…")
     with user_errors():  # an identical finished run in your folder is shown, not redone; else run or resumed there
-        run = run_in_folder(name, ROOT, int(n),
-                            on_step=lambda done, total: bar.progress(done / total, text=f"chunk {done}/{total}"))
+        try:
+            run = run_in_folder(name, ROOT, int(n),
+                                on_step=lambda done, total: bar.progress(done / total, text=f"chunk {done}/{total}"))
+        finally:   # refused (another session's run holds the folder) or failed: no "starting…" bar left behind
+            bar.empty()
         if run.fresh:  # a resumed run reused chunks: not a measure of a fresh one
             get_estimator().record(experiment_job(name, n), run.seconds)
         took = "shown from your earlier run" if run.reused else eta.took(run.seconds).lower()

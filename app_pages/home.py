@@ -34,7 +34,8 @@ if st.button(f"Try this: attack a {src} toward a {tgt}", type="primary", key="ho
 
 st.header("Trained models")
 names = sem_core.list_shipped()
-cols = st.columns(len(names))
+PER_ROW = 3   # three models a row: names and accuracies are never cut, at 1280 px or on a projector
+cols = [col for row in range(0, len(names), PER_ROW) for col in st.columns(PER_ROW)]
 for col, name in zip(cols, names):
     with col, user_errors():
         model, card = get_model(name)

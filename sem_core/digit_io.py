@@ -22,6 +22,8 @@ from .errors import DataError
 
 INK_THRESHOLD = 0.1     # a pixel (after inversion, in [0,1]) counts as ink above this
 MIN_SIDE = 8            # smaller images cannot hold a readable digit
+MAX_ASPECT = 20         # a longer, thinner picture is a strip, not a digit (and shrinking it would erase it)
+MIN_MARK = 4            # px: the ink's bounding box must be at least this tall or wide (one speck is no digit)
 MAX_BYTES = 5_000_000   # the app's upload limit
 MAX_SIDE = 4096         # pixel budget: at most MAX_SIDE² pixels, checked on the header before decoding
 MAX_PIXELS = MAX_SIDE * MAX_SIDE
@@ -83,6 +85,9 @@ def digit_from_array(arr: np.ndarray) -> torch.Tensor:
     rows, cols = np.nonzero(mask)
     crop = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
     h, w = crop.shape
+    if max(h, w) < MIN_MARK:   # scaled to 20 px, a speck would become a solid square "digit"
+        raise DataError(f"The only mark is {w}×{h} px: too small to be a digit (draw or upload a digit that fills "
+                        f"more of the picture).")
     scale = BOX / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
     small = np.asarray(Image.fromarray((crop * 255).astype(np.uint8)).resize((new_w, new_h), Image.LANCZOS),
@@ -118,6 +123,7 @@ def _decode(data: bytes) -> np.ndarray:
         w, h = img.size
         if w * h > MAX_PIXELS:
             raise DataError(f"The image is too large ({w}×{h} px): at most {MAX_SIDE}×{MAX_SIDE} px are accepted.")
+        _check_shape(w, h)
         try:
             if img.format != "PNG":
                 img.draft(img.mode, (WORK_SIDE, WORK_SIDE))   # a big JPEG decodes at 1/2, 1/4 or 1/8 scale
@@ -129,6 +135,16 @@ def _decode(data: bytes) -> np.ndarray:
             raise DataError(f"The {img.format} file is damaged or incomplete and cannot be read. "
                             f"Re-save it as PNG or JPEG and upload it again.") from None
     return pixels
+
+
+def _check_shape(w: int, h: int) -> None:
+    """Refuse, with the picture's own size, an image too small or too long and thin to hold a digit (before it is
+    shrunk, so the message never names the shrunk size)."""
+    if min(w, h) < MIN_SIDE:
+        raise DataError(f"The image is too small ({w}×{h} px); at least {MIN_SIDE}×{MIN_SIDE} px are needed.")
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise DataError(f"The image is too long and thin ({w}×{h} px) to hold one digit; crop it around the digit "
+                        f"(at most {MAX_ASPECT}:1).")
 
 
 def _normalised(img: Image.Image) -> np.ndarray:

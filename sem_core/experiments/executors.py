@@ -192,6 +192,8 @@ class RayExecutor(Executor):
         self._started = False
 
     def __enter__(self) -> "RayExecutor":
+        # before Ray is imported: it reads its authentication mode when it loads
+        self._token_set = self.address is not None and _use_token_mode()
         ray = _import_ray()
         if ray.is_initialized():
             self._ray = ray
@@ -206,13 +208,17 @@ class RayExecutor(Executor):
         ray_log.setLevel(logging.ERROR)
         try:
             if self.address is None:
-                ray.init(num_cpus=self.num_cpus or os.cpu_count() or 1, runtime_env={"env_vars": {"PYTHONPATH": _pythonpath(package)}},
-                         **options)
+                # "local": always a new Ray of our own, never a cluster that happens to run on this machine
+                ray.init(address="local", num_cpus=self.num_cpus or os.cpu_count() or 1,
+                         runtime_env={"env_vars": {"PYTHONPATH": _pythonpath(package)}}, **options)
             else:
                 ray.init(address=self.address, runtime_env={"py_modules": [package]}, **options)
         except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
+            if getattr(self, "_token_set", False):
+                os.environ.pop(AUTH_MODE_ENV, None)
+                self._token_set = False
             where = f"at {self.address}" if self.address else "locally"
-            raise SemError(f"could not start Ray {where}: {_line(exc)}") from None
+            raise SemError(f"could not start Ray {where}: {_line(exc)}{_token_hint()}") from None
         finally:
             ray_log.setLevel(level)
         self._ray, self._started = ray, True
@@ -222,6 +228,9 @@ class RayExecutor(Executor):
         if self._started:
             self._ray.shutdown()
             self._started = False
+        if getattr(self, "_token_set", False):
+            os.environ.pop(AUTH_MODE_ENV, None)
+            self._token_set = False
 
     def describe(self) -> str:
         if self._ray is None or not self._ray.is_initialized():
@@ -257,6 +266,42 @@ class RayExecutor(Executor):
         finally:
             for ref in refs:                       # interrupted or failed: stop what is still queued or running
                 ray.cancel(ref, force=True)
+
+
+#: where Ray looks for a cluster's authentication token, in its own order (Ray's token-authentication docs)
+TOKEN_ENV, TOKEN_PATH_ENV, AUTH_MODE_ENV = "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE"
+
+
+def ray_token_source() -> str | None:
+    """Where this process can take a Ray cluster's token from, the way Ray documents it: ``$RAY_AUTH_TOKEN``, the
+    file ``$RAY_AUTH_TOKEN_PATH``, or the default ``~/.ray/auth_token`` (written by ``ray start --head``; ``ray
+    get-auth-token`` prints it on the head). None when there is none."""
+    if os.environ.get(TOKEN_ENV, "").strip():
+        return f"${TOKEN_ENV}"
+    path = os.environ.get(TOKEN_PATH_ENV)
+    if path:
+        return path
+    default = Path.home() / ".ray" / "auth_token"
+    return str(default) if default.is_file() else None
+
+
+def _use_token_mode() -> bool:
+    """Join a cluster with token authentication when a token is at hand (Ray 2.60's heads have it on by default,
+    and a client that does not ask for it is refused): ``RAY_AUTH_MODE=token`` for this process while it is
+    connected, unless the user set a mode. Authentication is never turned off here. Returns whether it was set."""
+    if AUTH_MODE_ENV in os.environ or ray_token_source() is None:
+        return False
+    os.environ[AUTH_MODE_ENV] = "token"
+    return True
+
+
+def _token_hint() -> str:
+    """What to do when a cluster refused the connection for want of its token (empty when a token was used)."""
+    if ray_token_source() is not None:
+        return ""
+    return (f"; if the cluster uses token authentication (Ray's default), give this machine its token: "
+            f"{TOKEN_ENV}=<token> or {TOKEN_PATH_ENV}=<file> (`ray get-auth-token` on the head prints it), or copy "
+            f"the head's ~/.ray/auth_token here")
 
 
 def _line(exc: BaseException) -> str:

@@ -341,9 +341,26 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
         executor = create_executor(executor, device=device)
     out = Path(out)
     with executor:      # a Ray cluster is reached (or started) before the folder is touched
+        fresh = not out.exists()
         integrity.prepare_folder(out)
-        with integrity.folder_lock(out):
-            return _run_locked(exp, name, full, dev, out, on_step, executor)
+        try:
+            with integrity.folder_lock(out):
+                return _run_locked(exp, name, full, dev, out, on_step, executor)
+        except SemError:
+            if fresh:   # refused before anything was computed (e.g. an unknown protocol): leave no empty folder
+                _remove_if_empty(out)
+            raise
+
+
+def _remove_if_empty(out: Path) -> None:
+    """Remove ``out`` when it holds nothing but empty folders (a run refused before its first chunk)."""
+    try:
+        if all(p.is_dir() for p in out.rglob("*")):
+            for p in sorted(out.rglob("*"), reverse=True):
+                p.rmdir()
+            out.rmdir()
+    except OSError:
+        pass
 
 
 def completed_run(name: str, out: str | Path, *, n: int | None = None, seed: int = 0, **params: Any) -> dict | None:

@@ -295,7 +295,9 @@ def _specs(state: dict[str, torch.Tensor]) -> dict[str, dict[str, Any]]:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    """``value`` for a one-line message: ``ascii`` (control and non-ASCII characters escaped, never echoed raw to
+    a terminal), at most 60 characters."""
+    text = ascii(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -313,7 +315,7 @@ def _check_model(name: str, card: dict[str, Any]) -> None:
         if isinstance(model, str) and arch is not None and not arch.startswith("sem_core."):
             module = arch.partition(":")[0]
             raise CheckpointError(
-                f"{name}: architecture '{arch}' (model '{model[:100]}') is not registered: pass --plugin FILE "
+                f"{name}: architecture '{arch}' (model {_short(model)}) is not registered: pass --plugin FILE "
                 f"(the file or module that registers it, e.g. --plugin {module.replace('.', '/')}.py) or set "
                 f"SEM_PLUGINS; in Python, sem_core.models.load_plugin(FILE) or register_architecture(cls)")
         raise CheckpointError(f"{name} names an unknown model {_short(model)}; available: {', '.join(MODELS.names())}")
@@ -428,12 +430,15 @@ def _check_tensors(name: str, tensors: Any) -> None:
 
 
 def _check_weights_file(name: str, weights_file: Any) -> None:
-    """A plain file name in the card's folder: no folders, no '..', no absolute path."""
+    """A plain file name in the card's folder: no folders, no '..', no absolute path, no control characters or
+    surrounding spaces (a trailing newline would otherwise read as "not found" for a file that exists)."""
     plain = (isinstance(weights_file, str) and weights_file not in ("", ".", "..")
-             and not any(c in weights_file for c in "/\\\0:") and Path(weights_file).name == weights_file)
+             and not any(c in weights_file for c in "/\\\0:") and Path(weights_file).name == weights_file
+             and weights_file == weights_file.strip() and not any(ord(c) < 32 or ord(c) == 127 for c in weights_file))
     if not plain:
         raise CheckpointError(f"{name}: 'weights_file' must be a plain file name in the card's folder "
-                              f"(no folders, no '..'), got {_short(weights_file)}")
+                              f"(no folders, no '..', no control characters or surrounding spaces), got "
+                              f"{_short(weights_file)}")
 
 
 def _check_data(name: str, data: Any) -> None:

@@ -142,8 +142,15 @@ class Estimate:
         where = {"measured": "measured" + (f", {self.runs} run{'s' * (self.runs > 1)} here" if self.runs else ""),
                  "similar model": "measured on a similar model", "cost table": "from the cost table",
                  "saved runs": "from saved runs"}.get(self.basis, self.basis)
-        text = f"Estimated time: about {_fmt(self.seconds)}" + (" on this machine" if self.basis != "saved runs" else "")
-        text += f" ({where}; {_fmt(self.low)}–{_fmt(self.high)})" if self.low is not None else f" ({where})"
+        about = _fmt(self.seconds) if self.seconds < 0.1 else f"about {_fmt(self.seconds)}"   # never "about under"
+        text = f"Estimated time: {about}" + (" on this machine" if self.basis != "saved runs" else "")
+        if self.low is not None and self.high is not None and self.high < 0.1:
+            text += f" ({where})"
+        elif self.low is not None:
+            span = f"up to {_fmt(self.high)}" if self.low < 0.1 else f"{_fmt(self.low)}–{_fmt(self.high)}"
+            text += f" ({where}; {span})"
+        else:
+            text += f" ({where})"
         return text + ("; calibrating…" if self.calibrating and self.basis != "measured" else "")
 
     def took(self, seconds: float) -> str:

@@ -31,6 +31,21 @@ def as_image(m) -> np.ndarray:
     return arr.reshape(arr.shape[-2:]) if arr.ndim >= 2 else arr.reshape(28, 28)
 
 
+def as_picture(m) -> np.ndarray:
+    """One image as drawn: [H,W] grey from a single channel (any leading singleton dims, or 784 values), or
+    [H,W,3] RGB from three channels ([3,H,W] or [1,3,H,W]); values as given (pixel units, [0,1])."""
+    arr = to_np(m)
+    squeezed = arr.reshape(arr.shape[-3:]) if arr.ndim >= 3 and int(np.prod(arr.shape[:-3])) == 1 else arr
+    if squeezed.ndim == 3 and squeezed.shape[0] == 3:
+        return np.moveaxis(squeezed, 0, -1)
+    return as_image(arr)
+
+
+def rgb_trace(rgb: np.ndarray) -> go.Image:
+    """An [H,W,3] picture in [0,1] as a plotly Image trace (8-bit), row 0 at the top."""
+    return go.Image(z=(np.clip(rgb, 0.0, 1.0) * 255).round().astype(np.uint8), hoverinfo="skip")
+
+
 def heat(z: np.ndarray, colors=MAP_COLORS, showscale: bool = False, fmt: str = ".4f", **kw) -> go.Heatmap:
     """The heat map trace every image, map and perturbation figure uses; hover shows row, col, value."""
     return go.Heatmap(z=z, colorscale=colors, showscale=showscale,

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .base import DIFF_COLORS, IMAGE_COLORS, heat, image_axes, to_np
+from .base import DIFF_COLORS, IMAGE_COLORS, as_picture, heat, image_axes, rgb_trace, to_np
 
 POS, NEG = "#1f77b4", "#d62728"
 SENN_FIELDS = ("concepts", "relevances", "contributions")              # SENN's explanation, top to bottom,
@@ -28,13 +28,16 @@ def _square(fig: go.Figure, size: int) -> go.Figure:
 
 def image_figure(img, title: str = "", colors=IMAGE_COLORS, zmid: float | None = None,
                  size: int = 260) -> go.Figure:
-    """One digit [28,28] (or [1,1,28,28]) as a heatmap, row 0 at the top.
+    """One digit [28,28] (or [1,1,28,28], or any [H,W]) as a heatmap, row 0 at the top; a colour image
+    [3,H,W] is drawn as a picture (RGB), without a colour scale.
 
     Grey images are drawn on the fixed range [0,1] (pixel units); with ``zmid`` the range is
     symmetric around it and a horizontal colour bar is added under the image: the figure grows by
     ``COLORBAR_H`` px so the image itself is exactly as large as a grey one of the same ``size``.
     """
-    a = to_np(img).reshape(28, 28)
+    a = as_picture(img)
+    if a.ndim == 3:
+        return _square(go.Figure(rgb_trace(a), layout=dict(title=title)), size)
     if zmid is None:
         return _square(go.Figure(heat(a, colors, zmin=0.0, zmax=1.0, fmt=".3f"), layout=dict(title=title)), size)
     m = float(np.abs(a - zmid).max()) or 1e-6

@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .base import DIFF_COLORS, IMAGE_COLORS, OVERLAY_COLORS, as_image, heat, image_axes, map_scale
+from .base import DIFF_COLORS, IMAGE_COLORS, OVERLAY_COLORS, as_image, as_picture, heat, image_axes, map_scale, rgb_trace
 
 REGION_COLOR = "rgba(255,60,60,0.6)"
 CENTER_STYLE = dict(symbol="x", size=12, color="#00e5ff", line=dict(width=2, color="#00e5ff"))
@@ -81,13 +81,14 @@ def explainer_grid(maps_nat, maps_adv, names: Sequence[str], row_titles: Sequenc
 
 def images_figure(x, x_adv, titles: Sequence[str] = ("natural", "adversarial", "perturbation"),
                   height: int = 300) -> go.Figure:
-    """Natural digit, adversarial digit and their difference (signed, symmetric colour range)."""
-    a, b = as_image(x), as_image(x_adv)
-    d = b - a
+    """Natural digit, adversarial digit and their difference (signed, symmetric colour range). Colour images
+    [3,H,W] are drawn as pictures and their difference averaged over the channels."""
+    a, b = as_picture(x), as_picture(x_adv)
+    d = b - a if a.ndim == 2 else (b - a).mean(axis=-1)
     lim = max(float(np.abs(d).max()), 1e-6)
     fig = make_subplots(rows=1, cols=3, subplot_titles=list(titles), horizontal_spacing=0.03)
-    fig.add_trace(heat(a, IMAGE_COLORS, zmin=0, zmax=1), row=1, col=1)
-    fig.add_trace(heat(b, IMAGE_COLORS, zmin=0, zmax=1), row=1, col=2)
+    for col, img in ((1, a), (2, b)):
+        fig.add_trace(heat(img, IMAGE_COLORS, zmin=0, zmax=1) if img.ndim == 2 else rgb_trace(img), row=1, col=col)
     fig.add_trace(heat(d, DIFF_COLORS, zmin=-lim, zmax=lim, showscale=True,
                         colorbar=dict(len=0.8, thickness=10)), row=1, col=3)
     image_axes(fig, 1, 3)

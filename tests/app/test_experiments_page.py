@@ -130,3 +130,17 @@ def test_a_sealed_folder_edited_after_its_run_is_refused(tmp_path, monkeypatch):
     at.selectbox(key="exp_folder").set_value("faithfulness (yours)").run()
     assert not at.exception and not any("Verdict" in m.value for m in at.markdown)
     assert any("was changed after the run" in e.value for e in at.error)
+
+
+def test_a_run_refused_by_another_sessions_lock_leaves_no_starting_bar(tmp_path, monkeypatch):
+    import os
+
+    folder = tmp_path / "faithfulness-n12"
+    folder.mkdir()
+    (folder / ".lock").write_text(str(os.getpid()))          # a live process holds it: another session's run
+    at = _page(tmp_path, monkeypatch)
+    at.selectbox(key="exp_name").set_value("faithfulness").run()
+    at.number_input(key="exp_n").set_value(12).run()
+    at.button(key="exp_run").click().run()
+    assert not at.exception and at.error
+    assert not at.get("progress")

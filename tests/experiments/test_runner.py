@@ -213,3 +213,14 @@ def test_the_committed_results_are_sealed():
         if (folder / "manifest.json").is_file():
             manifest, _ = load_results(folder)
             assert integrity.check_seal(folder, manifest) in ("signed", "foreign"), folder.name
+
+
+def test_a_run_refused_before_its_first_chunk_leaves_no_folder(tmp_path):
+    with pytest.raises(SemError, match="unknown saliency protocol 'bad'"):
+        run_experiment("saliency-region", tmp_path / "new", n=2, protocol="bad")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(SemError):
+        run_experiment("saliency-region", tmp_path / "mine", n=2, protocol="bad")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"      # a folder that was there stays as it was

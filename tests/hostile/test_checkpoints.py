@@ -64,6 +64,8 @@ BAD_CARDS = {
     "sha256 a number": (_set("sha256", 12), "64 hexadecimal digits"),
     "absolute weights path": (_set("weights_file", "/etc/shadow"), "plain file name"),
     "weights path with ..": (_set("weights_file", "../cnn.safetensors"), "plain file name"),
+    "weights path with a trailing newline": (_set("weights_file", "cnn.safetensors\n"), r"plain file name.*\\n'"),
+    "control characters in the model name": (_set("model", "evil\x1b[31mred"), r"model 'evil\\x1b\[31mred'"),
     "weights in a subfolder": (_set("weights_file", "sub/cnn.safetensors"), "plain file name"),
     "weights path ..": (_set("weights_file", ".."), "plain file name"),
     "weights path with a backslash": (_set("weights_file", "..\\cnn.safetensors"), "plain file name"),
