@@ -78,13 +78,14 @@ def _close(x, y) -> bool:
     return x == y
 
 
-def test_without_the_token_the_refusal_says_how_to_give_it(cluster, tmp_path, monkeypatch):
-    from sem_core.errors import SemError
-    from sem_core.experiments.executors import create_executor
-
-    monkeypatch.setenv("HOME", str(tmp_path))                     # no ~/.ray/auth_token here
-    for k in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE"):
-        monkeypatch.delenv(k, raising=False)
-    with pytest.raises(SemError, match="RAY_AUTH_TOKEN=<token> or RAY_AUTH_TOKEN_PATH=<file>"):
-        with create_executor("ray", address=cluster):
-            pass
+def test_without_the_token_the_refusal_says_how_to_give_it(cluster, tmp_path):
+    """A fresh process (Ray keeps its authentication state per process) with no token anywhere: one line that
+    says how to give it, exit 2, authentication left on."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(HOME=str(tmp_path), PYTHONPATH=str(ROOT))                # no ~/.ray/auth_token in this home
+    res = subprocess.run([sys.executable, "-m", "sem_core", "experiment", "faithfulness", "--n", "4", "--executor",
+                          "ray", "--address", cluster, "--out", str(tmp_path / "run"), "--json"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 2, res.stderr[-2000:]
+    error = json.loads(res.stdout.strip().splitlines()[-1])["error"]
+    assert "RAY_AUTH_TOKEN=<token> or RAY_AUTH_TOKEN_PATH=<file>" in error and not (tmp_path / "run").exists()
