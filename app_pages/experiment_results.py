@@ -9,9 +9,9 @@ from app_pages.ui.layout import details, more_settings, presenting, sidebar, use
 from app_pages.ui.settings import setting_control
 from app_pages.ui.state import url_choice
 from app_pages.ui.userdata import SHIPPED_RESULTS, results_dir
-from sem_core.experiments import EXPERIMENTS, compute_seconds, list_experiments, load_results
-from sem_core.experiments.integrity import SEAL_STATES, check_seal
-from sem_core.experiments.runner import shown_verdict
+from sem_core.experiments import EXPERIMENTS, compute_seconds, list_experiments
+from sem_core.experiments.integrity import SEAL_STATES
+from sem_core.experiments.runner import open_results, shown_verdict
 from sem_core.experiments.launch import digits_param, run_in_folder
 from sem_core.serve.estimates import experiment_job, get_estimator
 from sem_core.viz.experiments import readable, sanitized
@@ -42,7 +42,7 @@ if saved:
         st.session_state["exp_folder"] = just_ran
     choice = url_choice("Saved result", "exp_folder", list(labels), list(labels)[0])
     with user_errors():
-        manifest, figures = load_results(labels[choice])
+        manifest, figures, seal = open_results(labels[choice])   # the seal checked once
         if choice == just_ran and st.session_state.pop("exp_from_cache", False):
             st.success("Your run is shown from the cache: result from the cache (made before with the same "
                        "parameters, code and models).")  # the result line (benchmarks/bench_latency.py waits for it)
@@ -52,7 +52,6 @@ if saved:
                        f"earlier run.")
         exp = EXPERIMENTS.get(manifest["experiment"])   # the claim, paper and notes are the code's, not the file's
         verdict, reason, note = shown_verdict(manifest)
-        seal = check_seal(labels[choice], manifest)     # an edited sealed file never gets here (load_results refuses)
         st.subheader(f"{manifest['experiment']} — {exp.paper}")
         st.markdown(f"**Claim.** {exp.claim}")
         st.markdown(f"**Verdict: {VERDICT_ICON.get(verdict, '')} {verdict}** — {escape_markdown(reason, limit=600)}")

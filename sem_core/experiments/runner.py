@@ -88,7 +88,15 @@ def list_experiments() -> list[str]:
 
 
 def load_results(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(manifest, {figure name: go.Figure}) of a finished experiment folder; the manifest is checked
+    """(manifest, {figure name: go.Figure}) of a finished experiment folder: ``open_results`` without its seal
+    state."""
+    manifest, figures, _ = open_results(folder)
+    return manifest, figures
+
+
+def open_results(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """(manifest, {figure name: go.Figure}, seal state: ``integrity.SEAL_STATES``) of a finished experiment folder;
+    a sealed file changed after the run is refused (``integrity.check_seal``); the manifest is checked
     (``integrity.read_manifest``: a SemError naming the file), a figure whose plotly JSON is missing or
     unreadable is left out with a warning."""
     folder = Path(folder)
@@ -96,13 +104,13 @@ def load_results(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if not path.is_file():
         raise SemError(f"{folder} has no manifest.json (not a finished experiment folder)")
     manifest = integrity.read_manifest(path)
-    integrity.check_seal(folder, manifest)   # a sealed file edited after the run: refused, never shown
+    seal = integrity.check_seal(folder, manifest)   # a sealed file edited after the run: refused, never shown
     figures = {}
     for stem, entry in manifest["figures"].items():
         fig = read_figure(folder, entry)
         if fig is not None:
             figures[stem] = fig
-    return manifest, figures
+    return manifest, figures, seal
 
 
 def shown_verdict(manifest: dict[str, Any]) -> tuple[str, str, str | None]:

@@ -16,7 +16,6 @@ go back through the *earlier* Functions' rescaled backward instead of the true J
 from __future__ import annotations
 
 import copy
-import weakref
 from collections import defaultdict
 
 import torch
@@ -90,17 +89,11 @@ class _PoolRule:
                 + self.gain * _take(scaled, self.idx) + self.gain0 * _take(scaled, self.idx0))
 
 
-#: per model, the nonlinear functional calls its forward makes outside handled modules (probed once)
-_UNSEEN: "weakref.WeakKeyDictionary[nn.Module, list[str]]" = weakref.WeakKeyDictionary()
-
-
 def check_visible(model: nn.Module, x: torch.Tensor) -> None:
     """Refuse (``SemError``) a model whose forward calls nonlinearities the rescale rule cannot see (``F.relu``,
     ``torch.tanh``, ``F.max_pool2d`` outside modules): DeepLIFT would silently fall back to their gradient there
     (for a functional-ReLU CNN the map equals gradient×input). Probed with one image, once per model."""
-    if model not in _UNSEEN:
-        _UNSEEN[model] = functional_nonlinearities(model, x[:1].detach(), RESCALE_MODULES + (nn.MaxPool2d,))
-    unseen = sorted(set(_UNSEEN[model]))
+    unseen = sorted(set(functional_nonlinearities(model, x, RESCALE_MODULES + (nn.MaxPool2d,))))
     if unseen:
         raise SemError(f"DeepLIFT cannot see this model's nonlinearities: its forward calls {', '.join(unseen)} "
                        f"outside activation modules, where the rescale rule would silently become the gradient; "

@@ -33,7 +33,7 @@ def lrp(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *,
     from captum.attr import LRP
     from captum.attr._utils.lrp_rules import EpsilonRule
 
-    unseen = sorted(set(functional_nonlinearities(model, x[:1].detach(), ACTIVATION_MODULES))
+    unseen = sorted(set(functional_nonlinearities(model, x, ACTIVATION_MODULES))
                     - _SAME_AS_RULE)
     if unseen:
         raise SemError(f"lrp has no rule for the functional calls {', '.join(unseen)} in the model's forward "

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import weakref
 from typing import Any
 
 import torch
@@ -118,8 +119,20 @@ class _NonlinearityProbe(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
+#: per model (held weakly) and module types, what its probe found: a model's forward calls are probed once
+_PROBED: "weakref.WeakKeyDictionary[nn.Module, dict[tuple[type, ...], list[str]]]" = weakref.WeakKeyDictionary()
+
+
 def functional_nonlinearities(model: nn.Module, x: torch.Tensor, modules: tuple[type, ...]) -> list[str]:
-    """The names of the nonlinear functions ``model(x)`` calls outside any module of the types ``modules``."""
+    """The names of the nonlinear functions ``model(x)`` calls outside any module of the types ``modules``; one
+    forward of one image, once per model and ``modules`` (the explainers that check it run at every iterate)."""
+    seen = _PROBED.setdefault(model, {})
+    if modules not in seen:
+        seen[modules] = _probe(model, x[:1].detach(), modules)
+    return seen[modules]
+
+
+def _probe(model: nn.Module, x: torch.Tensor, modules: tuple[type, ...]) -> list[str]:
     probe = _NonlinearityProbe()
 
     def enter(module: nn.Module, args: Any) -> None:
