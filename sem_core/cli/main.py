@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write docs/RESULTS.md from saved experiment folders")
     p.add_argument("--results", required=True)
     p.add_argument("--out", default="docs/RESULTS.md")
+    p.add_argument("--publish", action="store_true",
+                   help="maintainers: also record the folders' digests in sem_core/experiments/published.json, so "
+                        "they read as published with this code on every installation (commit it with the results)")
     _common(p)
 
     p = sub.add_parser("precompute", help="fill the result cache with the app's default views (first Run is instant)")
@@ -313,7 +316,13 @@ def _report(args: argparse.Namespace) -> dict[str, Any]:
     if Path(args.out).is_dir():
         raise UsageError(f"--out: '{args.out}' is a folder; give the report's file name (e.g. RESULTS.md)")
     check_out_dir(Path(args.out).parent)
-    return {"report": str(write_report(args.results, args.out))}
+    out = {}
+    if args.publish:   # before the report: it shows only verified folders
+        from ..experiments import integrity
+        from ..experiments.report import find_manifests
+
+        out["published"] = str(integrity.publish([p.parent for p in find_manifests(args.results)]))
+    return {"report": str(write_report(args.results, args.out)), **out}
 
 
 def _finite(obj: Any, where: str, bad: list[str]) -> Any:

@@ -5,9 +5,10 @@ Used by the runner (resume), the report and ``load_results`` (the Experiments pa
 - ``check_params``: every ``--param`` is a known key of the experiment, of its default's type, finite, and
   a whole number >= 1 where it counts something; refused with a message that quotes the input safely.
 - ``seal_chunk`` / ``open_chunk``: a chunk file records the digest of the run's parameters and models,
-  the experiment code's version, its index and spec, and a SHA-256 of its own content; ``open_chunk``
-  raises ``BadChunk`` (the reason, one line) for a chunk that is unparsable, edited, truncated, of
-  another run or of the wrong length, so it is recomputed, never reused.
+  the experiment code's version, its index and spec, a SHA-256 of its own content and an HMAC of that under
+  the installation's secret (``provenance.sign``); ``open_chunk`` raises ``BadChunk`` (the reason, one line)
+  for a chunk that is unparsable, edited, truncated, of another run, of the wrong length, or not signed by this
+  installation (edited with its checksum recomputed, or copied from elsewhere), so it is recomputed, never reused.
 - ``check_manifest``: the fields a manifest must have (and plain file names for its figures).
 - ``folder_lock``, ``write_atomic``: one writer per folder (O_EXCL lock file holding its pid); writes go
   to a temp file unique to the writer, renamed into place, removed on failure.
@@ -136,9 +137,13 @@ def chunk_key(name: str, params: dict[str, Any], models: dict[str, str], code: s
 
 
 def seal_chunk(index: int, key: dict[str, str], spec: Any, result: Any, seconds: float) -> str:
-    """A chunk file's text: its content plus the SHA-256 of that content."""
+    """A chunk file's text: its content, the SHA-256 of that content, and the HMAC of the SHA-256 under this
+    installation's secret (nobody without it can write a chunk this installation will reuse)."""
+    from ..provenance import sign
+
     body = {"format": CHUNK_FORMAT, "index": index, "key": key, "spec": spec, "result": result, "seconds": seconds}
-    return json.dumps({**body, "checksum": digest(body)})
+    checksum = digest(body)
+    return json.dumps({**body, "checksum": checksum, "hmac": sign(checksum.encode())})
 
 
 _WHAT = {"experiment": "another experiment", "params": "other parameters", "models": "other model weights",
@@ -153,9 +158,13 @@ def open_chunk(raw: bytes, index: int, key: dict[str, str], spec: Any) -> tuple[
         raise BadChunk("it is not valid JSON (truncated or garbage)") from None
     if not isinstance(stored, dict) or "checksum" not in stored:
         raise BadChunk("it has no checksum (written by an older version, or not a chunk)")
-    body = {k: v for k, v in stored.items() if k != "checksum"}
+    from ..provenance import verify
+
+    body = {k: v for k, v in stored.items() if k not in ("checksum", "hmac")}
     if stored["checksum"] != digest(body):
         raise BadChunk("its content does not match its checksum (edited or truncated)")
+    if not verify(stored.get("hmac"), str(stored["checksum"]).encode()):
+        raise BadChunk("it is not signed by this installation (edited with a new checksum, or made elsewhere)")
     if stored.get("format") != CHUNK_FORMAT or not isinstance(stored.get("key"), dict):
         raise BadChunk(f"it has chunk format {show(stored.get('format'))}, not {CHUNK_FORMAT}")
     for part, what in _WHAT.items():
@@ -317,8 +326,15 @@ def folder_lock(out: Path) -> Iterator[None]:
 
 # ---- the seal of a finished folder ---------------------------------------------------------------------
 SEAL_FILE = "seal.json"
-SEAL_STATES = {"signed": "signed by this installation", "foreign": "its files match their seal, made on another "
-               "installation", "unsealed": "not sealed (a run from before seals): shown as stored"}
+SEAL_STATES = {"signed": "signed by this installation",
+               "published": "published with this version of the code (its digest is in sem_core/experiments/"
+                            "published.json)",
+               "foreign": "sealed on another installation and not published with this code",
+               "unsealed": "not sealed (a run from before seals)"}
+#: the states whose numbers may be shown: what this installation computed, or what the code it runs publishes
+VERIFIED = ("signed", "published")
+#: the digests of the committed results/ folders (``publish``): code, so an edit of results/ alone cannot pass
+PUBLISHED_FILE = Path(__file__).with_name("published.json")
 
 
 def _sealed_files(out: Path, manifest: dict[str, Any]) -> list[str]:
@@ -334,6 +350,46 @@ def _digest_list(digests: dict[str, str]) -> bytes:
     return json.dumps(digests, sort_keys=True, separators=(",", ":")).encode()
 
 
+def folder_digest(digests: dict[str, str]) -> str:
+    """The SHA-256 of a seal's file list: one value that changes with any file of the folder."""
+    return hashlib.sha256(_digest_list(digests)).hexdigest()
+
+
+def published() -> dict[str, str]:
+    """{folder name: ``folder_digest``} of the results published with this code (empty when there are none)."""
+    try:
+        data = json.loads(PUBLISHED_FILE.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise SemError(f"{PUBLISHED_FILE} is not readable ({type(exc).__name__}): reinstall the package") from None
+    return {str(k): str(v) for k, v in data.get("folders", {}).items()}
+
+
+def publish(folders: list[Path]) -> Path:
+    """Record the ``folder_digest`` of each finished, sealed folder in ``PUBLISHED_FILE`` (a maintainer's step with
+    ``report --publish``: the committed results/ then read as "published" on every installation)."""
+    entries = {}
+    for out in folders:
+        manifest = read_manifest(Path(out) / "manifest.json")
+        check_seal(out, manifest)           # an edited file is refused before it is published
+        seal = json.loads((Path(out) / SEAL_FILE).read_bytes().decode())
+        entries[Path(out).name] = folder_digest(seal["files"])
+    write_atomic(PUBLISHED_FILE, json.dumps({"format": 1, "folders": dict(sorted(entries.items()))}, indent=1) + "\n")
+    return PUBLISHED_FILE
+
+
+def require_verified(out: Path, manifest: dict[str, Any]) -> str:
+    """``check_seal``'s state when its numbers may be shown (``VERIFIED``); else a SemError saying why and how to get
+    numbers that can be trusted (rerun the experiment here)."""
+    state = check_seal(out, manifest)
+    if state not in VERIFIED:
+        name = manifest.get("experiment", "NAME") if isinstance(manifest.get("experiment"), str) else "NAME"
+        raise SemError(f"{Path(out).name}: {SEAL_STATES[state]}, so its numbers cannot be verified and are not shown; "
+                       f"rerun it here: python -m sem_core experiment {name[:40]} --out DIR")
+    return state
+
+
 def seal_folder(out: Path, manifest: dict[str, Any]) -> None:
     """Write ``seal.json``: the SHA-256 of every file of the finished run (``_sealed_files``) and an HMAC over that
     list under the installation's secret (``provenance.sign``), so an edit to any of them is found on reading."""
@@ -345,8 +401,9 @@ def seal_folder(out: Path, manifest: dict[str, Any]) -> None:
 
 
 def check_seal(out: Path, manifest: dict[str, Any]) -> str:
-    """"signed", "foreign" or "unsealed" (``SEAL_STATES``) for a finished folder; a SemError naming the file when a
-    sealed file was edited, removed or added to the manifest after the run (its numbers cannot be trusted)."""
+    """"signed", "published", "foreign" or "unsealed" (``SEAL_STATES``) for a finished folder; a SemError naming the
+    file when a sealed file was edited, removed or added to the manifest after the run (its numbers cannot be
+    trusted)."""
     from ..provenance import verify
 
     path = Path(out) / SEAL_FILE
@@ -363,4 +420,6 @@ def check_seal(out: Path, manifest: dict[str, Any]) -> str:
         if name not in digests or not plain_file_name(name) or not file.is_file() or (
                 hashlib.sha256(file.read_bytes()).hexdigest() != digests[name]):
             raise SemError(f"{file} was changed after the run (it does not match {SEAL_FILE}): not shown")
-    return "signed" if verify(seal.get("hmac"), _digest_list(digests)) else "foreign"
+    if verify(seal.get("hmac"), _digest_list(digests)):
+        return "signed"
+    return "published" if folder_digest(digests) in published().values() else "foreign"

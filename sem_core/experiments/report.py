@@ -87,12 +87,15 @@ def _interactive(src: Path, entry: dict[str, Any], dest: Path) -> bool:
 
 
 def _readable(paths: list[Path]) -> list[dict[str, Any]]:
-    """The manifests at ``paths`` that pass ``integrity.read_manifest`` (each with its folder as ``_dir``);
-    the others are skipped with a warning naming the file."""
+    """The manifests at ``paths`` that pass ``integrity.read_manifest`` and whose folder is verified
+    (``integrity.require_verified``: signed here or published with this code), each with its folder as ``_dir``;
+    the others are skipped with a warning naming the file or the folder."""
     manifests = []
     for p in paths:
         try:
-            manifests.append(integrity.read_manifest(p) | {"_dir": p.parent})
+            manifest = integrity.read_manifest(p)
+            integrity.require_verified(p.parent, manifest)
+            manifests.append(manifest | {"_dir": p.parent})
         except SemError as exc:
             log.warning("skipped %s", exc)
     return manifests

@@ -95,8 +95,9 @@ def load_results(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def open_results(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """(manifest, {figure name: go.Figure}, seal state: ``integrity.SEAL_STATES``) of a finished experiment folder;
-    a sealed file changed after the run is refused (``integrity.check_seal``); the manifest is checked
+    """(manifest, {figure name: go.Figure}, seal state: ``integrity.VERIFIED``) of a finished experiment folder;
+    a sealed file changed after the run, a folder sealed elsewhere and not published with this code, and an unsealed
+    one are refused (``integrity.require_verified``); the manifest is checked
     (``integrity.read_manifest``: a SemError naming the file), a figure whose plotly JSON is missing or
     unreadable is left out with a warning."""
     folder = Path(folder)
@@ -104,7 +105,7 @@ def open_results(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any], st
     if not path.is_file():
         raise SemError(f"{folder} has no manifest.json (not a finished experiment folder)")
     manifest = integrity.read_manifest(path)
-    seal = integrity.check_seal(folder, manifest)   # a sealed file edited after the run: refused, never shown
+    seal = integrity.require_verified(folder, manifest)   # edited, foreign or unsealed: refused, never shown
     figures = {}
     for stem, entry in manifest["figures"].items():
         fig = read_figure(folder, entry)
@@ -374,7 +375,8 @@ def _remove_if_empty(out: Path) -> None:
 def completed_run(name: str, out: str | Path, *, n: int | None = None, seed: int = 0, **params: Any) -> dict | None:
     """The manifest in ``out`` when it is a finished run of ``name`` that ``run_experiment`` with these arguments
     would only repeat: the same parameters, the same experiment code, the same model weights (their cards'
-    SHA-256). None otherwise (no run, another N, edited code, a retrained model, an unreadable manifest); then
+    SHA-256), signed here or published with the code. None otherwise (no run, another N, edited code, a retrained
+    model, an unreadable manifest, a run made elsewhere); then
     ``run_experiment`` resumes what it can. Lets the app show a run already made at once."""
     from ..models.hub import model_card
 
@@ -387,6 +389,8 @@ def completed_run(name: str, out: str | Path, *, n: int | None = None, seed: int
                 and manifest.get("code_version") == integrity.code_version(exp)
                 and all(model_card(sources.get(m, m)).get("sha256") == entry.get("sha256")
                         for m, entry in manifest.get("models", {}).items()))
+        if same:   # only a run this installation can vouch for is shown as it is; another one is made again
+            integrity.require_verified(Path(out), integrity.read_manifest(Path(out) / "manifest.json"))
     except (OSError, ValueError, AttributeError, TypeError, SemError):
         return None
     return manifest if same else None

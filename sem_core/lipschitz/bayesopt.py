@@ -26,6 +26,7 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
+from ..batching import checkpoint
 from .core import BestTracker, ExplainFn, SearchSpec, draw, explain_batched, project, ratio
 from .search import ContinuousSearch, register_search
 
@@ -124,6 +125,7 @@ def bayesopt_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor, d
         refit = (len(best.rounds) - 1) % REFIT_EVERY == 0
         with threadpool_limits(limits=1):  # GPs of ≤ a few hundred points: BLAS threads only cost
             for i in range(b):
+                checkpoint()   # the attack service may serve other sessions here (one GP fit per image)
                 proposals[i], kernels[i] = propose(u_obs[i], y_obs[i], gens[i], q,
                                                    None if refit else kernels[i])
         u_new = torch.from_numpy(np.stack(proposals))

@@ -15,8 +15,10 @@ import warnings
 import numpy as np
 import torch
 
+from ..batching import pausing
 from .core import ExplainFn, SearchSpec, ratio
 from .search import ContinuousSearch, register_search
+from .skopt_process import GpProcess
 
 #: skopt's default number of random points before the GP proposes any
 SKOPT_INITIAL_POINTS = 10
@@ -39,42 +41,58 @@ def gp_minimize_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor
     within one evaluation (the attack service raises from it), not only between digits.
     Returns (values [B], x_prime, expl_prime, history [evaluations,B], calls, config).
     """
-    from skopt import gp_minimize
-
     b, shape = x.shape[0], tuple(x.shape[1:])
     n_calls = spec.budget - 1
     n_init = min(SKOPT_INITIAL_POINTS, n_calls)
     lo, hi = pixel_bounds(x, spec.eps, spec.domain)
     values, x_best, e_best, histories = [], [], [], []
-    for i in range(b):
-        bounds = list(zip(lo[i].flatten().double().tolist(), hi[i].flatten().double().tolist()))
-        points: list[tuple[torch.Tensor, torch.Tensor]] = []
+    # in the attack service the GP refits (seconds each) run in a low-priority helper process while the worker
+    # serves other sessions; the objective (the explainer) stays here. Elsewhere skopt runs in this process.
+    helper = GpProcess() if pausing() else None
+    try:
+        for i in range(b):
+            bounds = list(zip(lo[i].flatten().double().tolist(), hi[i].flatten().double().tolist()))
+            points: list[tuple[torch.Tensor, torch.Tensor]] = []
 
-        def objective(z, i=i, points=points) -> float:
-            zt = torch.tensor(np.asarray(z), dtype=x.dtype, device=x.device).view(1, *shape)
-            e_z = explain_fn(zt).detach()
-            e_ref = explain_fn(x[i:i + 1]).detach() if recompute_reference else e_x[i:i + 1]
-            with torch.no_grad():
-                r = ratio(e_ref, e_z, d_x[i:i + 1], denominator_fn(zt)).item()
-            points.append((zt, e_z))
-            if spec.on_step is not None:
-                spec.on_step(i * n_calls + len(points), b * n_calls)
-            return -r
+            def objective(z, i=i, points=points) -> float:
+                zt = torch.tensor(np.asarray(z), dtype=x.dtype, device=x.device).view(1, *shape)
+                e_z = explain_fn(zt).detach()
+                e_ref = explain_fn(x[i:i + 1]).detach() if recompute_reference else e_x[i:i + 1]
+                with torch.no_grad():
+                    r = ratio(e_ref, e_z, d_x[i:i + 1], denominator_fn(zt)).item()
+                points.append((zt, e_z))
+                if spec.on_step is not None:
+                    spec.on_step(i * n_calls + len(points), b * n_calls)
+                return -r
 
-        with warnings.catch_warnings():  # skopt warns when it re-evaluates a point; the value is kept either way
-            warnings.simplefilter("ignore")
-            res = gp_minimize(objective, bounds, n_calls=n_calls, n_initial_points=n_init,
-                              random_state=int(gens[i].initial_seed() % 2**31), n_jobs=1)
-        j = int(np.argmin(res.func_vals))
-        values.append(-float(res.func_vals[j]))
-        x_best.append(points[j][0])
-        e_best.append(points[j][1])
-        histories.append(torch.tensor(-np.minimum.accumulate(res.func_vals), dtype=torch.float32))
+            kwargs = {"n_calls": n_calls, "n_initial_points": n_init,
+                      "random_state": int(gens[i].initial_seed() % 2**31), "n_jobs": 1}
+            if helper is not None:
+                func_vals = np.asarray(helper.minimise(objective, bounds, **kwargs))
+            else:
+                with warnings.catch_warnings():  # skopt warns when it re-evaluates a point; the value is kept
+                    warnings.simplefilter("ignore")
+                    func_vals = _gp_minimize(objective, bounds, **kwargs).func_vals
+            j = int(np.argmin(func_vals))
+            values.append(-float(func_vals[j]))
+            x_best.append(points[j][0])
+            e_best.append(points[j][1])
+            histories.append(torch.tensor(-np.minimum.accumulate(func_vals), dtype=torch.float32))
+    finally:
+        if helper is not None:
+            helper.close()
     per_eval = 2 if recompute_reference else 1
     config = {"optimizer": "skopt.gp_minimize", "n_calls": n_calls, "n_initial_points": n_init,
               "acq_func": "gp_hedge", "recompute_reference": recompute_reference}
     return (torch.tensor(values, device=x.device), torch.cat(x_best), torch.cat(e_best),
             torch.stack(histories, 1), 1 + per_eval * n_calls, config)
+
+
+def _gp_minimize(*args, **kwargs):
+    """skopt's ``gp_minimize`` (imported on first use: a second)."""
+    from skopt import gp_minimize
+
+    return gp_minimize(*args, **kwargs)
 
 
 @register_search

@@ -110,16 +110,19 @@ class JobQueue:
                 return 0
             return 1 + (1 if self.running else 0) + self._queue.index(job)
 
-    def take_batch(self, room: int | None = None) -> list[tuple[JobHandle, int]]:
-        """Images for the next call: the least recently served session's oldest job leads; compatible jobs of
-        every session fill the batch, one image per session in turn, up to ``room`` images if given (the caller
-        holds the lock)."""
-        lead = min(self._queue, key=lambda j: (self._served.get(j.session, -1), j.id))
+    def take_batch(self, room: int | None = None, exclude: frozenset[str] = frozenset(),
+                   lead_session: str | None = None) -> list[tuple[JobHandle, int]]:
+        """Images for the next call: the least recently served session's oldest job leads (``lead_session``'s, if
+        given); compatible jobs of every session fill the batch, one image per session in turn, up to ``room``
+        images if given; sessions in ``exclude`` are left out (the caller holds the lock and knows such a job waits)."""
+        lead = min((j for j in self._queue if j.session not in exclude and j.pending
+                    and (lead_session is None or j.session == lead_session)),
+                   key=lambda j: (self._served.get(j.session, -1), j.id))
         limit = self.batch_limit.get(lead.compat, self.max_batch)
         limit = limit if room is None else min(limit, room)
         by_session: dict[str, deque[JobHandle]] = {}
         for j in self._queue:
-            if j.compat == lead.compat and j.pending:
+            if j.compat == lead.compat and j.pending and j.session not in exclude:
                 by_session.setdefault(j.session, deque()).append(j)
         order = [lead.session] + sorted((s for s in by_session if s != lead.session), key=lambda s: self._served.get(s, -1))
         taken: list[tuple[JobHandle, int]] = []
@@ -131,7 +134,7 @@ class JobQueue:
                     if not jobs[0].pending:
                         jobs.popleft()
         self._batch_no += 1
-        for j in _jobs_of(taken):
+        for j in jobs_of(taken):
             self._served[j.session] = self._batch_no
             if not j.pending:
                 self._queue.remove(j)
@@ -174,13 +177,29 @@ class JobQueue:
     def batch_ended(self, batch: list[tuple[JobHandle, int]]) -> None:
         """The worker finished ``batch``: its jobs leave the running list (finished when every row is in)."""
         with self.cond:
-            for j in _jobs_of(batch):
+            for j in jobs_of(batch):
                 j.running = 0
                 if j in self.running:
                     self.running.remove(j)
                 if not j.pending and not j.done() and all(p is not None for p in j.parts):
                     j.finish()
             self.touch()
+
+    def waiting_sessions(self, exclude: frozenset[str]) -> list[str]:
+        """The sessions outside ``exclude`` with images waiting, least recently served first."""
+        with self.cond:
+            sessions = {j.session for j in self._queue if j.pending and j.session not in exclude}
+            return sorted(sessions, key=lambda s: self._served.get(s, -1))
+
+    def take_for(self, session: str, exclude: frozenset[str]) -> list[tuple[JobHandle, int]]:
+        """The next batch led by ``session``'s oldest waiting job (compatible images of every session outside
+        ``exclude`` fill it), or [] when it has none waiting: a turn for ``session`` in a running job's pause."""
+        with self.cond:
+            if self.stopped or not any(j.session == session and j.pending for j in self._queue):
+                return []
+            batch = self.take_batch(exclude=exclude, lead_session=session)
+            self.touch()
+            return batch
 
     def take_joiners(self, compat: tuple, room: int) -> list[tuple[JobHandle, int]]:
         """Images of waiting jobs that may join the running batch of ``compat`` now: only when every waiting job
@@ -192,5 +211,6 @@ class JobQueue:
             return self.take_batch(room)
 
 
-def _jobs_of(items: list[tuple[JobHandle, int]]) -> list[JobHandle]:
+def jobs_of(items: list[tuple[JobHandle, int]]) -> list[JobHandle]:
+    """The distinct jobs of a batch's (job, image index) items, in order."""
     return list({id(j): j for j, _ in items}.values())

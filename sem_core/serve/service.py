@@ -17,6 +17,8 @@ config and seed) as one batched call; each session gets its own rows.
   PrototypeDL prototype: each image's PGD iterates depend on that image alone) that arrives while a compatible
   batch runs joins it at its own step 0 instead of waiting for the batch to end, while nothing of another kind
   waits.
+- Time slices: a batch that has computed ``TIME_SLICE_S`` pauses at its next step (``batching.checkpoint``) while
+  every other waiting session gets one batch; a long job delays the others by about one slice, not its length.
 - CUDA out of memory splits the batch in halves and retries; a failing job in a mixed batch is
   retried alone, so nothing another session computed is lost.
 - Results per image go to the ``ResultCache`` (memory + disk), keyed by ``cache.result_key``.
@@ -32,25 +34,27 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
-from ..batching import batch_cat, batch_rows
+from ..batching import batch_cat, batch_rows, pause_points
 from ..device import resolve_device
 from ..errors import SemError
 from ..explain.influence import DAMPING, influence_cached
 from ..models.hub import load_model_with_card
+from .batches import (MAX_NESTED_PAUSES, TIME_SLICE_S, Abort, Cohort, Frame, device_of, gather, in_function_mode,
+                      isolated_state)
 from .cache import ResultCache, default_cache_dir, result_key, tensor_digest
 from .estimates import get_estimator
 from .jobs import JOB_KINDS, Built, JobHandle, JobKind, JobSpec, ServiceError, check_spec, job_of_spec  # noqa: F401
 from .memory import is_oom, release_memory
-from .queue import JobCancelled, JobQueue, QueueFullError, Stopped  # noqa: F401 (the errors: public here too)
+from .queue import JobCancelled, JobQueue, QueueFullError, Stopped, jobs_of  # noqa: F401 (the errors: public here too)
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +72,14 @@ class AttackService:
         kinds: job kind name -> ``JobKind`` (default: the registered ``JOB_KINDS``; tests inject wrapped kinds).
         estimator: the ``sem_core.serve.estimates.Estimator`` every batch's time is recorded in (``estimate`` asks
             it); None: nothing is recorded and ``estimate`` returns None (``get_service`` passes the process's one).
+        time_slice_s: seconds a batch computes before it pauses for the other sessions waiting (``TIME_SLICE_S``;
+            None: batches never pause, each runs to its end as before the time slices).
     """
 
     def __init__(self, *, device: str | torch.device | None = None, cache: ResultCache | None = None,
                  max_batch: int | None = None, max_queued: int = 64, max_per_session: int = 4,
                  loader: Callable[[str], tuple[Any, dict]] | None = None, kinds: dict[str, JobKind] | None = None,
-                 estimator: Any = None):
+                 estimator: Any = None, time_slice_s: float | None = TIME_SLICE_S):
         self.device = resolve_device(device)
         self.cache = cache if cache is not None else ResultCache(folder=default_cache_dir())
         if max_batch is None:  # a GPU takes a class's 1,000 digits at once; on a CPU, shorter calls keep others' waits short
@@ -88,6 +94,9 @@ class AttackService:
         self.estimator = estimator
         self.batches = 0                          # batched calls made (tests, benchmarks)
         self.batch_sizes: list[int] = []
+        self.time_slice_s = time_slice_s
+        self.pauses = 0                           # times a running batch paused for other sessions (tests, benchmarks)
+        self._frames: list[Frame] = []           # the batches running, outermost first (the worker thread's own)
         self._worker = threading.Thread(target=self._loop, name="sem-attack-service", daemon=True)
         self._worker.start()
 
@@ -206,6 +215,18 @@ class AttackService:
 
     # -- the worker
     def _loop(self) -> None:
+        with pause_points(self._tick):
+            self._loop_body()
+
+    def _tick(self) -> None:
+        """A pause point (``batching.checkpoint``): stop a job nobody waits for (``Abort``), else others' turn."""
+        if self._frames:
+            cohorts = self._frames[-1].cohorts
+            if cohorts and all(j.done() for c in cohorts for j in c.jobs):
+                raise Abort
+        self._pause_for_others()
+
+    def _loop_body(self) -> None:
         while True:
             try:
                 batch, trim = self.queue.next_work()
@@ -215,14 +236,43 @@ class AttackService:
                 if trim:  # idle: give the memory freed by the jobs and the pages' rendering back to the OS
                     release_memory()
                 continue
-            try:
-                self._run(batch)
-            except Exception:  # noqa: BLE001 - the worker must survive anything; every job gets its error
-                log.exception("attack service: unexpected failure")
-                for j in _jobs_of(batch):
-                    self.fail(j, ServiceError("The job failed unexpectedly; please try again."))
-            finally:
-                self.queue.batch_ended(batch)
+            self._serve(batch)
+
+    def _serve(self, batch: list[tuple[JobHandle, int]]) -> None:
+        """Run ``batch`` to its end (pausing for others on the way); every job of it gets a result or its error."""
+        try:
+            self._run(batch)
+        except Exception:  # noqa: BLE001 - the worker must survive anything; every job gets its error
+            log.exception("attack service: unexpected failure")
+            for j in jobs_of(batch):
+                self.fail(j, ServiceError("The job failed unexpectedly; please try again."))
+        finally:
+            self.queue.batch_ended(batch)
+
+    def _pause_for_others(self) -> None:
+        """Once the innermost batch has computed ``time_slice_s``: one batch for every session waiting outside the
+        running ones (least recently served first), then it goes on, its pause not counted as its time. Never in a
+        torch function mode; the paused job's random state is kept (``batches.isolated_state``)."""
+        if not self._frames or self.time_slice_s is None or len(self._frames) > MAX_NESTED_PAUSES:
+            return
+        frame = self._frames[-1]
+        started = time.monotonic()
+        if started - frame.since < self.time_slice_s or in_function_mode():
+            return
+        exclude = frozenset().union(*(f.sessions for f in self._frames))
+        waiting = self.queue.waiting_sessions(exclude)
+        if not waiting:
+            return
+        self.pauses += 1
+        with isolated_state():
+            for session in waiting:
+                batch = self.queue.take_for(session, exclude)
+                if batch:
+                    self._serve(batch)
+        paused = time.monotonic() - started
+        for c in frame.cohorts:
+            c.started += paused
+        frame.since = time.monotonic()
 
     def _run(self, batch: list[tuple[JobHandle, int]], join: bool = True) -> None:
         """The one batch path: ``batch`` (job, image index) starts as one cohort of the lead job's kind, which steps
@@ -231,11 +281,14 @@ class AttackService:
         goes to ``_retry`` (OOM → halves; several jobs → each alone; else the job's error)."""
         lead = batch[0][0]
         kind, algo = self.kinds[lead.spec.kind], lead.built.algo
-        dev = _device_of(self.model(lead.spec.model)[0])
+        dev = device_of(self.model(lead.spec.model)[0])
         limit = self.queue.batch_limit.get(lead.compat, self.max_batch)
-        cohorts: list[_Cohort] = []
+        cohorts: list[Cohort] = []
         starting = batch
-        with kind.session(algo):
+        frame = Frame(frozenset(j.session for j, _ in batch), cohorts, time.monotonic())
+        self._frames.append(frame)
+        with contextlib.ExitStack() as stack, kind.session(algo):
+            stack.callback(self._frames.pop)
             try:
                 self._start(cohorts, kind, algo, batch, dev)
                 starting = []
@@ -248,9 +301,10 @@ class AttackService:
                     if join and lead.built.joinable and cohorts:
                         starting = self.queue.take_joiners(lead.compat, limit - sum(len(c.items) for c in cohorts))
                         batch.extend(starting)
+                        frame.sessions |= {j.session for j, _ in starting}
                         self._start(cohorts, kind, algo, starting, dev)
                         starting = []
-            except _Abort:  # every job of the only cohort was cancelled
+            except Abort:  # every job of the only cohort was cancelled
                 return
             except Exception as exc:  # noqa: BLE001 - sorted in _retry: OOM, a user error, or a bug
                 shared = join and lead.built.joinable and not is_oom(exc) and (
@@ -258,16 +312,17 @@ class AttackService:
                 for items in [c.items for c in cohorts] + ([starting] if starting else []):
                     self._retry(items, exc, shared)
 
-    def _start(self, cohorts: list["_Cohort"], kind: JobKind, algo, items: list, dev: torch.device) -> None:
+    def _start(self, cohorts: list["Cohort"], kind: JobKind, algo, items: list, dev: torch.device) -> None:
         """``items`` (not yet done) begin as a new cohort of the running batch."""
         live = [(j, i) for j, i in items if not j.done()]
         if not live:
             return
-        x, y, target, jobs, progress = _gather(live, dev)
-        cohort = _Cohort(None, live, jobs, time.monotonic(), alone=not cohorts)
+        x, y, target, jobs, progress = gather(live, dev)
+        cohort = Cohort(None, live, jobs, time.monotonic(), alone=not cohorts)
         for c in cohorts:
             c.alone = False
-        cohort.run = kind.begin(algo, x, y, target, live[0][0].spec.seed, cohort.progress_fn(progress))
+        cohort.run = kind.begin(algo, x, y, target, live[0][0].spec.seed,
+                                cohort.progress_fn(progress, self._tick))
         cohorts.append(cohort)
 
     def _retry(self, items: list[tuple[JobHandle, int]], exc: Exception, shared: bool) -> None:
@@ -275,7 +330,7 @@ class AttackService:
         halves (and the smaller batch size is kept); several jobs run again one by one, so the error reaches only the
         job at fault; a single job gets the error."""
         live = [(j, i) for j, i in items if not j.done()]
-        jobs = _jobs_of(live)
+        jobs = jobs_of(live)
         if not live:
             return
         if shared:
@@ -295,7 +350,7 @@ class AttackService:
         else:
             self.fail(jobs[0], as_user_error(exc))
 
-    def _deliver(self, cohort: "_Cohort", out: Any, spec: JobSpec) -> None:
+    def _deliver(self, cohort: "Cohort", out: Any, spec: JobSpec) -> None:
         """A finished cohort's rows to its jobs and the cache; its time to the estimator if it ran alone."""
         spent = time.monotonic() - cohort.started
         for j in cohort.jobs:
@@ -311,59 +366,6 @@ class AttackService:
         for j in cohort.jobs:
             if not j.pending and all(p is not None for p in j.parts):
                 j.finish()
-
-
-def _jobs_of(items: list[tuple[JobHandle, int]]) -> list[JobHandle]:
-    return list({id(j): j for j, _ in items}.values())
-
-
-def _gather(live: list[tuple[JobHandle, int]], dev: torch.device):
-    """The batch of ``live`` (job, image index) on ``dev``: x, y, target, its jobs, and ``progress(done, total)``,
-    which sets each job's progress from the batch's (its finished images count whole)."""
-    spec = live[0][0].spec
-    x = torch.cat([j.spec.x[i:i + 1] for j, i in live]).to(dev)
-    y = None if spec.y is None else torch.cat([j.spec.y[i:i + 1] for j, i in live]).to(dev)
-    target = None if spec.target is None else torch.cat([j.spec.target[i:i + 1] for j, i in live]).to(dev)
-    jobs = _jobs_of(live)
-    share = {id(j): sum(1 for jj, _ in live if jj is j) for j in jobs}
-
-    def progress(done: int, total: int) -> None:
-        frac = done / max(total, 1)
-        for j in jobs:
-            finished = sum(p is not None for p in j.parts)
-            j.progress = min(1.0, (finished + frac * share[id(j)]) / j.n)
-
-    return x, y, target, jobs, progress
-
-
-@dataclass(eq=False)
-class _Cohort:
-    """Images that began in the running batch together (``AttackService._run``), stepped at their own iteration."""
-
-    run: Any                                  # the kind's run (an attack's PGDRun, or a one-call ``jobs.Call``)
-    items: list[tuple[JobHandle, int]]        # (job, image index) per row
-    jobs: list[JobHandle]
-    started: float
-    alone: bool = True                        # no other cohort shared its steps (its time is a clean estimate)
-
-    def progress_fn(self, progress: Callable[[int, int], None]) -> Callable[[int, int], None]:
-        """``progress``, stopping the batch (``_Abort``) when this cohort runs alone and nobody waits for it."""
-        def on_step(done: int, total: int) -> None:
-            if self.alone and all(j.done() for j in self.jobs):
-                raise _Abort
-            progress(done, total)
-        return on_step
-
-
-class _Abort(Exception):
-    """Raised from the progress callback when every job of the running batch was cancelled."""
-
-
-def _device_of(model) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except (StopIteration, AttributeError):
-        return torch.device("cpu")
 
 
 def as_user_error(exc: BaseException) -> SemError:

@@ -265,3 +265,35 @@ def full_page_screenshot(page, path: Path, max_height: int = 12_000) -> None:
 def alert_texts(page, kind: str = "Error") -> list[str]:
     """Texts of st.error (kind="Error") / st.warning (kind="Warning") boxes."""
     return [t.strip() for t in page.locator(f'[data-testid="stAlertContent{kind}"]').all_inner_texts()]
+
+
+def browser_missing() -> str | None:
+    """Why no real-browser test can run here (no Chromium, no playwright), or None."""
+    if find_chromium() is None:
+        return "Chromium not found"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the machine
+        return "playwright not installed"
+    return None
+
+
+def browser_marks() -> list:
+    """A browser test module's ``pytestmark``: marked ``browser``, skipped when it cannot run (unless
+    SEM_REQUIRE_BROWSER=1, where its server fixture fails instead: see ``started_server``)."""
+    import pytest
+
+    missing = browser_missing()
+    return [pytest.mark.browser, pytest.mark.skipif(missing is not None and os.environ.get("SEM_REQUIRE_BROWSER") != "1",
+                                                    reason=f"browser test skipped: {missing}")]
+
+
+def started_server(**kwargs):
+    """A started ``StreamlitServer`` for a module fixture (``yield`` it, then ``stop()``); fails the test when
+    SEM_REQUIRE_BROWSER=1 and no browser can run."""
+    import pytest
+
+    missing = browser_missing()
+    if missing is not None:
+        pytest.fail(f"SEM_REQUIRE_BROWSER=1 but {missing}")
+    return StreamlitServer(startup_timeout=90.0, **kwargs).start()

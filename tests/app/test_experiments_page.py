@@ -92,7 +92,6 @@ def test_a_tampered_folder_shows_no_markup_no_link_no_image_and_not_its_own_verd
     src = Path(__file__).resolve().parents[2] / "results" / "faithfulness"
     dst = tmp_path / "faithfulness"
     shutil.copytree(src, dst)
-    (dst / "seal.json").unlink()     # an unsealed folder (a run from before seals): shown, but never as markup
     payload = "[click](https://evil.example) ![x](https://evil.example/a.png) $\\color{red}{PWNED}$ :red[PWNED]"
     manifest = json.loads((dst / "manifest.json").read_text())
     manifest.update(claim=payload, paper=payload, verdict="reproduced", verdict_reason=payload, notes=payload)
@@ -102,6 +101,9 @@ def test_a_tampered_folder_shows_no_markup_no_link_no_image_and_not_its_own_verd
         fig["layout"]["title"] = {"text": '<a href="https://evil.example">open me</a> title'}
         fig["layout"]["images"] = [{"source": "https://evil.example/track.png", "x": 0, "y": 0, "sizex": 1, "sizey": 1}]
         (dst / entry["json"]).write_text(json.dumps(fig))
+    from sem_core.experiments import integrity
+
+    integrity.seal_folder(dst, manifest)   # signed here: hostile text of a run of yours is still never markup
     at = _page(tmp_path, monkeypatch)
     at.selectbox(key="exp_folder").set_value("faithfulness (yours)").run()
     assert not at.exception

@@ -20,6 +20,17 @@ def test_a_run_lands_in_its_folder_and_is_reused_the_second_time(tmp_path, monke
     assert again.reused and not again.fresh and again.seconds == 0 and again.manifest == first.manifest
 
 
+def test_a_run_made_by_another_installation_is_made_again_not_shown(tmp_path, monkeypatch):
+    """A finished folder whose seal this installation cannot vouch for (another secret: copied from elsewhere, or
+    made before the secret changed) is computed again, its chunks too (they are not signed here either)."""
+    first = run_in_folder("faithfulness", tmp_path, 4)
+    monkeypatch.setenv("SEM_SECRET_FILE", str(tmp_path / "another" / "secret"))
+    again = run_in_folder("faithfulness", tmp_path, 4)
+    assert not again.reused and again.manifest["chunks_reused"] == 0 and again.manifest["chunks_recomputed"] > 0
+    assert again.manifest["summary"] == first.manifest["summary"]
+    assert run_in_folder("faithfulness", tmp_path, 4).reused      # signed now: shown as it is
+
+
 def test_a_partial_run_is_resumed_and_not_counted_as_fresh(tmp_path):
     folder = folder_for(tmp_path, "faithfulness", 20)
     run_experiment("faithfulness", folder, n=20)                 # all chunks there, then the manifest goes

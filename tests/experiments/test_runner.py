@@ -200,19 +200,31 @@ def test_a_finished_folder_is_sealed_and_an_edit_after_the_run_is_refused(tmp_pa
         (out / name).write_text(original)
     monkeypatch.setenv("SEM_SECRET_FILE", str(tmp_path / "another-installation" / "secret"))
     assert integrity.check_seal(out, manifest) == "foreign"      # copied from elsewhere: digests hold, not signed here
+    with pytest.raises(SemError, match="sealed on another installation and not published"):
+        load_results(out)                                        # numbers nobody here can vouch for: not shown
+    monkeypatch.setattr(integrity, "PUBLISHED_FILE", tmp_path / "published.json")
+    integrity.publish([out])
+    assert integrity.check_seal(out, manifest) == "published"   # what the code publishes reads on any installation
     (out / "seal.json").unlink()
     assert integrity.check_seal(out, manifest) == "unsealed"
+    with pytest.raises(SemError, match="not sealed"):
+        load_results(out)
 
 
-def test_the_committed_results_are_sealed():
+def test_the_committed_results_are_sealed_and_published(monkeypatch, tmp_path):
+    """Every committed results/ folder is sealed and its digest is in sem_core/experiments/published.json (and
+    nothing else is): on any installation, its own secret or another, the folders read as published."""
     from pathlib import Path
 
     from sem_core.experiments import integrity, load_results
 
-    for folder in sorted((Path(__file__).resolve().parents[2] / "results").glob("*/")):
-        if (folder / "manifest.json").is_file():
-            manifest, _ = load_results(folder)
-            assert integrity.check_seal(folder, manifest) in ("signed", "foreign"), folder.name
+    monkeypatch.setenv("SEM_SECRET_FILE", str(tmp_path / "a-fresh-installation" / "secret"))
+    folders = [f for f in sorted((Path(__file__).resolve().parents[2] / "results").glob("*/"))
+               if (f / "manifest.json").is_file()]
+    assert set(integrity.published()) == {f.name for f in folders}
+    for folder in folders:
+        manifest, _ = load_results(folder)
+        assert integrity.check_seal(folder, manifest) == "published", folder.name
 
 
 def test_a_run_refused_before_its_first_chunk_leaves_no_folder(tmp_path):

@@ -13,6 +13,7 @@ from tests.app.app_helpers import open_page
 from sem_core.cli.main import main
 from sem_core.errors import SemError
 from sem_core.experiments import integrity, run_experiment, write_report
+from sem_core.provenance import sign
 from sem_core.experiments import runner as runner_mod
 
 FAITH = dict(n=4, chunk=2, device="cpu")       # 2 chunks of 2 digits, ~0.1 s each
@@ -46,9 +47,25 @@ def copy(clean, tmp_path):
     return out
 
 
-def _reseal(stored: dict) -> bytes:
-    body = {k: v for k, v in stored.items() if k != "checksum"}
-    return json.dumps({**body, "checksum": integrity.digest(body)}).encode()
+def _reseal(stored: dict, signed: bool = True) -> bytes:
+    """A consistent checksum; ``signed``: also this installation's HMAC of it (an installation's own bad chunk, so
+    the later checks are reached), else the old HMAC stays (what anyone without the secret can do)."""
+    body = {k: v for k, v in stored.items() if k not in ("checksum", "hmac")}
+    checksum = integrity.digest(body)
+    return json.dumps({**body, "checksum": checksum,
+                       "hmac": sign(checksum.encode()) if signed else stored.get("hmac")}).encode()
+
+
+def _forged(raw: bytes) -> bytes:  # an edited value with its checksum recomputed, without the secret
+    stored = json.loads(raw)
+    stored["result"]["correlation"][0] = 0.0
+    return _reseal(stored, signed=False)
+
+
+def _foreign(raw: bytes) -> bytes:  # a sound chunk signed by another installation
+    stored = json.loads(raw)
+    stored["hmac"] = "0" * 64
+    return json.dumps(stored).encode()
 
 
 def _edited(raw: bytes) -> bytes:
@@ -82,6 +99,8 @@ TAMPER = {
     "wrong length": (_short_column, "has 1 values for 2 digits"),
     "other parameters": (_other_params, "other parameters"),
     "no checksum": (_legacy, "no checksum"),
+    "forged checksum": (_forged, "not signed by this installation"),
+    "signed elsewhere": (_foreign, "not signed by this installation"),
     "not an object": (lambda raw: b"[1, 2]", "no checksum"),
 }
 
@@ -240,7 +259,8 @@ def hostile_results(clean, tmp_path):
         shutil.copytree(clean[0], root / name, ignore=shutil.ignore_patterns("chunks"))
     (root / "b-badfig" / "faithfulness.plotly.json").write_text('{"data": [oops')
     (root / "b-badfig" / "faithfulness.html").unlink()
-    (root / "b-badfig" / "seal.json").unlink()   # an unsealed run (older): its bad figure is skipped, not the run
+    bad = json.loads((root / "b-badfig" / "manifest.json").read_text())
+    integrity.seal_folder(root / "b-badfig", bad)   # sealed here with its bad figure: the figure is skipped, not the run
     for name in ("c-broken", "d-partial", "e-escape"):
         (root / name / "seal.json").unlink()     # the manifest's own checks speak first (a sealed one: "changed")
     (root / "c-broken" / "manifest.json").write_text("{not json")

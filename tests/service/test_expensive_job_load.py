@@ -1,14 +1,16 @@
 """Load (slow): one session starts the authors' Lipschitz search on many digits (what an expensive link would ask
 for) and closes its tab; five other sessions keep getting their attacks. The attacker's job is gone within 2 s of
-its session ending, and the others are delayed by at most the time the tab stayed open plus that bound: a running
-job is not preempted (the single worker has no time slices yet), so while the tab is open they wait behind it."""
+its session ending, and the others' p95 latency stays within 2x of their run without the attacker: the worker's
+time slices pause the long search at its next evaluation for them (``serve.batches.TIME_SLICE_S``)."""
 import statistics
 import threading
 import time
 
 import pytest
+import torch
 
 import sem_core
+from sem_core.lipschitz import lipschitz_of
 from sem_core.serve.cache import ResultCache
 from sem_core.serve.service import AttackService
 from sem_core.serve.views import lipschitz_job, saliency_job
@@ -77,5 +79,23 @@ def test_an_expensive_job_of_a_closed_tab_is_gone_within_2_s_and_the_others_keep
     assert attacker.state == "cancelled" and closed and closed[0] <= 2.0, closed
     assert len(loaded) == len(baseline) == SESSIONS * ROUNDS
     print(f"p95 without the attacker {_p95(baseline):.2f} s, with it {_p95(loaded):.2f} s; "
-          f"attacker gone {closed[0]:.2f} s after its tab closed")
-    assert _p95(loaded) <= _p95(baseline) + 1.0 + 2.0   # the second the tab stayed open + the cancellation bound
+          f"attacker gone {closed[0]:.2f} s after its tab closed; {service.pauses} pauses")
+    assert service.pauses > 0                       # the search did pause for them
+    assert _p95(loaded) <= 2 * _p95(baseline), (_p95(baseline), _p95(loaded))
+
+
+def test_a_long_job_that_stays_open_delays_the_others_by_a_slice_not_its_length(service, shipped, test_split):
+    """The attacker keeps its tab open: its search (skopt's GP in a helper process) runs on, yet the five sessions'
+    p95 stays within 2x, and the attacker's result equals the same search run in-process with no service (neither
+    the pauses nor the helper process change what it computes)."""
+    x, y, _ = test_split
+    service.submit("warm", saliency_job("cnn", "saliency_topk", x[901:902], y[901:902], steps=10)).result(120)
+    baseline = _clients(service, x, y, offset=200)
+    attacker = service.submit("attacker", lipschitz_job("cnn", "saliency", x[600:601], protocol="authors", budget=14))
+    loaded = _clients(service, x, y, offset=300)
+    served = attacker.result(300)
+    print(f"open tab: p95 without {_p95(baseline):.2f} s, with {_p95(loaded):.2f} s; {service.pauses} pauses")
+    assert _p95(loaded) <= 2 * _p95(baseline), (_p95(baseline), _p95(loaded))
+    inline = lipschitz_of(shipped["cnn"][0], "saliency", x[600:601], budget=14, seed=0, protocol="authors",
+                          source="subset")
+    assert torch.equal(served.values, inline.values) and torch.equal(served.x_prime, inline.x_prime)
