@@ -6,6 +6,7 @@ from app_pages.ui.figures import chart
 from app_pages.ui.jobs import estimate_caption, get_model, link_affordable, run_jobs, timing_caption
 from app_pages.ui.layout import details, more_settings, presenting, sidebar, user_errors
 from app_pages.ui.pickers import model_help, test_split_for
+from app_pages.ui.reproduce import reproduce_this
 from app_pages.ui.settings import setting_control
 from app_pages.ui.state import keep_result, link_wants_result, url_choice
 from sem_core import list_shipped
@@ -76,6 +77,7 @@ if not out.get("results"):
     st.stop()
 results, idx = out["results"], out["idx"]
 st.header(f"Estimates on {len(idx)} test digits ({out['model']})")
+reproduce_this(out)
 if out.get("took"):
     st.caption(out["took"])
 st.caption(f"protocol {next(iter(results.values())).config.get('protocol', 'project')}; "

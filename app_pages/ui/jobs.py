@@ -89,8 +89,11 @@ def run_job(spec, label: str = "Attacking…") -> tuple[Any, dict[str, float]]:
             raise
         bar.empty()
     times = handle.timings()
-    return handle.result(), {"queue_s": times["queue_s"], "compute_s": times["compute_s"],
-                             "cached": handle.cached == handle.n}
+    result = handle.result()
+    from .reproduce import remember   # "Reproduce this" (imported here: it reads the pickers, which read this module)
+
+    remember(spec, result)
+    return result, {"queue_s": times["queue_s"], "compute_s": times["compute_s"], "cached": handle.cached == handle.n}
 
 
 def run_jobs(specs: dict, label: str = "Computing", skip_errors: bool = False) -> tuple[dict, dict[str, str], dict]:

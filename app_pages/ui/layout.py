@@ -16,6 +16,7 @@ import streamlit as st
 
 import sem_core
 from app_pages.ui.jobs import device_label, get_model, session_id
+from app_pages.ui.reproduce import session_export, start_page
 from sem_core.serve.memory import is_oom
 from sem_core.viz.text import parse_url_number, status_notice
 
@@ -30,7 +31,7 @@ PRESENTER_CSS = """<style>
 </style>"""
 # Streamlit (1.67, runtime/state/query_params.py: sanitize_query_string) empties the whole query string of a link
 # with more than 1,000 parameters or 512 Ki characters before the page runs, so the page cannot see what it lost.
-# The browser still holds the URL: this script (in a same-origin component frame) counts the parameters as Streamlit
+# The browser still holds the URL: this script (in a same-origin st.iframe) counts the parameters as Streamlit
 # does and, over the limits, replaces the URL with ?link_dropped=N (no history entry) and reloads, so the page can
 # say so. It runs only on a page whose query string arrived empty.
 DROPPED_KEY = "link_dropped"
@@ -56,6 +57,7 @@ def presenting() -> bool:
 def sidebar() -> None:
     """The sidebar every page opens with: the presenter toggle, the device, the data the models were trained on."""
     session_id()  # registers the session with the attack service, which frees what it leaves once it closes
+    start_page()
     with st.sidebar:
         if "presenter" not in st.session_state:  # ?present=1 in a link opens in presenter mode
             st.session_state["presenter"] = st.query_params.get("present") == "1"
@@ -71,6 +73,7 @@ def sidebar() -> None:
                 sources.add(get_model(name)[1]["data"]["source"])
         if sources:
             st.caption("Data: " + ", ".join(DATA_LABELS.get(s, s) for s in sorted(sources)))
+        session_export()
     dropped_link_notice()
 
 
@@ -85,10 +88,8 @@ def dropped_link_notice() -> None:
                    "all of them were ignored and the page shows its defaults. Open the link that was shared with "
                    "you, or set the controls by hand.")
     elif not st.query_params:
-        import streamlit.components.v1 as components
-
         with st.sidebar:
-            components.html(LINK_GUARD_HTML, height=0)
+            st.iframe(LINK_GUARD_HTML, height="content")
 
 
 @contextlib.contextmanager

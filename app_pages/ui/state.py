@@ -98,14 +98,21 @@ def link_wants_result(key: str, params: dict, ready: bool = True, affordable=Non
 def keep_result(key: str, params: dict, **result) -> None:
     """Keep the page's ``result`` (as ``st.session_state[f"{key}_result"]``), remember the parameters it was
     computed from, and name it in the URL."""
-    st.session_state[f"{key}_result"] = result
+    from .reproduce import take_pending
+
+    st.session_state[f"{key}_result"] = {**result, "recipes": take_pending()}
     st.session_state[f"_{key}_params"] = params
     st.query_params["result"] = key
 
 
 def result_or_stop(key: str, hint: str) -> dict:
-    """The page's kept result; without one, ``hint`` (what to press) and the page stops here."""
+    """The page's kept result, with its "Reproduce this" expander above it (not in presenter mode); without one,
+    ``hint`` (what to press) and the page stops here."""
     if f"{key}_result" not in st.session_state:
         st.info(hint)
         st.stop()
-    return st.session_state[f"{key}_result"]
+    result = st.session_state[f"{key}_result"]
+    from .reproduce import reproduce_this
+
+    reproduce_this(result)
+    return result

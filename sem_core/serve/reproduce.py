@@ -243,6 +243,8 @@ from sem_core.serve.reproduce import compute, fingerprint, mismatches
 
 RECIPES = json.loads(r"""{data}""")
 
+if not RECIPES:
+    print("This session had no results yet: run an attack or an estimate in the app, then export again.")
 failed = 0
 for i, recipe in enumerate(RECIPES, 1):
     got = fingerprint(compute(recipe))
