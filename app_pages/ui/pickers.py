@@ -10,7 +10,7 @@ import streamlit as st
 
 import sem_core
 from app_pages.ui.figures import IMAGE_CHART
-from app_pages.ui.jobs import get_model
+from app_pages.ui.jobs import get_model, get_split  # get_split: also the pages' (re-exported)
 from app_pages.ui.layout import user_errors
 from app_pages.ui.state import url_choice, url_number
 from sem_core.digit_io import digit_from_array, digit_from_bytes
@@ -23,14 +23,6 @@ MODEL_LABELS = {"senn": "SENN (self-explaining, 12 concepts)", "senn-k5": "SENN,
                 "senn-adv": "SENN (5 concepts), adversarially trained", "senn-lip": "SENN (5 concepts), Lipschitz-penalised",
                 "protodl-adv": "PrototypeDL, adversarially trained",
                 "protodl-li": "PrototypeDL, Li et al.'s loss weights"}
-
-
-@st.cache_resource(show_spinner="Loading digits…")
-def get_split(split: str, source: str) -> tuple:
-    """(x [N,1,28,28], y [N], source) of ``split``: one read-only copy per process (st.cache_data gave every run its
-    own 16 MB copy, kept by each session)."""
-    x, y, src = sem_core.load_split(split, source)
-    return x, y, src
 
 
 def test_split_for(name: str) -> tuple:

@@ -20,15 +20,12 @@ MAX_SESSION_RECIPES = 50     # the export keeps the session's latest results
 MAX_SHOWN = 3                # snippets in one result's expander (a result of many jobs: the first ones)
 
 
-def remember(spec, result) -> None:
-    """Record the recipe of ``result`` (a finished job): for the next kept result and for the session export. A
-    result that cannot be told as a recipe is left out of both, with a log line (the page shows it as usual)."""
-    from .jobs import get_model
-    from .pickers import get_split
-
+def remember(spec, result, context) -> None:
+    """Record the recipe of ``result`` (a finished job; ``context()``: (the model's card, its test images)): for the
+    next kept result and for the session export. A result that cannot be told as a recipe is left out of both, with
+    a log line (the page shows it as usual)."""
     try:
-        _, card = get_model(spec.model)
-        test_x = get_split("test", card["data"]["source"])[0]
+        card, test_x = context()
         recipe = recipe_of(spec, card, test_x, result, f"{spec.name} on {spec.model}")
     except Exception as exc:  # noqa: BLE001 - "reproduce this" must never break a page
         log.warning("no recipe for %s/%s: %s", spec.kind, spec.name, exc)
@@ -49,13 +46,11 @@ def take_pending() -> list[Recipe]:
     return st.session_state.pop(PENDING, [])
 
 
-def reproduce_this(result: dict) -> None:
-    """The expander with the Python that recomputes ``result`` (nothing for a result without recipes, nor in
-    presenter mode)."""
-    from .layout import presenting
-
+def reproduce_this(result: dict, hidden: bool = False) -> None:
+    """The expander with the Python that recomputes ``result`` (nothing for a result without recipes, nor when
+    ``hidden``: presenter mode)."""
     recipes = result.get("recipes") or []
-    if not recipes or presenting():
+    if not recipes or hidden:
         return
     with st.expander("Reproduce this: the Python that recomputes this result", icon=":material/code:"):
         st.markdown("Run it in this project's environment: it loads the same model (its SHA-256 is checked), the same "

@@ -12,6 +12,9 @@ import streamlit as st
 
 from sem_core.viz.text import escape_markdown as safe_text, parse_url_number
 
+from .layout import presenting
+from .reproduce import reproduce_this, take_pending
+
 
 # ---- URL-bound controls: the page state lives in the query string so a link reopens the view ----
 def _forget_url_value(key: str) -> None:
@@ -80,6 +83,7 @@ def link_wants_result(key: str, params: dict, ready: bool = True, affordable=Non
     result on screen, ``result`` leaves the URL, so a copied link never names a result it would not show.
     ``affordable``: a callable returning (ok, why); a link never starts long work by itself (it must be cached
     or estimated under ``jobs.LINK_AUTORUN_LIMIT_S``), else the page says why and waits for its Run button."""
+    st.session_state[f"_{key}_controls"] = params    # what the controls say now (``stale_notice`` compares)
     held = st.session_state.get(f"_{key}_params")
     named = st.query_params.get("result") == key
     if named and held is not None and held != params:
@@ -98,8 +102,6 @@ def link_wants_result(key: str, params: dict, ready: bool = True, affordable=Non
 def keep_result(key: str, params: dict, **result) -> None:
     """Keep the page's ``result`` (as ``st.session_state[f"{key}_result"]``), remember the parameters it was
     computed from, and name it in the URL."""
-    from .reproduce import take_pending
-
     st.session_state[f"{key}_result"] = {**result, "recipes": take_pending()}
     st.session_state[f"_{key}_params"] = params
     st.query_params["result"] = key
@@ -112,7 +114,17 @@ def result_or_stop(key: str, hint: str) -> dict:
         st.info(hint)
         st.stop()
     result = st.session_state[f"{key}_result"]
-    from .reproduce import reproduce_this
-
-    reproduce_this(result)
+    stale_notice(key)
+    reproduce_this(result, hidden=presenting())
     return result
+
+
+def stale_notice(key: str) -> bool:
+    """A banner above a kept result computed with other settings than the controls now show (a control changed
+    since its Run); returns whether it is stale."""
+    held, now = st.session_state.get(f"_{key}_params"), st.session_state.get(f"_{key}_controls")
+    stale = held is not None and now is not None and held != now
+    if stale:
+        st.warning("**Settings changed.** The result below was computed with the previous settings; press **Run** "
+                   "to compute it with the new ones.", icon=":material/history:")
+    return stale

@@ -34,3 +34,16 @@ def test_the_estimate_is_shown_before_the_run_button(page):
              kind == "caption" and any(text.startswith(e) or f". {e}" in text for e in ESTIMATE)]
     button = [i for i, (kind, text) in enumerate(blocks) if kind == "button" and text == run]
     assert where and button and where[0] < button[0], blocks
+
+
+@pytest.mark.parametrize("page", ["influence_attack.py", "lipschitz_stability.py"])
+def test_the_estimate_is_cleared_once_the_run_is_done(page):
+    """After the run the page says what it took; the estimate made before it does not stay standing."""
+    query, run = PAGES[page]
+    at = open_page(page, query, timeout=300)
+    assert any(c.value.startswith(ESTIMATE) for c in at.caption)
+    next(b for b in at.button if b.label == run).click().run()
+    assert not at.exception
+    assert not [c.value for c in at.caption if c.value.startswith(ESTIMATE)]
+    at.run()                                  # the next run of the page (no click) shows the estimate again
+    assert any(c.value.startswith(ESTIMATE) for c in at.caption)
