@@ -2,9 +2,10 @@
 import streamlit as st
 
 from app_pages.ui.figures import chart
-from app_pages.ui.jobs import service, session_id, timing_caption
-from app_pages.ui.layout import attack_status, details, sidebar, user_errors
+from app_pages.ui.jobs import model_and_split, service, session_id, timing_caption
+from app_pages.ui.layout import attack_status, details, presenting, sidebar, user_errors
 from app_pages.ui.pickers import model_choice, model_help, test_split_for
+from app_pages.ui.reproduce import remember, reproduce_this, take_pending
 from app_pages.ui.settings import setting_control, settings_controls
 from app_pages.ui.state import url_choice, url_number
 from sem_core import SemError, list_shipped
@@ -67,7 +68,7 @@ with user_errors():
         old = st.session_state.pop("batch_job", None)
         if old is not None:
             old["handle"].cancel()
-        st.session_state["batch_job"] = dict(handle=service().submit(session_id(), spec), family=family, model=name,
+        st.session_state["batch_job"] = dict(handle=service().submit(session_id(), spec), spec=spec, family=family, model=name,
                                              idx=idx.tolist(), tgt=None if tgt is None else tgt.tolist(), attack=attack, est=est)
 
 job = st.session_state.get("batch_job")
@@ -81,10 +82,12 @@ if job is not None and not job["handle"].done():
         bar.empty()
 if job is not None and job["handle"].done():
     st.session_state.pop("batch_job")
-    handle = job.pop("handle")
+    handle, spec = job.pop("handle"), job.pop("spec")
     try:  # the last result replaces the one before (issue 16: one batch result per session)
-        st.session_state["batch_result"] = dict(job, res=handle.result(), times=dict(handle.timings(),
-                                                                                     cached=handle.cached == handle.n))
+        res = handle.result()
+        remember(spec, res, lambda: model_and_split(spec.model))
+        st.session_state["batch_result"] = dict(job, res=res, times=dict(handle.timings(), cached=handle.cached == handle.n),
+                                                recipes=take_pending())
     except SemError as exc:
         st.error(str(exc))
 
@@ -98,6 +101,7 @@ label = attack_choice(out["attack"]).label
 st.subheader(f"{len(out['idx'])} digits: {label} on {out['model']}")
 st.caption(timing_caption(out["times"]) + ("" if out["times"]["cached"] else
                                            f"; {out['est'].took(out['times']['compute_s']).lower()}"))
+reproduce_this(out, hidden=presenting())
 summary = batch_summary(res)
 for col, (key, value) in zip(st.columns(min(6, len(summary))), summary.items()):
     col.metric(key if key == "label kept" else f"median {key}", f"{value:.0%}" if key == "label kept" else f"{value:.3f}")

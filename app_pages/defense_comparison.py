@@ -4,8 +4,9 @@ import streamlit as st
 import sem_core
 from app_pages.ui.figures import chart
 from app_pages.ui.jobs import estimate_caption, run_jobs, timing_caption
-from app_pages.ui.layout import details, sidebar, user_errors
+from app_pages.ui.layout import details, presenting, sidebar, user_errors
 from app_pages.ui.pickers import MODEL_LABELS, digit_picker, model_help, test_split_for
+from app_pages.ui.reproduce import reproduce_this, take_pending
 from app_pages.ui.settings import settings_controls
 from app_pages.ui.state import url_choice
 from sem_core.experiments.defenses import PAIRS
@@ -58,7 +59,8 @@ with user_errors():
     if st.button("Run on both models", type="primary", disabled=not ready) and ready:
         results, _, times = run_jobs(jobs, "Attacking")  # the service records each batch's time for the estimates
         st.session_state["def_result"] = dict(cmp=comparison_of(ATTACK[family], results), family=family, caption=caption,
-                                              times=times, took=eta.took(times["queue_s"] + times["compute_s"]))
+                                              times=times, took=eta.took(times["queue_s"] + times["compute_s"]),
+                                              recipes=take_pending())
 
 if "def_result" not in st.session_state:
     st.info("Pick the digits and press **Run on both models**.")
@@ -69,6 +71,7 @@ cmp, family = out["cmp"], out["family"]
 config = next(iter(cmp.results.values())).config  # the result's own settings, not the controls' now
 st.caption(f"{out['caption']}; ε = {config['eps']:g}, {config['steps']} steps; {timing_caption(out['times'])}"
            + ("" if out["times"].get("cached") else f". {out['took']}"))
+reproduce_this(out, hidden=presenting())
 st.subheader("Did the attack work on each model?")
 st.markdown("SENN: the attack succeeds when ‖h(x*) − h(x_t)‖ (concept_distance_adv) falls far below "
             "‖h(x) − h(x_t)‖ (concept_distance_nat). PrototypeDL: it succeeds when the nearest prototype "

@@ -103,7 +103,7 @@ def run_job(spec, label: str = "Attacking…") -> tuple[Any, dict[str, float]]:
     slot, fragment = st.session_state.pop(ESTIMATE_SLOT, (None, None))
     if slot is not None and fragment == _fragment():   # the estimate before the run does not stay under its result
         slot.empty()
-    remember(spec, result, lambda: _model_and_split(spec.model))
+    remember(spec, result, lambda: model_and_split(spec.model))
     return result, {"queue_s": times["queue_s"], "compute_s": times["compute_s"], "cached": handle.cached == handle.n}
 
 
@@ -130,7 +130,7 @@ def run_jobs(specs: dict, label: str = "Computing", skip_errors: bool = False) -
     return results, skipped, total
 
 
-def _model_and_split(name: str) -> tuple[dict, Any]:
+def model_and_split(name: str) -> tuple[dict, Any]:
     """(card, test images) of a model: what a recipe names its digits against."""
     _, card = get_model(name)
     return card, get_split("test", card["data"]["source"])[0]

@@ -51,3 +51,19 @@ def test_a_sessions_results_are_recomputed_by_its_exported_script(media, tmp_pat
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("reproduced") == 3, done.stdout
+
+
+def test_batch_and_defenses_results_show_their_python_too():
+    from app_helpers import open_page
+
+    at = open_page("batch_attack.py", {"b_n": "3", "b_steps": "2"}, timeout=300)
+    next(b for b in at.button if b.label == "Run batch").click().run()
+    assert not at.exception
+    batch = _snippets(at)
+    assert len(batch) == 1 and "test_x[[" in batch[0] and "create_attack(model" in batch[0]
+
+    at = open_page("defense_comparison.py", {"def_steps": "3"}, timeout=300)
+    next(b for b in at.button if b.label == "Run on both models").click().run()
+    assert not at.exception
+    both = _snippets(at)
+    assert len(both) == 2 and len({s.split("load_model_with_card(")[1].split(",")[0] for s in both}) == 2
