@@ -62,7 +62,8 @@ def digit_picker(prefix: str, title: str, default_class: int, x_all, y_all, avoi
     if source == "upload":
         file = st.file_uploader("A PNG or JPG of one digit", type=["png", "jpg", "jpeg"], key=f"{prefix}_file")
         if file is None:
-            st.info("Upload a digit (any size, dark on light or light on dark).")
+            if not _link_names_result("uploaded", "upload"):
+                st.info("Upload a digit (any size, dark on light or light on dark).")
             return None, None, ""
         with user_errors():
             x = digit_from_bytes(file.getvalue())
@@ -78,6 +79,16 @@ def digit_picker(prefix: str, title: str, default_class: int, x_all, y_all, avoi
     i = int(of_class[int(k)])
     st.session_state[f"_{prefix}_index"] = i
     return x_all[i: i + 1], cls, f"test digit #{i} (label {cls})"
+
+
+def _link_names_result(how: str, verb: str) -> bool:
+    """On a link that names a result (``?result=…``) made with a digit that cannot travel in a URL: say so in one
+    line; returns whether it did."""
+    if st.query_params.get("result") is None:
+        return False
+    st.info(f"This link names a result computed on an {how} digit. The digit itself cannot travel in a link (only "
+            f"the settings do): {verb} it again here, or choose **test split** to run on a test digit.")
+    return True
 
 
 def picked_index(prefix: str) -> int | None:
@@ -98,7 +109,8 @@ def _drawn_digit(prefix: str):
             raise DataError("nothing drawn yet")
         x = digit_from_array(drawn.image_data)                  # strokes on a transparent layer: blank = no ink
     except DataError:
-        st.info("Draw a digit in the box above (nothing drawn yet).")
+        if not _link_names_result("drawn", "draw"):
+            st.info("Draw a digit in the box above (nothing drawn yet).")
         return None, None, ""
     st.image(x[0, 0].numpy(), caption="as the model sees it (28×28)", width=84, clamp=True)
     return x, None, "drawn digit"

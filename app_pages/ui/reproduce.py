@@ -26,7 +26,7 @@ def remember(spec, result, context) -> None:
     a log line (the page shows it as usual)."""
     try:
         card, test_x = context()
-        recipe = recipe_of(spec, card, test_x, result, f"{spec.name} on {spec.model}")
+        recipe = recipe_of(spec, card, test_x, result, title_of(spec))
     except Exception as exc:  # noqa: BLE001 - "reproduce this" must never break a page
         log.warning("no recipe for %s/%s: %s", spec.kind, spec.name, exc)
         return
@@ -34,6 +34,13 @@ def remember(spec, result, context) -> None:
     mine = st.session_state.setdefault(SESSION, [])
     mine.append(recipe)
     del mine[:-MAX_SESSION_RECIPES]
+
+
+def title_of(spec) -> str:
+    """A recipe's title in words: "attack senn_concept on senn", "Lipschitz (auto) of saliency on cnn"."""
+    if spec.kind.startswith("lipschitz"):
+        return f"Lipschitz ({spec.name}) of {spec.config.get('explainer', '?')} on {spec.model}"
+    return f"{spec.kind} {spec.name} on {spec.model}"
 
 
 def start_page() -> None:

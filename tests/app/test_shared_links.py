@@ -23,3 +23,10 @@ def test_same_link_same_result():
 def test_without_result_in_the_link_nothing_runs():
     at = open_page("concept_attack.py", {"steps": "4"})
     assert "concept_result" not in at.session_state
+
+
+def test_a_link_to_a_result_on_an_uploaded_digit_says_why_the_digit_is_missing():
+    at = open_page("concept_attack.py", {"result": "concept", "src_from": "upload"})
+    assert not at.exception
+    said = " ".join(i.value for i in at.info)
+    assert "cannot travel in a link" in said and "uploaded digit" in said, said
