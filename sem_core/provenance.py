@@ -136,4 +136,5 @@ def sign(*parts: bytes) -> str:
 
 def verify(tag: object, *parts: bytes) -> bool:
     """Whether ``tag`` is the signature of ``parts`` (constant-time comparison)."""
-    return isinstance(tag, str) and hmac.compare_digest(tag, sign(*parts))
+    # compared as bytes: compare_digest refuses a str with non-ASCII characters (a hostile edit may put one there)
+    return isinstance(tag, str) and hmac.compare_digest(tag.encode("utf-8", "surrogatepass"), sign(*parts).encode())

@@ -3,6 +3,7 @@ import io
 import json
 
 import numpy as np
+import pytest
 
 import sem_core
 from sem_core.digit_io import npz_bytes
@@ -40,3 +41,13 @@ def test_user_results_folder_is_outside_the_repository(monkeypatch, tmp_path):
     assert SHIPPED_RESULTS.parent not in results_dir().parents
     monkeypatch.setenv("SEM_RESULTS_DIR", str(tmp_path / "r"))
     assert results_dir() == tmp_path / "r"
+
+
+@pytest.mark.parametrize("tag", ["\x80" * 64, "é", "", "\udcff", "0" * 64])
+def test_a_forged_signature_is_refused_not_raised(tag):
+    # CI found this: hmac.compare_digest raised TypeError on a tag with a non-ASCII character (a random byte edit of
+    # a chunk put one there), so a hostile file crashed the run instead of being recomputed
+    from sem_core.provenance import sign, verify
+
+    assert verify(tag, b"payload") is False
+    assert verify(sign(b"payload"), b"payload") is True
