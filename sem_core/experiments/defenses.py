@@ -88,6 +88,7 @@ class Defenses(Experiment):
         collapsing the concepts: see sem_core/models/defenses.py.""")
     defaults = {"n": 100, "targets": 100, "eps": 0.3, "steps": 100, "saliency_eps": 0.1, "saliency_steps": 50,
                 "chunk": 10}
+    probe = {"n": 1, "targets": 2, "steps": 2, "saliency_steps": 2}
 
     def chunks(self, ctx) -> list[dict[str, Any]]:
         return [{"model": m, **c} for m in self.models for c in digit_chunks(ctx, ctx.params["chunk"])]

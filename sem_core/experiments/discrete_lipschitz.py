@@ -27,9 +27,10 @@ class DiscreteLipschitz(Experiment):
         null = no radius, as robust_interpret's explainer_wrapper.estimate_discrete_dataset_lipschitz defaults
         (eps=None; github dmelis/robust_interpret, robust_interpret/explainers.py). MNIST digits are far apart
         in L2 (a nearest neighbour is typically several units away), so the estimate compares real digits, not
-        small perturbations. Explainers at the project's settings (protocol 'strict'); senn:self is paper 001
+        small perturbations. sample = a count compares against only the first that many test digits (null: all). Explainers at the project's settings (protocol 'strict'); senn:self is paper 001
         eq. 5 over ‖Δh‖, senn:theta_pred the authors' θ_ŷ over ‖Δx‖. Values in [0,1] pixel units.""")
-    defaults = {"n": 100, "eps": None, "explainers": EXPLAINERS}
+    defaults = {"n": 100, "eps": None, "explainers": EXPLAINERS, "sample": None}
+    probe = {"n": 1, "sample": 16}   # every explainer on one digit against 16 others (the whole split: minutes)
 
     def chunks(self, ctx):
         return [{"explainer": e} for e in ctx.params["explainers"]]
@@ -38,8 +39,8 @@ class DiscreteLipschitz(Experiment):
         model_name, name = split_name(spec["explainer"])
         model, (x, y) = ctx.model(model_name), ctx.test_split()
         idx = pick_digits(y, ctx.params["n"], ctx.params["seed"])
-        sample = x.to(ctx.device)
-        r = DiscreteSearch(protocol_explanation(model, name, STRICT), sample=sample, eps=ctx.params["eps"])(sample[idx])
+        sample = x[:ctx.params["sample"]].to(ctx.device)   # null: the whole test split; else its first `sample` digits
+        r = DiscreteSearch(protocol_explanation(model, name, STRICT), sample=sample, eps=ctx.params["eps"])(x[idx].to(ctx.device))
         nearest = (r.x_prime - r.x).flatten(1).norm(dim=1)
         return {"explainer": spec["explainer"], "idx": idx, "values": r.values, "distance": nearest}
 

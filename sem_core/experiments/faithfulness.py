@@ -20,6 +20,7 @@ class Faithfulness(DigitExperiment):
         θ_i(x) for the predicted class and the probability drop over all k concepts of the model (12 for
         `senn`), as in paper 001's faithfulness estimate.""")
     defaults = {"n": 1000, "chunk": 250}
+    probe = {"n": 1}
 
     def run_chunk(self, spec, ctx):
         model, (x, _) = ctx.model("senn"), ctx.test_split()

@@ -37,6 +37,7 @@ class InfluenceFragility(Experiment):
         test loss most, as the authors' code ranks them. The verdict compares means over digits, as Fig. 4
         plots averages.""")
     defaults = {"n": 100, "eps_values": [0.02, 0.05, 0.1], "steps": 10, "k": 5, "top": 3, "damping": 0.01, "chunk": 10}
+    probe = {"n": 1, "steps": 2}
 
     def chunks(self, ctx):
         return [{"eps": e, **c} for e in ctx.params["eps_values"] for c in digit_chunks(ctx, ctx.params["chunk"])]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import inspect
 import json
 import logging
 import math
@@ -34,8 +33,8 @@ from ..errors import SemError
 
 log = logging.getLogger(__name__)
 
-CHUNK_FORMAT = 2       # bump when the chunk layout or the meaning of a spec changes
-COUNTS = {"n", "targets", "chunk", "steps", "budget", "epochs", "k", "train_limit"}   # whole numbers >= 1
+CHUNK_FORMAT = 3       # bump when the chunk layout or the meaning of a spec changes (3: code digest + behaviour)
+COUNTS = {"n", "targets", "chunk", "steps", "budget", "epochs", "k", "train_limit", "sample"}   # whole numbers >= 1
 NON_NEGATIVE = {"eps", "lam", "xi", "alpha", "xi_values", "alpha_values", "eps_values", "lambdas", "train_seeds", "seed"}
 RANGES = {"classes": (0, 9)}                                                            # digit classes
 ECHO = 60              # characters of user input quoted back in a message
@@ -122,18 +121,27 @@ def digest(obj: Any) -> str:
 
 
 def code_version(exp: Any) -> str:
-    """The chunk format and a hash of the source of the module that defines the experiment ``exp``
-    (independent of git: an edited experiment invalidates its chunks)."""
-    try:
-        source = Path(inspect.getfile(type(exp))).read_bytes()
-    except (OSError, TypeError):
-        source = type(exp).__qualname__.encode()
-    return f"{CHUNK_FORMAT}-{hashlib.sha256(source).hexdigest()[:16]}"
+    """The chunk format and a digest of the source of every sem_core module the experiment ``exp`` imports
+    (``fingerprint.code_digest``; independent of git: an edited attack, model or experiment changes it)."""
+    from .fingerprint import code_digest
+
+    return code_digest(exp, CHUNK_FORMAT)
 
 
-def chunk_key(name: str, params: dict[str, Any], models: dict[str, str], code: str) -> dict[str, str]:
-    """What a reusable chunk must have been computed with: experiment, parameters, model weights, code."""
-    return {"experiment": name, "params": digest(params), "models": digest(models), "code": code}
+def chunk_key(name: str, params: dict[str, Any], models: dict[str, str], code: str,
+              behaviour: str | None = None) -> dict[str, str | None]:
+    """What a reusable chunk must have been computed with: experiment, parameters, model weights, and code: the same
+    code digest, or else the same behavioural fingerprint (``fingerprint``; None: the experiment has none)."""
+    return {"experiment": name, "params": digest(params), "models": digest(models), "code": code,
+            "behaviour": behaviour}
+
+
+def same_code(stored: dict[str, Any], key: dict[str, Any]) -> bool:
+    """Whether a chunk or manifest recorded with ``stored`` (its "code" and "behaviour") may stand for the code of
+    ``key``: the same code digest, or a fingerprint that is not None and the same (the code moved, the numbers not)."""
+    if stored.get("code") == key["code"]:
+        return True
+    return key.get("behaviour") is not None and stored.get("behaviour") == key["behaviour"]
 
 
 def seal_chunk(index: int, key: dict[str, str], spec: Any, result: Any, seconds: float) -> str:
@@ -146,8 +154,7 @@ def seal_chunk(index: int, key: dict[str, str], spec: Any, result: Any, seconds:
     return json.dumps({**body, "checksum": checksum, "hmac": sign(checksum.encode())})
 
 
-_WHAT = {"experiment": "another experiment", "params": "other parameters", "models": "other model weights",
-         "code": "another version of the experiment's code"}
+_WHAT = {"experiment": "another experiment", "params": "other parameters", "models": "other model weights"}
 
 
 def open_chunk(raw: bytes, index: int, key: dict[str, str], spec: Any) -> tuple[Any, float]:
@@ -170,6 +177,9 @@ def open_chunk(raw: bytes, index: int, key: dict[str, str], spec: Any) -> tuple[
     for part, what in _WHAT.items():
         if stored["key"].get(part) != key[part]:
             raise BadChunk(f"it was computed with {what}")
+    if not same_code(stored["key"], key):
+        raise BadChunk("it was computed by other code (another code digest, and the behavioural fingerprint differs "
+                       "or is missing)")
     if stored.get("index") != index or stored.get("spec") != spec:
         raise BadChunk("it holds another chunk (index or spec differ)")
     result, seconds = stored.get("result"), stored.get("seconds")

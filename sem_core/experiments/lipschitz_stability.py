@@ -51,6 +51,7 @@ class Lipschitz(Experiment):
         batched BO), both timed on this machine. Values are in [0,1] pixel units (the authors' [−1,1] units would
         make gradient-map ratios ¼ and LIME/SENN ratios ½ of these).""")
     defaults = {"n": 20, "protocol": "strict", "calls": None, "explainers": [None], "compare": True}
+    probe = {"n": 1, "calls": 2, "compare": False}
 
     def _protocol(self, ctx):
         return get_protocol(ctx.params["protocol"])

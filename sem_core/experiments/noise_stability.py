@@ -34,6 +34,7 @@ class NoiseStability(Experiment):
         (not). Explainers at the project's settings (protocol 'strict'); noise drawn from a generator seeded by
         (seed, σ, draw), the same for every explainer.""")
     defaults = {"n": 100, "sigmas": [0.05, 0.1, 0.2], "draws": 3, "explainers": EXPLAINERS}
+    probe = {"n": 1, "draws": 1}
 
     def chunks(self, ctx):
         if ctx.params["draws"] < 1 or any(not 0 < s <= 1 for s in ctx.params["sigmas"]):

@@ -186,6 +186,7 @@ class ProtoDistances(DigitExperiment):
         did not recur at seed 1 with this code; orphan classes appear at seed 0 with either weighting.""")
     defaults = {"n": 1000, "eps": 0.3, "steps": 100, "lam": 1.0, "xi": 0.3, "alpha": 0.0,
                 "xi_values": [0.0, 0.1, 0.3, 1.0, 3.0], "alpha_values": [0.0, 0.001, 0.01, 0.1], "chunk": 100}
+    probe = {"n": 1, "steps": 2}
 
     def chunks(self, ctx):
         digits = super().chunks(ctx)

@@ -35,6 +35,7 @@ class ProtoTable(Experiment):
         protodl-distances. Run on the shipped protodl (R1/R2 weight 0.5) and on protodl-li (Li et al.'s 0.05),
         each with its own verdict.""")
     defaults = {"n": 5, "classes": [0, 2, 4, 6, 8], "eps": 0.3, "steps": 100, "lam": 1.0, "xi": 0.3, "alpha": 0.0}
+    probe = {"n": 1, "steps": 2}
 
     def chunks(self, ctx):
         return [{"model": m, "classes": ctx.params["classes"][: ctx.params["n"]]} for m in self.models]

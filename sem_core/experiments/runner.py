@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import shlex
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ import torch
 
 from ..errors import SemError
 from ..registry import Registry
-from . import integrity
+from . import fingerprint, integrity
 from .context import Context, jsonable  # noqa: F401 (Context: re-exported for the experiments)
 from .integrity import BadChunk, show
 
@@ -64,6 +65,9 @@ class Experiment:
     models: tuple[str, ...] = ()
     defaults: dict[str, Any] = {}
     notes = ""          # how this protocol differs from the paper's (shown in the report)
+    # the behavioural fingerprint's parameters (``fingerprint``): overrides of the run's, giving every chunk kind at
+    # one digit and a tiny budget; None: the experiment is fingerprinted by its code digest alone
+    probe: dict[str, Any] | None = {"n": 1}
 
     def chunks(self, ctx: Context) -> list[dict[str, Any]]:
         """The chunks of this run, each a small JSON-able spec (e.g. ``{"digits": [...]}``)."""
@@ -386,14 +390,39 @@ def completed_run(name: str, out: str | Path, *, n: int | None = None, seed: int
         sources = model_sources(exp, full)
         manifest = json.loads((Path(out) / "manifest.json").read_text(encoding="utf-8"))
         same = (manifest.get("experiment") == name and manifest.get("params") == json.loads(json.dumps(full))
-                and manifest.get("code_version") == integrity.code_version(exp)
                 and all(model_card(sources.get(m, m)).get("sha256") == entry.get("sha256")
-                        for m, entry in manifest.get("models", {}).items()))
+                        for m, entry in manifest.get("models", {}).items())
+                and current_code(exp, name, full, manifest))
         if same:   # only a run this installation can vouch for is shown as it is; another one is made again
             integrity.require_verified(Path(out), integrity.read_manifest(Path(out) / "manifest.json"))
     except (OSError, ValueError, AttributeError, TypeError, SemError):
         return None
     return manifest if same else None
+
+
+def current_code(exp: Experiment, name: str, full: dict[str, Any], manifest: dict[str, Any]) -> bool:
+    """Whether ``manifest`` was computed by code that computes what today's does (``integrity.same_code``: the
+    same code digest, else the same behavioural fingerprint, which is computed only then)."""
+    code = integrity.code_version(exp)
+    if manifest.get("code_version") == code:
+        return True
+    stored = {"code": manifest.get("code_version"), "behaviour": manifest.get("behaviour")}
+    return stored["behaviour"] is not None and integrity.same_code(stored, {"code": code,
+                                                                            "behaviour": behaviour(exp, name, full)})
+
+
+def behaviour(exp: Experiment, name: str, full: dict[str, Any]) -> str | None:
+    """The behavioural fingerprint of ``exp`` under the run's parameters ``full`` (``fingerprint.behaviour_digest``):
+    every chunk at ``exp.probe``'s parameters, computed on the CPU (whatever device the run uses, so that the
+    fingerprint is the same everywhere) in a scratch folder; None when ``exp.probe`` is None."""
+    probe = None if exp.probe is None else {**full, **exp.probe}
+
+    def compute(params: dict[str, Any]) -> Any:
+        with tempfile.TemporaryDirectory(prefix="sem-probe-") as tmp:
+            ctx = _load_context(exp, name, params, torch.device("cpu"), Path(tmp))
+            return [json.loads(json.dumps(jsonable(exp.run_chunk(jsonable(spec), ctx)))) for spec in exp.chunks(ctx)]
+
+    return fingerprint.behaviour_digest(exp, probe, integrity.code_version(exp), compute)
 
 
 def _run_locked(exp: Experiment, name: str, full: dict[str, Any], dev: torch.device, out: Path,
@@ -405,8 +434,9 @@ def _run_locked(exp: Experiment, name: str, full: dict[str, Any], dev: torch.dev
     start = time.perf_counter()
     ctx = _load_context(exp, name, full, dev, out)
     specs = exp.chunks(ctx)
-    key = integrity.chunk_key(name, full, {m: card.get("sha256") for m, (_, card) in ctx.models.items()},
-                              integrity.code_version(exp))
+    code = integrity.code_version(exp)
+    key = integrity.chunk_key(name, full, {m: card.get("sha256") for m, (_, card) in ctx.models.items()}, code,
+                              behaviour(exp, name, full))
     params_path = out / "chunks" / "params.json"
     results, tally = _run_chunks(exp, ctx, specs, out, key, lambda: _atomic_write(params_path, _params_text(name, full)),
                                  on_step, executor)
@@ -421,7 +451,7 @@ def _run_locked(exp: Experiment, name: str, full: dict[str, Any], dev: torch.dev
         "models": {m: {k: card.get(k) for k in ("model", "config", "test_accuracy", "seed", "data", "sha256")}
                    for m, (_, card) in ctx.models.items()},
         "chunks_total": len(specs), "chunks_computed": tally.computed, "chunks_reused": tally.reused,
-        "chunks_recomputed": tally.recomputed, "code_version": key["code"],
+        "chunks_recomputed": tally.recomputed, "code_version": key["code"], "behaviour": key["behaviour"],
         "seconds": round(time.perf_counter() - start, 2), "versions": library_versions(),
         "compute_seconds_total": round(tally.seconds, 2),  # all chunks, computed now or in earlier runs
         "summary": jsonable(outputs.summary), "verdict": verdict, "verdict_reason": why, "figures": figures,

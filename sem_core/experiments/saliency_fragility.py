@@ -87,6 +87,7 @@ class SaliencyFragility(Experiment):
     defaults = {"n": 100, "protocol": "authors", "methods": ["saliency", "gradxinput", "ig", "deeplift"],
                 "kinds": ["random", "topk", "center"], "eps_values": [0.02, 0.05, 0.1], "steps": None,
                 "ig_steps": None, "k": 50}
+    probe = {"n": 1, "steps": 2, "ig_steps": 4}
 
     def chunks(self, ctx):
         p = ctx.params

@@ -28,6 +28,7 @@ class SaliencyRegion(Experiment):
         (not). Every returned image keeps its label.""")
     defaults = {"n": 100, "protocol": "authors", "methods": ["saliency", "gradxinput", "ig", "deeplift"], "eps": 0.1,
                 "region": [0, 0, 10, 10], "steps": None, "ig_steps": None, "k": 50}
+    probe = {"n": 1, "steps": 2, "ig_steps": 4}
 
     def chunks(self, ctx):
         region_mask(*ctx.params["region"])  # a bad box fails before any work

@@ -207,6 +207,7 @@ class SennDistances(DigitExperiment):
         for that target (how far θ would have to move to match it).""")
     defaults = {"n": 100, "targets": 100, "eps": 0.3, "eps_values": [0.05, 0.1, 0.2, 0.3], "steps": 100,
                 "lam": 1.0, "chunk": 5}
+    probe = {"n": 1, "targets": 2, "steps": 2}
 
     def run_chunk(self, spec, ctx):
         x, y = ctx.test_split()

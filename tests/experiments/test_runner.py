@@ -68,6 +68,7 @@ def test_resume_recomputes_nothing_finished(tmp_path, monkeypatch):
         return real(self, spec, ctx)
 
     monkeypatch.setattr(exp_cls, "run_chunk", counting)
+    monkeypatch.setattr(exp_cls, "probe", None)   # only the run's own chunks are counted
     one = dict(n=15, device="cpu", steps=2, chunk=5, xi_values=[0.3], alpha_values=[0.0])  # 2 models x 3 chunks
     with pytest.raises(KeyboardInterrupt):
         run_experiment("protodl-distances", tmp_path, **one)
@@ -95,8 +96,11 @@ def test_a_finished_run_is_found_only_for_the_same_parameters_code_and_models(tm
     assert completed_run("faithfulness", tmp_path, n=10, chunk=10) == m
     assert completed_run("faithfulness", tmp_path, n=20, chunk=10) is None           # another N
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "code_version": "edited"}))
-    assert completed_run("faithfulness", tmp_path, n=10, chunk=10) is None           # the experiment's code changed
+    with pytest.MonkeyPatch.context() as mp:   # the code moved, its numbers did not (the fingerprint is the same)
+        mp.setattr(runner_mod.integrity, "code_version", lambda exp: "3-refactored")
+        assert completed_run("faithfulness", tmp_path, n=10, chunk=10) == m
+        mp.setattr(runner_mod, "behaviour", lambda *a: "computes-something-else")
+        assert completed_run("faithfulness", tmp_path, n=10, chunk=10) is None       # the code computes otherwise
     models = {"senn": {**manifest["models"]["senn"], "sha256": "0" * 64}}
     (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "models": models}))
     assert completed_run("faithfulness", tmp_path, n=10, chunk=10) is None           # other weights

@@ -1,0 +1,136 @@
+"""When may a stored chunk be reused? When the code would compute the same thing (issue 28, point 8).
+
+Two keys, both recorded in every chunk and manifest:
+
+- ``code_digest(exp)``: the SHA-256 of the source of every ``sem_core`` module the experiment's module imports,
+  directly or through others, at the top or inside a function (its static import closure, ``import_closure``).
+  A change to an attack, a model, an explainer or the experiment itself changes it.
+- ``behaviour_digest(exp, ...)``: the experiment's own computation on a fixed tiny input (``exp.probe``: its
+  first chunk at a tiny budget, on the run's models and seed), bit for bit. A refactor that changes no number
+  (a renamed private helper, a moved function, a comment) keeps it.
+
+A chunk is reused when its code digest equals today's, or else when its behaviour digest does (the code moved,
+the numbers did not: logged). Why both: the digest alone would force hours of recomputation after every refactor;
+the fingerprint alone cannot see a change that the tiny input does not reach (a code path only a large budget,
+another explainer list or a GPU takes). An experiment whose probe would cost minutes declares ``probe = None`` and
+relies on the digest alone.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import importlib.util
+import json
+import random
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+ROOT = "sem_core"
+VOLATILE = re.compile(r"seconds|checkpoint")   # result keys that are not the computation (timings, paths): left out
+
+
+def _module_file(name: str) -> Path | None:
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None)
+    if path is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return None
+        path = getattr(spec, "origin", None)
+    return Path(path) if path and str(path).endswith(".py") else None
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """The ``sem_core`` modules that module ``name`` (source ``path``) names in any import statement."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_bytes())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parent = ".".join(parts[:len(parts) - node.level + 1])
+                base = f"{parent}.{base}" if base else parent
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)   # `from . import attacks`: maybe a module
+    return {m for m in found if m == ROOT or m.startswith(ROOT + ".")}
+
+
+def import_closure(module: str) -> list[str]:
+    """Every ``sem_core`` module (with a source file) that ``module`` imports, transitively, itself included,
+    sorted; a package counts as its ``__init__``, and importing ``a.b.c`` imports ``a`` and ``a.b`` too."""
+    seen: dict[str, Path] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = _module_file(name)
+        if path is None:
+            continue
+        seen[name] = path
+        parents = [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
+        todo.extend(parents + sorted(_imports(name, path) - seen.keys()))
+    return sorted(seen)
+
+
+@functools.lru_cache(maxsize=64)
+def _closure_digest(module: str) -> str:
+    sha = hashlib.sha256()
+    for name in import_closure(module):
+        source = _module_file(name).read_bytes()
+        sha.update(f"{name}\0{len(source)}\0".encode())
+        sha.update(source)
+    return sha.hexdigest()[:16]
+
+
+def code_digest(exp: Any, chunk_format: int) -> str:
+    """The chunk format and a digest of the experiment's import closure (``import_closure``), e.g. '3-ab12…'."""
+    return f"{chunk_format}-{_closure_digest(type(exp).__module__)}"
+
+
+_BEHAVIOUR: dict[tuple, str] = {}
+
+
+def _stable(value: Any) -> Any:
+    """``value`` without the keys ``VOLATILE`` names, at any depth."""
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items() if not VOLATILE.search(str(k))}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def behaviour_digest(exp: Any, probe_params: dict[str, Any] | None, code: str,
+                     compute: Callable[[dict[str, Any]], Any]) -> str | None:
+    """SHA-256 (16 hex) of ``compute(probe_params)`` (every chunk of the experiment at its probe's parameters: one
+    digit, a tiny budget) as canonical JSON, every float written exactly, timings and paths left out (``VOLATILE``);
+    None when the experiment has no probe. The global random states are put
+    back afterwards, and the probe starts from fixed ones, so the fingerprint does not depend on what ran before.
+    Cached per process by (experiment, probe parameters, code digest)."""
+    if probe_params is None:
+        return None
+    key = (type(exp).__qualname__, json.dumps(probe_params, sort_keys=True, default=str), code)
+    if key not in _BEHAVIOUR:
+        np_state, py_state = np.random.get_state(), random.getstate()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                np.random.seed(0)
+                random.seed(0)
+                result = compute(probe_params)
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+        text = json.dumps(_stable(result), sort_keys=True, separators=(",", ":"))
+        _BEHAVIOUR[key] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return _BEHAVIOUR[key]
