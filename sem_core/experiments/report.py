@@ -26,9 +26,14 @@ def find_manifests(results: str | Path) -> list[Path]:
     return found
 
 
+INTERVAL = {"point", "low", "high", "n", "level", "resamples"}   # a stored ``metrics.stats.Interval``
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
+    if isinstance(v, dict) and set(v) == INTERVAL:
+        return f"{_fmt(v['point'])} [{_fmt(v['low'])}, {_fmt(v['high'])}]"
     if isinstance(v, dict):
         return ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items())
     if isinstance(v, list):
@@ -210,15 +215,26 @@ def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Pa
              f"Compute: {sum(compute_seconds(m) for m in manifests):.0f} s in all, on "
              f"{', '.join(sorted({m['device'] for m in manifests}))}. A verdict is *reproduced* when the paper's "
              "qualitative finding holds by the rule in the experiment's code, *partly* when only part of it does, "
-             "and *not* otherwise; each says by how much.", "",
-             "| experiment | reproduces | verdict | N | compute seconds |", "| --- | --- | --- | --- | --- |"]
+             "and *not* otherwise; each says by how much. *Code* says whether the run is what the committed code "
+             "computes (its code digest, or else its behavioural fingerprint, is today's: "
+             "sem_core/experiments/fingerprint.py); a *stale* run was computed by other code and is shown until it "
+             "is run again.", "",
+             "| experiment | reproduces | verdict | N | compute seconds | code |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    from .runner import valid_for_code
+
+    current = {id(m): valid_for_code(m) for m in manifests}
     for m in manifests:
         lines.append(f"| [{_title(m)}](#{_slug(m)}) | {m['paper']} | **{m['verdict']}** | "
-                     f"{m['params'].get('n')} | {compute_seconds(m):.0f} |")
+                     f"{m['params'].get('n')} | {compute_seconds(m):.0f} | {'current' if current[id(m)] else 'stale'} |")
     lines += _protocols_side_by_side(manifests)
     for m in manifests:
         lines += ["", f'<a id="{_slug(m)}"></a>', "", f"## {_title(m)}", "", f"*{m['paper']}.* **Claim:** {m['claim']}", "",
-                  f"**Verdict: {m['verdict']}** — {m['verdict_reason']}.", "",
+                  f"**Verdict: {m['verdict']}** — {m['verdict_reason']}.", ""]
+        if not current[id(m)]:
+            lines += [f"**Stale:** computed by other code (code version {m.get('code_version', 'not recorded')}); "
+                      "today's code may compute other numbers. Run the command below again to refresh it.", ""]
+        lines += [
                   f"Command: `{m['command']}` ({compute_seconds(m):.0f} s of computation on "
                   f"{m['device']}, 2 shared cores; data: {m['data_source']}; last run: chunks computed "
                   f"{m['chunks_computed']}, reused {m['chunks_reused']}"

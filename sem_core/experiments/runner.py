@@ -411,6 +411,21 @@ def current_code(exp: Experiment, name: str, full: dict[str, Any], manifest: dic
                                                                             "behaviour": behaviour(exp, name, full)})
 
 
+def valid_for_code(manifest: dict[str, Any]) -> bool:
+    """Whether the finished run ``manifest`` is what today's code computes with its parameters and models
+    (``current_code``); False for a run of an unknown experiment, of code older than the fingerprints, or one whose
+    fingerprint today's code does not reproduce. Model weights are not checked here (``completed_run`` does)."""
+    name = manifest.get("experiment")
+    if name not in EXPERIMENTS or not isinstance(manifest.get("params"), dict):
+        return False
+    exp = EXPERIMENTS.get(name)()
+    try:
+        return current_code(exp, name, manifest["params"], manifest)
+    except (OSError, ValueError, KeyError, TypeError, SemError) as exc:
+        log.warning("could not compute the fingerprint of %s (%s)", name, exc)
+        return False
+
+
 def behaviour(exp: Experiment, name: str, full: dict[str, Any]) -> str | None:
     """The behavioural fingerprint of ``exp`` under the run's parameters ``full`` (``fingerprint.behaviour_digest``):
     every chunk at ``exp.probe``'s parameters, computed on the CPU (whatever device the run uses, so that the

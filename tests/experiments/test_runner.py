@@ -240,3 +240,17 @@ def test_a_run_refused_before_its_first_chunk_leaves_no_folder(tmp_path):
     with pytest.raises(SemError):
         run_experiment("saliency-region", tmp_path / "mine", n=2, protocol="bad")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"      # a folder that was there stays as it was
+
+
+def test_the_report_of_the_committed_results_is_docs_results_md_byte_for_byte(tmp_path):
+    """Issue 28: `python -m sem_core report --results results --out "$D/R.md"` into a fresh folder gives
+    docs/RESULTS.md exactly (the report reads only the sealed folders; a stale run says so in it)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "fresh" / "R.md"
+    done = subprocess.run([sys.executable, "-m", "sem_core", "report", "--results", "results", "--out", str(out)],
+                          cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert out.read_bytes() == (root / "docs" / "RESULTS.md").read_bytes()
