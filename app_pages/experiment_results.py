@@ -11,7 +11,8 @@ from app_pages.ui.state import url_choice
 from app_pages.ui.userdata import SHIPPED_RESULTS, results_dir
 from sem_core.experiments import EXPERIMENTS, compute_seconds, list_experiments
 from sem_core.experiments.integrity import SEAL_STATES
-from sem_core.experiments.runner import open_results, shown_verdict
+from sem_core.errors import SemError
+from sem_core.experiments.runner import open_results, shown_verdict, valid_for_code
 from sem_core.experiments.launch import digits_param, run_in_folder
 from sem_core.serve.estimates import experiment_job, get_estimator
 from sem_core.viz.experiments import readable, sanitized
@@ -51,12 +52,23 @@ if saved:
             st.success(f"Your run finished: {done} chunk{'s' * (done != 1)} computed, {reused} reused from an "
                        f"earlier run.")
         exp = EXPERIMENTS.get(manifest["experiment"])   # the claim, paper and notes are the code's, not the file's
-        verdict, reason, note = shown_verdict(manifest)
+        current = valid_for_code(manifest)
+        try:
+            verdict, reason, note = shown_verdict(manifest)
+        except SemError:   # a run older than today's rule: its summary lacks what the rule reads
+            verdict = None
         st.subheader(f"{manifest['experiment']} — {exp.paper}")
         st.markdown(f"**Claim.** {exp.claim}")
-        st.markdown(f"**Verdict: {VERDICT_ICON.get(verdict, '')} {verdict}** — {escape_markdown(reason, limit=600)}")
-        if note:
-            st.warning(note)
+        if verdict is None:
+            st.warning("No verdict: this run was computed by older code, and today's rule (intervals, scale-free "
+                       "numbers) needs numbers it did not record. Run it again below to get one.")
+        else:
+            st.markdown(f"**Verdict: {VERDICT_ICON.get(verdict, '')} {verdict}** — {escape_markdown(reason, limit=600)}")
+            if note:
+                st.warning(note)
+        if not current and verdict is not None:
+            st.warning("Stale: this run was computed by other code than this version's (neither its code digest nor "
+                       "its behavioural fingerprint matches); today's code may give other numbers.")
         if seal != "signed" and labels[choice] in mine.values():
             st.warning(f"This run of yours is {SEAL_STATES[seal]}: its numbers are shown as the folder holds them.")
         st.caption(f"Integrity: {SEAL_STATES[seal]}; the verdict is recomputed from its numbers.")

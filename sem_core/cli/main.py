@@ -282,6 +282,13 @@ def _experiment(args: argparse.Namespace) -> dict[str, Any]:
         params["protocol"] = args.protocol
     if args.model is not None:
         params["model"] = args.model
+    from ..experiments import EXPERIMENTS
+    from ..experiments.costs import estimate_text
+    from ..experiments.runner import full_params
+
+    exp = EXPERIMENTS.get(args.name)()
+    print(estimate_text(args.name, full_params(exp, args.name, args.n, args.seed, params), exp.defaults),
+          file=sys.stderr, flush=True)
     bar, on_step = progress_bar(f"experiment {args.name} (chunks)")
     manifest = run_experiment(args.name, args.out, n=args.n, device=args.device, seed=args.seed, on_step=on_step,
                               executor=executor, **params)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..lipschitz import DiscreteSearch
-from ..lipschitz.protocols import STRICT, protocol_explanation, split_name
+from ..lipschitz.protocols import STRICT, noise_floor, protocol_explanation, split_name
 from ..viz.experiments import box_figure
 from .common import median, prose
-from .lipschitz_stability import Lipschitz
+from .lipschitz_stability import scale_free, scale_free_verdict
 from .runner import EXPERIMENTS, Experiment, Outputs
 from .sampling import pick_digits
 
@@ -29,7 +29,7 @@ class DiscreteLipschitz(Experiment):
         in L2 (a nearest neighbour is typically several units away), so the estimate compares real digits, not
         small perturbations. sample = a count compares against only the first that many test digits (null: all). Explainers at the project's settings (protocol 'strict'); senn:self is paper 001
         eq. 5 over ‖Δh‖, senn:theta_pred the authors' θ_ŷ over ‖Δx‖. Values in [0,1] pixel units.""")
-    defaults = {"n": 100, "eps": None, "explainers": EXPLAINERS, "sample": None}
+    defaults = {"n": 100, "eps": None, "explainers": EXPLAINERS, "sample": 200}
     probe = {"n": 1, "sample": 16}   # every explainer on one digit against 16 others (the whole split: minutes)
 
     def chunks(self, ctx):
@@ -42,17 +42,22 @@ class DiscreteLipschitz(Experiment):
         sample = x[:ctx.params["sample"]].to(ctx.device)   # null: the whole test split; else its first `sample` digits
         r = DiscreteSearch(protocol_explanation(model, name, STRICT), sample=sample, eps=ctx.params["eps"])(x[idx].to(ctx.device))
         nearest = (r.x_prime - r.x).flatten(1).norm(dim=1)
-        return {"explainer": spec["explainer"], "idx": idx, "values": r.values, "distance": nearest}
+        floor = noise_floor(model, name, x[idx].to(ctx.device), STRICT, seed=ctx.params["seed"])
+        return {"explainer": spec["explainer"], "idx": idx, "values": r.values, "distance": nearest, **r.relative(),
+                "noise_floor": floor if floor is not None else [0.0] * len(idx)}
 
     def finalize(self, results, ctx):
-        rows = [{"explainer": r["explainer"], "idx": i, "value": v, "argmax_distance": d}
-                for r in results for i, v, d in zip(r["idx"], r["values"], r["distance"])]
+        rows = [{"explainer": r["explainer"], "idx": i, "value": v, "argmax_distance": d, "elasticity": el}
+                for r in results for i, v, d, el in zip(r["idx"], r["values"], r["distance"], r["elasticity"])]
         medians = {r["explainer"]: median(r["values"]) for r in results}
-        summary = {"protocol": "strict", "medians": medians, "eps": ctx.params["eps"], "sample": "test split",
+        summary = {"protocol": "strict", "medians": medians, **scale_free(results, ctx.params["seed"]), "eps": ctx.params["eps"], "sample": "test split",
                    "median_argmax_distance": {r["explainer"]: median(r["distance"]) for r in results}}
         fig = box_figure({r["explainer"]: r["values"] for r in results},
                          f"Discrete local Lipschitz estimates over the test split (n={ctx.params['n']}, "
                          f"eps={ctx.params['eps']})", "L̃(x)", log_y=True)
         return Outputs(rows, summary, {"discrete_lipschitz": fig})
 
-    verdict = Lipschitz.verdict  # LIME the least stable and SENN (θ_ŷ) the most, as for eq. 1
+    def verdict(self, s):
+        """The lipschitz experiment's scale-free rule (LIME the least stable, SENN θ_ŷ the most, on 95 %
+        intervals of the median elasticity; lipschitz_stability's docstring)."""
+        return scale_free_verdict(s)

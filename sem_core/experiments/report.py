@@ -197,6 +197,16 @@ def _recipes_side_by_side(manifests: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _command_now(m: dict[str, Any], results: str | Path) -> str:
+    """The CLI line that repeats the run of ``m`` with today's defaults (every parameter of the run that differs from
+    them as --param; the stored command was written against the defaults of its day)."""
+    from .runner import EXPERIMENTS, command_line
+
+    folder = Path(results) / Path(m["_dir"]).name if "_dir" in m else Path(results)
+    return command_line(m["experiment"], m["params"], EXPERIMENTS.get(m["experiment"]).defaults, folder,
+                        m["params"].get("seed", 0))
+
+
 def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Path:
     """Write the report and copy the figures it links next to it (``figures/``); returns its path."""
     out = Path(out)
@@ -235,7 +245,7 @@ def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Pa
             lines += [f"**Stale:** computed by other code (code version {m.get('code_version', 'not recorded')}); "
                       "today's code may compute other numbers. Run the command below again to refresh it.", ""]
         lines += [
-                  f"Command: `{m['command']}` ({compute_seconds(m):.0f} s of computation on "
+                  f"Command: `{_command_now(m, results)}` ({compute_seconds(m):.0f} s of computation on "
                   f"{m['device']}, 2 shared cores; data: {m['data_source']}; last run: chunks computed "
                   f"{m['chunks_computed']}, reused {m['chunks_reused']}"
                   + (f", recomputed {m['chunks_recomputed']}" if m.get("chunks_recomputed") else "") + ")."]

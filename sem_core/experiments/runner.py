@@ -177,8 +177,9 @@ def _write_figure(fig, out: Path, stem: str) -> dict[str, str]:
     return entry
 
 
-def _command(name: str, full: dict[str, Any], defaults: dict[str, Any], out: Path, seed: int) -> str:
-    """The CLI line that reproduces this run: every parameter that differs from the defaults as --param."""
+def command_line(name: str, full: dict[str, Any], defaults: dict[str, Any], out: Path, seed: int) -> str:
+    """The CLI line that reproduces a run with parameters ``full``: every parameter that differs from ``defaults``
+    as --param."""
     extra = "".join(f" --param {shlex.quote(k + '=' + json.dumps(v, separators=(',', ':')))}" for k, v in full.items()
                     if k not in ("n", "seed") and defaults.get(k) != v)
     return f"python -m sem_core experiment {name} --n {full.get('n')}{extra} --out {shlex.quote(str(out))} --seed {seed}"
@@ -324,7 +325,7 @@ def _check_model_param(exp: Experiment, name: str, given: dict[str, Any]) -> dic
     return {k: v for k, v in given.items() if k != "model"}
 
 
-def _full_params(exp: Experiment, name: str, n: int | None, seed: int, params: dict[str, Any]) -> dict[str, Any]:
+def full_params(exp: Experiment, name: str, n: int | None, seed: int, params: dict[str, Any]) -> dict[str, Any]:
     """The run's parameters: ``exp``'s defaults, overridden by the given ones (None: the default) and ``n``, plus
     ``seed`` (and ``model`` when given: ``model_sources``); an unknown or ill-typed parameter raises
     (``integrity.check_params``)."""
@@ -348,7 +349,7 @@ def run_experiment(name: str, out: str | Path, *, n: int | None = None, device=N
     from .executors import create_executor
 
     exp = EXPERIMENTS.get(name)()
-    full = _full_params(exp, name, n, seed, params)
+    full = full_params(exp, name, n, seed, params)
     dev = resolve_device(device)
     if isinstance(executor, str):
         executor = create_executor(executor, device=device)
@@ -386,7 +387,7 @@ def completed_run(name: str, out: str | Path, *, n: int | None = None, seed: int
 
     exp = EXPERIMENTS.get(name)()
     try:
-        full = _full_params(exp, name, n, seed, params)
+        full = full_params(exp, name, n, seed, params)
         sources = model_sources(exp, full)
         manifest = json.loads((Path(out) / "manifest.json").read_text(encoding="utf-8"))
         same = (manifest.get("experiment") == name and manifest.get("params") == json.loads(json.dumps(full))
@@ -470,7 +471,7 @@ def _run_locked(exp: Experiment, name: str, full: dict[str, Any], dev: torch.dev
         "seconds": round(time.perf_counter() - start, 2), "versions": library_versions(),
         "compute_seconds_total": round(tally.seconds, 2),  # all chunks, computed now or in earlier runs
         "summary": jsonable(outputs.summary), "verdict": verdict, "verdict_reason": why, "figures": figures,
-        "command": _command(name, full, exp.defaults, out, full["seed"]), "notes": exp.notes,
+        "command": command_line(name, full, exp.defaults, out, full["seed"]), "notes": exp.notes,
     }
     _atomic_write(out / "manifest.json", json.dumps(manifest, indent=1))
     integrity.seal_folder(out, manifest)

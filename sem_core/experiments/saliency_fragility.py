@@ -93,7 +93,7 @@ class SaliencyFragility(Experiment):
         Spearman below the random-sign baseline by more than {MARGIN} (a margin fixed before the runs): the 95 %
         bootstrap interval of the mean per-digit gap (random − attack, same digits) must lie above it. The center
         shift is in pixels of a 28×28 image. Every returned image keeps its label.""")
-    defaults = {"n": 100, "protocol": "authors", "methods": ["saliency", "gradxinput", "ig", "deeplift"],
+    defaults = {"n": 100, "protocol": "strict", "methods": ["saliency", "gradxinput", "ig", "deeplift"],
                 "kinds": ["random", "topk", "center"], "eps_values": [0.02, 0.05, 0.1], "steps": None,
                 "ig_steps": None, "k": 50}
     probe = {"n": 1, "steps": 2, "ig_steps": 4}

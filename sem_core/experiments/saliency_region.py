@@ -44,7 +44,7 @@ class SaliencyRegion(Experiment):
         IG M = 100, {PAPER_CODE}; 'strict': 50 iterations, IG 16 steps). Verdict: the 95 % interval of the mean
         per-digit gain over the random baseline lies above {MARGIN} for every explainer (reproduced), for some
         (partly), for none (not). Every returned image keeps its label.""")
-    defaults = {"n": 100, "protocol": "authors", "methods": ["saliency", "gradxinput", "ig", "deeplift"], "eps": 0.1,
+    defaults = {"n": 100, "protocol": "strict", "methods": ["saliency", "gradxinput", "ig", "deeplift"], "eps": 0.1,
                 "region": [0, 0, 10, 10], "region_from": "slic", "steps": None, "ig_steps": None, "k": 50}
     probe = {"n": 1, "steps": 2, "ig_steps": 4}
 

@@ -32,8 +32,8 @@ class SennLambda(Experiment):
         θ is stable; the θ-against-input estimate ‖θ(x) − θ(x')‖ / ‖x − x'‖ (all k×10 relevances) is reported beside
         it, and the authors' own SENN ratio ‖θ_ŷ(x) − θ_ŷ(x')‖ / ‖x − x'‖ (the predicted class's relevances only;
         robust_interpret explainers.py gsenn_wrapper, lipschitz_ratio), all with the same gradient search.""")
-    defaults = {"n": 20, "lambdas": [0.0, 1e-3, 1e-2, 1e-1, 1.0], "train_seeds": [0, 1, 2], "epochs": 10, "eps": 0.1,
-                "budget": 20, "data": "subset", "train_limit": None, "recipe": "authors"}
+    defaults = {"n": 20, "lambdas": [0.0, 1e-3, 1e-2, 1e-1, 1.0], "train_seeds": [0], "epochs": 1, "eps": 0.1,
+                "budget": 20, "data": "subset", "train_limit": 1000, "recipe": "authors"}
     probe = {"n": 1, "epochs": 1, "train_limit": 32, "budget": 2, "train_seeds": [0]}
     MEASURES = ("accuracy", "lipschitz_median", "lipschitz_theta_x_median", "lipschitz_theta_pred_x_median",
                 "stability_penalty_median")

@@ -224,6 +224,25 @@ def protocol_explanation(model, name: str, protocol: Protocol) -> ExplanationFun
     return explanation
 
 
+def noise_floor(model, name: str, x: torch.Tensor, protocol: Protocol, *, seed: int = 0) -> torch.Tensor | None:
+    """An explainer's own noise at each point, scale-free: ‖E_s(x) − E_s+1(x)‖ / ‖E_s(x)‖ for two seeds s, s+1 of
+    its random draws (LIME's masks, SHAP's coalitions, SmoothGrad's noise) under ``protocol``'s settings; None for
+    an explainer that draws nothing (its floor is 0). A Lipschitz-type change no larger than this is the explainer's
+    sampling, not the input's change. -> [B] (CPU)."""
+    if name in (SELF, THETA_PRED):
+        return None
+    config = dict(protocol.explainer_config.get(name, {}))
+    from ..explain import create_explainer
+
+    if create_explainer(model, name, **config).draws_nothing:
+        return None
+    with torch.no_grad():
+        maps = [explanation_function(model, name, **{**config, "seed": seed + k}).fn(x).flatten(1).double().cpu()
+                for k in (0, 1)]
+    norm = maps[0].norm(dim=1)
+    return (maps[0] - maps[1]).norm(dim=1) / norm.where(norm > 0, torch.tensor(float("nan"), dtype=norm.dtype))
+
+
 def protocol_lipschitz(model, name: str, x: torch.Tensor, protocol: Protocol, *, std: torch.Tensor | None = None,
                        seed: int = 0, calls: int | None = None, search: str | None = None,
                        on_step: Progress | None = None) -> LipschitzResult:
@@ -251,5 +270,5 @@ def split_name(entry: str) -> tuple[str, str]:
 
 
 __all__ = ["AUTHORS", "MIN_STD", "PROTOCOLS", "Protocol", "STRICT", "THETA_PRED", "get_protocol", "list_protocols",
-           "neighbourhood_bounds", "pixel_std", "protocol_explanation", "protocol_lipschitz", "radius",
+           "neighbourhood_bounds", "noise_floor", "pixel_std", "protocol_explanation", "protocol_lipschitz", "radius",
            "register_protocol", "split_name", "theta_pred_explanation"]

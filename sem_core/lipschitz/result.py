@@ -30,6 +30,18 @@ class LipschitzResult:
     history: torch.Tensor
     config: dict[str, Any]
 
+    def relative(self) -> dict[str, torch.Tensor]:
+        """Scale-free readings of the maximiser, per image (issue 28: explainers of different size and units are
+        compared on these, never on the raw ratio): ``change`` = ‖E(x) − E(x')‖ / ‖E(x)‖, ``step`` =
+        ‖x − x'‖ / ‖x‖, and ``elasticity`` = change / step (the relative change of the explanation per relative
+        change of the input: unchanged when E or x is rescaled). Zero-norm E(x) or x gives NaN."""
+        e, e2 = self.expl.flatten(1).double(), self.expl_prime.flatten(1).double()
+        x, x2 = self.x.flatten(1).double(), self.x_prime.flatten(1).double()
+        change = (e - e2).norm(dim=1) / e.norm(dim=1).where(e.norm(dim=1) > 0, torch.tensor(float("nan")))
+        step = (x - x2).norm(dim=1) / x.norm(dim=1).where(x.norm(dim=1) > 0, torch.tensor(float("nan")))
+        return {"change": change, "step": step,
+                "elasticity": change / step.where(step > 0, torch.tensor(float("nan")))}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per-image values, their median, the calls spent, the search and the config."""
         return {"values": self.values.tolist(), "median": median(self.values),
