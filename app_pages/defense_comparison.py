@@ -20,7 +20,7 @@ FAMILY = {"SENN: concept attack": "senn", "PrototypeDL: prototype attack": "prot
 
 sidebar()
 st.title("Defenses")
-st.markdown("Can an explanation be trained to resist the attack? Zheng et al. (paper 000, Sec. 6) propose two "
+st.markdown("Can an explanation be trained to resist the attack? Zheng et al. (paper 000, Sec. 5) propose two "
             "defenses for SENN and never build them; here they are, next to an adversarially trained PrototypeDL. "
             "Run **the same attack, on the same digit,** against the natural model and its robust version.")
 with details("How the robust models were trained"):

@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--r2", type=weight, default=None, help="PrototypeDL: weight (>= 0) of R2, per unit of CE (Li et al.: 0.05)")
     p.add_argument("--name", default=None, help="file stem of the checkpoint (default: the model name)")
     p.add_argument("--defense", default="none", choices=["none", "adversarial", "lipschitz"],
-                   help="robust training (paper 000 Sec. 6): SENN adversarial|lipschitz, PrototypeDL adversarial")
+                   help="robust training (paper 000 Sec. 5): SENN adversarial|lipschitz, PrototypeDL adversarial")
     p.add_argument("--defense-weight", type=weight, default=1.0, help="weight (>= 0) of the defense term")
     p.add_argument("--defense-eps", type=unit_eps, default=0.3, help="L-inf radius the defense covers, in (0, 1]")
     p.add_argument("--defense-steps", type=int_range(1, 100), default=5, help="PGD steps of adversarial training")

@@ -197,6 +197,19 @@ def _recipes_side_by_side(manifests: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _verdict_now(m: dict[str, Any]) -> tuple[str, str]:
+    """(verdict, reason) by today's rule on the run's numbers (``runner.shown_verdict``); for a run whose summary
+    lacks what the rule reads (made by older code), "none" and why."""
+    from .runner import shown_verdict
+
+    try:
+        verdict, reason, _ = shown_verdict(m)
+    except SemError:
+        return "none", ("no verdict under today's rule: this run did not record the numbers it reads (intervals, "
+                        "scale-free readings); run it again")
+    return verdict, reason
+
+
 def _command_now(m: dict[str, Any], results: str | Path) -> str:
     """The CLI line that repeats the run of ``m`` with today's defaults (every parameter of the run that differs from
     them as --param; the stored command was written against the defaults of its day)."""
@@ -225,7 +238,8 @@ def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Pa
              f"Compute: {sum(compute_seconds(m) for m in manifests):.0f} s in all, on "
              f"{', '.join(sorted({m['device'] for m in manifests}))}. A verdict is *reproduced* when the paper's "
              "qualitative finding holds by the rule in the experiment's code, *partly* when only part of it does, "
-             "and *not* otherwise; each says by how much. *Code* says whether the run is what the committed code "
+             "and *not* otherwise; each says by how much. Verdicts are recomputed from each run's numbers by today's "
+             "rule, decided on 95 % bootstrap intervals (the rules are in each experiment's docstring). *Code* says whether the run is what the committed code "
              "computes (its code digest, or else its behavioural fingerprint, is today's: "
              "sem_core/experiments/fingerprint.py); a *stale* run was computed by other code and is shown until it "
              "is run again.", "",
@@ -234,6 +248,8 @@ def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Pa
     from .runner import valid_for_code
 
     current = {id(m): valid_for_code(m) for m in manifests}
+    for m in manifests:   # the verdict recomputed from the numbers by today's rule, as the app shows it
+        m["verdict"], m["verdict_reason"] = _verdict_now(m)
     for m in manifests:
         lines.append(f"| [{_title(m)}](#{_slug(m)}) | {m['paper']} | **{m['verdict']}** | "
                      f"{m['params'].get('n')} | {compute_seconds(m):.0f} | {'current' if current[id(m)] else 'stale'} |")

@@ -1,4 +1,4 @@
-"""Training-time defenses for SENN's concepts (Zheng et al., paper 000, Sec. 6 — proposed, never built there).
+"""Training-time defenses for SENN's concepts (Zheng et al., paper 000, Sec. 5 "Discussion and Conclusion": proposed as future work, never built there).
 
 Two ways to make h robust, each an extra term of SENN's training loss (``TrainConfig.defense``):
 
@@ -18,8 +18,9 @@ graph. Why, measured on earlier versions of the shipped robust models:
     prediction): senn-lip's out-class concept distance was 0 on the test digits.
 With V in the graph, collapsing the concepts raises the term, so it asks for small changes under
 perturbation relative to a spread it also rewards. What that buys is measured by
-``python -m sem_core experiment defenses`` (docs/RESULTS.md): adversarial training works, the
-Lipschitz penalty does not reach the target (weight 1 shipped; weight 10 was tried: adversarial
+``python -m sem_core experiment defenses`` (docs/RESULTS.md), judged only on the scale-free ratio (adversarial
+out-class over the same model's natural in-class distance): neither shipped defense has brought it near 1 yet (see
+the report for the numbers and their intervals); the Lipschitz penalty does not reach the target (weight 1 shipped; weight 10 was tried: adversarial
 out-class / natural in-class 0.32 on 20 digits × 10 targets, vs 0.24 at weight 1 and 0.12 natural).
 * ``"lipschitz"`` — a local Lipschitz penalty of h with respect to x in the L∞ ball:
   ‖h(x + δ) − h(x)‖² / (ε² · V) at a random corner δ = ε·sign(N(0,1)) of the ε-ball (clipped to [0,1]),

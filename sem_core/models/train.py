@@ -40,7 +40,7 @@ class TrainConfig:
     proto_reconstruction: float = 0.05
     proto_r1: float = 0.5
     proto_r2: float = 0.5
-    # SENN defenses (paper 000 Sec. 6; ``defenses.py``): "none", "adversarial" or "lipschitz", the weight
+    # SENN defenses (paper 000 Sec. 5; ``defenses.py``): "none", "adversarial" or "lipschitz", the weight
     # of its term, the ε of the ball it defends (pixel units) and the PGD steps of adversarial training.
     defense: str = "none"
     defense_weight: float = 1.0
