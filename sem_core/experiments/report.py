@@ -106,8 +106,8 @@ def _readable(paths: list[Path]) -> list[dict[str, Any]]:
     return manifests
 
 
-#: per experiment, the summary entry compared across protocols in the side-by-side table
-SIDE_BY_SIDE = {"lipschitz": "medians", "saliency-fragility": "gaps_vs_random"}
+#: per experiment, the summary entries compared across protocols in the side-by-side tables (scale-free first)
+SIDE_BY_SIDE = {"lipschitz": ("elasticity", "noise_floor", "medians"), "saliency-fragility": ("gaps_vs_random",)}
 
 
 def _folder_tag(m: dict[str, Any]) -> str:
@@ -134,17 +134,21 @@ def _protocols_side_by_side(manifests: list[dict[str, Any]]) -> list[str]:
     """For each experiment run under several protocols: one table of its compared quantity per protocol, the
     gp_minimize-vs-batched-BO timings where a run compared searches, and every protocol's notes and citations."""
     lines: list[str] = []
-    for name, key in SIDE_BY_SIDE.items():
+    for name, keys in SIDE_BY_SIDE.items():
         runs = [m for m in manifests if m["experiment"] == name and m["params"].get("protocol")]
         if len(runs) < 2:
             continue
         protos = [m["params"]["protocol"] for m in runs]
-        rows = list(dict.fromkeys(k for m in runs for k in m["summary"].get(key, {})))
-        lines += ["", f"### {name}: protocols side by side", "", f"`{key}` per protocol (verdicts: "
-                  + "; ".join(f"{p} **{m['verdict']}**" for p, m in zip(protos, runs)) + ").", "",
-                  "| | " + " | ".join(protos) + " |", "| --- |" + " --- |" * len(protos)]
-        lines += [f"| {r} | " + " | ".join(_fmt(m["summary"].get(key, {}).get(r, "—")) for m in runs) + " |"
-                  for r in rows]
+        lines += ["", f"### {name}: protocols side by side", "", "Verdicts: "
+                  + "; ".join(f"{p} **{m['verdict']}**" for p, m in zip(protos, runs)) + "."]
+        for key in keys:
+            rows = list(dict.fromkeys(k for m in runs for k in m["summary"].get(key, {})))
+            if not rows:
+                continue
+            lines += ["", f"`{key}` per protocol:", "", "| | " + " | ".join(protos) + " |",
+                      "| --- |" + " --- |" * len(protos)]
+            lines += [f"| {r} | " + " | ".join(_fmt(m["summary"].get(key, {}).get(r, "—")) for m in runs) + " |"
+                      for r in rows]
         for p, m in zip(protos, runs):
             comp = m["summary"].get("compare")
             if comp:
