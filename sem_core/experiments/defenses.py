@@ -97,7 +97,7 @@ class Defenses(Experiment):
         manipulated and geometry is to blame"), attacked through its own smooth gradients with the top-k attack
         (ε 0.1, 50 steps, k 50, paper 003's setting). Earlier versions of both SENN terms were met by shrinking or
         collapsing the concepts: see sem_core/models/defenses.py.""")
-    defaults = {"n": 100, "targets": 100, "eps": 0.3, "steps": 100, "saliency_eps": 0.1, "saliency_steps": 50,
+    defaults = {"n": 100, "targets": 20, "eps": 0.3, "steps": 100, "saliency_eps": 0.1, "saliency_steps": 50,
                 "chunk": 10}
     probe = {"n": 1, "targets": 2, "steps": 2, "saliency_steps": 2}
 

@@ -113,16 +113,20 @@ def _stable(value: Any) -> Any:
 def behaviour_digest(exp: Any, probe_params: dict[str, Any] | None, code: str,
                      compute: Callable[[dict[str, Any]], Any]) -> str | None:
     """SHA-256 (16 hex) of ``compute(probe_params)`` (every chunk of the experiment at its probe's parameters: one
-    digit, a tiny budget) as canonical JSON, every float written exactly, timings and paths left out (``VOLATILE``);
-    None when the experiment has no probe. The global random states are put
+    digit, a tiny budget) as canonical JSON, every float written exactly, timings and paths left out (``VOLATILE``),
+    computed on one torch thread (a reduction's order, hence its last bits, depends on the thread count); None when
+    the experiment has no probe. The global random states are put
     back afterwards, and the probe starts from fixed ones, so the fingerprint does not depend on what ran before.
     Cached per process by (experiment, probe parameters, code digest)."""
     if probe_params is None:
         return None
     key = (type(exp).__qualname__, json.dumps(probe_params, sort_keys=True, default=str), code)
     if key not in _BEHAVIOUR:
-        np_state, py_state = np.random.get_state(), random.getstate()
+        np_state, py_state, threads = np.random.get_state(), random.getstate(), torch.get_num_threads()
         try:
+            # one torch thread: a parallel reduction sums in another order with another thread count, and the
+            # fingerprint must not depend on the machine's cores (measured: noise-stability's probe differed)
+            torch.set_num_threads(1)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
                 np.random.seed(0)
@@ -131,6 +135,7 @@ def behaviour_digest(exp: Any, probe_params: dict[str, Any] | None, code: str,
         finally:
             np.random.set_state(np_state)
             random.setstate(py_state)
+            torch.set_num_threads(threads)
         text = json.dumps(_stable(result), sort_keys=True, separators=(",", ":"))
         _BEHAVIOUR[key] = hashlib.sha256(text.encode()).hexdigest()[:16]
     return _BEHAVIOUR[key]

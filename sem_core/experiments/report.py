@@ -138,7 +138,7 @@ def _protocols_side_by_side(manifests: list[dict[str, Any]]) -> list[str]:
         runs = [m for m in manifests if m["experiment"] == name and m["params"].get("protocol")]
         if len(runs) < 2:
             continue
-        protos = [m["params"]["protocol"] for m in runs]
+        protos = [m["params"]["protocol"] + (f" ({_folder_tag(m)})" if _folder_tag(m) else "") for m in runs]
         lines += ["", f"### {name}: protocols side by side", "", "Verdicts: "
                   + "; ".join(f"{p} **{m['verdict']}**" for p, m in zip(protos, runs)) + "."]
         for key in keys:

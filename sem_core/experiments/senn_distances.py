@@ -212,7 +212,7 @@ class SennDistances(DigitExperiment):
         attack runs at every ε of the sweep; the verdict is at the headline ε (0.3, the paper's). The relevance
         change is ‖θ_ŷ(x*) − θ_ŷ(x)‖ / ‖θ_ŷ(x)‖ at each digit's best target, beside ‖θ_ŷ(x_t) − θ_ŷ(x)‖ / ‖θ_ŷ(x)‖
         for that target (how far θ would have to move to match it).""")
-    defaults = {"n": 100, "targets": 100, "eps": 0.3, "eps_values": [0.05, 0.1, 0.2, 0.3], "steps": 100,
+    defaults = {"n": 100, "targets": 20, "eps": 0.3, "eps_values": [0.05, 0.1, 0.2, 0.3], "steps": 100,
                 "lam": 1.0, "chunk": 5}
     probe = {"n": 1, "targets": 2, "steps": 2}
 

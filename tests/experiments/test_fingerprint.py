@@ -91,3 +91,24 @@ def test_every_experiment_declares_a_probe_of_known_parameters():
     for name in EXPERIMENTS.names():
         exp = EXPERIMENTS.get(name)()
         assert exp.probe is None or set(exp.probe) <= set(exp.defaults), name
+
+
+def test_the_fingerprint_does_not_depend_on_the_thread_count():
+    """A parallel reduction sums in another order with another thread count: the probe runs on one thread (before
+    that, noise-stability's fingerprint differed between a 1-thread and a 2-thread process)."""
+    import torch
+
+    from sem_core.experiments import fingerprint, runner
+
+    exp = EXPERIMENTS.get("noise-stability")()
+    params = runner.full_params(exp, "noise-stability", 2, 0, {})
+    before = torch.get_num_threads()
+    digests = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            fingerprint._BEHAVIOUR.clear()
+            digests.append(runner.behaviour(exp, "noise-stability", params))
+    finally:
+        torch.set_num_threads(before)
+    assert digests[0] == digests[1] and torch.get_num_threads() == before
