@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
-from ..metrics.stats import Interval, bootstrap_paired
+from ..metrics.stats import Interval, bootstrap_paired, mean_difference, ratio_of_medians
 from ..viz.experiments import box_figure
 from .common import columns, digit_chunks, prose, require_moved
 from .protodl_distances import CONSISTENCY, DISTANCES, protodl_distances, protodl_summary
@@ -126,15 +125,15 @@ class Defenses(Experiment):
         by_model = {m: sorted((r for r in rows if r["model"] == m), key=lambda r: r["idx"]) for m in self.models}
         for m in ("senn-k5", "senn-adv", "senn-lip"):
             summary[m]["adv_over_in_class_interval"] = bootstrap_paired(
-                [r["adv_outclass"] for r in by_model[m]], [r["in_class"] for r in by_model[m]], _ratio_of_medians,
+                [r["adv_outclass"] for r in by_model[m]], [r["in_class"] for r in by_model[m]], ratio_of_medians,
                 seed=seed).to_dict()
         rob, nat_rows = by_model["protodl-adv"], by_model["protodl"]
         summary["protodl-adv"]["consistency_gain_interval"] = bootstrap_paired(
             [float(r["nearest_consistent_adv"]) for r in rob], [float(r["nearest_consistent_adv"]) for r in nat_rows],
-            _mean_diff, seed=seed).to_dict()
+            mean_difference, seed=seed).to_dict()
         summary["cnn-smooth"]["topk_gain_interval"] = bootstrap_paired(
             [r["topk_intersection"] for r in by_model["cnn-smooth"]], [r["topk_intersection"] for r in by_model["cnn"]],
-            _mean_diff, seed=seed).to_dict()
+            mean_difference, seed=seed).to_dict()
         for robust, natural in PAIRS.items():
             r, nat = summary[robust], summary[natural]
             r["accuracy_cost_points"] = round(100 * (nat["accuracy"] - r["accuracy"]), 2)
@@ -177,11 +176,3 @@ class Defenses(Experiment):
                      f"{s['cnn']['topk_intersection']:.2f} natural (paired gain {gain.text('+.2f')}), accuracy cost "
                      f"{r['accuracy_cost_points']:.1f} points")
         return ("reproduced" if all(ok) else "partly" if any(ok) else "not"), "; ".join(parts)
-
-
-def _ratio_of_medians(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.median(a, axis=axis) / np.median(b, axis=axis)
-
-
-def _mean_diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(a - b, axis=axis)

@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from ..attacks import create_attack
-from ..metrics.stats import Interval, bootstrap_paired
+from ..metrics.stats import Interval, bootstrap_paired, mean_difference
 from ..viz.experiments import box_figure, lines_figure
 from .common import columns, digit_chunks, median, prose, require_moved
 from .runner import EXPERIMENTS, Experiment, Outputs
@@ -130,7 +130,7 @@ class InfluenceFragility(Experiment):
         for base in ("random_best", "random"):
             for metric in ("intersection", "spearman"):
                 entry[f"{metric}_gap_vs_{base}"] = bootstrap_paired(
-                    [r[f"{base}_{metric}"] for r in at], [r[f"sign_{metric}"] for r in at], _mean_gap, seed=seed).to_dict()
+                    [r[f"{base}_{metric}"] for r in at], [r[f"sign_{metric}"] for r in at], mean_difference, seed=seed).to_dict()
         entry["sign_seconds_per_digit"] = sum(r["sign_seconds_per_digit"] for r in at) / len(at)
         return entry
 
@@ -155,8 +155,3 @@ class InfluenceFragility(Experiment):
         if gap.clears(0.1):
             return "partly", text
         return "not", text
-
-
-def _mean_gap(base: np.ndarray, attack: np.ndarray, axis: int = -1) -> np.ndarray:
-    """mean(base − attack) along ``axis`` (the statistic of the paired bootstrap)."""
-    return np.mean(base - attack, axis=axis)

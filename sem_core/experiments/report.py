@@ -252,8 +252,13 @@ def write_report(results: str | Path, out: str | Path = "docs/RESULTS.md") -> Pa
     from .runner import valid_for_code
 
     current = {id(m): valid_for_code(m) for m in manifests}
-    for m in manifests:   # the verdict recomputed from the numbers by today's rule, as the app shows it
+    from .runner import EXPERIMENTS
+
+    for m in manifests:   # the verdict recomputed from the numbers by today's rule, paper and claim the code's
         m["verdict"], m["verdict_reason"] = _verdict_now(m)
+        if m["experiment"] in EXPERIMENTS:
+            exp = EXPERIMENTS.get(m["experiment"])
+            m["paper"], m["claim"] = exp.paper, exp.claim
     for m in manifests:
         lines.append(f"| [{_title(m)}](#{_slug(m)}) | {m['paper']} | **{m['verdict']}** | "
                      f"{m['params'].get('n')} | {compute_seconds(m):.0f} | {'current' if current[id(m)] else 'stale'} |")

@@ -26,7 +26,7 @@ import torch
 from ..attacks import create_attack
 from ..errors import SemError
 from ..metrics import masked_spearman
-from ..metrics.stats import Interval, bootstrap_paired
+from ..metrics.stats import Interval, bootstrap_paired, mean_difference
 from ..viz.experiments import lines_figure
 from .common import median, prose, require_moved
 from .runner import EXPERIMENTS, Experiment, Outputs
@@ -139,7 +139,7 @@ class SaliencyFragility(Experiment):
             panels[metric] = panel
         top = max(ctx.params["eps_values"])
         at = {(r["method"], r["kind"]): r for r in results if r["eps"] == top}
-        gaps = {f"{m}/{kind}/{metric}": bootstrap_paired(at[(m, "random")][metric], at[(m, kind)][metric], _mean_gap,
+        gaps = {f"{m}/{kind}/{metric}": bootstrap_paired(at[(m, "random")][metric], at[(m, kind)][metric], mean_difference,
                                                          seed=ctx.params["seed"]).to_dict()
                 for m in ctx.params["methods"] for kind in ("topk", "center")
                 for metric in ("topk_intersection", "spearman_fg", "spearman")
@@ -176,8 +176,3 @@ def _finite(values) -> list[float]:
 def _nanmean(values) -> float:
     finite = _finite(values)
     return float(np.mean(finite)) if finite else float("nan")
-
-
-def _mean_gap(random: np.ndarray, attack: np.ndarray, axis: int = -1) -> np.ndarray:
-    """mean(random − attack) along ``axis`` (the statistic of the paired bootstrap)."""
-    return np.mean(random - attack, axis=axis)

@@ -15,12 +15,10 @@ interval; *reproduced* when every explainer's interval lies above ``MARGIN``, *p
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..attacks import create_attack
 from ..attacks.saliency import quiet_superpixels, region_mask
 from ..errors import SemError
-from ..metrics.stats import Interval, bootstrap_paired
+from ..metrics.stats import Interval, bootstrap_paired, mean_difference
 from ..viz.experiments import box_figure
 from .common import median, prose, require_moved
 from .runner import EXPERIMENTS, Experiment, Outputs
@@ -85,7 +83,7 @@ class SaliencyRegion(Experiment):
         med = {f"{r['method']}/{r['kind']}": median(r["mass_after"]) for r in results}
         natural = {r["method"]: median(r["mass_before"]) for r in results}
         by = {(r["method"], r["kind"]): r for r in results}
-        gains = {m: bootstrap_paired(by[(m, "region")]["mass_after"], by[(m, "random")]["mass_after"], _mean_gain,
+        gains = {m: bootstrap_paired(by[(m, "region")]["mass_after"], by[(m, "random")]["mass_after"], mean_difference,
                                      seed=ctx.params["seed"]).to_dict()
                  for m in ctx.params["methods"] if (m, "region") in by and (m, "random") in by}
         p = ctx.params
@@ -113,8 +111,3 @@ class SaliencyRegion(Experiment):
         if len(ok) == len(gains):
             return "reproduced", f"{where}: every interval lies above {s['margin']}: {text}"
         return ("partly" if ok else "not"), f"{where}: {text}; above {s['margin']} for {len(ok)} of {len(gains)}"
-
-
-def _mean_gain(attack: np.ndarray, random: np.ndarray, axis: int = -1) -> np.ndarray:
-    """mean(attack − random) along ``axis`` (the statistic of the paired bootstrap)."""
-    return np.mean(attack - random, axis=axis)

@@ -25,13 +25,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
 
 from ..attacks.senn_concept import SennConceptAttack
 from ..device import model_device
+from ..metrics.stats import Interval, bootstrap_paired, ratio_of_medians
 from ..viz.experiments import box_figure, lines_figure
-from ..metrics.stats import Interval, bootstrap_paired
 from .common import DigitExperiment, columns, median, prose
 from .runner import EXPERIMENTS, Outputs
 from .sampling import pick_digits, pick_other_class_targets, pick_same_class_targets
@@ -262,7 +261,7 @@ class SennDistances(DigitExperiment):
         adv0 = cols[_col("adv_outclass", eps0)]
         for key, natural in (("adv_over_in_class_pool_interval", "in_class_pool"),
                              ("adv_over_out_class_pool_interval", "out_class_pool")):
-            summary[key] = bootstrap_paired(adv0, cols[natural], _ratio_of_medians, seed=ctx.params["seed"]).to_dict()
+            summary[key] = bootstrap_paired(adv0, cols[natural], ratio_of_medians, seed=ctx.params["seed"]).to_dict()
         summary["by_eps"] = list(by_eps.values())                   # rows: the report shows them as a table
         n_pool = f"{summary['pool_size']:,}"
         fig = box_figure({"adversarial out-class": cols[_col("adv_outclass", eps0)],
@@ -304,8 +303,3 @@ class SennDistances(DigitExperiment):
                               f"interval that reaches 1" + context)
         return "not", (f"adversarial out-class median is {ratio_out.text('.2f')}× the natural out-class median, an "
                        f"interval that reaches 0.75" + context)
-
-
-def _ratio_of_medians(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    """median(a) / median(b) along ``axis`` (the statistic of the paired bootstrap)."""
-    return np.median(a, axis=axis) / np.median(b, axis=axis)

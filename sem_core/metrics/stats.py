@@ -113,3 +113,13 @@ def bootstrap_paired(a: Sequence[float] | torch.Tensor, b: Sequence[float] | tor
                          n_resamples=resamples, method="percentile",
                          random_state=np.random.default_rng(seed)).confidence_interval
     return Interval(point, float(ci.low), float(ci.high), int(a.size), level, resamples)
+
+
+def mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    """mean(a − b) along ``axis``: a paired statistic for ``bootstrap_paired`` (a gain or a gap, same units)."""
+    return np.mean(a - b, axis=axis)
+
+
+def ratio_of_medians(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    """median(a) / median(b) along ``axis``: a scale-free paired statistic for ``bootstrap_paired``."""
+    return np.median(a, axis=axis) / np.median(b, axis=axis)
