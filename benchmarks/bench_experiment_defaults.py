@@ -1,6 +1,7 @@
 """Wall seconds of every experiment at n = 4 with its defaults (issue 28, point 7: each must finish in <= 5 minutes).
 
     .venv/bin/python benchmarks/bench_experiment_defaults.py [NAME ...] [--n 4] [--write]
+    .venv/bin/python benchmarks/bench_experiment_defaults.py --quick     # faithfulness at n = 2, never writes
 
 Each experiment runs in a fresh folder (nothing reused), in a fresh process (no warm caches from another
 experiment), on the CPU. Prints one line per experiment and a table; with ``--write`` the measurements go to
@@ -39,7 +40,10 @@ def main() -> None:
     ap.add_argument("names", nargs="*", help="experiments (default: all)")
     ap.add_argument("--n", type=int, default=4)
     ap.add_argument("--write", action="store_true", help=f"write the table to {COSTS_PATH.relative_to(ROOT)}")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: faithfulness at n = 2, nothing written")
     args = ap.parse_args()
+    if args.quick:
+        args.names, args.n, args.write = ["faithfulness"], 2, False
     names = args.names or list_experiments()
     table = {}
     for name in names:

@@ -109,7 +109,14 @@ def check_load(out: str) -> None:
     assert re.search(r"server memory \(RSS\): start [1-9][0-9]* MB", out), out
 
 
-CHECKS = {"bench_attacks.py": check_attacks, "bench_estimates.py": check_estimates,
+def check_experiment_defaults(out: str) -> None:
+    row = line_of(out, "| faithfulness |")
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "2" and float(cells[2]) > 0 and cells[3] == "yes", row   # n, seconds, within 300 s
+    assert "wrote" not in out                                                     # --quick never writes the table
+
+
+CHECKS = {"bench_attacks.py": check_attacks, "bench_experiment_defaults.py": check_experiment_defaults, "bench_estimates.py": check_estimates,
           "bench_influence.py": check_influence, "bench_lipschitz_cost.py": check_lipschitz_cost,
           "bench_latency.py": check_latency, "bench_load.py": check_load}
 
