@@ -16,6 +16,7 @@ st.set_page_config(page_title="SEM Explorer", page_icon="🧠", layout="wide")
 pages = [
     st.Page("app_pages/home.py", title="Home", icon="🏠", default=True),
     st.Page("app_pages/tour.py", title="Guided tour", icon="🧭", url_path="tour"),
+    st.Page("app_pages/quiz.py", title="Classroom quiz", icon="🙋", url_path="quiz"),
     st.Page("app_pages/concept_attack.py", title="Concept attack (SENN)", icon="🎯", url_path="concept"),
     st.Page("app_pages/prototype_attack.py", title="Prototype attack (PrototypeDL)", icon="🧩", url_path="prototype"),
     st.Page("app_pages/saliency_attack.py", title="Saliency attacks", icon="🔥", url_path="saliency"),
@@ -24,6 +25,9 @@ pages = [
     st.Page("app_pages/defense_comparison.py", title="Defenses", icon="🛡️", url_path="defenses"),
     st.Page("app_pages/lipschitz_stability.py", title="Lipschitz & stability", icon="📈", url_path="lipschitz"),
     st.Page("app_pages/experiment_results.py", title="Experiments", icon="📊", url_path="experiments"),
+    st.Page("app_pages/robustness_card.py", title="Robustness card", icon="🪪", url_path="card"),
+    st.Page("app_pages/leaderboard.py", title="Leaderboard", icon="🏆", url_path="leaderboard"),
+    st.Page("app_pages/sanity_lab.py", title="Sanity checks", icon="🧪", url_path="sanity"),
 ]
 try:
     st.navigation(pages).run()

@@ -3,8 +3,8 @@ import streamlit as st
 
 from app_pages.ui.figures import chart
 from app_pages.ui.jobs import model_and_split, service, session_id, timing_caption
-from app_pages.ui.layout import attack_status, details, presenting, sidebar, user_errors
-from app_pages.ui.pickers import model_choice, model_help, test_split_for
+from app_pages.ui.layout import attack_status, details, presenting, say_verdict, sidebar, user_errors
+from app_pages.ui.pickers import MODEL_LABELS, model_choice, model_help, test_split_for
 from app_pages.ui.reproduce import remember, reproduce_this, take_pending
 from app_pages.ui.settings import setting_control, settings_controls
 from app_pages.ui.state import url_choice, url_number
@@ -17,6 +17,7 @@ from sem_core.viz.attacks import maps_before_after, senn_figure, senn_ranges
 from sem_core.viz.batch import batch_figures, batch_frame, batch_summary
 from sem_core.viz.digits import class_position
 from sem_core.viz.menus import attack_choice, attack_choices
+from sem_core.viz.verdicts import attack_label, batch_verdict, verdict, verdicts
 
 FAMILIES = {"Concept attack (SENN)": "senn", "Prototype attack (PrototypeDL)": "protodl", "Saliency attack": "saliency"}
 PAGE = {"senn": "concept", "protodl": "prototype", "saliency": "saliency"}
@@ -97,20 +98,21 @@ if out is None:
     st.stop()
 res, family = out["res"], out["family"]
 attack_status(res)
-label = attack_choice(out["attack"]).label
-st.subheader(f"{len(out['idx'])} digits: {label} on {out['model']}")
+st.subheader(f"{len(out['idx'])} digits: {attack_label(out['attack'])} on "
+             f"{MODEL_LABELS.get(out['model'], out['model'])}")
+say_verdict(batch_verdict(res))
 st.caption(timing_caption(out["times"]) + ("" if out["times"]["cached"] else
                                            f"; {out['est'].took(out['times']['compute_s']).lower()}"))
 reproduce_this(out, hidden=presenting())
 summary = batch_summary(res)
 for col, (key, value) in zip(st.columns(min(6, len(summary))), summary.items()):
-    col.metric(key if key == "label kept" else f"median {key}", f"{value:.0%}" if key == "label kept" else f"{value:.3f}")
+    col.metric(key, f"{value:.0%}" if key == "Labels kept" else f"{value:.3f}")
 for i, fig in enumerate(batch_figures(res, family)):
     chart(fig, f"b_fig{i}", f"batch-distribution-{i}")
 
 st.subheader("Every digit")
 st.markdown("Select a row to see that digit's attack.")
-table = batch_frame(res, out["idx"], out["tgt"])
+table = batch_frame(res, out["idx"], out["tgt"], verdicts=[v.short for v in verdicts(res)])
 picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="b_table")
 rows = picked.selection.rows
 if not rows:
@@ -120,6 +122,7 @@ one = batch_rows(res, r, r + 1)
 i = out["idx"][r]
 st.markdown(f"**Test digit #{i}** (label {int(one.y[0])}): prediction {int(one.pred_before[0])} → "
             f"{int(one.pred_after[0])}, ‖δ‖∞ = {float(one.linf[0]):.3f}")
+say_verdict(verdict(one))
 cols = st.columns(3)
 chart(image_figure(one.x[0, 0], "natural x"), "b_x", "batch-natural", container=cols[0], image=True)
 chart(image_figure(one.x_adv[0, 0], "adversarial x*"), "b_xadv", "batch-adversarial", container=cols[1], image=True)

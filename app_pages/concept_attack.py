@@ -6,7 +6,7 @@ import streamlit as st
 from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
 from app_pages.ui.figures import chart, figure, interactive_charts, picture
 from app_pages.ui.jobs import get_model, run_job, timing_caption
-from app_pages.ui.layout import attack_status, details, presenting, sidebar, user_errors
+from app_pages.ui.layout import attack_status, details, presenting, say_verdict, sidebar, user_errors
 from app_pages.ui.pickers import digit_picker, get_split, model_choice, picked_index, test_split_for
 from app_pages.ui.settings import settings_controls
 from app_pages.ui.state import keep_result, link_wants_result, result_or_stop
@@ -15,6 +15,7 @@ from sem_core.digit_io import digit_to_png
 from sem_core.viz import grounding_figure, image_figure, perturbation_figure
 from sem_core.viz.attacks import prediction_text, senn_figure, senn_figures, senn_frame, senn_ranges, stack
 from sem_core.viz.static import explanations_svg, grid_pixels, image_pixels, signed_pixels
+from sem_core.viz.verdicts import verdict
 
 sidebar()
 st.title("Concept attack (SENN)")
@@ -71,6 +72,7 @@ def show_result() -> None:
     attack_status(res)
 
     st.subheader("Did the attack work?")
+    say_verdict(verdict(res))
     d_adv, d_nat = float(res.metrics["concept_distance_adv"][0]), float(res.metrics["concept_distance_nat"][0])
     kept = bool(res.label_kept[0])
     pb, pa = int(res.pred_before[0]), int(res.pred_after[0])

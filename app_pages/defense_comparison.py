@@ -4,7 +4,7 @@ import streamlit as st
 import sem_core
 from app_pages.ui.figures import chart
 from app_pages.ui.jobs import estimate_caption, run_jobs, timing_caption
-from app_pages.ui.layout import details, presenting, sidebar, user_errors
+from app_pages.ui.layout import details, presenting, say_verdict, sidebar, user_errors
 from app_pages.ui.pickers import MODEL_LABELS, digit_picker, model_help, test_split_for
 from app_pages.ui.reproduce import reproduce_this, take_pending
 from app_pages.ui.settings import settings_controls
@@ -14,6 +14,8 @@ from sem_core.serve.jobs import job_of_spec
 from sem_core.serve.views import DEFENSES, attack_view_of, comparison_jobs, comparison_of
 from sem_core.viz import image_figure
 from sem_core.viz.attacks import senn_figure, senn_ranges
+from sem_core.viz.tables import comparison_frame
+from sem_core.viz.verdicts import comparison_verdict, verdict
 
 ATTACK = {"senn": "senn_concept", "protodl": "protodl_prototype"}
 FAMILY = {"SENN: concept attack": "senn", "PrototypeDL: prototype attack": "protodl"}
@@ -73,14 +75,19 @@ st.caption(f"{out['caption']}; ε = {config['eps']:g}, {config['steps']} steps; 
            + ("" if out["times"].get("cached") else f". {out['took']}"))
 reproduce_this(out, hidden=presenting())
 st.subheader("Did the attack work on each model?")
-st.markdown("SENN: the attack succeeds when ‖h(x*) − h(x_t)‖ (concept_distance_adv) falls far below "
-            "‖h(x) − h(x_t)‖ (concept_distance_nat). PrototypeDL: it succeeds when the nearest prototype "
-            "stops being of the digit's class (nearest_consistent_adv 0) while the label is kept.")
-st.dataframe(cmp.table(), hide_index=True)
+st.markdown("SENN: the attack succeeds when the concept distance to the target after the attack, ‖h(x*) − h(x_t)‖, "
+            "falls far below the one before, ‖h(x) − h(x_t)‖. PrototypeDL: it succeeds when the nearest prototype "
+            "stops being of the digit's class while the label is kept.")
+natural_name, robust_name = list(cmp.results)[:2]
+say_verdict(comparison_verdict(cmp.results, natural_name, robust_name))
+each = {name: verdict(res) for name, res in cmp.results.items()}
+st.dataframe(comparison_frame(cmp.attack, cmp.results, verdicts={n: v.short for n, v in each.items()}),
+             hide_index=True)
 cols = st.columns(len(cmp.results))
 ranges = senn_ranges([e for r in cmp.results.values() for e in r.explanations.values()]) if family == "senn" else None
 for col, (name, res) in zip(cols, cmp.results.items()):
     col.markdown(f"**{MODEL_LABELS.get(name, name)}** (`{name}`)")
+    say_verdict(each[name], container=col)
     chart(image_figure(res.x_adv[0, 0], "adversarial x*"), f"def_img_{name}", f"defense-{name}-x-adv", container=col,
           image=True)
     if family == "senn":

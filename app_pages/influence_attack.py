@@ -6,7 +6,7 @@ import streamlit as st
 from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
 from app_pages.ui.figures import chart
 from app_pages.ui.jobs import estimate_caption, get_model, link_affordable, run_jobs, service, timing_caption
-from app_pages.ui.layout import attack_status, details, presenting, sidebar, user_errors
+from app_pages.ui.layout import attack_status, details, presenting, say_verdict, sidebar, user_errors
 from app_pages.ui.pickers import digit_picker, get_split, model_choice, picked_index, test_split_for
 from app_pages.ui.settings import settings_controls
 from app_pages.ui.state import keep_result, link_wants_result, result_or_stop
@@ -16,6 +16,7 @@ from sem_core.serve.views import INFLUENCE, influence_jobs
 from sem_core.viz.attacks import prediction_change, result_row
 from sem_core.viz.influence import influential_digits_figure
 from sem_core.viz.maps import images_figure
+from sem_core.viz.verdicts import verdict
 
 sidebar()
 st.title("Influence-function attack")
@@ -63,6 +64,7 @@ st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} sign steps, k = {
            f"{out['caption']}; {timing_caption(out['times'])}"
            + ("" if out["times"].get("cached") else f". {out['took']}"))
 attack_status(res)
+say_verdict(verdict(res, baseline=base))
 pb, pa = int(res.pred_before[0]), int(res.pred_after[0])
 m = {key: float(v[0]) for key, v in res.metrics.items()}
 b = {key: float(v[0]) for key, v in base.metrics.items()}

@@ -4,7 +4,7 @@ import streamlit as st
 from app_pages.ui.downloads import downloads, provenance_json
 from app_pages.ui.figures import chart
 from app_pages.ui.jobs import estimate_caption, get_model, link_affordable, run_jobs, timing_caption
-from app_pages.ui.layout import details, more_settings, presenting, sidebar, user_errors
+from app_pages.ui.layout import details, more_settings, presenting, say_verdict, sidebar, user_errors
 from app_pages.ui.pickers import model_help, test_split_for
 from app_pages.ui.reproduce import reproduce_this
 from app_pages.ui.settings import setting_control
@@ -13,8 +13,10 @@ from sem_core import list_shipped
 from sem_core.experiments.sampling import pick_digits
 from sem_core.serve.estimates import lipschitz_jobs
 from sem_core.serve.views import LIPSCHITZ, lipschitz_job
-from sem_core.viz.menus import SELF_EXPLANATION as SELF, lipschitz_explainers, lipschitz_protocol, lipschitz_protocols
+from sem_core.viz.menus import (SELF_EXPLANATION as SELF, lipschitz_explainers, lipschitz_protocol,
+                                 lipschitz_protocols, search_label)
 from sem_core.viz.lipschitz import lipschitz_box, lipschitz_frame, pair_figure, point_labels, worst_case
+from sem_core.viz.verdicts import lipschitz_verdict
 
 sidebar()
 st.title("Lipschitz & stability")
@@ -43,7 +45,7 @@ with user_errors():
     protocol = url_choice("Protocol", "lip_protocol", ["project", *lipschitz_protocols()], "project", container=settings,
                           help="project: gradient ascent for differentiable explainers, BO otherwise, in the ε-ball. "
                                "strict: one search (BO) for all, L∞ ball. authors: the authors' code (box of ε·std per "
-                               "pixel, skopt gp_minimize, quickshift LIME, SENN θ_ŷ over ‖Δx‖) — slow.")
+                               "pixel, skopt's Gaussian-process minimiser, quickshift LIME, SENN θ_ŷ over ‖Δx‖) — slow.")
     if protocol != "project":
         spec = lipschitz_protocol(protocol)
         settings.caption(f"**{protocol}**: {spec.summary}; ε = {spec.eps} ({spec.neighbourhood}) replaces the slider.")
@@ -78,12 +80,13 @@ if not out.get("results"):
 results, idx = out["results"], out["idx"]
 st.header(f"Estimates on {len(idx)} test digits ({out['model']})")
 stale_notice("lip")
+say_verdict(lipschitz_verdict(results))
 reproduce_this(out, hidden=presenting())
 if out.get("took"):
     st.caption(out["took"])
 st.caption(f"protocol {next(iter(results.values())).config.get('protocol', 'project')}; "
            f"ε = {out['settings']['eps']:g}, budget {out['settings']['budget']} calls per digit; search: "
-           + ", ".join(f"{e} → {r.search}" for e, r in results.items()) + f"; {timing_caption(out['times'])}")
+           + ", ".join(f"{e} → {search_label(r.search)}" for e, r in results.items()) + f"; {timing_caption(out['times'])}")
 st.markdown("One box per explainer, one point per digit (log scale); click a point to see its worst case.")
 box = lipschitz_box({e: r.values for e, r in results.items()}, digits=idx.tolist())
 ev = chart(box, "lip_box", "lipschitz-box", on_select="rerun", selection_mode="points")

@@ -6,7 +6,7 @@ import streamlit as st
 from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
 from app_pages.ui.figures import figure, interactive_charts
 from app_pages.ui.jobs import get_model, run_job, timing_caption
-from app_pages.ui.layout import attack_status, details, presenting, sidebar, user_errors
+from app_pages.ui.layout import attack_status, details, presenting, say_verdict, sidebar, user_errors
 from app_pages.ui.pickers import model_choice, test_split_for
 from app_pages.ui.settings import setting_control, settings_controls
 from app_pages.ui.state import keep_result, link_wants_result, result_or_stop, url_classes
@@ -16,6 +16,7 @@ from sem_core.digit_io import digits_to_png
 from sem_core.viz import image_grid_figure, prototypes_figure, protodl_digit_frame, prototype_frame, prototype_table
 from sem_core.viz.images import prototype_titles
 from sem_core.viz.static import titled_grid_pixels
+from sem_core.viz.verdicts import batch_verdict, verdict, verdicts
 
 sidebar()
 st.title("Prototype attack (PrototypeDL)")
@@ -81,6 +82,7 @@ def show_result() -> None:
     st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} steps, λ = {res.config['lam']:g}, "
                f"ξ = {res.config['xi']:g}; test digits {', '.join(names)}; {timing_caption(out['times'])}")
     attack_status(res)
+    say_verdict(verdict(res) if len(res.y) == 1 else batch_verdict(res))
     n = len(res.y)
     kept, moved = int(res.label_kept.sum()), int((adv.nearest_class != res.pred_before).sum())
     st.markdown(f"**{kept} of {n}** predictions stay the same; for **{moved} of {n}** digits the nearest prototype now "
@@ -97,6 +99,7 @@ def show_result() -> None:
     st.subheader("Per digit")
     st.markdown("D(x,y) should grow and R(x,y) shrink; the prediction stays while the nearest prototype changes class.")
     digits = protodl_digit_frame(res, h_nat, h_adv, classes)
+    digits["Did the attack work?"] = [v.short for v in verdicts(res)]
     two_decimals = st.column_config.NumberColumn(format="%.2f")
     st.dataframe(digits, hide_index=True, key="proto_digits",
                  column_config={c: two_decimals for c in digits.columns if c.startswith(("D(", "R("))})

@@ -5,19 +5,20 @@ import streamlit as st
 
 from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
 from app_pages.ui.figures import figure, interactive_charts
-from app_pages.ui.jobs import run_job, run_jobs, timing_caption
-from app_pages.ui.layout import attack_status, details, presenting, sidebar, user_errors
+from app_pages.ui.jobs import run_jobs, timing_caption
+from app_pages.ui.layout import attack_status, details, presenting, say_verdict, sidebar, user_errors
 from app_pages.ui.pickers import digit_picker, model_help, picked_index, region_picker, test_split_for
 from app_pages.ui.settings import settings_controls
 from app_pages.ui.state import keep_result, link_wants_result, result_or_stop, url_choice
 from sem_core import list_shipped
 from sem_core.digit_io import digit_to_png
-from sem_core.serve.views import SALIENCY, attack_view_of, explain_jobs, explainer_grid_of, saliency_job
+from sem_core.serve.views import SALIENCY, attack_view_of, explain_jobs, explainer_grid_of, saliency_jobs
 from sem_core.viz.attacks import maps_before_after, prediction_change, result_row
 from sem_core.viz.digits import empty_mask, stack_images
 from sem_core.viz.maps import explainer_grid, images_figure, region_overlay
 from sem_core.viz.menus import attack_choices
 from sem_core.viz.static import digits_pixels, explainer_grid_pixels, maps_pixels, region_pixels
+from sem_core.viz.verdicts import verdict
 
 ATTACK_OF = attack_choices("saliency")  # label -> attack; the URL holds the label
 DEFAULT_KIND = next(label for label, c in ATTACK_OF.items() if c.name == SALIENCY.picks["attack"])
@@ -60,8 +61,10 @@ def run_and_show() -> None:
     with user_errors():
         if (st.button("Run saliency attack", type="primary", disabled=x is None)
                 or link_wants_result("sal", params, x is not None and not cls.targeted)) and x is not None:
-            res, times = run_job(saliency_job(name, cls.name, x, y, mask=mask if cls.targeted else None, **settings))
-            keep_result("sal", params, res=res, times=times, model=name, attack=cls, method=settings["method"],
+            # the attack and the random-sign baseline of the same ε beside it (what the verdict compares with)
+            results, _, times = run_jobs(saliency_jobs(name, cls.name, x, y, mask=mask if cls.targeted else None,
+                                                       **settings), "Attacking")
+            keep_result("sal", params, res=results["attack"], base=results.get("random"), times=times, model=name, attack=cls, method=settings["method"],
                         k=settings["k"], mask=mask.clone(), caption=caption, grid=None, digit=picked_index("sal_digit"))
     show_result()
 
@@ -75,6 +78,7 @@ def show_result() -> None:
     st.caption(f"ε = {res.config['eps']:g}, {res.config['steps']} iterations, k = {out['k']}; {out['caption']}; "
                f"{timing_caption(out['times'])}")
     attack_status(res)
+    say_verdict(verdict(res, baseline=out.get("base"), mask=out["mask"]))
     st.markdown(cls.sentence)
     with details("The objective"):
         st.latex(cls.objective_tex)

@@ -4,15 +4,16 @@ from functools import partial
 import streamlit as st
 
 from app_pages.ui.figures import chart, figure, interactive_charts, picture
-from app_pages.ui.jobs import get_model, run_job, timing_caption
-from app_pages.ui.layout import sidebar, user_errors
+from app_pages.ui.jobs import get_model, run_job, run_jobs, timing_caption
+from app_pages.ui.layout import say_verdict, sidebar, user_errors
 from app_pages.ui.pickers import test_split_for
 from sem_core.serve.views import (CONCEPT, LIPSCHITZ, PROTOTYPE, SALIENCY, STABILITY, concept_job, lipschitz_job,
-                                  nth_of_class, prototype_job, saliency_job)
+                                  nth_of_class, prototype_job, saliency_jobs)
 from sem_core.viz.digits import stack_images
 from sem_core.viz import bars_figure, image_figure, image_grid_figure, pair_figure, worst_case
 from sem_core.viz.attacks import maps_before_after, senn_figures, senn_ranges
 from sem_core.viz.static import explanations_svg, image_pixels, maps_pixels, pair_pixels, titled_grid_pixels
+from sem_core.viz.verdicts import lipschitz_verdict, verdict
 
 sidebar()
 st.title("Guided tour: four ways to fool an explanation")
@@ -46,7 +47,12 @@ def step(n: int, title: str, look: str, button: str, job, show, page: str, query
     st.markdown(f"**Look at:** {look}")
     if st.button(button, type="primary", key=f"tour_run{n}"):
         with user_errors():
-            done[n] = run_job(job(), "Computing…")
+            spec = job()
+            if isinstance(spec, dict):  # an attack and its random baseline: {"attack": …, "random": …}
+                results, _, times = run_jobs(spec, "Computing")
+                done[n] = (results, times)
+            else:
+                done[n] = run_job(spec, "Computing…")
     if n in done:
         res, times = done[n]
         st.caption(timing_caption(times))
@@ -68,12 +74,13 @@ def prototype_step():
 
 def saliency_step():
     m = SALIENCY.picks["model"]
-    return saliency_job(m, SALIENCY.picks["attack"], digit_of(m, SAL), SAL[0], **SALIENCY.defaults())
+    return saliency_jobs(m, SALIENCY.picks["attack"], digit_of(m, SAL), SAL[0], **SALIENCY.defaults())
 
 
 # ---- 1. SENN's concepts ----
 
 def show_concept(res) -> str:
+    say_verdict(verdict(res))
     e = [res.explanations[k] for k in ("natural", "adversarial", "target")]
     labels = [f"c{i + 1}" for i in range(e[0].concepts.shape[1])]
     lo = min(float(x.concepts.min()) for x in e) * 1.1
@@ -95,8 +102,8 @@ def show_concept(res) -> str:
         picture(explanations_svg(e, titles, ranges=[(min(lo, 0), hi)], panel_h=150, fields=("concepts",)), "",
                 "tour_c_bars", lambda: senn_figures(e, titles, senn_ranges(e)), "tour-concept-bars")
     d_nat, d_adv = float(res.metrics["concept_distance_nat"][0]), float(res.metrics["concept_distance_adv"][0])
-    verdict = f"stays **{int(res.pred_after[0])}**" if bool(res.label_kept[0]) else f"becomes {int(res.pred_after[0])}"
-    return (f"SENN's answer {verdict}, yet its concepts now look like the {TGT[0]}'s: their distance to the "
+    answer = f"stays **{int(res.pred_after[0])}**" if bool(res.label_kept[0]) else f"becomes {int(res.pred_after[0])}"
+    return (f"SENN's answer {answer}, yet its concepts now look like the {TGT[0]}'s: their distance to the "
             f"{TGT[0]}'s concepts fell from {d_nat:.2f} to {d_adv:.2f}. No pixel moved by more than "
             f"{float(res.linf[0]):.2f}, so the picture looks the same while the explanation tells a different story.")
 
@@ -104,6 +111,7 @@ def show_concept(res) -> str:
 # ---- 2. PrototypeDL's nearest prototype ----
 
 def show_prototype(res) -> str:
+    say_verdict(verdict(res))
     protodl, _ = get_model(PROTOTYPE.picks["model"])
     protos = protodl.prototype_images().cpu()
     classes = res.explanations["natural"].prototype_classes
@@ -122,7 +130,9 @@ def show_prototype(res) -> str:
 
 # ---- 3. A saliency map ----
 
-def show_saliency(res) -> str:
+def show_saliency(results) -> str:
+    res = results["attack"]
+    say_verdict(verdict(res, baseline=results["random"]))
     i0, i1 = res.explanations["natural"][0, 0], res.explanations["adversarial"][0, 0]
     titles, digits = (f"map of the {SAL[0]}", f"map of the {SAL[0]}, changed"), (res.x[0, 0], res.x_adv[0, 0])
     figure(partial(maps_before_after, i0, i1, titles, images=digits),
@@ -141,6 +151,7 @@ def stability_step():
 
 
 def show_stability(res) -> str:
+    say_verdict(lipschitz_verdict({STABILITY.picks["explainer"]: res}))
     w = worst_case(res, 0)
     titles = (f"the {STAB[0]}", f"the {STAB[0]}, worst change", "its map", "map after the change", "what changed")
     figure(partial(pair_figure, w.x, w.x_prime, w.expl, w.expl_prime, titles),

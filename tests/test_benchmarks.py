@@ -116,14 +116,25 @@ def check_experiment_defaults(out: str) -> None:
     assert "wrote" not in out                                                     # --quick never writes the table
 
 
+def check_sanity_quantus(out: str) -> None:
+    assert "all within tolerance" in out, out
+    for e in ("saliency", "gradxinput"):
+        block = out.split(f"\n{e}: ", 1)[1]
+        ours, same = (numbers(line_of(block, start)[len(start):]) for start in ("  ours (seed 0) ", "  quantus, our weights "))
+        assert len(ours) == 4 and all(-1 <= v <= 1 for v in ours), (e, ours)   # a median Spearman per layer
+        assert max(abs(a - b) for a, b in zip(ours, same)) <= 1e-4, (e, ours, same)   # same weights, same numbers
+
+
 CHECKS = {"bench_attacks.py": check_attacks, "bench_experiment_defaults.py": check_experiment_defaults, "bench_estimates.py": check_estimates,
           "bench_influence.py": check_influence, "bench_lipschitz_cost.py": check_lipschitz_cost,
-          "bench_latency.py": check_latency, "bench_load.py": check_load}
+          "bench_latency.py": check_latency, "bench_load.py": check_load,
+          "bench_sanity_quantus.py": check_sanity_quantus}
 
 
-def test_at_most_eight_scripts():
+def test_at_most_nine_scripts():
+    # 9 since bench_sanity_quantus.py: a check against an optional oracle (Quantus), which no timing script measures
     files = sorted(p.name for p in BENCH.glob("*.py"))
-    assert len(files) <= 8, f"{len(files)} scripts in benchmarks/ (at most 8: merge the ones that measure the same): {files}"
+    assert len(files) <= 9, f"{len(files)} scripts in benchmarks/ (at most 9: merge the ones that measure the same): {files}"
 
 
 @pytest.mark.parametrize("helper", HELPERS)

@@ -131,6 +131,12 @@ def details(title: str = "How it works: the formula and the protocol"):
     return st.expander(title)
 
 
+def say_verdict(v, container=st) -> None:
+    """A ``sem_core.viz.verdicts.Verdict`` as the page says it: its sentence in a box of its level (success,
+    info, warning, error)."""
+    getattr(container, v.level)(v.sentence)
+
+
 def attack_status(res) -> None:
     """Say, above the numbers, when the attack did not do its job (``viz.text.status_notice``): no gradient, the
     label lost, no improvement. Nothing when every digit's status is "ok"."""

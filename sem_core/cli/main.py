@@ -124,6 +124,24 @@ def build_parser() -> argparse.ArgumentParser:
                         "name or a card .json path; the same as --param model=NAME")
     _common(p)
 
+    p = sub.add_parser("card", help="a model's explanation-robustness card (card.json, card.md, card.html) in a folder")
+    p.add_argument("--model", required=True, metavar=MODEL_METAVAR,
+                   help=f"one of: {', '.join(list_shipped())}, or a card .json path (with --plugin for your architecture)")
+    p.add_argument("--n", type=int_range(1, MAX_N), default=None, help="number of digits (default 100)")
+    p.add_argument("--out", required=True, help="the card's folder (a rerun resumes from its chunks)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
+                   help="override a setting of the card experiment, e.g. --param 'methods=[\"saliency\",\"ig\"]'")
+    p.add_argument("--executor", default="in-process", choices=list_executors())
+    p.add_argument("--address", default=None, metavar="ADDR", help="with --executor ray: a running cluster's head")
+    _common(p)
+
+    p = sub.add_parser("leaderboard", help="rank models on their robustness cards (making or resuming the cards)")
+    p.add_argument("--models", nargs="+", required=True, metavar=MODEL_METAVAR, help="shipped names or card .json paths")
+    p.add_argument("--cards", default="results/cards", help="where each model's card folder is (default results/cards)")
+    p.add_argument("--n", type=int_range(1, MAX_N), default=None, help="digits per card (default 100)")
+    p.add_argument("--out", default="docs/LEADERBOARD.md")
+    _common(p)
+
     p = sub.add_parser("report", help="write docs/RESULTS.md from saved experiment folders")
     p.add_argument("--results", required=True)
     p.add_argument("--out", default="docs/RESULTS.md")
@@ -296,6 +314,67 @@ def _experiment(args: argparse.Namespace) -> dict[str, Any]:
     return manifest
 
 
+def _run_card(model: str, out, n: int | None, args: argparse.Namespace, params: dict[str, Any],
+              executor: Any = "in-process") -> dict[str, Any]:
+    """Run (or resume) ``model``'s card into ``out`` and write its three files; returns the card document."""
+    from .attacks import progress_bar
+    from ..experiments import run_experiment
+    from ..experiments.card import write_card
+
+    bar, on_step = progress_bar(f"card {model} (chunks)")
+    run_experiment("card", out, n=n, device=args.device, seed=args.seed, on_step=on_step, executor=executor,
+                   **{**params, "model": model})
+    bar.close()
+    return write_card(out)
+
+
+@command("card")
+def _card(args: argparse.Namespace) -> dict[str, Any]:
+    from pathlib import Path
+
+    from ..experiments import EXPERIMENTS
+    from ..experiments.costs import estimate_text
+    from ..experiments.executors import create_executor
+    from ..experiments.runner import full_params
+
+    params = parse_params(args.param)
+    if "model" in params:
+        raise UsageError("--param model: set it with --model")
+    executor = create_executor(args.executor, address=args.address, device=args.device)
+    exp = EXPERIMENTS.get("card")()
+    print(estimate_text("card", full_params(exp, "card", args.n, args.seed, {**params, "model": args.model}),
+                        exp.defaults), file=sys.stderr, flush=True)
+    doc = _run_card(args.model, args.out, args.n, args, params, executor)
+    return {"card": {name: str(Path(args.out) / name) for name in ("card.json", "card.md", "card.html")},
+            "verdict": doc["verdict"]["value"], "headline": doc["headline"]}
+
+
+@command("leaderboard")
+def _leaderboard(args: argparse.Namespace) -> dict[str, Any]:
+    import shlex
+    from pathlib import Path
+
+    from ..experiments.integrity import write_atomic
+    from ..experiments.leaderboard import build, card_folder, check_models, leaderboard_markdown, read_entry
+
+    if Path(args.out).is_dir():
+        raise UsageError(f"--out: '{args.out}' is a folder; give the leaderboard's file name (e.g. LEADERBOARD.md)")
+    check_out_dir(Path(args.out).parent)
+    entries = []
+    for model in check_models(args.models):
+        folder = card_folder(Path(args.cards), model)
+        _run_card(model, folder, args.n, args, {})
+        entries.append(read_entry(folder, Path(model).stem if model.endswith(".json") else model))
+    board = build(entries, seed=args.seed)
+    command = "python -m sem_core leaderboard --models " + " ".join(shlex.quote(m) for m in args.models) + (
+        f" --n {args.n}" if args.n else "") + (f" --seed {args.seed}" if args.seed else "") + (
+        f" --cards {shlex.quote(args.cards)}" if args.cards != "results/cards" else "") + f" --out {shlex.quote(args.out)}"
+    write_atomic(Path(args.out), leaderboard_markdown(board, command))
+    return {"leaderboard": args.out, "ranking": [e.name for e in board.entries],
+            "pairs": {p["robust"]: {"ranks_above": p["ranks_above"], "defense_holds": p["defense_holds"]}
+                      for p in board.pairs}, "notes": board.notes}
+
+
 @command("precompute")
 def _precompute(args: argparse.Namespace) -> dict[str, Any]:
     from ..serve.service import AttackService
@@ -328,7 +407,8 @@ def _report(args: argparse.Namespace) -> dict[str, Any]:
         from ..experiments import integrity
         from ..experiments.report import find_manifests
 
-        out["published"] = str(integrity.publish([p.parent for p in find_manifests(args.results)]))
+        cards = sorted(Path(args.results).glob("cards/*/manifest.json"))   # the leaderboard's robustness cards
+        out["published"] = str(integrity.publish([p.parent for p in [*find_manifests(args.results), *cards]]))
     return {"report": str(write_report(args.results, args.out)), **out}
 
 
@@ -402,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     except SemError as exc:
         return _fail(str(exc), as_json, 2)
     except KeyboardInterrupt as exc:
-        resumable = argv[:1] == ["experiment"]
+        resumable = argv[:1] in (["experiment"], ["card"], ["leaderboard"])
         what, code = ((f"terminated ({signal.Signals(exc.signum).name})", 128 + exc.signum)
                       if isinstance(exc, Terminated) else ("interrupted", 130))
         return _fail(f"{what}; rerun the same command to resume" if resumable else what, as_json, code)

@@ -10,6 +10,7 @@ from . import defenses, faithfulness, lipschitz_stability, protodl_table, salien
 from . import influence_fragility  # noqa: F401
 from .executors import EXECUTORS, create_executor, list_executors
 from . import discrete_lipschitz, noise_stability, saliency_region  # noqa: F401  (issue 12)
+from . import card  # noqa: F401  (issue 31: the robustness card)
 from .protodl_distances import ProtoDistancesResult, protodl_distances, protodl_summary
 from .report import compute_seconds, find_manifests, write_report
 from .runner import EXPERIMENTS, completed_run, list_experiments, load_results, run_experiment

@@ -31,6 +31,11 @@ from .runner import EXPERIMENTS, Experiment, Outputs
 
 KINDS = ("random", "random_best", "sign")
 PAPER_EPS = 8 / 255          # paper 003 Fig. 4: one gradient-sign step of ε = 8 (0-255 scale)
+#: the verdict's thresholds on the gaps (control − attack) of the module docstring: *reproduced* when the top-k
+#: intersection gap clears CLEAR_GAP and the Spearman gap SPEARMAN_GAP (labels kept), *partly* when it clears SOME_GAP
+CLEAR_GAP = 0.3
+SPEARMAN_GAP = 0.2
+SOME_GAP = 0.1
 
 
 @EXPERIMENTS.register("influence-fragility")
@@ -150,8 +155,8 @@ class InfluenceFragility(Experiment):
         if paper_gap is not None:
             text += (f"; the paper's setting (one step, ε = 8/255): {paper['sign_intersection_mean']:.2f} vs "
                      f"{paper['random_intersection_mean']:.2f} for one random draw (gap {paper_gap.text('.2f')})")
-        if gap.clears(0.3) and rho_gap.clears(0.2) and s["min_label_kept_rate"] == 1.0:
+        if gap.clears(CLEAR_GAP) and rho_gap.clears(SPEARMAN_GAP) and s["min_label_kept_rate"] == 1.0:
             return "reproduced", text
-        if gap.clears(0.1):
+        if gap.clears(SOME_GAP):
             return "partly", text
         return "not", text

@@ -378,13 +378,15 @@ def published() -> dict[str, str]:
 
 def publish(folders: list[Path]) -> Path:
     """Record the ``folder_digest`` of each finished, sealed folder in ``PUBLISHED_FILE`` (a maintainer's step with
-    ``report --publish``: the committed results/ then read as "published" on every installation)."""
+    ``report --publish``: the committed results/ and results/cards/ then read as "published" on every
+    installation)."""
     entries = {}
     for out in folders:
         manifest = read_manifest(Path(out) / "manifest.json")
         check_seal(out, manifest)           # an edited file is refused before it is published
         seal = json.loads((Path(out) / SEAL_FILE).read_bytes().decode())
-        entries[Path(out).name] = folder_digest(seal["files"])
+        parent = Path(out).resolve().parent.name   # a card (results/cards/NAME) is named cards/NAME
+        entries[f"{parent}/{Path(out).name}" if parent == "cards" else Path(out).name] = folder_digest(seal["files"])
     write_atomic(PUBLISHED_FILE, json.dumps({"format": 1, "folders": dict(sorted(entries.items()))}, indent=1) + "\n")
     return PUBLISHED_FILE
 

@@ -14,6 +14,7 @@ Example:
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,20 +51,25 @@ def digits_param(name: str) -> Param:
                  lo=1, hi=MAX_DIGITS)
 
 
-def folder_for(root: str | Path, name: str, n: int) -> Path:
-    """Where the app keeps the run of ``name`` on ``n`` digits: ``<root>/<name>-n<n>``."""
-    return Path(root) / f"{name}-n{int(n)}"
+def folder_for(root: str | Path, name: str, n: int, model: str | None = None) -> Path:
+    """Where the app keeps the run of ``name`` on ``n`` digits: ``<root>/<name>-n<n>``, or
+    ``<root>/<name>-<model>-n<n>`` for a single-model experiment run on another ``model`` (e.g. a robustness card)."""
+    tag = "" if model is None else "-" + re.sub(r"[^A-Za-z0-9._-]", "_", Path(model).stem if model.endswith(".json")
+                                                                       else model)[:60]
+    return Path(root) / f"{name}{tag}-n{int(n)}"
 
 
-def run_in_folder(name: str, root: str | Path, n: int, *,
+def run_in_folder(name: str, root: str | Path, n: int, *, model: str | None = None,
                   on_step: Callable[[int, int], None] | None = None) -> FolderRun:
-    """The finished run of ``name`` on ``n`` digits in ``folder_for(root, name, n)``: the one there when it is the
-    same run (same parameters, code and models: ``completed_run``), else ``run_experiment`` into that folder,
-    which resumes from the chunks already there. ``on_step(done, total)`` after each chunk."""
-    folder = folder_for(root, name, n)
-    manifest = completed_run(name, folder, n=int(n))
+    """The finished run of ``name`` on ``n`` digits (of ``model``, for a single-model experiment) in
+    ``folder_for(root, name, n, model)``: the one there when it is the same run (same parameters, code and models:
+    ``completed_run``), else ``run_experiment`` into that folder, which resumes from the chunks already there.
+    ``on_step(done, total)`` after each chunk."""
+    folder = folder_for(root, name, n, model)
+    extra = {} if model is None else {"model": model}
+    manifest = completed_run(name, folder, n=int(n), **extra)
     if manifest is not None:
         return FolderRun(folder, manifest, True, 0.0)
     t0 = time.perf_counter()
-    manifest = run_experiment(name, folder, n=int(n), on_step=on_step)
+    manifest = run_experiment(name, folder, n=int(n), on_step=on_step, **extra)
     return FolderRun(folder, manifest, False, time.perf_counter() - t0)

@@ -11,6 +11,8 @@ from ..metrics.normalize import normalize_map
 from . import deeplift, gradient, integrated, kernel_shap, lime_explainer, lrp, occlusion  # noqa: F401
 from .base import EXPLAINERS, Explainer, create_explainer, explain, list_explainers, register_explainer
 from .compare import ExplainerGrid, explain_all
+from .sanity import SanityResult, label_randomisation_check, load_label_control, randomisation_check
 
 __all__ = ["EXPLAINERS", "Explainer", "ExplainerGrid", "create_explainer", "explain", "explain_all", "list_explainers",
-           "normalize_map", "register_explainer"]
+           "normalize_map", "register_explainer", "SanityResult", "label_randomisation_check", "load_label_control",
+           "randomisation_check"]

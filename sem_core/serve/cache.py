@@ -111,12 +111,13 @@ def _allowed_types() -> dict[str, type]:
     """The dataclasses a disk entry may rebuild: results and explanations, nothing else."""
     from ..attacks.base import AttackResult, Snapshot
     from ..explain.influence import InfluenceExplanation
+    from ..explain.sanity import SanityResult
     from ..lipschitz.result import LipschitzResult
     from ..models.protodl import ProtoExplanation
     from ..models.senn import SennExplanation
 
     return {c.__name__: c for c in (AttackResult, Snapshot, LipschitzResult, ProtoExplanation, SennExplanation,
-                                    InfluenceExplanation)}
+                                    InfluenceExplanation, SanityResult)}
 
 
 def _encode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:

@@ -7,7 +7,7 @@ draws) or **join** a running batch at their own step 0, how to **run** a batch o
 estimates). The service has one batch loop for every kind (``AttackService._run``); a kind whose algorithm runs in
 one call (explainers, Lipschitz searches) finishes at its first ``advance``.
 
-    JOB_KINDS.names()                 # ["attack", "explain", "lipschitz", "lipschitz_protocol"]
+    JOB_KINDS.names()                 # ["attack", "explain", "lipschitz", "lipschitz_protocol", "sanity"]
     kind = JOB_KINDS.get(spec.kind)
     built = kind.build(model, spec)   # Built(algo, coalesce, joinable)
 """
@@ -24,8 +24,11 @@ import torch
 
 from ..attacks import ATTACKS, create_attack
 from ..batching import batch_cat
+from ..device import model_device
 from ..errors import SemError
 from ..explain import create_explainer
+from ..explain.sanity import (SETTINGS as SANITY_SETTINGS, check_explainers, label_randomisation_check, load_label_control,
+                              randomisation_check)
 from ..lipschitz import create_search, explanation_function, get_protocol, lipschitz_of, protocol_explanation
 from ..registry import Registry
 from .estimates import Job, attack_job, lipschitz_jobs
@@ -42,9 +45,10 @@ class ServiceError(SemError):
 class JobSpec:
     """What to compute. ``x`` [n,1,28,28] in [0,1]; ``y`` [n] labels or None; ``target`` [n,...] per image
     (target images, a region mask) or None; ``kind`` a registered job kind ("attack", "explain", "lipschitz",
-    "lipschitz_protocol"); ``name`` the attack / explainer / Lipschitz search / protocol; ``config`` its settings
-    (for "lipschitz": the search's, plus ``explainer`` and optionally ``explainer_config``; for
-    "lipschitz_protocol": ``explainer``, ``budget`` and ``source``); ``model`` a shipped model's name."""
+    "lipschitz_protocol", "sanity"); ``name`` the attack / explainer / Lipschitz search / protocol / sanity mode;
+    ``config`` its settings (for "lipschitz": the search's, plus ``explainer`` and optionally ``explainer_config``;
+    for "lipschitz_protocol": ``explainer``, ``budget`` and ``source``; for "sanity": ``explainers``); ``model`` a
+    shipped model's name."""
 
     model: str
     kind: str
@@ -317,6 +321,36 @@ class ProtocolLipschitzKind(JobKind):
     def cost(self, spec, n):
         name = spec.config.get("explainer", "?")
         return lipschitz_jobs(spec.model, [name], n, int(spec.config.get("budget", 20)), spec.name)[name]
+
+
+@register_kind
+class SanityKind(JobKind):
+    """Adebayo et al.'s sanity check (``sem_core.explain.sanity``): ``name`` the mode ("cascading", "independent",
+    or "labels": against the label-randomisation control); config ``explainers`` (registered names, "self" for the
+    model's own explanation); ``y`` the classes explained (default the predictions). A ``SanityResult``."""
+
+    name = "sanity"
+    KEYS = frozenset({"explainers"})
+
+    def build(self, model, spec):
+        if set(spec.config) - self.KEYS or "explainers" not in spec.config:
+            raise ServiceError("a sanity job takes config explainers (a list of explainer names)")
+        mode = SANITY_SETTINGS["mode"].check(spec.name, "the sanity check")
+        names, draws_nothing = check_explainers(spec.config["explainers"])
+        control = load_label_control(model_device(model)) if mode == "labels" else None
+        if control is not None and type(control) is not type(model):
+            raise ServiceError(f"the label-randomisation control is a {type(control).__name__}: compare it with a "
+                               f"model of that architecture, not a {type(model).__name__}")
+        return Built((model, control, mode, names), coalesce=draws_nothing)
+
+    def call(self, algo, x, y, target, seed, on_step):
+        model, control, mode, names = algo
+        if control is not None:
+            return label_randomisation_check(model, control, x, y, explainers=names, seed=seed, on_step=on_step)
+        return randomisation_check(model, x, y, explainers=names, mode=mode, seed=seed, on_step=on_step)
+
+    def cost(self, spec, n):
+        return Job(f"{self.name}/{spec.name}", spec.model, n, len(spec.config.get("explainers", ())))
 
 
 def job_of_spec(spec: JobSpec, n: int | None = None) -> Job:

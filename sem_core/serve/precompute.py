@@ -16,7 +16,7 @@ from ..experiments.sampling import pick_digits
 from .jobs import JobSpec
 from .service import AttackService
 from .views import (BATCH, CONCEPT, DEFENSES, LIPSCHITZ, PROTOTYPE, SALIENCY, STABILITY, batch_indices, batch_job,
-                    comparison_jobs, concept_job, lipschitz_job, nth_of_class, prototype_job, saliency_job)
+                    comparison_jobs, concept_job, lipschitz_job, nth_of_class, prototype_job, saliency_jobs)
 
 log = logging.getLogger(__name__)
 PRECOMPUTE_SESSION = "precompute"
@@ -34,7 +34,8 @@ def _attack_views(split) -> list[tuple[str, JobSpec]]:
     p = SALIENCY.picks
     x, y, _ = split(p["model"])
     i = nth_of_class(y, *p["digit"])
-    jobs.append(("saliency", saliency_job(p["model"], p["attack"], x[i:i + 1], p["digit"][0], **SALIENCY.defaults())))
+    jobs += [("saliency", spec) for spec in saliency_jobs(p["model"], p["attack"], x[i:i + 1], p["digit"][0],
+                                                          **SALIENCY.defaults()).values()]   # the attack, its baseline
     p, own = BATCH.picks, BATCH.own.defaults()
     x, y, _ = split(p["model"])
     src, tgt = batch_indices(y, p["how"], own["n"], source_class=own["source_class"],

@@ -23,6 +23,7 @@ import torch
 
 from ..attacks import ATTACKS
 from ..errors import SemError
+from ..explain.sanity import SETTINGS as SANITY_SETTINGS
 from ..lipschitz.search import ContinuousSearch
 from ..metrics.normalize import normalize_map
 from ..params import Param, Settings
@@ -130,6 +131,11 @@ LIPSCHITZ = View("lipschitz", _search_settings, main=("eps", "budget"), fixed=("
                  own=Settings(DIGITS), picks={"model": "cnn", "explainers": ("saliency", "gradxinput", "ig", "occlusion")})
 STABILITY = View("stability", _search_settings, main=("eps", "budget"), fixed=LIPSCHITZ.fixed,
                  picks={"model": "cnn", "explainer": "saliency", "digit": (7, 0)})   # the tour's step 4
+# Adebayo et al.'s sanity checks: the mode is the check's one declared setting; 8 test digits drawn as the Lipschitz
+# page draws them, four gradient explainers ("self", the model's own explanation, is offered beside them)
+SANITY = View("sanity", lambda: SANITY_SETTINGS, main=("mode",),
+              own=Settings(Param("n", 8, "Digits", "how many test digits", lo=1, hi=20)),
+              picks={"model": "cnn", "explainers": ("saliency", "gradxinput", "ig", "smoothgrad")})
 
 
 def attack_view_of(view: View, attack: str) -> View:
@@ -158,6 +164,9 @@ def prototype_job(model: str, x: torch.Tensor, y, **config: Any) -> JobSpec:
     return JobSpec(model, "attack", "protodl_prototype", x, PROTOTYPE.config(config), y=_labels(y, len(x)))
 
 
+RANDOM_SALIENCY = "saliency_random"   # the saliency attacks' random-sign baseline (paper 003)
+
+
 def saliency_job(model: str, attack: str, x: torch.Tensor, y, *, mask: torch.Tensor | None = None,
                  **config: Any) -> JobSpec:
     """A saliency attack (``config``: the settings of ``SALIENCY``); ``mask`` [28,28] bool is the target region of the
@@ -165,6 +174,18 @@ def saliency_job(model: str, attack: str, x: torch.Tensor, y, *, mask: torch.Ten
     target = None if mask is None else mask.view(1, 1, 28, 28).expand(len(x), 1, 28, 28).clone()
     return JobSpec(model, "attack", attack, x, attack_view_of(SALIENCY, attack).config(config), y=_labels(y, len(x)),
                    target=target)
+
+
+def saliency_jobs(model: str, attack: str, x: torch.Tensor, y, *, mask: torch.Tensor | None = None,
+                  **config: Any) -> dict[str, JobSpec]:
+    """The saliency page's attack and, beside it, the random-sign baseline of the same ε on the same digits (what its
+    verdict compares with, as the saliency-fragility experiment does): {"attack": job, "random": job}; the baseline
+    alone when ``attack`` is the baseline. ``config``: the settings of ``SALIENCY`` for ``attack``."""
+    jobs = {"attack": saliency_job(model, attack, x, y, mask=mask, **config)}
+    if attack != RANDOM_SALIENCY:
+        shown = {p.name for p in attack_view_of(SALIENCY, RANDOM_SALIENCY).shown()}
+        jobs["random"] = saliency_job(model, RANDOM_SALIENCY, x, y, **{k: v for k, v in config.items() if k in shown})
+    return jobs
 
 
 def batch_job(model: str, attack: str, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None = None,
@@ -201,6 +222,15 @@ def influence_jobs(model: str, x: torch.Tensor, y, *, data: str, **config: Any) 
     base = {k: v for k, v in cfg.items() if k != "steps"}
     return {"sign": JobSpec(model, "attack", "influence_sign", x, {**cfg, "data": data}, y=_labels(y, len(x))),
             "random": JobSpec(model, "attack", "influence_random", x, {**base, "data": data}, y=_labels(y, len(x)))}
+
+
+def sanity_job(model: str, x: torch.Tensor, explainers: list[str], y=None, *, seed: int = 0,
+               **config: Any) -> JobSpec:
+    """Adebayo et al.'s sanity check of ``explainers`` on the digits ``x`` (``sem_core.explain.sanity``); ``config``:
+    the settings of ``SANITY`` (``mode``: cascading, independent or labels); ``y``: the class explained (default
+    the predictions)."""
+    mode = SANITY.config(config)["mode"]
+    return JobSpec(model, "sanity", mode, x, {"explainers": list(explainers)}, y=_labels(y, len(x)), seed=int(seed))
 
 
 # ------------------------------------------------------------------------------ digit choice

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..attacks.labels import metric_label
 from .base import to_np
 from .experiments import box_figure
 
@@ -56,20 +57,24 @@ def batch_figures(res: Any, family: str) -> list[go.Figure]:
             box_figure({"center shift (pixels)": m["center_shift"]}, "Center-of-mass shift (paper 003)", "pixels")]
 
 
-def batch_frame(res: Any, indices: Sequence[int], targets: Sequence[int] | None = None) -> pd.DataFrame:
-    """One row per digit: test index (and target index), label, predictions, label kept, every metric."""
+def batch_frame(res: Any, indices: Sequence[int], targets: Sequence[int] | None = None,
+                verdicts: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per digit: test index (and target index), label, predictions, label kept, ``verdicts`` (a "Did the
+    attack work?" column, when given) and every metric under its label (``attacks.labels.metric_label``)."""
     cols: dict[str, Any] = {"test digit": list(map(int, indices))}
     if targets is not None:
         cols["target digit"] = list(map(int, targets))
     cols.update({"label": to_np(res.y).astype(int), "pred before": to_np(res.pred_before).astype(int),
                  "pred after": to_np(res.pred_after).astype(int), "label kept": to_np(res.label_kept).astype(bool),
                  "L∞": to_np(res.linf)})
-    cols.update({k: to_np(v) for k, v in res.metrics.items()})
+    if verdicts is not None:
+        cols["Did the attack work?"] = list(verdicts)
+    cols.update({metric_label(k): to_np(v) for k, v in res.metrics.items()})
     return pd.DataFrame(cols)
 
 
 def batch_summary(res: Any) -> dict[str, float]:
-    """Medians of every metric, and the label-kept rate."""
-    out = {"label kept": float(to_np(res.label_kept).mean())}
-    out.update({k: float(np.median(to_np(v))) for k, v in res.metrics.items()})
+    """The label-kept rate ("Labels kept") and the median of every metric ("<its label> (median)")."""
+    out = {"Labels kept": float(to_np(res.label_kept).mean())}
+    out.update({f"{metric_label(k)} (median)": float(np.median(to_np(v))) for k, v in res.metrics.items()})
     return out

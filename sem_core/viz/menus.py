@@ -59,6 +59,16 @@ def lipschitz_explainers(model) -> list[str]:
     return list_lipschitz_explainers(model)
 
 
+#: a Lipschitz search's registry name as a caption shows it (the others read well as they are)
+SEARCH_LABELS = {"gp_minimize": "Gaussian-process minimiser (skopt)", "bayesopt": "Bayesian optimisation"}
+
+
+def search_label(name: str) -> str:
+    """The Lipschitz search ``name`` (``LipschitzResult.search``) in words: "gp_minimize" → "Gaussian-process
+    minimiser (skopt)"; a name without a label, its underscores as spaces."""
+    return SEARCH_LABELS.get(name, name.replace("_", " "))
+
+
 def lipschitz_protocols() -> list[str]:
     """The published protocols of a Lipschitz estimate (each its own neighbourhood, search and budget)."""
     return list_protocols()

@@ -93,3 +93,33 @@ def protodl_digit_frame(result, dist_nat, dist_adv, classes) -> pd.DataFrame:
         "R(x,y) before": _np(m["R_nat"]), "R(x,y) after": _np(m["R_adv"]),
         "nearest class before": cls[_np(dist_nat).argmin(1)], "nearest class after": cls[_np(dist_adv).argmin(1)],
     })
+
+
+YES_NO = ("nearest_consistent_nat", "nearest_consistent_adv", "d_consistent_nat", "d_consistent_adv")
+
+
+def comparison_frame(attack: str, results: dict, model_labels: dict[str, str] | None = None,
+                     verdicts: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per model of the same attack on the same digits (``results``: model name -> ``AttackResult``; the
+    Defenses page): "Label kept", "‖x* − x‖∞", the attack's headline metrics under their labels and, when given,
+    ``verdicts`` (model -> a few words) as "Did the attack work?". With one digit, yes/no flags read "yes"/"no";
+    with several, every number is the batch's mean (label kept: the share)."""
+    from ..attacks import ATTACKS
+    from ..attacks.labels import metric_label
+
+    labels = model_labels or {}
+
+    def cell(key: str, v: torch.Tensor):
+        if len(v) == 1 and (key in YES_NO or v.dtype == torch.bool):
+            return "yes" if bool(v[0]) else "no"
+        return float(v.float().mean())
+
+    rows = []
+    for name, r in results.items():
+        row = {"Model": labels.get(name, name), "Label kept": cell("label_kept", r.label_kept),
+               "‖x* − x‖∞": float(r.linf.max())}
+        if verdicts is not None:
+            row["Did the attack work?"] = verdicts[name]
+        row.update({metric_label(k): cell(k, r.metrics[k]) for k in ATTACKS.get(attack).headline})
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -72,7 +72,7 @@ def test_defenses_come_from_the_cache_and_equal_compare_models(fresh_service):
     direct = compare_models({m: fresh_service.model(m)[0] for m in cmp.results}, "senn_concept", x[i9:i9 + 1],
                             torch.tensor([9]), target=x[i2:i2 + 1], eps=0.3, steps=3)
     assert_same(direct.results, cmp.results)
-    assert list(second.dataframe[0].value["model"]) == ["senn-k5", "senn-adv"]
+    assert list(second.dataframe[0].value["Model"]) == ["senn-k5", "senn-adv"]
 
 
 def test_the_influence_attack_comes_from_the_cache_and_equals_the_direct_attacks(fresh_service):

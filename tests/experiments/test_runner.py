@@ -21,6 +21,7 @@ TINY = {
     "faithfulness": dict(n=20, chunk=10),
     "defenses": dict(n=2, targets=2, steps=2, saliency_steps=2, chunk=2),
     "influence-fragility": dict(n=2, steps=2, eps_values=[0.1], chunk=2),
+    "card": dict(n=2, steps=2, concept_steps=2, targets=2, lipschitz_calls=2, chunk=1, model="senn"),
 }
 
 
