@@ -105,8 +105,10 @@ st.caption(timing_caption(out["times"]) + ("" if out["times"]["cached"] else
                                            f"; {out['est'].took(out['times']['compute_s']).lower()}"))
 reproduce_this(out, hidden=presenting())
 summary = batch_summary(res)
-for col, (key, value) in zip(st.columns(min(6, len(summary))), summary.items()):
-    col.metric(key, f"{value:.0%}" if key == "Labels kept" else f"{value:.3f}")
+shown = list(summary.items())[:6]
+for row in (shown[:3], shown[3:]):  # three to a row: the labels ("Concept distance to target (after) (median)") fit
+    for col, (key, value) in zip(st.columns(3), row):
+        col.metric(key, f"{value:.0%}" if key == "Labels kept" else f"{value:.3f}")
 for i, fig in enumerate(batch_figures(res, family)):
     chart(fig, f"b_fig{i}", f"batch-distribution-{i}")
 

@@ -16,6 +16,7 @@ from sem_core.experiments.launch import digits_param, run_in_folder
 from sem_core.serve.estimates import experiment_job, get_estimator
 from sem_core.viz.card import card_html, card_json, card_markdown, card_rows
 from sem_core.viz.experiments import readable, sanitized
+from sem_core.viz.sanity import with_explainer_labels
 from sem_core.viz.text import escape_markdown
 
 ROOT = results_dir() / "cards"          # your cards: a per-user folder, never the repository
@@ -52,7 +53,7 @@ if st.button("Make the card", type="primary", key="card_run"):
         if run.fresh:
             get_estimator().record(experiment_job("card", n), run.seconds)
         took = "shown from your earlier card" if run.reused else eta.took(run.seconds).lower()
-        st.session_state["card_took"] = f"{model} on {n} digits: {took}"
+        st.session_state["card_took"] = f"{model} on {n} digit{'s' if n != 1 else ''}: {took}"
         st.session_state["card_folder"] = str(run.folder)
         st.rerun()
 kept = st.session_state.get("card_folder")
@@ -72,7 +73,8 @@ if folder is not None:
         st.subheader(VERDICT_TEXT.get(v["value"], v["value"]))
         for family, f in v["findings"].items():
             icon = "⚠️" if f["holds"] else "✔️"
-            st.markdown(f"{icon} **{escape_markdown(family.capitalize())}**: the attack "
+            shown = with_explainer_labels(family)
+            st.markdown(f"{icon} **{escape_markdown(shown[:1].upper() + shown[1:])}**: the attack "
                         f"{'beats' if f['holds'] else 'does not beat'} its random control — "
                         f"{escape_markdown(f['why'], limit=400)}")
         m = doc["model"]
@@ -81,15 +83,16 @@ if folder is not None:
                                                           f"{m['data_source']}")
         c2.metric("Digits attacked", doc["run"]["n"])
         c3.metric("Compute", f"{doc['run']['seconds']:.0f} s")
-        st.dataframe({"Part": [a for a, _, _ in card_rows(doc)], "Measure": [b for _, b, _ in card_rows(doc)],
-                      "Value [95 % interval]": [c for _, _, c in card_rows(doc)]}, hide_index=True,
-                     use_container_width=True)
+        st.table({"Part": [with_explainer_labels(a) for a, _, _ in card_rows(doc)],   # every row, the text wrapped
+                  "Measure": [b for _, b, _ in card_rows(doc)],
+                  "Value [95 % interval]": [c for _, _, c in card_rows(doc)]}, hide_index=True, border="horizontal")
         for title, key in (("Not applicable to this model", "not_applicable"), ("Could not run", "failed")):
             for part, why in doc[key].items():
                 (st.caption if key == "not_applicable" else st.warning)(
                     f"{title}: {escape_markdown(part)} — {escape_markdown(why, limit=300)}")
         for name, fig in figures.items():
-            chart(readable(sanitized(fig)), f"card_{folder.name}_{name}", f"card-{model}-{name}")
+            fig = readable(sanitized(fig)).for_each_trace(lambda t: t.update(name=with_explainer_labels(t.name or "")))
+            chart(fig, f"card_{folder.name}_{name}", f"card-{model}-{name}")
         stem = f"robustness-card-{model}-n{doc['run']['n']}"
         c1, c2, c3 = st.columns(3)
         c1.download_button("Download card.json", card_json(doc), f"{stem}.json", "application/json")

@@ -106,7 +106,7 @@ def attacked_concepts(res, seed: int) -> Question:
     digit, target = int(res.pred_before[0]), _target_class(res)
     return _which_was_attacked(
         "attacked_concepts", f"SENN explains this {digit} with its concepts. One of the two explanations belongs to "
-        "a copy of the digit changed by an attack, too little to see. Which one?", res, "bars", nat, adv, seed,
+        f"a copy of the digit changed by an attack (every pixel moved by at most {float(res.linf[0]):.2f}). Which one?", res, "bars", nat, adv, seed,
         f"its concepts moved toward a {target}'s (distance {d_nat:.2f} → {d_adv:.2f})", "SENN",
         {"distance, natural": d_nat, "distance, attacked": d_adv})
 
@@ -151,7 +151,8 @@ def attacked_saliency(res, seed: int) -> Question:
     overlap, k = float(res.metrics["topk_intersection"][0]), int(res.config["k"])
     return _which_was_attacked(
         "attacked_saliency", f"These maps show which pixels made the network say {int(res.pred_before[0])}. One "
-        "belongs to a copy of the digit changed by an attack, too little to see. Which one?", res, "maps", nat, adv,
+        f"belongs to a copy of the digit changed by an attack (every pixel moved by at most "
+        f"{float(res.linf[0]):.2f}). Which one?", res, "maps", nat, adv,
         seed, f"only {overlap:.0%} of the {k} most important pixels are still among its top {k}", "the network",
         {"top-k overlap": overlap, "center shift (pixels)": float(res.metrics["center_shift"][0])})
 

@@ -7,6 +7,8 @@ Example:
 """
 from __future__ import annotations
 
+import re
+
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -16,6 +18,8 @@ from .base import heat, image_axes, to_np
 
 MEASURE_LABELS = {"spearman_abs": "Spearman rank correlation of |map|", "spearman": "Spearman rank correlation "
                   "(signed map)", "ssim": "SSIM of |map|"}
+LINE_DASHES = ("solid", "dot", "longdash", "dashdot")   # one per explainer, in order (then again)
+MARKERS = ("circle", "square", "diamond", "triangle-up")
 
 
 def similarity_figure(result: SanityResult, measure: str = "spearman_abs", height: int = 420) -> go.Figure:
@@ -23,17 +27,19 @@ def similarity_figure(result: SanityResult, measure: str = "spearman_abs", heigh
     digit's value on hover; the dashed line marks the pass threshold (``PASS_BELOW``) of the Spearman measures."""
     steps = list(result.steps)
     fig = go.Figure()
-    for e in result.explainers:
+    for i, e in enumerate(result.explainers):
         values = result.similarity[e].get(measure)
         if values is None:
             continue
+        # its own dash and marker: coinciding lines (grad×input and IG often do) stay visible, one through the other
+        look = dict(line_dash=LINE_DASHES[i % len(LINE_DASHES)], marker_symbol=MARKERS[i % len(MARKERS)])
         fig.add_trace(go.Scatter(x=steps, y=result.medians(e, measure), mode="lines+markers", name=explainer_label(e),
-                                 customdata=[[", ".join(f"{v:.2f}" for v in col)] for col in to_np(values).T],
+                                 **look, customdata=[[", ".join(f"{v:.2f}" for v in col)] for col in to_np(values).T],
                                  hovertemplate="%{x}<br>median %{y:.2f}<br>digits: %{customdata[0]}<extra>"
                                                + explainer_label(e) + "</extra>"))
     if measure != "ssim":
         fig.add_hline(y=PASS_BELOW, line_dash="dash", line_color="grey",
-                      annotation_text="pass below", annotation_position="bottom right")
+                      annotation_text="pass below", annotation_position="top right")
     axis = {"cascading": "randomised down to (cascading, from the output)",
             "independent": "the one layer randomised (independent)", "labels": "model"}[result.mode]
     fig.update_layout(title=f"{MEASURE_LABELS[measure]} with the trained model's explanation", height=height,
@@ -72,6 +78,19 @@ def explanation_label(name: str) -> str:
     return "The model's own explanation" if name == SELF else explainer_label(name)
 
 
+def with_explainer_labels(text: str) -> str:
+    """``text`` with the explainer names a robustness card records (``"Saliency (gradxinput)"``,
+    ``"Lipschitz (theta_pred)"``) as a page shows them (``"Saliency (Grad × input)"``, ``"Lipschitz (θ of the
+    predicted class)"``); other words unchanged.
+
+    Example:
+        with_explainer_labels("Sanity (self)")   # 'Sanity (The model's own explanation)'
+    """
+    names = {*list_explainers(), SELF, "theta_pred"}
+    shown = lambda m: "θ of the predicted class" if m[0] == "theta_pred" else explanation_label(m[0])  # noqa: E731
+    return re.sub(rf"(?<![\w-])({'|'.join(sorted(names, key=len, reverse=True))})(?![\w-])", shown, text)
+
+
 def _short(label: str, chars: int = 28) -> str:
     return label if len(label) <= chars else label[:chars - 1] + "…"
 
@@ -81,4 +100,5 @@ def verdict_lines(result: SanityResult) -> list[tuple[bool, str]]:
     return [result.verdict(e) for e in result.explainers]
 
 
-__all__ = ["MEASURE_LABELS", "PASS_BELOW", "explainer_options", "explanation_label", "maps_figure", "similarity_figure", "verdict_lines"]
+__all__ = ["MEASURE_LABELS", "PASS_BELOW", "explainer_options", "explanation_label", "maps_figure", "similarity_figure", "verdict_lines",
+           "with_explainer_labels"]

@@ -15,7 +15,7 @@ def test_card_page_makes_a_card_and_offers_its_three_files(tmp_path, monkeypatch
     folder = tmp_path / "cards" / "card-senn-k5-n1"
     assert (folder / "manifest.json").is_file()
     assert any("fragile" in h.value.lower() or "robust" in h.value.lower() for h in at.subheader)
-    assert any("Concepts" in str(df.value) for df in at.dataframe)
+    assert any("Concepts" in str(t.value) for t in at.table)
     buttons = {b.proto.label: b for b in at.get("download_button")}
     doc = json.loads(content(media, buttons["Download card.json"]))
     assert doc["model"]["name"] == "senn-k5" and doc["run"]["n"] == 1
