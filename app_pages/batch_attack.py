@@ -2,12 +2,12 @@
 import streamlit as st
 
 from app_pages.ui.figures import chart
-from app_pages.ui.jobs import model_and_split, service, session_id, timing_caption
+from app_pages.ui.jobs import link_affordable, model_and_split, service, session_id, timing_caption
 from app_pages.ui.layout import attack_status, details, presenting, say_verdict, sidebar, user_errors
 from app_pages.ui.pickers import MODEL_LABELS, model_choice, model_help, test_split_for
-from app_pages.ui.reproduce import remember, reproduce_this, take_pending
+from app_pages.ui.reproduce import remember
 from app_pages.ui.settings import setting_control, settings_controls
-from app_pages.ui.state import url_choice, url_number
+from app_pages.ui.state import keep_result, link_wants_result, result_or_stop, url_choice, url_number
 from sem_core import SemError, list_shipped
 from sem_core.batching import batch_rows
 from sem_core.serve.views import (BATCH, CONCEPT, PROTOTYPE, SALIENCY as SALIENCY_VIEW, attack_view_of, batch_indices,
@@ -17,6 +17,7 @@ from sem_core.viz.attacks import maps_before_after, senn_figure, senn_ranges
 from sem_core.viz.batch import batch_figures, batch_frame, batch_summary
 from sem_core.viz.digits import class_position
 from sem_core.viz.menus import attack_choice, attack_choices
+from sem_core.viz.text import change_look, file_stem
 from sem_core.viz.verdicts import attack_label, batch_verdict, verdict, verdicts
 
 FAMILIES = {"Concept attack (SENN)": "senn", "Prototype attack (PrototypeDL)": "protodl", "Saliency attack": "saliency"}
@@ -65,12 +66,16 @@ with user_errors():
     spec = batch_job(name, attack, x_all[idx], y_all[idx], None if tgt is None else x_all[tgt], **settings)
     est = service().estimate(spec)
     st.caption(f"{len(idx)} digits. {est.describe()} (if nothing is cached)")
-    if st.button("Run batch", type="primary", key="b_run"):
+    params = dict(family=family, model=name, attack=attack, how=how, **own, **settings)
+    if st.button("Run batch", type="primary", key="b_run") or (
+            "batch_job" not in st.session_state and link_wants_result("batch", params, True,
+                                                                       lambda: link_affordable(est, [spec]))):
         old = st.session_state.pop("batch_job", None)
         if old is not None:
             old["handle"].cancel()
         st.session_state["batch_job"] = dict(handle=service().submit(session_id(), spec), spec=spec, family=family, model=name,
-                                             idx=idx.tolist(), tgt=None if tgt is None else tgt.tolist(), attack=attack, est=est)
+                                             idx=idx.tolist(), tgt=None if tgt is None else tgt.tolist(), attack=attack, est=est,
+                                             params=params)
 
 job = st.session_state.get("batch_job")
 if job is not None and not job["handle"].done():
@@ -87,15 +92,12 @@ if job is not None and job["handle"].done():
     try:  # the last result replaces the one before (issue 16: one batch result per session)
         res = handle.result()
         remember(spec, res, lambda: model_and_split(spec.model))
-        st.session_state["batch_result"] = dict(job, res=res, times=dict(handle.timings(), cached=handle.cached == handle.n),
-                                                recipes=take_pending())
+        keep_result("batch", job.pop("params"), **dict(job, res=res,
+                                                       times=dict(handle.timings(), cached=handle.cached == handle.n)))
     except SemError as exc:
         st.error(str(exc))
 
-out = st.session_state.get("batch_result")
-if out is None:
-    st.info("Choose the digits and press **Run batch**.")
-    st.stop()
+out = result_or_stop("batch", "Choose the digits and press **Run batch**.")
 res, family = out["res"], out["family"]
 attack_status(res)
 st.subheader(f"{len(out['idx'])} digits: {attack_label(out['attack'])} on "
@@ -103,14 +105,14 @@ st.subheader(f"{len(out['idx'])} digits: {attack_label(out['attack'])} on "
 say_verdict(batch_verdict(res))
 st.caption(timing_caption(out["times"]) + ("" if out["times"]["cached"] else
                                            f"; {out['est'].took(out['times']['compute_s']).lower()}"))
-reproduce_this(out, hidden=presenting())
 summary = batch_summary(res)
 shown = list(summary.items())[:6]
 for row in (shown[:3], shown[3:]):  # three to a row: the labels ("Concept distance to target (after) (median)") fit
     for col, (key, value) in zip(st.columns(3), row):
         col.metric(key, f"{value:.0%}" if key == "Labels kept" else f"{value:.3f}")
+stem = file_stem("batch", model=out["model"], attack=out["attack"], eps=res.config.get("eps"), extra=f"n{len(out['idx'])}")
 for i, fig in enumerate(batch_figures(res, family)):
-    chart(fig, f"b_fig{i}", f"batch-distribution-{i}")
+    chart(fig, f"b_fig{i}", f"{stem}-distribution-{i}")
 
 st.subheader("Every digit")
 st.markdown("Select a row to see that digit's attack.")
@@ -123,7 +125,7 @@ r = rows[0]
 one = batch_rows(res, r, r + 1)
 i = out["idx"][r]
 st.markdown(f"**Test digit #{i}** (label {int(one.y[0])}): prediction {int(one.pred_before[0])} → "
-            f"{int(one.pred_after[0])}, ‖δ‖∞ = {float(one.linf[0]):.3f}")
+            f"{int(one.pred_after[0])}, ‖δ‖∞ = {float(one.linf[0]):.3f} ({change_look(float(one.linf[0]))})")
 say_verdict(verdict(one))
 cols = st.columns(3)
 chart(image_figure(one.x[0, 0], "natural x"), "b_x", "batch-natural", container=cols[0], image=True)

@@ -15,13 +15,14 @@ from sem_core.digit_io import digit_to_png
 from sem_core.viz import grounding_figure, image_figure, perturbation_figure
 from sem_core.viz.attacks import prediction_text, senn_figure, senn_figures, senn_frame, senn_ranges, stack
 from sem_core.viz.static import explanations_svg, grid_pixels, image_pixels, signed_pixels
+from sem_core.viz.text import change_sentence, file_stem, visibility_note
 from sem_core.viz.verdicts import verdict
 
 sidebar()
 st.title("Concept attack (SENN)")
 st.markdown("SENN explains each prediction with a few learnt **concepts** c1, c2, …: *this 9 looks like that*. "
-            "Watch the bars: after a change too small to see, the 9's concepts look like a **2**'s, "
-            "while SENN still says **9**.")
+            f"Watch the bars: after a small change to every pixel ({visibility_note()}), the 9's concepts look "
+            "like a **2**'s, while SENN still says **9**.")
 with details():
     st.markdown("SENN's explanation: concepts h(x), weighted by relevances θ(x). The attack looks, within an "
                 "ε-ball around x (every pixel moves by at most ε), for an image x* whose concepts match those of a "
@@ -76,9 +77,8 @@ def show_result() -> None:
     d_adv, d_nat = float(res.metrics["concept_distance_adv"][0]), float(res.metrics["concept_distance_nat"][0])
     kept = bool(res.label_kept[0])
     pb, pa = int(res.pred_before[0]), int(res.pred_after[0])
-    st.markdown(f"The prediction {'stays' if kept else 'changes from'} **{pb}**{'' if kept else f' to **{pa}**'}, "
-                f"and the concepts moved {'toward' if d_adv < d_nat else 'away from'} the target's: "
-                f"distance {d_nat:.2f} → {d_adv:.2f}.")
+    st.markdown(f"{change_sentence(float(res.linf[0]), pa, kept, 'SENN')} The concepts moved "
+                f"{'toward' if d_adv < d_nat else 'away from'} the target's: distance {d_nat:.2f} → {d_adv:.2f}.")
     m1, m2, m3 = st.columns(3)
     m1.metric("‖h(x*) − h(x_t)‖", f"{d_adv:.3f}", delta=f"{d_adv - d_nat:+.3f} vs natural", delta_color="inverse")
     m2.metric("‖h(x) − h(x_t)‖", f"{d_nat:.3f}")
@@ -88,13 +88,15 @@ def show_result() -> None:
     interactive = interactive_charts("concept_interactive")
     cols = st.columns(4)
     titles = ["natural x", "adversarial x*", "target x_t"]
+    stem = file_stem("concept", model=out["model"], digit=pb, target=int(expls[2].logits[0].argmax()),
+                     eps=res.config["eps"])  # concept-senn-digit9-to2-eps0.3
     images = [res.x[0, 0], res.x_adv[0, 0], res.extras["x_target"][0, 0]]
     delta = res.x_adv[0, 0] - res.x[0, 0]
     for j, (col, title, img) in enumerate(zip(cols, titles, images)):
         figure(partial(image_figure, img, title), partial(image_pixels, img), f"concept_img{j}",
-               f"concept-{title.split()[-1]}", interactive=interactive, title=title, container=col)
+               f"{stem}-{title.split()[0]}", interactive=interactive, title=title, container=col)
         col.markdown(prediction_text(expls[j].logits[0]))
-    figure(partial(perturbation_figure, delta), lambda: signed_pixels(delta)[0], "concept_delta", "concept-perturbation",
+    figure(partial(perturbation_figure, delta), lambda: signed_pixels(delta)[0], "concept_delta", f"{stem}-perturbation",
            interactive=interactive, title="perturbation x* − x", container=cols[3],
            caption=f"red: darker, blue: brighter; full colour at ±{float(delta.abs().max()):.3f}")
     cols[3].metric("‖x* − x‖∞", f"{res.linf[0]:.3f}")
@@ -104,14 +106,14 @@ def show_result() -> None:
     if interactive:
         cols = st.columns([1, 1, 1, 1.3])
         for j, (col, title) in enumerate(zip(cols, titles)):
-            chart(senn_figure(expls[j], ranges=ranges, title=title), f"concept_expl{j}", f"concept-bars-{j}",
+            chart(senn_figure(expls[j], ranges=ranges, title=title), f"concept_expl{j}", f"{stem}-bars-{titles[j].split()[0]}",
                   container=cols[j])
         grid_col = cols[3]
     else:
         wide = presenting()  # presenter mode: the bars as wide as the page (the SVG's text grows with it), the grid under
         bars_col, grid_col = (st, None) if wide else st.columns([3, 1.3])
         picture(explanations_svg(expls, titles, ranges), "", "concept_expl",
-                lambda: senn_figures(expls, titles, ranges), "concept-bars", container=bars_col)
+                lambda: senn_figures(expls, titles, ranges), f"{stem}-bars", container=bars_col)
         if wide:
             grid_col = st.columns([1.3, 1.7])[0]
     with grid_col, user_errors():
@@ -120,7 +122,7 @@ def show_result() -> None:
         train_x = get_split("train", card["data"]["source"])[0]
         figure(partial(grounding_figure, train_x, model.grounding, cell=42),
                lambda: grid_pixels(train_x[model.grounding.cpu().flatten()], cols=model.grounding.shape[1]),
-               "concept_grid", "concept-grounding", interactive=interactive,
+               "concept_grid", file_stem("concept", model=out["model"], extra="grounding"), interactive=interactive,
                caption=f"rows c1 (top) … c{model.config.n_concepts} (bottom)")
 
     st.subheader("Replay the attack")
@@ -135,11 +137,11 @@ def show_result() -> None:
         step_ranges = senn_ranges([s.explanation for s in res.snapshots])  # one scale for every step
         r1, r2 = st.columns([1, 2])
         figure(partial(image_figure, snap.x[0, 0], f"x at step {step}"), partial(image_pixels, snap.x[0, 0]),
-               "concept_replay_img", f"concept-step{step}", interactive=interactive, title=f"x at step {step}",
+               "concept_replay_img", f"{stem}-step{step}", interactive=interactive, title=f"x at step {step}",
                container=r1)
         figure(partial(senn_figure, snap.explanation, ranges=step_ranges),
                partial(explanations_svg, [snap.explanation], [f"step {step}"], step_ranges), "concept_replay_bars",
-               f"concept-step{step}-bars", interactive=interactive, container=r2, image=False)
+               f"{stem}-step{step}-bars", interactive=interactive, container=r2, image=False)
         r1.markdown(prediction_text(snap.explanation.logits[0]))
 
     if not presenting():
@@ -148,7 +150,7 @@ def show_result() -> None:
         prov = dict(model=out["model"], digits=out["digits"], attack="senn_concept", config=res.config)
         tensors = provenance_npz(**prov, x=res.x, x_adv=res.x_adv, x_target=res.extras["x_target"], h=both.concepts,
                                  theta=both.relevances, objective=res.objective)
-        downloads({"adversarial image (PNG, 28×28)": ("x_adv.png", digit_to_png(res.x_adv), "image/png"),
+        downloads({"adversarial image (PNG, 28×28)": (f"{stem}-x-adv.png", digit_to_png(res.x_adv), "image/png"),
                    "tensors (NPZ)": ("concept_attack.npz", tensors, "application/octet-stream"),
                    "metrics (JSON)": ("concept_attack.json", provenance_json(metrics, **prov), "application/json"),
                    "explanations (CSV)": ("concept_attack.csv", senn_frame(titles, expls).to_csv(index=False).encode(),

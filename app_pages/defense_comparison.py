@@ -3,18 +3,18 @@ import streamlit as st
 
 import sem_core
 from app_pages.ui.figures import chart
-from app_pages.ui.jobs import estimate_caption, run_jobs, timing_caption
-from app_pages.ui.layout import details, presenting, say_verdict, sidebar, user_errors
+from app_pages.ui.jobs import estimate_caption, link_affordable, run_jobs, timing_caption
+from app_pages.ui.layout import details, say_verdict, sidebar, user_errors
 from app_pages.ui.pickers import MODEL_LABELS, digit_picker, model_help, test_split_for
-from app_pages.ui.reproduce import reproduce_this, take_pending
 from app_pages.ui.settings import settings_controls
-from app_pages.ui.state import url_choice
+from app_pages.ui.state import keep_result, link_wants_result, result_or_stop, url_choice
 from sem_core.experiments.defenses import PAIRS
 from sem_core.serve.jobs import job_of_spec
 from sem_core.serve.views import DEFENSES, attack_view_of, comparison_jobs, comparison_of
 from sem_core.viz import image_figure
 from sem_core.viz.attacks import senn_figure, senn_ranges
 from sem_core.viz.tables import comparison_frame
+from sem_core.viz.text import file_stem
 from sem_core.viz.verdicts import comparison_verdict, verdict
 
 ATTACK = {"senn": "senn_concept", "protodl": "protodl_prototype"}
@@ -48,32 +48,28 @@ with user_errors():
     left, right = st.columns(2)
     with left:
         x, y, caption = digit_picker("def_src", "Digit x (attacked)", DEFENSES.picks["src"][0], x_all, y_all)
-    x_t = None
+    x_t, t_caption = None, ""
     if family == "senn":
         with right:
-            x_t, _, _ = digit_picker("def_tgt", "Target x_t (concepts to imitate)", DEFENSES.picks["tgt"][0], x_all,
+            x_t, _, t_caption = digit_picker("def_tgt", "Target x_t (concepts to imitate)", DEFENSES.picks["tgt"][0], x_all,
                                      y_all, avoid="def_src")
     view = attack_view_of(DEFENSES, ATTACK[family])  # this family's attack: its declared settings
     settings = settings_controls(view, "def_", containers={"eps": st.columns(3)[0]})
     ready = x is not None and (family != "senn" or x_t is not None)
     jobs = comparison_jobs([natural, robust], ATTACK[family], x, y, x_t, **settings) if ready else {}
     eta = estimate_caption([job_of_spec(spec) for spec in jobs.values()])  # the jobs Run submits
-    if st.button("Run on both models", type="primary", disabled=not ready) and ready:
+    params = dict(family=family, model=robust, x=caption, t=t_caption, **settings)
+    if (st.button("Run on both models", type="primary", disabled=not ready)
+            or link_wants_result("def", params, ready, lambda: link_affordable(eta, jobs.values()))) and ready:
         results, _, times = run_jobs(jobs, "Attacking")  # the service records each batch's time for the estimates
-        st.session_state["def_result"] = dict(cmp=comparison_of(ATTACK[family], results), family=family, caption=caption,
-                                              times=times, took=eta.took(times["queue_s"] + times["compute_s"]),
-                                              recipes=take_pending())
+        keep_result("def", params, cmp=comparison_of(ATTACK[family], results), family=family, caption=caption,
+                    times=times, took=eta.took(times["queue_s"] + times["compute_s"]))
 
-if "def_result" not in st.session_state:
-    st.info("Pick the digits and press **Run on both models**.")
-    st.stop()
-
-out = st.session_state["def_result"]
+out = result_or_stop("def", "Pick the digits and press **Run on both models**.")
 cmp, family = out["cmp"], out["family"]
 config = next(iter(cmp.results.values())).config  # the result's own settings, not the controls' now
 st.caption(f"{out['caption']}; ε = {config['eps']:g}, {config['steps']} steps; {timing_caption(out['times'])}"
            + ("" if out["times"].get("cached") else f". {out['took']}"))
-reproduce_this(out, hidden=presenting())
 st.subheader("Did the attack work on each model?")
 st.markdown("SENN: the attack succeeds when the concept distance to the target after the attack, ‖h(x*) − h(x_t)‖, "
             "falls far below the one before, ‖h(x) − h(x_t)‖. PrototypeDL: it succeeds when the nearest prototype "
@@ -86,15 +82,16 @@ st.dataframe(comparison_frame(cmp.attack, cmp.results, verdicts={n: v.short for 
 cols = st.columns(len(cmp.results))
 ranges = senn_ranges([e for r in cmp.results.values() for e in r.explanations.values()]) if family == "senn" else None
 for col, (name, res) in zip(cols, cmp.results.items()):
+    stem = file_stem("defenses", model=name, digit=int(res.pred_before[0]), eps=res.config["eps"])
     col.markdown(f"**{MODEL_LABELS.get(name, name)}** (`{name}`)")
     say_verdict(each[name], container=col)
-    chart(image_figure(res.x_adv[0, 0], "adversarial x*"), f"def_img_{name}", f"defense-{name}-x-adv", container=col,
+    chart(image_figure(res.x_adv[0, 0], "adversarial x*"), f"def_img_{name}", f"{stem}-x-adv", container=col,
           image=True)
     if family == "senn":
         chart(senn_figure(res.explanations["adversarial"], ranges=ranges, title="explanation of x*"),
-              f"def_expl_{name}", f"defense-{name}-bars-adv", container=col)
+              f"def_expl_{name}", f"{stem}-bars-adv", container=col)
         chart(senn_figure(res.explanations["target"], ranges=ranges, title="explanation of x_t"),
-              f"def_tgt_{name}", f"defense-{name}-bars-target", container=col)
+              f"def_tgt_{name}", f"{stem}-bars-target", container=col)
     else:
         e = res.explanations["adversarial"]
         col.markdown(f"nearest prototype: class **{int(res.explanations['natural'].nearest_class[0])}** → "

@@ -16,13 +16,14 @@ from sem_core.serve.views import INFLUENCE, influence_jobs
 from sem_core.viz.attacks import prediction_change, result_row
 from sem_core.viz.influence import influential_digits_figure
 from sem_core.viz.maps import images_figure
+from sem_core.viz.text import change_sentence, file_stem, visibility_note
 from sem_core.viz.verdicts import verdict
 
 sidebar()
 st.title("Influence-function attack")
 st.markdown("A network's prediction can also be explained by **training digits**: the ones that helped it most "
-            "to answer as it does. Watch the row of training digits: after a change too small to see, other "
-            "training digits take their place, while the prediction stays the same.")
+            "to answer as it does. Watch the row of training digits: after a small change to every pixel "
+            f"({visibility_note()}), other training digits take their place, while the prediction stays the same.")
 with details():
     st.markdown("Influence functions (Koh & Liang 2017) score a training digit z by how up-weighting it would "
                 "change this digit's loss, computed on the CNN's last layer over the 4,000 training digits (H + λI "
@@ -81,18 +82,20 @@ st.markdown("Each title: the training digit's index, its label and its influence
             "helpful to this prediction); ✓ marks a digit in both sets.")
 x_train, y_train, _ = get_split("train", out["source"])
 fig = influential_digits_figure(x_train, y_train, nat, adv)
-chart(fig, "inf_digits", "influential-training-digits", image=True)
+stem = file_stem("influence", model=out["model"], digit=pb, eps=res.config["eps"])   # influence-cnn-digit7-eps0.1
+chart(fig, "inf_digits", f"{stem}-training-digits", image=True)
 st.subheader("The test digit")
-st.markdown(f"The perturbation is small (‖δ‖∞ = {float(res.linf[0]):.3f}); the prediction "
-            + prediction_change(pb, pa, float(res.prob_before[0].max()), float(res.prob_after[0].max())) + ".")
-chart(images_figure(res.x[0, 0], res.x_adv[0, 0]), "inf_images", "influence-digits", image=True)
+st.markdown(change_sentence(float(res.linf[0]), pa, bool(res.label_kept[0]), "the network")
+            + f" (‖δ‖∞ = {float(res.linf[0]):.3f}; the prediction "
+            + prediction_change(pb, pa, float(res.prob_before[0].max()), float(res.prob_after[0].max())) + ").")
+chart(images_figure(res.x[0, 0], res.x_adv[0, 0]), "inf_images", f"{stem}-digits", image=True)
 
 if not presenting():
     row = result_row(res, model=out["model"], kind="influence_sign")
     prov = dict(model=out["model"], digits=[out["digit"]], attack="influence_sign", config=dict(res.config))
     tensors = provenance_npz(**prov, x=res.x, x_adv=res.x_adv, top_before=nat.top_idx, top_after=adv.top_idx,
                              scores_before=nat.scores, scores_after=adv.scores)
-    downloads({"adversarial digit (PNG, 28×28)": ("x_adv.png", digit_to_png(res.x_adv), "image/png"),
+    downloads({"adversarial digit (PNG, 28×28)": (f"{stem}-x-adv.png", digit_to_png(res.x_adv), "image/png"),
                "tensors (NPZ)": ("influence_attack.npz", tensors, "application/octet-stream"),
                "metrics (CSV)": ("influence_attack.csv", row.to_csv(index=False).encode(), "text/csv"),
                "metrics (JSON)": ("influence_attack.json", provenance_json(res.to_dict(), **prov),

@@ -11,18 +11,19 @@ from app_pages.ui.pickers import model_choice, test_split_for
 from app_pages.ui.settings import setting_control, settings_controls
 from app_pages.ui.state import keep_result, link_wants_result, result_or_stop, url_classes
 from sem_core.serve.views import PROTOTYPE, nth_of_class, prototype_job
-from sem_core.viz.digits import stack_images
+from sem_core.viz.digits import nearest_prototypes
 from sem_core.digit_io import digits_to_png
 from sem_core.viz import image_grid_figure, prototypes_figure, protodl_digit_frame, prototype_frame, prototype_table
 from sem_core.viz.images import prototype_titles
 from sem_core.viz.static import titled_grid_pixels
+from sem_core.viz.text import change_look, change_sentence, file_stem, visibility_note
 from sem_core.viz.verdicts import batch_verdict, verdict, verdicts
 
 sidebar()
 st.title("Prototype attack (PrototypeDL)")
 st.markdown("PrototypeDL explains a prediction by pointing at the **prototype** it resembles most: *this digit is "
-            "a 4 because it looks like this prototype of a 4*. Watch the nearest prototype: after a change too small "
-            "to see, it belongs to **another class**, while the prediction stays the same.")
+            "a 4 because it looks like this prototype of a 4*. Watch the nearest prototype: after a small change to "
+            f"every pixel ({visibility_note()}), it belongs to **another class**, while the prediction stays the same.")
 with details():
     st.markdown("PrototypeDL classifies a digit by its distances h_j(x) to 15 learnt prototypes P1…P15. Naturally, the "
                 "nearest prototypes belong to the predicted class. The attack pushes the digit away from its own "
@@ -46,7 +47,8 @@ with user_errors():
     protos = model.prototype_images()
     # a picture by default: the page opens without plotly (≈ 1.2 s of a browser's CPU for its first chart)
     figure(partial(prototypes_figure, protos, classes),
-           partial(titled_grid_pixels, protos, prototype_titles(classes), cols=8), "proto_grid", "prototypes",
+           partial(titled_grid_pixels, protos, prototype_titles(classes), cols=8), "proto_grid",
+           file_stem("prototype", model=name, extra="prototypes"),
            interactive=interactive, width="natural")
 
     st.subheader("Attack")
@@ -85,11 +87,18 @@ def show_result() -> None:
     say_verdict(verdict(res) if len(res.y) == 1 else batch_verdict(res))
     n = len(res.y)
     kept, moved = int(res.label_kept.sum()), int((adv.nearest_class != res.pred_before).sum())
-    st.markdown(f"**{kept} of {n}** predictions stay the same; for **{moved} of {n}** digits the nearest prototype now "
-                "belongs to another class. Natural digits (top) and their adversarial versions (bottom):")
-    pairs, titles = stack_images(res.x, res.x_adv), [f"nat. {s}" for s in names] + [f"adv. {s}" for s in names]
-    figure(partial(image_grid_figure, pairs, titles, cols=n, cell=110), partial(titled_grid_pixels, pairs, titles, cols=n),
-           "proto_pairs", "prototype-attack-digits", interactive=interactive, width="natural")
+    linf = float(res.linf.max())
+    change = (change_sentence(linf, int(res.pred_after[0]), bool(res.label_kept[0]), "PrototypeDL") if n == 1 else
+              f"Every pixel of every digit moved by at most {linf:.2f}: {change_look(linf)}.")
+    st.markdown(f"{change} **{kept} of {n}** predictions stay the same; for **{moved} of {n}** digits the nearest "
+                "prototype now belongs to another class. Each row: the digit, the prototype nearest to it, the changed "
+                "digit and the prototype nearest to that:")
+    grid, titles = nearest_prototypes(res, get_model(out["model"])[0].prototype_images(), names)
+    stem = file_stem("prototype", model=out["model"], digit=",".join(str(int(c)) for c in res.y),
+                     eps=res.config["eps"])
+    figure(partial(image_grid_figure, grid, titles, cols=4, cell=140),
+           partial(titled_grid_pixels, grid, titles, cols=4, scale=5), "proto_pairs", stem, interactive=interactive,
+           width="natural")
 
     st.subheader("Prototype distances (Table 1)")
     st.markdown("Rows are prototypes, columns the digits before (Nat.) and after (Adv.) the attack. **Bold**: prototypes "
@@ -100,6 +109,8 @@ def show_result() -> None:
     st.markdown("D(x,y) should grow and R(x,y) shrink; the prediction stays while the nearest prototype changes class.")
     digits = protodl_digit_frame(res, h_nat, h_adv, classes)
     digits["Did the attack work?"] = [v.short for v in verdicts(res)]
+    deciding = ["label", "pred after", "nearest class before", "nearest class after", "Did the attack work?"]
+    digits = digits[deciding + [c for c in digits.columns if c not in deciding]]  # what decides first: never cut off
     two_decimals = st.column_config.NumberColumn(format="%.2f")
     st.dataframe(digits, hide_index=True, key="proto_digits",
                  column_config={c: two_decimals for c in digits.columns if c.startswith(("D(", "R("))})
@@ -111,7 +122,7 @@ def show_result() -> None:
         prov = dict(model=out["model"], digits=out["idx"], attack="protodl_prototype", config=res.config)
         tensors = provenance_npz(**prov, x=res.x, x_adv=res.x_adv, y=res.y, h_nat=h_nat, h_adv=h_adv, classes=classes)
         distances = prototype_frame(h_nat, h_adv, classes, res.y, names).to_csv().encode()
-        downloads({"adversarial digits (PNG)": ("x_adv.png", digits_to_png(res.x_adv), "image/png"),
+        downloads({"adversarial digits (PNG)": (f"{stem}-x-adv.png", digits_to_png(res.x_adv), "image/png"),
                    "tensors (NPZ)": ("prototype_attack.npz", tensors, "application/octet-stream"),
                    "metrics (JSON)": ("prototype_attack.json", provenance_json(res.to_dict(), **prov), "application/json"),
                    "distances (CSV)": ("prototype_attack.csv", distances, "text/csv")}, key="proto")

@@ -7,7 +7,7 @@ from app_pages.ui.downloads import downloads, provenance_json, provenance_npz
 from app_pages.ui.figures import figure, interactive_charts
 from app_pages.ui.jobs import run_jobs, timing_caption
 from app_pages.ui.layout import attack_status, details, presenting, say_verdict, sidebar, user_errors
-from app_pages.ui.pickers import digit_picker, model_help, picked_index, region_picker, test_split_for
+from app_pages.ui.pickers import digit_picker, link_region, model_help, picked_index, region_picker, test_split_for
 from app_pages.ui.settings import settings_controls
 from app_pages.ui.state import keep_result, link_wants_result, result_or_stop, url_choice
 from sem_core import list_shipped
@@ -18,6 +18,7 @@ from sem_core.viz.digits import empty_mask, stack_images
 from sem_core.viz.maps import explainer_grid, images_figure, region_overlay
 from sem_core.viz.menus import attack_choices
 from sem_core.viz.static import digits_pixels, explainer_grid_pixels, maps_pixels, region_pixels
+from sem_core.viz.text import change_sentence, file_stem, visibility_note
 from sem_core.viz.verdicts import verdict
 
 ATTACK_OF = attack_choices("saliency")  # label -> attack; the URL holds the label
@@ -25,8 +26,8 @@ DEFAULT_KIND = next(label for label, c in ATTACK_OF.items() if c.name == SALIENC
 
 sidebar()
 st.title("Saliency attacks")
-st.markdown("A **saliency map** colours the pixels a network looked at. Watch the colours: after a change too "
-            "small to see, the map points somewhere else, while the prediction stays the same.")
+st.markdown("A **saliency map** colours the pixels a network looked at. Watch the colours: after a small change to "
+            f"every pixel ({visibility_note()}), the map points somewhere else, while the prediction stays the same.")
 with details():
     st.markdown("A feature-importance map I(x) = |m(x)| / Σ|m(x)| says which pixels mattered. Within an ε-ball "
                 "around the digit, sign-gradient steps maximise a dissimilarity D between the perturbed and the "
@@ -60,12 +61,14 @@ def run_and_show() -> None:
     the charts switch) reruns this part alone, with the controls' values of the last whole-page run."""
     with user_errors():
         if (st.button("Run saliency attack", type="primary", disabled=x is None)
-                or link_wants_result("sal", params, x is not None and not cls.targeted)) and x is not None:
+                or link_wants_result("sal", params, x is not None and (not cls.targeted or bool(mask.any())))) and x is not None:
             # the attack and the random-sign baseline of the same ε beside it (what the verdict compares with)
             results, _, times = run_jobs(saliency_jobs(name, cls.name, x, y, mask=mask if cls.targeted else None,
                                                        **settings), "Attacking")
             keep_result("sal", params, res=results["attack"], base=results.get("random"), times=times, model=name, attack=cls, method=settings["method"],
                         k=settings["k"], mask=mask.clone(), caption=caption, grid=None, digit=picked_index("sal_digit"))
+            if cls.targeted:  # the region travels in the link with the result
+                link_region("sal", mask)
     show_result()
 
 
@@ -100,19 +103,22 @@ def show_result() -> None:
                 "both); × marks the center of mass" + ("; on the right, the target region over the adversarial digit."
                                                        if cls.targeted else "."))
     interactive = interactive_charts("sal_interactive")
+    stem = file_stem("saliency", model=out["model"], attack=cls.name.removeprefix("saliency_"), digit=pb,
+                     eps=res.config["eps"], extra=out["method"])   # saliency-cnn-topk-digit3-eps0.1-saliency
     a, b = st.columns([3, 2])
     digits = (res.x[0, 0], res.x_adv[0, 0])
     # pictures by default: the browser draws them at almost no cost (the region picker above stays a plotly chart)
     figure(partial(maps_before_after, i0, i1, images=digits), partial(maps_pixels, i0, i1, images=digits), "sal_maps",
-           "saliency-maps", interactive=interactive, container=a, width="natural")
+           f"{stem}-maps", interactive=interactive, container=a, width="natural")
     if cls.targeted:
         figure(partial(region_overlay, res.x_adv[0, 0], out["mask"], "target region on x_adv"),
-               partial(region_pixels, res.x_adv[0, 0], out["mask"]), "sal_overlay", "saliency-region",
+               partial(region_pixels, res.x_adv[0, 0], out["mask"]), "sal_overlay", f"{stem}-region",
                interactive=interactive, title="target region on x_adv", container=b, width=224)
     st.subheader("Digits")
-    st.markdown(f"The perturbation is tiny (‖δ‖∞ = {float(res.linf[0]):.3f}); the prediction "
-                + prediction_change(pb, pa, float(res.prob_before[0].max()), float(res.prob_after[0].max())) + ".")
-    figure(partial(images_figure, *digits), lambda: digits_pixels(*digits)[0], "sal_images", "saliency-digits",
+    st.markdown(change_sentence(float(res.linf[0]), pa, kept, "the network") + f" (‖δ‖∞ = {float(res.linf[0]):.3f}; "
+                "the prediction " + prediction_change(pb, pa, float(res.prob_before[0].max()),
+                                                      float(res.prob_after[0].max())) + ").")
+    figure(partial(images_figure, *digits), lambda: digits_pixels(*digits)[0], "sal_images", f"{stem}-digits",
            interactive=interactive, width="natural",
            caption=f"perturbation: red darker, blue brighter, full colour at ±{float(res.linf[0]):.3f}")
 
@@ -131,14 +137,14 @@ def show_result() -> None:
                    ": the natural digit's map on top, the adversarial digit's below."))
         figure(partial(explainer_grid, grid.maps[:, 0], grid.maps[:, 1], grid.names),
                partial(explainer_grid_pixels, grid.maps[:, 0], grid.maps[:, 1], grid.names), "sal_grid",
-               "saliency-all-explainers", interactive=interactive)
+               f"{stem}-all-explainers", interactive=interactive)
 
     if not presenting():
         row = result_row(res, model=out["model"], method=out["method"], kind=cls.kind)
         prov = dict(model=out["model"], digits=[out["digit"]], attack=cls.name,
                     config={**res.config, "method": out["method"], "region": out["mask"].nonzero().tolist()})
         tensors = provenance_npz(**prov, x=res.x, x_adv=res.x_adv, map_before=i0, map_after=i1, mask=out["mask"])
-        downloads({"adversarial digit (PNG, 28×28)": ("x_adv.png", digit_to_png(res.x_adv), "image/png"),
+        downloads({"adversarial digit (PNG, 28×28)": (f"{stem}-x-adv.png", digit_to_png(res.x_adv), "image/png"),
                    "tensors (NPZ)": ("saliency_attack.npz", tensors, "application/octet-stream"),
                    "metrics (CSV)": ("saliency_attack.csv", row.to_csv(index=False).encode(), "text/csv"),
                    "metrics (JSON)": ("saliency_attack.json", provenance_json(res.to_dict(), **prov),

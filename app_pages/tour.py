@@ -7,19 +7,38 @@ from app_pages.ui.figures import chart, figure, interactive_charts, picture
 from app_pages.ui.jobs import get_model, run_job, run_jobs, timing_caption
 from app_pages.ui.layout import say_verdict, sidebar, user_errors
 from app_pages.ui.pickers import test_split_for
+from app_pages.ui.state import url_choice
 from sem_core.serve.views import (CONCEPT, LIPSCHITZ, PROTOTYPE, SALIENCY, STABILITY, concept_job, lipschitz_job,
                                   nth_of_class, prototype_job, saliency_jobs)
-from sem_core.viz.digits import stack_images
+from sem_core.viz.digits import nearest_prototypes
 from sem_core.viz import bars_figure, image_figure, image_grid_figure, pair_figure, worst_case
 from sem_core.viz.attacks import maps_before_after, senn_figures, senn_ranges
 from sem_core.viz.static import explanations_svg, image_pixels, maps_pixels, pair_pixels, titled_grid_pixels
+from sem_core.viz.text import SUBTLE_LINF, change_sentence, visibility_note
 from sem_core.viz.verdicts import lipschitz_verdict, verdict
 
 sidebar()
 st.title("Guided tour: four ways to fool an explanation")
-st.markdown("Each step shows a model's **explanation** of a handwritten digit, then changes the digit so little "
-            "that nobody would notice. The prediction stays; the explanation does not. Press the buttons in order.")
+st.markdown("Each step shows a model's **explanation** of a handwritten digit, then moves every pixel of the digit by "
+            f"a small amount ({visibility_note()}). The prediction stays; the explanation does not. Choose how large "
+            "a change to show, then press the buttons in order.")
+# how large a change the attack steps (1–3) may make: a subtle one, hard to see, or the papers' (paper 000's ε = 0.3
+# for SENN and PrototypeDL, a visible speckle; the saliency page's 0.1). Both attacks still work at the subtle
+# ε on the tour's digits, less strongly: the concepts move part of the way (each step's verdict says so).
+SIZES = {"subtle": f"Subtle: ε = {SUBTLE_LINF:g}, hard to see",
+         "paper": f"As in the papers: ε = {CONCEPT.defaults()['eps']:g} for steps 1–2, a speckle you can see"}
+size = url_choice("How large a change", "tour_eps", list(SIZES), "subtle", widget=st.radio, format_func=SIZES.get,
+                  horizontal=True)
+EPS = {name: SUBTLE_LINF if size == "subtle" else view.defaults()["eps"]
+       for name, view in (("concept", CONCEPT), ("prototype", PROTOTYPE), ("saliency", SALIENCY))}
+st.caption(("Every pixel moves by at most " + ", ".join(f"{e:g} ({n})" for n, e in EPS.items()) + ". ")
+           + ("The changed digits look like the originals; the explanations move less far than at the papers' "
+              "size, and each step's verdict says whether the attack still worked." if size == "subtle" else
+              "The changed digits show a speckle: the explanations move further than at the subtle size."))
 done = st.session_state.setdefault("tour", {})
+if st.session_state.get("_tour_size") != size:  # results of the other size are not this one's
+    done.clear()
+    st.session_state["_tour_size"] = size
 interactive = interactive_charts("tour_interactive")  # off: every step's figures are pictures (no plotly to load)
 
 
@@ -64,17 +83,18 @@ def step(n: int, title: str, look: str, button: str, job, show, page: str, query
 
 def concept_step():
     m = CONCEPT.picks["model"]
-    return concept_job(m, digit_of(m, SRC), SRC[0], digit_of(m, TGT), **CONCEPT.defaults())
+    return concept_job(m, digit_of(m, SRC), SRC[0], digit_of(m, TGT), **{**CONCEPT.defaults(), "eps": EPS["concept"]})
 
 
 def prototype_step():
     m = PROTOTYPE.picks["model"]
-    return prototype_job(m, digit_of(m, PROTO), PROTO[0], **PROTOTYPE.defaults())
+    return prototype_job(m, digit_of(m, PROTO), PROTO[0], **{**PROTOTYPE.defaults(), "eps": EPS["prototype"]})
 
 
 def saliency_step():
     m = SALIENCY.picks["model"]
-    return saliency_jobs(m, SALIENCY.picks["attack"], digit_of(m, SAL), SAL[0], **SALIENCY.defaults())
+    return saliency_jobs(m, SALIENCY.picks["attack"], digit_of(m, SAL), SAL[0],
+                         **{**SALIENCY.defaults(), "eps": EPS["saliency"]})
 
 
 # ---- 1. SENN's concepts ----
@@ -85,7 +105,7 @@ def show_concept(res) -> str:
     labels = [f"c{i + 1}" for i in range(e[0].concepts.shape[1])]
     lo = min(float(x.concepts.min()) for x in e) * 1.1
     hi = max(float(x.concepts.max()) for x in e) * 1.1
-    titles = [f"the {SRC[0]} as drawn", f"the {SRC[0]}, changed a little", f"a {TGT[0]}, for comparison"]
+    titles = [f"the {SRC[0]} as drawn", f"the {SRC[0]}, changed", f"a {TGT[0]}, for comparison"]
     cols = st.columns(3)
 
     def bars(j: int):
@@ -102,10 +122,10 @@ def show_concept(res) -> str:
         picture(explanations_svg(e, titles, ranges=[(min(lo, 0), hi)], panel_h=150, fields=("concepts",)), "",
                 "tour_c_bars", lambda: senn_figures(e, titles, senn_ranges(e)), "tour-concept-bars")
     d_nat, d_adv = float(res.metrics["concept_distance_nat"][0]), float(res.metrics["concept_distance_adv"][0])
-    answer = f"stays **{int(res.pred_after[0])}**" if bool(res.label_kept[0]) else f"becomes {int(res.pred_after[0])}"
-    return (f"SENN's answer {answer}, yet its concepts now look like the {TGT[0]}'s: their distance to the "
-            f"{TGT[0]}'s concepts fell from {d_nat:.2f} to {d_adv:.2f}. No pixel moved by more than "
-            f"{float(res.linf[0]):.2f}, so the picture looks the same while the explanation tells a different story.")
+    closer = "now look like" if d_adv < d_nat / 2 else "moved toward" if d_adv < d_nat else "did not move toward"
+    return (change_sentence(float(res.linf[0]), int(res.pred_after[0]), bool(res.label_kept[0]), "SENN")
+            + f" Its concepts {closer} the {TGT[0]}'s: their distance to the {TGT[0]}'s concepts went from "
+            f"{d_nat:.2f} to {d_adv:.2f}, so the explanation tells a different story than the answer.")
 
 
 # ---- 2. PrototypeDL's nearest prototype ----
@@ -116,16 +136,15 @@ def show_prototype(res) -> str:
     protos = protodl.prototype_images().cpu()
     classes = res.explanations["natural"].prototype_classes
     j0, j1 = (int(res.explanations[k].distances[0].argmin()) for k in ("natural", "adversarial"))
-    grid = stack_images(res.x, protos[j0: j0 + 1], res.x_adv, protos[j1: j1 + 1])
-    titles = [f"the {PROTO[0]}", f"nearest: P{j0 + 1} (a {int(classes[j0])})", f"the {PROTO[0]}, changed",
-              f"nearest: P{j1 + 1} (a {int(classes[j1])})"]
+    grid, titles = nearest_prototypes(res, protos)
     figure(partial(image_grid_figure, grid, titles, cols=4, cell=170),
            partial(titled_grid_pixels, grid, titles, cols=4, scale=6, title_px=22), "tour_p_grid", "tour-prototype",
            interactive=interactive, width="natural")
-    kept = bool(res.label_kept[0])
-    return (f"PrototypeDL {'still says' if kept else 'now says'} **{int(res.pred_after[0])}**, but the prototype it "
-            f"points to as its reason went from P{j0 + 1}, a {int(classes[j0])}, to P{j1 + 1}, a {int(classes[j1])}. "
-            "The reason given no longer matches the answer.")
+    moved = int(classes[j0]) != int(classes[j1])
+    return (change_sentence(float(res.linf[0]), int(res.pred_after[0]), bool(res.label_kept[0]), "PrototypeDL")
+            + f" The prototype it points to as its reason went from P{j0 + 1}, a {int(classes[j0])}, to P{j1 + 1}, a "
+            f"{int(classes[j1])}" + (". The reason given no longer matches the answer." if moved else
+                                     ": the reason still matches the answer."))
 
 
 # ---- 3. A saliency map ----
@@ -139,9 +158,9 @@ def show_saliency(results) -> str:
            partial(maps_pixels, i0, i1, titles, images=digits), "tour_s_maps", "tour-saliency", interactive=interactive, width="natural",
            caption="bright: important pixels (one scale for both maps); ×: the map's center of mass")
     overlap = float(res.metrics["topk_intersection"][0])
-    return (f"The network still says **{int(res.pred_after[0])}**, but only {overlap:.0%} of the "
-            f"{res.config['k']} pixels it marked as most important are still marked. A map that moves this easily "
-            "cannot tell us what the network really looks at.")
+    return (change_sentence(float(res.linf[0]), int(res.pred_after[0]), bool(res.label_kept[0]), "the network")
+            + f" Only {overlap:.0%} of the {res.config['k']} pixels it marked as most important are still marked. "
+            "A map that moves this easily cannot tell us what the network really looks at.")
 
 
 # ---- 4. Stability ----
@@ -167,13 +186,13 @@ steps = [  # title, what to look at, button, job, show, its page and a link that
     ("Fool SENN's concepts",
      f"the concept bars of the changed {SRC[0]}: do they look like the {SRC[0]}'s or like the {TGT[0]}'s?",
      "Run step 1: attack SENN's concepts", concept_step, show_concept, "app_pages/concept_attack.py",
-     {"src": str(SRC[0]), "tgt": str(TGT[0]), "eps": f"{CONCEPT.defaults()['eps']:g}", "result": "concept"}),
+     {"src": str(SRC[0]), "tgt": str(TGT[0]), "eps": f"{EPS['concept']:g}", "result": "concept"}),
     ("Fool PrototypeDL's prototypes", "which prototype the model points to, before and after the change.",
      "Run step 2: attack PrototypeDL's prototypes", prototype_step, show_prototype, "app_pages/prototype_attack.py",
-     {"digits": str(PROTO[0]), "result": "proto"}),
+     {"digits": str(PROTO[0]), "eps": f"{EPS['prototype']:g}", "result": "proto"}),
     ("Fool a saliency map", "where the bright spots of the map sit on the digit, before and after.",
      "Run step 3: attack the saliency map", saliency_step, show_saliency, "app_pages/saliency_attack.py",
-     {"sal_digit": str(SAL[0]), "result": "sal"}),
+     {"sal_digit": str(SAL[0]), "sal_eps": f"{EPS['saliency']:g}", "result": "sal"}),
     ("Measure stability", "the last panel: how much of the map changed after the worst small change.",
      "Run step 4: measure the map's stability", stability_step, show_stability, "app_pages/lipschitz_stability.py",
      {"lip_n": str(LIPSCHITZ.own["n"].default)}),

@@ -120,7 +120,8 @@ def check_sanity_quantus(out: str) -> None:
     assert "all within tolerance" in out, out
     for e in ("saliency", "gradxinput"):
         block = out.split(f"\n{e}: ", 1)[1]
-        ours, same = (numbers(line_of(block, start)[len(start):]) for start in ("  ours (seed 0) ", "  quantus, our weights "))
+        ours, same = (numbers(line_of(block, start)[len(start):])
+                      for start in ("  ours (seed 0) ", "  quantus, our weights "))
         assert len(ours) == 4 and all(-1 <= v <= 1 for v in ours), (e, ours)   # a median Spearman per layer
         assert max(abs(a - b) for a, b in zip(ours, same)) <= 1e-4, (e, ours, same)   # same weights, same numbers
 
@@ -134,7 +135,8 @@ CHECKS = {"bench_attacks.py": check_attacks, "bench_experiment_defaults.py": che
 def test_at_most_nine_scripts():
     # 9 since bench_sanity_quantus.py: a check against an optional oracle (Quantus), which no timing script measures
     files = sorted(p.name for p in BENCH.glob("*.py"))
-    assert len(files) <= 9, f"{len(files)} scripts in benchmarks/ (at most 9: merge the ones that measure the same): {files}"
+    assert len(files) <= 9, (f"{len(files)} scripts in benchmarks/ (at most 9: merge the ones that measure the same): "
+                             f"{files}")
 
 
 @pytest.mark.parametrize("helper", HELPERS)

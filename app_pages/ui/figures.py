@@ -11,6 +11,7 @@ import streamlit as st
 
 from app_pages.ui.downloads import figure_downloads
 from app_pages.ui.layout import presenting
+from sem_core.viz.base import PRESENTER_FONT_PX, PRESENTER_GROWTH, readable_text
 from sem_core.viz.text import escape_markdown as safe_text
 
 IMAGE_CHART = {"displayModeBar": False}  # st.plotly_chart config for digits and maps: no zoom/pan tool bar
@@ -20,12 +21,10 @@ def chart(fig, key: str, stem: str | None = None, container=st, image: bool = Fa
     """A plotly figure with its downloads (PNG, SVG, HTML) folded under it. ``image``: a digit or map (no
     zoom tool bar). Returns what ``st.plotly_chart`` returns (the selection when ``on_select`` is given)."""
     config = IMAGE_CHART if image else None
-    if presenting():  # figure text large enough for the back row (a copy: the download keeps the original)
-        import plotly.graph_objects as go
-
-        fig = go.Figure(fig).update_layout(font_size=17).update_xaxes(tickfont_size=15).update_yaxes(tickfont_size=15)
-        fig.update_annotations(font_size=17)
-    ev = container.plotly_chart(fig, key=key, config=config, **{"width": "stretch", **kw})
+    # every text at least FONT_PX (presenter mode: PRESENTER_FONT_PX, the figure taller); a copy, the download keeps
+    # the original
+    shown = (readable_text(fig, PRESENTER_FONT_PX, PRESENTER_GROWTH) if presenting() else readable_text(fig))
+    ev = container.plotly_chart(shown, key=key, config=config, **{"width": "stretch", **kw})
     _download_popover(fig, key, stem, container)
     return ev
 

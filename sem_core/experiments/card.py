@@ -455,7 +455,7 @@ HEADLINES = (("saliency_topk", "Saliency top-k kept under attack", True),
              ("lipschitz_elasticity", "Saliency elasticity (Lipschitz)", False),
              ("concept_ratio", "Concept attack: adversarial / natural in-class", True),
              ("prototype_consistency", "Nearest prototype keeps its class under attack", True),
-             ("sanity_saliency", "Saliency after randomising the network (Spearman; lower passes)", False))
+             ("sanity_saliency", "Saliency map after randomising the network (Spearman)", False))
 
 
 def headline(s: dict[str, Any]) -> dict[str, Any]:

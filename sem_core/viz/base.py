@@ -3,7 +3,14 @@ trace and square image axes (row 0 on top, like the digit).
 
 Colour convention (one for the whole app): digits grey on [0,1] (black 0, white 1); importance maps
 Inferno (dark 0); signed values RdBu — perturbations with red = darker, blue = brighter; explanations
-(``reversescale=True``) with red = positive, blue = negative.
+(``reversescale=True``) with red = positive, blue = negative. All three are colour-blind safe (no red–green pair:
+Inferno is perceptually uniform, RdBu diverges blue–red, ColorBrewer's colour-blind-safe set); lines and categories
+use ``CATEGORY_COLORS`` (Okabe–Ito).
+
+Text size (issue 29, readable from the back row): no figure text is smaller than ``FONT_PX`` CSS pixels on a
+1280-px-wide screen, nor ``PRESENTER_FONT_PX`` in presenter mode (tests/app/test_figure_text_browser.py measures it).
+``readable_text`` raises a plotly figure's fonts to one of them; the static pictures (``static.py``) size their text
+from the same numbers.
 """
 from __future__ import annotations
 
@@ -18,6 +25,57 @@ _INFERNO = ["#000000", *pc.sequential.Inferno[1:]]
 MAP_COLORS = [[i / (len(_INFERNO) - 1), c] for i, c in enumerate(_INFERNO)]  # importance: dark = 0
 IMAGE_COLORS = [[0.0, "#000000"], [1.0, "#ffffff"]]        # digits: black background, white strokes
 DIFF_COLORS = [[i / (len(pc.diverging.RdBu) - 1), c] for i, c in enumerate(pc.diverging.RdBu)]  # white = 0
+
+
+FONT_PX = 14              # the smallest figure text on screen, CSS px (a 1280-px-wide screen or projector)
+PRESENTER_FONT_PX = 20    # the same in presenter mode
+PRESENTER_GROWTH = 1.35   # presenter mode: how much taller a plotly figure is drawn (its text is larger)
+# Okabe & Ito's colour-blind-safe palette (black left out): series and categories of line and bar charts
+CATEGORY_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+
+
+def readable_text(fig: go.Figure, min_px: float = FONT_PX, grow: float = 1.0) -> go.Figure:
+    """A copy of ``fig`` whose every text is at least ``min_px`` px: the default font, the title, legend, axis tick
+    labels and titles, annotations (subplot titles), colour bars and bar texts, each set explicitly (a template's
+    own sizes, e.g. Streamlit's 12-px ticks, would win over the default font); larger sizes are kept. ``grow``
+    multiplies the figure's height (presenter mode: ``PRESENTER_GROWTH``, so larger text keeps its plot). The title
+    is 1.15 × ``min_px`` at least."""
+    doc = fig.to_plotly_json()
+    layout = doc.setdefault("layout", {})
+
+    def at_least(parent: dict, key: str, px: float = min_px) -> None:
+        font = parent.setdefault(key, {})
+        font["size"] = max(float(font.get("size") or 0), px)
+
+    at_least(layout, "font")
+    title = layout.setdefault("title", {})
+    if isinstance(title, str):
+        title = layout["title"] = {"text": title}
+    at_least(title, "font", round(min_px * 1.15))
+    legend = layout.setdefault("legend", {})
+    at_least(legend, "font")
+    for name, axis in layout.items():
+        if name.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+            at_least(axis, "tickfont")
+            axis_title = axis.setdefault("title", {})
+            if isinstance(axis_title, str):
+                axis_title = axis["title"] = {"text": axis_title}
+            at_least(axis_title, "font")
+    for a in layout.get("annotations", ()):
+        at_least(a, "font")
+    for t in doc.get("data", ()):
+        if "colorbar" in t or t.get("showscale"):
+            bar = t.setdefault("colorbar", {})
+            at_least(bar, "tickfont")
+            at_least(bar.setdefault("title", {}), "font")
+        if t.get("type") in ("bar", "scatter", "box", "histogram"):
+            at_least(t, "textfont")
+        elif t.get("type") == "table":
+            for part in ("header", "cells"):
+                at_least(t.setdefault(part, {}), "font")
+    if grow != 1.0 and layout.get("height"):
+        layout["height"] = round(layout["height"] * grow)
+    return go.Figure(doc)
 
 
 def to_np(a) -> np.ndarray:

@@ -22,6 +22,8 @@ import math
 from typing import Any
 
 CARD_SCHEMA_NAME = "sem-explorer/robustness-card"
+#: how the card names an explanation whose registry name is not a word
+EXPLANATION_NAMES = {"theta_pred": "θ of the predicted class", "gradxinput": "grad×input", "ig": "integrated gradients"}
 CARD_SCHEMA_VERSION = 1
 
 
@@ -74,7 +76,7 @@ def _code(text: Any) -> str:
 
 def _md(text: Any) -> str:
     """Stored text as one safe Markdown table cell / line (pipes, newlines and angle brackets neutralised)."""
-    return html.escape(" ".join(str(text).split())).replace("|", "\\|")
+    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
 
 
 def card_rows(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -107,7 +109,7 @@ def card_rows(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
                      f"{pr['natural_consistency']:.0%})", interval_text(pr["consistency"])))
     if "lipschitz" in sec:
         for e, v in sec["lipschitz"]["explainers"].items():
-            rows.append((f"Lipschitz ({e})", f"elasticity at the maximiser (noise floor {v['noise_floor']:.3g})",
+            rows.append((f"Lipschitz ({EXPLANATION_NAMES.get(e, e)})", f"elasticity at the maximiser (noise floor {v['noise_floor']:.3g})",
                          interval_text(v["elasticity"])))
     if "sanity" in sec:
         san = sec["sanity"]

@@ -65,9 +65,54 @@ def points_mask(points: Sequence[dict]) -> torch.Tensor:
     return torch.from_numpy(mask_from_points(points, (SIDE, SIDE)))
 
 
+MASK_HEX = SIDE * SIDE // 4  # a region in a link: 784 bits as 196 hexadecimal digits
+
+
+def mask_to_text(mask: torch.Tensor) -> str:
+    """A target region [28,28] bool as text for a link: its 784 pixels, row by row, as 196 hexadecimal digits.
+    Example: ``mask_to_text(box_mask((0, 1), (0, 4)))`` → ``"f000…0"``."""
+    bits = "".join("1" if b else "0" for b in mask.reshape(-1).tolist())
+    return "".join(f"{int(bits[i: i + 4], 2):x}" for i in range(0, len(bits), 4))
+
+
+def mask_from_text(text: object) -> torch.Tensor | None:
+    """The region ``mask_to_text`` wrote, or None for anything else (a missing, cut or hand-edited value)."""
+    if not isinstance(text, str) or len(text) != MASK_HEX or any(c not in "0123456789abcdef" for c in text):
+        return None
+    bits = [int(b) for c in text for b in f"{int(c, 16):04b}"]
+    return torch.tensor(bits, dtype=torch.bool).reshape(SIDE, SIDE)
+
+
+def closest_digit(x: torch.Tensor, x_all: torch.Tensor) -> int:
+    """The index of the digit of ``x_all`` [N,1,28,28] nearest to ``x`` [1,1,28,28] in pixel (L2) distance: the test
+    digit a page offers in place of an uploaded or drawn one, which cannot travel in a link."""
+    d = (x_all.reshape(len(x_all), -1).float() - x.reshape(1, -1).float().to(x_all.device)).square().sum(1)  # [N]
+    return int(d.argmin())
+
+
 def stack_images(*images: torch.Tensor) -> torch.Tensor:
     """The image batches ``images`` (each [b,1,28,28], any device) one after the other, on the CPU: [Σb,1,28,28]."""
     return torch.cat([im.detach().cpu() for im in images])
+
+
+def nearest_prototypes(res, prototypes: torch.Tensor, names: Sequence[str] | None = None
+                       ) -> tuple[torch.Tensor, list[str]]:
+    """What PrototypeDL points to before and after a prototype attack, four images a digit: the digit, its nearest
+    prototype, the changed digit, its nearest prototype then; and their titles ("nearest: P3, a 4").
+
+    ``res``: a ``protodl_prototype`` AttackResult (its natural and adversarial ``ProtoExplanation``);
+    ``prototypes`` [m,1,28,28] the decoded prototypes; ``names``: each digit's name in the titles (default: its
+    label). Returns (images [4B,1,28,28] on the CPU, 4B titles), to draw ``cols=4``."""
+    nat, adv = res.explanations["natural"], res.explanations["adversarial"]
+    classes, protos = nat.prototype_classes, prototypes.detach().cpu()
+    images, titles = [], []
+    for i in range(len(res.x)):
+        j0, j1 = int(nat.distances[i].argmin()), int(adv.distances[i].argmin())
+        name = names[i] if names is not None else str(int(res.y[i]))
+        images += [res.x[i: i + 1], protos[j0: j0 + 1], res.x_adv[i: i + 1], protos[j1: j1 + 1]]
+        titles += [f"the {name}", f"nearest: P{j0 + 1}, a {int(classes[j0])}", f"the {name}, changed",
+                   f"nearest: P{j1 + 1}, a {int(classes[j1])}"]
+    return stack_images(*images), titles
 
 
 def class_probabilities(models: Mapping[str, nn.Module], x: torch.Tensor) -> dict[str, torch.Tensor]:

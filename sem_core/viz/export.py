@@ -2,7 +2,9 @@
 installed on the machine).
 
 PNG is rendered at ``width`` CSS pixels × ``scale``: 1200 × 2 = 2400 px wide by default, sharp on a
-projector; SVG keeps vectors (text stays text).
+projector; SVG keeps vectors (text stays text). A picture of one digit or one grid of digits (a single image trace on
+square pixels, no width of its own) is exported at the width its content needs, so the file has no empty margins
+beside the digit: its PNG is scaled up to stay at least 1200 px wide.
 
 Example:
     png = figure_png(fig)            # bytes, ≥ 1200 px wide
@@ -24,8 +26,27 @@ def figure_html(fig: go.Figure) -> bytes:
     return fig.to_html(include_plotlyjs=True, full_html=True).encode()
 
 
+def content_width(fig: go.Figure) -> int | None:
+    """The CSS width at which an image figure (one heatmap or picture trace on square pixels, a height and no width
+    of its own: ``image_figure``, ``image_grid_figure``) shows its pixels with no empty side margins; None for any
+    other figure."""
+    lay = fig.layout
+    if lay.width or not lay.height or len(fig.data) != 1 or lay.yaxis.scaleanchor != "x":
+        return None
+    z = getattr(fig.data[0], "z", None)
+    if z is None or not hasattr(z, "shape") and not isinstance(z, (list, tuple)):
+        return None
+    rows, cols = (z.shape[0], z.shape[1]) if hasattr(z, "shape") else (len(z), len(z[0]))
+    m = lay.margin
+    plot_h = lay.height - (m.t if m.t is not None else 100) - (m.b if m.b is not None else 80)
+    if plot_h <= 0:
+        return None
+    return int(round(plot_h * cols / rows)) + (m.l if m.l is not None else 80) + (m.r if m.r is not None else 80)
+
+
 def _size(fig: go.Figure, width: int | None, height: int | None) -> tuple[int, int]:
-    w = max(int(width or fig.layout.width or EXPORT_WIDTH), EXPORT_WIDTH)
+    own = None if width else content_width(fig)
+    w = own or max(int(width or fig.layout.width or EXPORT_WIDTH), EXPORT_WIDTH)
     return w, int(height or fig.layout.height or 500)
 
 
@@ -34,6 +55,7 @@ def _image(fig: go.Figure, fmt: str, width: int | None, height: int | None, scal
         raise SemError(f"{fmt.upper()} export needs the kaleido package (pip install kaleido); "
                        "the HTML download works without it")
     w, h = _size(fig, width, height)
+    scale = max(scale, EXPORT_WIDTH / w) if fmt == "png" else scale   # a digit's own width: still ≥ 1200 px
     try:
         return fig.to_image(format=fmt, width=w, height=h, scale=scale)
     except Exception as exc:  # kaleido raises plain RuntimeErrors when it finds no browser

@@ -100,5 +100,5 @@ def verdict_lines(result: SanityResult) -> list[tuple[bool, str]]:
     return [result.verdict(e) for e in result.explainers]
 
 
-__all__ = ["MEASURE_LABELS", "PASS_BELOW", "explainer_options", "explanation_label", "maps_figure", "similarity_figure", "verdict_lines",
-           "with_explainer_labels"]
+__all__ = ["MEASURE_LABELS", "PASS_BELOW", "explainer_options", "explanation_label", "maps_figure", "similarity_figure",
+           "verdict_lines", "with_explainer_labels"]

@@ -12,6 +12,7 @@ nothing about Streamlit.
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Sequence
 
@@ -21,6 +22,7 @@ from .base import DIFF_COLORS, IMAGE_COLORS, MAP_COLORS, OVERLAY_COLORS, to_np
 from .images import NEG, PANEL_NAMES as PANELS, POS, SENN_FIELDS, grid_origin
 
 
+SVG_TEXT = 24      # explanations_svg's text, in its units: ≥ FONT_PX where its 930 units fill a 560-px column
 LUT_N = 511  # entries of a colour look-up table: 2 per grey level, and one for the middle
 
 
@@ -250,13 +252,32 @@ def _num(v: float) -> str:
     return f"{v:.3g}"
 
 
+def _text_w(text: str, size: float) -> float:
+    """About how wide ``text`` is in a sans-serif font of ``size`` (0.6 em a character: wide enough for digits)."""
+    return 0.6 * size * len(text)
+
+
+def _wrap(text: str, width: float, size: float) -> list[str]:
+    """``text`` cut at spaces into lines of at most ``width`` (a word longer than that keeps a line of its own)."""
+    lines: list[str] = []
+    for word in str(text).split(" "):
+        if lines and _text_w(f"{lines[-1]} {word}", size) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
 def explanations_svg(explanations: Sequence, titles: Sequence[str], ranges=None, panel_w: int = 260,
-                     panel_h: int = 110, fields: Sequence[str] = SENN_FIELDS) -> str:
+                     panel_h: int = 110, fields: Sequence[str] = SENN_FIELDS, text: float = SVG_TEXT) -> str:
     """SENN explanations side by side as one SVG: a column per explanation (its first image), rows h, θ and θ·h
-    (paper 000 Fig. 1), positive bars blue and negative red, each row on one y-range shared by every column, as
-    ``explanation_figure`` draws them. Every bar carries its value as a tooltip (``<title>``) and as
-    ``data-value``. ``ranges``: one (lo, hi) per row (``senn_ranges``); None fits each row over all columns.
-    ``fields``: the rows to draw, of ``SENN_FIELDS`` (the tour shows the concepts only).
+    (paper 000 Fig. 1), each named above its panels, positive bars blue and negative red, each row on one y-range
+    shared by every column, as ``explanation_figure`` draws them. Every bar carries its value as a tooltip
+    (``<title>``) and as ``data-value``. ``ranges``: one (lo, hi) per row (``senn_ranges``); None fits each row over
+    all columns. ``fields``: the rows to draw, of ``SENN_FIELDS`` (the tour shows the concepts only). ``text``: the
+    size of every text in the SVG's units (the SVG is drawn at the width of its container: ``SVG_TEXT`` keeps it at
+    ``FONT_PX`` or more in a 560-px column); titles too wide for their panel wrap, and when the concepts' labels
+    would touch only every other one (every third, …) is written.
 
     Why not matplotlib: one 3×3 matplotlib figure took 0.34–0.77 s of server CPU here (a class of 20 pays that
     20 times on 2 cores); this string takes about a millisecond, and the browser draws it for free."""
@@ -272,33 +293,42 @@ def explanations_svg(explanations: Sequence, titles: Sequence[str], ranges=None,
     if ranges is None:
         ranges = [(min(0.0, min(v.min() for v in r)), max(0.0, max(v.max() for v in r))) for r in rows]
     k = len(rows[0][0])
-    left, top, gap_x, gap_y, bottom = 74, 26, 14, 24, 20
+    wrapped = [_wrap(t, panel_w, text * 1.1) for t in titles]
+    line = text * 1.25                                      # a line of text, baseline to baseline
+    left, gap_x, row_head, bottom = round(text * 4.4), 14, line + 4, line + 6
+    top = 6 + line * 1.1 * max(len(w) for w in wrapped)
     width = left + len(explanations) * (panel_w + gap_x)
-    height = top + len(rows) * (panel_h + gap_y) - gap_y + bottom
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-           f'font-family="sans-serif" font-size="13" role="img" aria-label="SENN explanations: '
+    height = top + len(rows) * (row_head + panel_h) + bottom
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height:.0f}" width="100%" '
+           f'font-family="sans-serif" font-size="{text:g}" role="img" aria-label="SENN explanations: '
            f'{escape(", ".join(titles))}">']
-    for c, t in enumerate(titles):
-        x0 = left + c * (panel_w + gap_x)
-        out.append(f'<text x="{x0 + panel_w / 2}" y="15" text-anchor="middle" font-size="15">{escape(t)}</text>')
+    for c, lines in enumerate(wrapped):
+        x0 = left + c * (panel_w + gap_x) + panel_w / 2
+        spans = "".join(f'<tspan x="{x0}" dy="{0 if n == 0 else line * 1.1:.1f}">{escape(t)}</tspan>'
+                        for n, t in enumerate(lines))
+        out.append(f'<text y="{text * 1.1:.1f}" text-anchor="middle" font-size="{text * 1.1:g}">{spans}</text>')
     slot = panel_w / k
+    every = max(1, math.ceil(_text_w(f"c{k}", text) * 1.15 / slot))   # concept labels that never touch
     for r, (panel, values) in enumerate(zip(names, rows)):
         lo, hi = (float(b) for b in ranges[r])
         if hi <= lo:
             lo, hi = lo - 1.0, hi + 1.0
-        y0 = top + r * (panel_h + gap_y)
+        y0 = top + r * (row_head + panel_h) + row_head
 
         def y(v: float) -> float:
             return y0 + (hi - min(max(v, lo), hi)) / (hi - lo) * panel_h
 
-        out.append(f'<text transform="translate(14 {y0 + panel_h / 2}) rotate(-90)" text-anchor="middle">'
-                   f'{escape(panel)}</text>')
-        for v_tick in sorted({hi, 0.0, lo}, reverse=True):
-            out.append(f'<text x="{left - 4}" y="{y(v_tick) + 4:.1f}" text-anchor="end" fill="#555">'
+        out.append(f'<text x="{left}" y="{y0 - 8:.1f}">{escape(panel)}</text>')
+        ticks: list[float] = []
+        for v_tick in (hi, lo, 0.0):                          # the ends first; none closer than a line to another
+            if all(abs(y(v_tick) - y(t)) >= text * 1.05 for t in ticks):
+                ticks.append(v_tick)
+        for v_tick in ticks:
+            out.append(f'<text x="{left - 6}" y="{y(v_tick) + text * 0.35:.1f}" text-anchor="end" fill="#444">'
                        f'{_num(v_tick)}</text>')
         for c, v in enumerate(values):
             x0 = left + c * (panel_w + gap_x)
-            out.append(f'<rect x="{x0}" y="{y0}" width="{panel_w}" height="{panel_h}" fill="none" stroke="#ddd"/>')
+            out.append(f'<rect x="{x0}" y="{y0:.1f}" width="{panel_w}" height="{panel_h}" fill="none" stroke="#ddd"/>')
             zero = y(0.0)
             for i, vi in enumerate(v):
                 yt, yb = sorted((y(float(vi)), zero))
@@ -307,8 +337,8 @@ def explanations_svg(explanations: Sequence, titles: Sequence[str], ranges=None,
                            f'<title>{escape(titles[c])}, {escape(panel.split()[0])} c{i + 1}: {vi:.3f}</title></rect>')
             out.append(f'<line x1="{x0}" x2="{x0 + panel_w}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#888"/>')
             if r == len(rows) - 1:
-                for i in range(k):
-                    out.append(f'<text x="{x0 + (i + 0.5) * slot:.1f}" y="{y0 + panel_h + 15}" text-anchor="middle" '
-                               f'font-size="{11 if k > 8 else 13}">c{i + 1}</text>')
+                for i in range(0, k, every):
+                    out.append(f'<text x="{x0 + (i + 0.5) * slot:.1f}" y="{y0 + panel_h + line:.1f}" '
+                               f'text-anchor="middle">c{i + 1}</text>')
     out.append("</svg>")
     return "\n".join(out)  # one element a line, no blank line: Markdown takes it as one raw HTML block

@@ -30,6 +30,6 @@ def test_card_page_makes_a_card_and_offers_its_three_files(tmp_path, monkeypatch
 def test_leaderboard_page_ranks_the_shipped_cards():
     at = open_page("leaderboard.py", timeout=120)
     assert not at.exception and not at.warning, [w.value for w in at.warning]
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert list(table["Rank"])[:2] == [1, 2] and "cnn" in list(table["Model"])
     assert any("[" in str(v) for v in table.iloc[:, 3])       # intervals

@@ -4,11 +4,14 @@ robustness-card.png, leaderboard.png). The leaderboard needs the verified cards 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from browser_helpers import ROOT, alert_texts, browser_marks, click_and_wait, full_page_screenshot, started_server, wait_idle
+from browser_helpers import (ROOT, alert_texts, browser_marks, click_and_wait, full_page_screenshot, started_server,
+                             wait_idle)
+from sem_core import list_shipped
 
 pytestmark = browser_marks()
 DOCS_SHOTS = ROOT / "docs" / "screenshots"
@@ -34,7 +37,8 @@ def _open(server, browser, path: str):
 
 def _choose(page, label: str, option: str) -> None:
     """Pick ``option`` in the selectbox labelled ``label``."""
-    page.locator('[data-testid="stSelectbox"]', has=page.get_by_text(label, exact=True)).locator('[role="combobox"]').click()
+    box = page.locator('[data-testid="stSelectbox"]', has=page.get_by_text(label, exact=True))
+    box.locator('[role="combobox"]').click()
     page.get_by_role("option", name=option, exact=True).click()
     wait_idle(page, 120)
 
@@ -55,22 +59,24 @@ def _download(page, button_name: str, popover: str | None = None) -> bytes:
     return Path(dl.value.path()).read_bytes()
 
 
-def _table_text(table) -> str:
-    """A dataframe's cells as text (the grid is drawn on a canvas; its accessible table holds the cells)."""
-    return table.evaluate("e => [...e.querySelectorAll('th, td')].map(c => c.textContent).join(' | ')")
-
-
 def _no_errors(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not alert_texts(page, "Error"), alert_texts(page, "Error")
 
 
-def test_sanity_page_runs_on_the_cnn_and_its_slider_and_download_work(server, browser):
-    page = _open(server, browser, "sanity")
-    _choose(page, "Model", "cnn")
-    _set_number(page, "Digits", 2)
-    click_and_wait(page, page.get_by_role("button", name="Run sanity check"), 300)
+def _run(server, browser, path: str, model: str, digits: tuple[str, int], button: str, timeout: float):
+    """The page at ``path`` with ``model`` chosen and the number input ``digits`` = (label, value) set, after a click
+    on ``button`` and the run it starts, checked for errors."""
+    page = _open(server, browser, path)
+    _choose(page, "Model", model)
+    _set_number(page, *digits)
+    click_and_wait(page, page.get_by_role("button", name=button), timeout)
     _no_errors(page)
+    return page
+
+
+def test_sanity_page_runs_on_the_cnn_and_its_slider_and_download_work(server, browser):
+    page = _run(server, browser, "sanity", "cnn", ("Digits", 2), "Run sanity check", 300)
     assert page.get_by_text("cnn: 2 test digits, cascading randomisation").count() == 1
     assert page.locator('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]').count() >= 1
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 2          # the maps and the similarity lines
@@ -89,11 +95,7 @@ def test_sanity_page_runs_on_the_cnn_and_its_slider_and_download_work(server, br
 
 @pytest.mark.slow
 def test_card_page_makes_a_card_and_its_json_names_the_model(server, browser):
-    page = _open(server, browser, "card")
-    _choose(page, "Model", "senn-k5")
-    _set_number(page, "Number of digits N", 1)
-    click_and_wait(page, page.get_by_role("button", name="Make the card"), 600)
-    _no_errors(page)
+    page = _run(server, browser, "card", "senn-k5", ("Number of digits N", 1), "Make the card", 600)
     heading = page.locator('[data-testid="stMain"] h3').first.inner_text()
     assert "fragile" in heading.lower() or "robust" in heading.lower(), heading
     table = page.locator('[data-testid="stTable"]')
@@ -112,9 +114,12 @@ def test_leaderboard_ranks_the_shipped_cards_with_intervals(server, browser):
     page = _open(server, browser, "leaderboard")
     _no_errors(page)
     assert not alert_texts(page, "Warning"), alert_texts(page, "Warning")     # every shipped card verified
-    table = page.locator('[data-testid="stDataFrame"]').first
+    table = page.locator('[data-testid="stTable"]').first
     table.wait_for()
-    text = _table_text(table)
-    assert "Rank" in text and "cnn" in text and "[" in text, text               # ranks, models, 95 % intervals
+    text = table.inner_text()
+    rows = [r.split("\t") for r in text.splitlines()[1:]]                     # Rank, Model, Accuracy, the headlines…
+    assert [int(r[0]) for r in rows] == list(range(1, len(rows) + 1)), text   # ranked 1..n
+    assert {r[1] for r in rows} == set(list_shipped()), text                   # every shipped model has its card
+    assert all(re.fullmatch(r"-?[0-9.]+ \[-?[0-9.]+, -?[0-9.]+\]", r[3]) for r in rows), text   # 95 % intervals
     full_page_screenshot(page, DOCS_SHOTS / "leaderboard.png")
     page.context.close()

@@ -42,3 +42,13 @@ def test_prediction_change_says_stays_when_the_class_stays():
 
     assert prediction_change(3, 3, 1.0, 0.998) == "stays **3** (p = 1.000 → 0.998)"
     assert prediction_change(3, 5, 0.9, 0.6).startswith("goes from **3**")
+
+
+def test_a_cards_explainer_names_are_shown_by_their_labels_and_other_words_are_kept():
+    from sem_core.viz.sanity import with_explainer_labels
+
+    assert with_explainer_labels("Saliency (gradxinput)") == "Saliency (Grad × input)"
+    assert with_explainer_labels("Lipschitz (theta_pred)") == "Lipschitz (θ of the predicted class)"
+    assert with_explainer_labels("ig: random control") == "Integrated gradients: random control"
+    assert with_explainer_labels("Sanity (self)") == "Sanity (The model's own explanation)"
+    assert with_explainer_labels("a big itself, big-ig, gradxinputs") == "a big itself, big-ig, gradxinputs"
