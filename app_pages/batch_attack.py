@@ -3,7 +3,7 @@ import streamlit as st
 
 from app_pages.ui.figures import chart
 from app_pages.ui.jobs import link_affordable, model_and_split, service, session_id, timing_caption
-from app_pages.ui.layout import attack_status, details, presenting, say_verdict, sidebar, user_errors
+from app_pages.ui.layout import attack_status, details, say_verdict, sidebar, user_errors
 from app_pages.ui.pickers import MODEL_LABELS, model_choice, model_help, test_split_for
 from app_pages.ui.reproduce import remember
 from app_pages.ui.settings import setting_control, settings_controls
@@ -110,7 +110,8 @@ shown = list(summary.items())[:6]
 for row in (shown[:3], shown[3:]):  # three to a row: the labels ("Concept distance to target (after) (median)") fit
     for col, (key, value) in zip(st.columns(3), row):
         col.metric(key, f"{value:.0%}" if key == "Labels kept" else f"{value:.3f}")
-stem = file_stem("batch", model=out["model"], attack=out["attack"], eps=res.config.get("eps"), extra=f"n{len(out['idx'])}")
+stem = file_stem("batch", model=out["model"], attack=out["attack"], eps=res.config.get("eps"),
+                 extra=f"n{len(out['idx'])}")
 for i, fig in enumerate(batch_figures(res, family)):
     chart(fig, f"b_fig{i}", f"{stem}-distribution-{i}")
 
@@ -128,16 +129,18 @@ st.markdown(f"**Test digit #{i}** (label {int(one.y[0])}): prediction {int(one.p
             f"{int(one.pred_after[0])}, ‖δ‖∞ = {float(one.linf[0]):.3f} ({change_look(float(one.linf[0]))})")
 say_verdict(verdict(one))
 cols = st.columns(3)
-chart(image_figure(one.x[0, 0], "natural x"), "b_x", "batch-natural", container=cols[0], image=True)
-chart(image_figure(one.x_adv[0, 0], "adversarial x*"), "b_xadv", "batch-adversarial", container=cols[1], image=True)
+one_stem = file_stem("batch", model=out["model"], attack=out["attack"], digit=int(one.y[0]), eps=one.config.get("eps"),
+                     extra=f"test{i}")
+chart(image_figure(one.x[0, 0], "natural x"), "b_x", f"{one_stem}-natural", container=cols[0], image=True)
+chart(image_figure(one.x_adv[0, 0], "adversarial x*"), "b_xadv", f"{one_stem}-adversarial", container=cols[1], image=True)
 if family == "senn":
     expls = [one.explanations[k] for k in ("natural", "adversarial", "target")]
-    chart(image_figure(one.extras["x_target"][0, 0], "target x_t"), "b_xt", "batch-target", container=cols[2], image=True)
+    chart(image_figure(one.extras["x_target"][0, 0], "target x_t"), "b_xt", f"{one_stem}-target", container=cols[2], image=True)
     for col, e, k in zip(st.columns(3), expls, ("nat", "adv", "tgt")):
-        chart(senn_figure(e, ranges=senn_ranges(expls)), f"b_senn_{k}", f"batch-concepts-{k}", container=col)
+        chart(senn_figure(e, ranges=senn_ranges(expls)), f"b_senn_{k}", f"{one_stem}-concepts-{k}", container=col)
 elif family == "saliency":
     chart(maps_before_after(one.explanations["natural"][0, 0], one.explanations["adversarial"][0, 0],
-                            images=(one.x[0, 0], one.x_adv[0, 0])), "b_maps", "batch-saliency-maps", image=True)
+                            images=(one.x[0, 0], one.x_adv[0, 0])), "b_maps", f"{one_stem}-saliency-maps", image=True)
 
 
 def url_text(value) -> str:

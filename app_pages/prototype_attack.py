@@ -91,13 +91,13 @@ def show_result() -> None:
     change = (change_sentence(linf, int(res.pred_after[0]), bool(res.label_kept[0]), "PrototypeDL") if n == 1 else
               f"Every pixel of every digit moved by at most {linf:.2f}: {change_look(linf)}.")
     st.markdown(f"{change} **{kept} of {n}** predictions stay the same; for **{moved} of {n}** digits the nearest "
-                "prototype now belongs to another class. Each row: the digit, the prototype nearest to it, the changed "
-                "digit and the prototype nearest to that:")
-    grid, titles = nearest_prototypes(res, get_model(out["model"])[0].prototype_images(), names)
+                "prototype now belongs to another class. Each row: the digit, the prototype nearest to it (P number: "
+                "the class it votes for), the changed digit and the prototype nearest to that:")
+    grid, titles = nearest_prototypes(res, get_model(out["model"])[0].prototype_images())
     stem = file_stem("prototype", model=out["model"], digit=",".join(str(int(c)) for c in res.y),
                      eps=res.config["eps"])
-    figure(partial(image_grid_figure, grid, titles, cols=4, cell=140),
-           partial(titled_grid_pixels, grid, titles, cols=4, scale=5), "proto_pairs", stem, interactive=interactive,
+    figure(partial(image_grid_figure, grid, titles, cols=4, cell=110),
+           partial(titled_grid_pixels, grid, titles, cols=4), "proto_pairs", stem, interactive=interactive,
            width="natural")
 
     st.subheader("Prototype distances (Table 1)")
@@ -109,11 +109,14 @@ def show_result() -> None:
     st.markdown("D(x,y) should grow and R(x,y) shrink; the prediction stays while the nearest prototype changes class.")
     digits = protodl_digit_frame(res, h_nat, h_adv, classes)
     digits["Did the attack work?"] = [v.short for v in verdicts(res)]
-    deciding = ["label", "pred after", "nearest class before", "nearest class after", "Did the attack work?"]
-    digits = digits[deciding + [c for c in digits.columns if c not in deciding]]  # what decides first: never cut off
+    # two tables that fit a 1280-px window without scrolling sideways: what decides the verdict, then D and R
+    deciding = ["label", "pred before", "pred after", "label kept", "nearest class before", "nearest class after",
+                "Did the attack work?"]
+    st.dataframe(digits[deciding], hide_index=True, key="proto_digits")
     two_decimals = st.column_config.NumberColumn(format="%.2f")
-    st.dataframe(digits, hide_index=True, key="proto_digits",
-                 column_config={c: two_decimals for c in digits.columns if c.startswith(("D(", "R("))})
+    distances = ["label"] + [c for c in digits.columns if c.startswith(("D(", "R("))]
+    st.dataframe(digits[distances], hide_index=True, key="proto_dr",
+                 column_config={c: two_decimals for c in distances[1:]})
     m1, m2 = st.columns(2)
     m1.metric("labels kept", f"{kept}/{n}")
     m2.metric("nearest prototype of a wrong class after the attack", f"{moved}/{n}")

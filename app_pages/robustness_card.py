@@ -11,6 +11,7 @@ from app_pages.ui.pickers import model_help
 from app_pages.ui.settings import setting_control
 from app_pages.ui.state import url_choice
 from app_pages.ui.userdata import SHIPPED_RESULTS, results_dir
+from sem_core.errors import SemError
 from sem_core.experiments.card import read_card
 from sem_core.experiments.launch import digits_param, run_in_folder
 from sem_core.serve.estimates import experiment_job, get_estimator
@@ -42,14 +43,22 @@ if "card_took" in st.session_state:
     st.caption(st.session_state["card_took"])
 
 folder = None
+if st.session_state.pop("card_running", False):   # the last run was interrupted (Cancel, or the tab's Stop)
+    st.info("Cancelled. The parts already computed are kept: Make the card goes on from them.")
 if st.button("Make the card", type="primary", key="card_run"):
     bar = st.progress(0.0, text="starting…")
+    st.button("Cancel", key="card_cancel", help="stops after the part being computed; nothing computed is lost")
+    st.session_state["card_running"] = True       # a click on Cancel reruns the page, which stops this run
     with user_errors():
         try:
             run = run_in_folder("card", ROOT, int(n), model=model,
                                 on_step=lambda done, total: bar.progress(done / total, text=f"part {done} of {total}"))
+        except SemError:     # a clear error, not a cancel
+            st.session_state.pop("card_running", None)
+            raise
         finally:
             bar.empty()
+        st.session_state.pop("card_running", None)
         if run.fresh:
             get_estimator().record(experiment_job("card", n), run.seconds)
         took = "shown from your earlier card" if run.reused else eta.took(run.seconds).lower()

@@ -14,7 +14,7 @@ from sem_core.viz.digits import nearest_prototypes
 from sem_core.viz import bars_figure, image_figure, image_grid_figure, pair_figure, worst_case
 from sem_core.viz.attacks import maps_before_after, senn_figures, senn_ranges
 from sem_core.viz.static import explanations_svg, image_pixels, maps_pixels, pair_pixels, titled_grid_pixels
-from sem_core.viz.text import SUBTLE_LINF, change_sentence, visibility_note
+from sem_core.viz.text import SUBTLE_LINF, change_sentence, file_stem, visibility_note
 from sem_core.viz.verdicts import lipschitz_verdict, verdict
 
 sidebar()
@@ -25,16 +25,18 @@ st.markdown("Each step shows a model's **explanation** of a handwritten digit, t
 # how large a change the attack steps (1–3) may make: a subtle one, hard to see, or the papers' (paper 000's ε = 0.3
 # for SENN and PrototypeDL, a visible speckle; the saliency page's 0.1). Both attacks still work at the subtle
 # ε on the tour's digits, less strongly: the concepts move part of the way (each step's verdict says so).
-SIZES = {"subtle": f"Subtle: ε = {SUBTLE_LINF:g}, hard to see",
-         "paper": f"As in the papers: ε = {CONCEPT.defaults()['eps']:g} for steps 1–2, a speckle you can see"}
-size = url_choice("How large a change", "tour_eps", list(SIZES), "subtle", widget=st.radio, format_func=SIZES.get,
-                  horizontal=True)
+SIZES = {"subtle": f"ε = {SUBTLE_LINF:g}: hard to see, a faint grain at most",
+         "paper": f"as in the papers: ε = {CONCEPT.defaults()['eps']:g} for steps 1–2, a speckle you can see"}
+size = url_choice("How large a change", "tour_eps", list(SIZES), "subtle", widget=st.radio, horizontal=True,
+                  captions=list(SIZES.values()))
 EPS = {name: SUBTLE_LINF if size == "subtle" else view.defaults()["eps"]
        for name, view in (("concept", CONCEPT), ("prototype", PROTOTYPE), ("saliency", SALIENCY))}
 st.caption(("Every pixel moves by at most " + ", ".join(f"{e:g} ({n})" for n, e in EPS.items()) + ". ")
-           + ("The changed digits look like the originals; the explanations move less far than at the papers' "
-              "size, and each step's verdict says whether the attack still worked." if size == "subtle" else
-              "The changed digits show a speckle: the explanations move further than at the subtle size."))
+           + ("The changed digits look like the originals, a faint grain at most; the explanations move less far "
+              "than at the papers' size, and each step's verdict says whether the attack still worked."
+              if size == "subtle" else
+              f"The changed {SRC[0]} of step 1 shows a speckle. Each step says how far its pixels really moved: an "
+              "attack keeps its most effective change, which can be smaller than this limit."))
 done = st.session_state.setdefault("tour", {})
 if st.session_state.get("_tour_size") != size:  # results of the other size are not this one's
     done.clear()
@@ -107,6 +109,8 @@ def show_concept(res) -> str:
     hi = max(float(x.concepts.max()) for x in e) * 1.1
     titles = [f"the {SRC[0]} as drawn", f"the {SRC[0]}, changed", f"a {TGT[0]}, for comparison"]
     cols = st.columns(3)
+    stem = file_stem("tour", model=CONCEPT.picks["model"], digit=SRC[0], target=TGT[0], eps=EPS["concept"])
+    kinds = ("natural", "adversarial", "target")
 
     def bars(j: int):
         fig = bars_figure(e[j].concepts[0], labels, "concepts")
@@ -115,12 +119,12 @@ def show_concept(res) -> str:
     for j, (col, title) in enumerate(zip(cols, titles)):
         img = [res.x, res.x_adv, res.extras["x_target"]][j][0, 0]
         figure(partial(image_figure, img, title, size=220), partial(image_pixels, img), f"tour_c_img{j}",
-               f"tour-concept-digit{j}", interactive=interactive, title=title, container=col, width=224)
+               f"{stem}-{kinds[j]}", interactive=interactive, title=title, container=col, width=224)
         if interactive:
-            chart(bars(j), f"tour_c_bars{j}", f"tour-concept-bars{j}", container=col)
+            chart(bars(j), f"tour_c_bars{j}", f"{stem}-bars-{kinds[j]}", container=col)
     if not interactive:  # the three digits' concepts as one SVG picture on one scale
         picture(explanations_svg(e, titles, ranges=[(min(lo, 0), hi)], panel_h=150, fields=("concepts",)), "",
-                "tour_c_bars", lambda: senn_figures(e, titles, senn_ranges(e)), "tour-concept-bars")
+                "tour_c_bars", lambda: senn_figures(e, titles, senn_ranges(e)), f"{stem}-bars")
     d_nat, d_adv = float(res.metrics["concept_distance_nat"][0]), float(res.metrics["concept_distance_adv"][0])
     closer = "now look like" if d_adv < d_nat / 2 else "moved toward" if d_adv < d_nat else "did not move toward"
     return (change_sentence(float(res.linf[0]), int(res.pred_after[0]), bool(res.label_kept[0]), "SENN")
@@ -138,8 +142,11 @@ def show_prototype(res) -> str:
     j0, j1 = (int(res.explanations[k].distances[0].argmin()) for k in ("natural", "adversarial"))
     grid, titles = nearest_prototypes(res, protos)
     figure(partial(image_grid_figure, grid, titles, cols=4, cell=170),
-           partial(titled_grid_pixels, grid, titles, cols=4, scale=6, title_px=22), "tour_p_grid", "tour-prototype",
-           interactive=interactive, width="natural")
+           partial(titled_grid_pixels, grid, titles, cols=4, scale=6), "tour_p_grid",
+           file_stem("tour", model=PROTOTYPE.picks["model"], digit=PROTO[0], eps=EPS["prototype"]),
+           interactive=interactive, width="natural",
+           caption="the digit, the prototype nearest to it (P number: the class it votes for), the changed digit and "
+                   "the prototype nearest to that")
     moved = int(classes[j0]) != int(classes[j1])
     return (change_sentence(float(res.linf[0]), int(res.pred_after[0]), bool(res.label_kept[0]), "PrototypeDL")
             + f" The prototype it points to as its reason went from P{j0 + 1}, a {int(classes[j0])}, to P{j1 + 1}, a "
@@ -155,7 +162,9 @@ def show_saliency(results) -> str:
     i0, i1 = res.explanations["natural"][0, 0], res.explanations["adversarial"][0, 0]
     titles, digits = (f"map of the {SAL[0]}", f"map of the {SAL[0]}, changed"), (res.x[0, 0], res.x_adv[0, 0])
     figure(partial(maps_before_after, i0, i1, titles, images=digits),
-           partial(maps_pixels, i0, i1, titles, images=digits), "tour_s_maps", "tour-saliency", interactive=interactive, width="natural",
+           partial(maps_pixels, i0, i1, titles, images=digits), "tour_s_maps",
+           file_stem("tour", model=SALIENCY.picks["model"], digit=SAL[0], eps=EPS["saliency"], extra="maps"),
+           interactive=interactive, width="natural",
            caption="bright: important pixels (one scale for both maps); ×: the map's center of mass")
     overlap = float(res.metrics["topk_intersection"][0])
     return (change_sentence(float(res.linf[0]), int(res.pred_after[0]), bool(res.label_kept[0]), "the network")
@@ -174,7 +183,8 @@ def show_stability(res) -> str:
     w = worst_case(res, 0)
     titles = (f"the {STAB[0]}", f"the {STAB[0]}, worst change", "its map", "map after the change", "what changed")
     figure(partial(pair_figure, w.x, w.x_prime, w.expl, w.expl_prime, titles),
-           partial(pair_pixels, w.x, w.x_prime, w.expl, w.expl_prime, titles), "tour_l_pair", "tour-stability",
+           partial(pair_pixels, w.x, w.x_prime, w.expl, w.expl_prime, titles), "tour_l_pair",
+           file_stem("tour", model=STABILITY.picks["model"], digit=STAB[0], extra="stability"),
            interactive=interactive, width="natural",
            caption="the two maps share one scale (bright: important); what changed: red grew, blue shrank")
     return (f"Searching around the {STAB[0]}, the computer found a change for which the map moved {w.value:.1f} "

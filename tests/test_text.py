@@ -79,3 +79,25 @@ def test_status_notices_say_when_an_attack_did_not_do_its_job():
     level, text = status_notice(("ok", "label-lost", "no-gradient"))
     assert level == "error" and text.startswith("1 of 3 digits: the attack could not move them")
     assert status_notice(("no-improvement",))[0] == "info"
+
+
+def test_the_change_is_described_as_the_pictures_show_it():
+    from sem_core.viz.text import change_sentence, change_visibility
+
+    # thresholds read off SENN's 9 at ε 0.05 / 0.1 / 0.2 / 0.3 (sem_core/viz/text.py); PGD's rounding stays below
+    assert [change_visibility(v) for v in (0.05, 0.10000002, 0.15, 0.2, 0.30000004)] == [
+        "hard to see", "hard to see", "faint", "visible", "visible"]
+    assert change_sentence(0.3, 9, True, "SENN") == ("Every pixel moved by at most 0.30: you can see the speckle, yet "
+                                                     "SENN still says **9**.")
+    assert "hard to see (a faint grain in the background at most), and the model still says **4**" in \
+        change_sentence(0.06, 4, True)
+    assert "now says **7**" in change_sentence(0.3, 7, False)
+
+
+def test_file_stems_name_page_model_digit_attack_and_eps():
+    from sem_core.viz.text import file_stem
+
+    assert file_stem("concept", model="senn", digit=9, target=2, eps=0.3) == "concept-senn-digit9-to2-eps0.3"
+    assert file_stem("saliency", model="cnn", attack="saliency_topk", digit=3, eps=0.1) == \
+        "saliency-cnn-saliency-topk-digit3-eps0.1"
+    assert re.fullmatch(r"[a-z0-9.-]+", file_stem("x y", model="My_Model*", extra="nat. 4 (#0)"))

@@ -7,6 +7,7 @@ no cost, with the figure's downloads folded under it, and the page's "Interactiv
 """
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from app_pages.ui.downloads import figure_downloads
@@ -68,12 +69,23 @@ def picture(pixels, title: str, key: str, figure, stem: str | None = None, conta
 def png_data_url(pixels) -> str:
     """uint8 pixels [H,W] or [H,W,3] as a PNG data URL: the picture travels inside the page's message. Handed the
     array, ``st.image`` stores a PNG per session on the server and the browser asks for each with a request of its
-    own, one more wait per picture while a class shares the server (benchmarks/bench_load.py)."""
+    own, one more wait per picture while a class shares the server (benchmarks/bench_load.py). Pixels with text
+    drawn in (``sem_core.viz.static.TextPixels``) carry its font size as the PNG text chunk ``text_px``, which
+    tests/app/test_figure_text_browser.py reads to size that text on screen."""
     import base64
+    import io
+
+    from PIL import Image, PngImagePlugin
 
     from sem_core.digit_io import png_bytes
 
-    return "data:image/png;base64," + base64.b64encode(png_bytes(pixels)).decode()
+    text_px = getattr(pixels, "text_px", 0)
+    if not text_px:
+        return "data:image/png;base64," + base64.b64encode(png_bytes(pixels)).decode()
+    info, buf = PngImagePlugin.PngInfo(), io.BytesIO()
+    info.add_text("text_px", f"{text_px:g}")
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, format="PNG", pnginfo=info)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def figure(build, draw, key: str, stem: str | None = None, *, interactive: bool, title: str = "", container=st,
@@ -86,5 +98,6 @@ def figure(build, draw, key: str, stem: str | None = None, *, interactive: bool,
         chart(build(), key, stem, container=container, image=image)
         return
     pixels = draw()
-    picture(pixels, title, key, build, stem, container=container, caption=caption,
-            width=pixels.shape[1] if width == "natural" else width)
+    if width == "natural":  # text drawn in stays sharp at its own size; presenter mode: as wide as the page allows
+        width = "stretch" if presenting() else pixels.shape[1]
+    picture(pixels, title, key, build, stem, container=container, caption=caption, width=width)

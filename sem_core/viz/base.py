@@ -54,6 +54,7 @@ def readable_text(fig: go.Figure, min_px: float = FONT_PX, grow: float = 1.0) ->
     at_least(title, "font", round(min_px * 1.15))
     legend = layout.setdefault("legend", {})
     at_least(legend, "font")
+    layout.setdefault("xaxis", {}), layout.setdefault("yaxis", {})   # the first axes, even when left to defaults
     for name, axis in layout.items():
         if name.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
             at_least(axis, "tickfont")
@@ -68,7 +69,7 @@ def readable_text(fig: go.Figure, min_px: float = FONT_PX, grow: float = 1.0) ->
             bar = t.setdefault("colorbar", {})
             at_least(bar, "tickfont")
             at_least(bar.setdefault("title", {}), "font")
-        if t.get("type") in ("bar", "scatter", "box", "histogram"):
+        if t.get("type") in ("bar", "scatter", "histogram") and ("text" in t or "texttemplate" in t):
             at_least(t, "textfont")
         elif t.get("type") == "table":
             for part in ("header", "cells"):

@@ -19,7 +19,7 @@ from ..attacks.labels import metric_label
 from .base import to_np
 from .experiments import box_figure
 
-HIST_COLORS = {"natural": "#4C78A8", "adversarial": "#E45756"}
+HIST_COLORS = {"natural": "#0072B2", "adversarial": "#E69F00"}   # Okabe–Ito blue and orange: colour-blind safe
 
 
 def histogram_figure(groups: dict[str, Sequence[float]], title: str, x_title: str, nbins: int = 30) -> go.Figure:

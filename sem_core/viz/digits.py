@@ -98,7 +98,8 @@ def stack_images(*images: torch.Tensor) -> torch.Tensor:
 def nearest_prototypes(res, prototypes: torch.Tensor, names: Sequence[str] | None = None
                        ) -> tuple[torch.Tensor, list[str]]:
     """What PrototypeDL points to before and after a prototype attack, four images a digit: the digit, its nearest
-    prototype, the changed digit, its nearest prototype then; and their titles ("nearest: P3, a 4").
+    prototype, the changed digit, its nearest prototype then; and their short titles ("the 4", "P3: 4", "changed",
+    "P12: 9": a prototype's number and the class it votes for, as ``prototype_titles`` writes them).
 
     ``res``: a ``protodl_prototype`` AttackResult (its natural and adversarial ``ProtoExplanation``);
     ``prototypes`` [m,1,28,28] the decoded prototypes; ``names``: each digit's name in the titles (default: its
@@ -110,8 +111,7 @@ def nearest_prototypes(res, prototypes: torch.Tensor, names: Sequence[str] | Non
         j0, j1 = int(nat.distances[i].argmin()), int(adv.distances[i].argmin())
         name = names[i] if names is not None else str(int(res.y[i]))
         images += [res.x[i: i + 1], protos[j0: j0 + 1], res.x_adv[i: i + 1], protos[j1: j1 + 1]]
-        titles += [f"the {name}", f"nearest: P{j0 + 1}, a {int(classes[j0])}", f"the {name}, changed",
-                   f"nearest: P{j1 + 1}, a {int(classes[j1])}"]
+        titles += [f"the {name}", f"P{j0 + 1}: {int(classes[j0])}", "changed", f"P{j1 + 1}: {int(classes[j1])}"]
     return stack_images(*images), titles
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .base import log_ticks, to_np
+from .base import CATEGORY_COLORS, log_ticks, to_np
 
 # Full names for the metric panels of saved runs (their folders keep the short column names).
 PANEL_NAMES = {"topk_intersection": "top-k intersection", "spearman": "Spearman rank correlation",
@@ -37,7 +37,7 @@ def lines_figure(panels: dict[str, dict[str, tuple[Sequence[float], Sequence[flo
     method/attack pairs stay readable."""
     names = list(panels)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=[PANEL_NAMES.get(n, n) for n in names])
-    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+    palette = CATEGORY_COLORS                      # colour-blind safe (Okabe–Ito); the dashes tell variants apart
     dashes = ["dot", "solid", "dash", "dashdot", "longdash"]
     colours: dict[str, str] = {}
     styles: dict[str, str] = {}

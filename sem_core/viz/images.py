@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .base import DIFF_COLORS, IMAGE_COLORS, as_picture, heat, image_axes, rgb_trace, to_np
+from .base import DIFF_COLORS, FONT_PX, IMAGE_COLORS, as_picture, heat, image_axes, rgb_trace, to_np
 
 POS, NEG = "#1f77b4", "#d62728"
 SENN_FIELDS = ("concepts", "relevances", "contributions")              # SENN's explanation, top to bottom,
@@ -111,17 +111,18 @@ def image_grid_figure(images, titles: Sequence[str] | None = None, cols: int = 8
     if titles is not None and len(titles) != n:
         raise ValueError(f"{n} images but {len(titles)} titles")
     rows = max(1, -(-n // cols))
-    row_gap = gap + 8 if titles else gap                        # room for the titles of the next row
+    lines = max((t.count("<br>") + 1 for t in titles or ()), default=0)  # a title's lines
+    row_gap = gap + 8 * lines                                   # room for the titles of the next row
     z = np.full((rows * (28 + row_gap) - row_gap, cols * (28 + gap) - gap), np.nan, dtype=np.float32)
     for i, img in enumerate(a):
         r0, c0 = grid_origin(i, cols, gap, row_gap)
         z[r0: r0 + 28, c0: c0 + 28] = img
     fig = go.Figure(go.Heatmap(z=z, colorscale=IMAGE_COLORS, zmin=0.0, zmax=1.0, showscale=False, hoverongaps=False,
                                hovertemplate="%{z:.3f}<extra></extra>"))
-    title_h = 14 if titles else 0
+    title_h = 18 * lines
     for i, text in enumerate(titles or []):
         r0, c0 = grid_origin(i, cols, gap, row_gap)
-        fig.add_annotation(x=c0 + 13.5, y=r0 - 0.5, text=text, showarrow=False, yanchor="bottom", font_size=11)
+        fig.add_annotation(x=c0 + 13.5, y=r0 - 0.5, text=text, showarrow=False, yanchor="bottom", font_size=FONT_PX)
     for r, text in enumerate(row_titles or []):
         fig.add_annotation(x=-2, y=r * (28 + row_gap) + 13.5, text=text, showarrow=False, xanchor="right",
                            textangle=0, font=dict(size=16, weight="bold"))
@@ -134,7 +135,7 @@ def image_grid_figure(images, titles: Sequence[str] | None = None, cols: int = 8
 
 def grid_origin(i: int, cols: int, gap: int = 2, row_gap: int = 2) -> tuple[int, int]:
     """Top-left (row, col) in the tiled ``z`` of image ``i`` in ``image_grid_figure`` (``row_gap`` is
-    ``gap + 8`` when the grid has titles)."""
+    ``gap + 8`` a line of its titles)."""
     return (i // cols) * (28 + row_gap), (i % cols) * (28 + gap)
 
 

@@ -60,10 +60,12 @@ def _panel(e) -> tuple[str, np.ndarray]:
 DIFF_TITLE = "difference E(x′) − E(x)"
 
 
-def _colorbar_beside(fig: go.Figure, col: int) -> dict:
-    """A slim vertical colour bar just right of subplot ``col`` (several bars in one row do not overlap)."""
-    right = fig.layout[f"xaxis{'' if col == 1 else col}"].domain[1]
-    return dict(x=right + 0.003, xanchor="left", len=0.8, thickness=9, tickfont_size=10)
+def _colorbar_under(fig: go.Figure, col: int) -> dict:
+    """A slim horizontal colour bar under subplot ``col``, as wide as it, three ticks: it never runs into the next
+    panel (vertical bars beside 115-px panels did, with their tick labels)."""
+    lo, hi = fig.layout[f"xaxis{'' if col == 1 else col}"].domain
+    return dict(orientation="h", x=(lo + hi) / 2, xanchor="center", len=hi - lo, lenmode="fraction", y=-0.04,
+                yanchor="top", thickness=9, nticks=3, outlinewidth=0)
 
 
 def pair_figure(x, x_prime, e, e_prime,
@@ -88,7 +90,7 @@ def pair_figure(x, x_prime, e, e_prime,
     lim = float(shared["zmax"])
     for col, z, scale in ((3, a, shared), (4, b, shared), (5, d, signed)):
         if kind_a == "map":
-            fig.add_trace(heat(z, showscale=col >= 4, colorbar=_colorbar_beside(fig, col), **scale), row=1, col=col)
+            fig.add_trace(heat(z, showscale=col >= 4, colorbar=_colorbar_under(fig, col), **scale), row=1, col=col)
         else:
             fig.add_trace(go.Bar(y=z, marker_color=["#d62728" if v >= 0 else "#1f77b4" for v in z], showlegend=False),
                           row=1, col=col)
@@ -103,7 +105,7 @@ def pair_figure(x, x_prime, e, e_prime,
             fig.update_yaxes(dtick=1, autorange="reversed", row=1, col=col)
         elif col < 5:
             fig.update_yaxes(range=[-lim * 1.05, lim * 1.05], row=1, col=col)
-    fig.update_layout(height=height, margin=dict(t=50, b=10, l=10, r=40))
+    fig.update_layout(height=height, margin=dict(t=50, b=60 if kind_a == "map" else 10, l=10, r=10))
     return fig
 
 

@@ -92,12 +92,40 @@ def _font(px: int):
     return ImageFont.load_default(size=px)   # Pillow's own scalable font: no font file to ship or find
 
 
+class TextPixels(np.ndarray):
+    """uint8 pixels with text drawn into them; ``text_px``: the font size of that text, in the picture's pixels
+    (``app_pages.ui.figures.png_data_url`` records it in the PNG, so a browser test can size it on screen)."""
+
+    text_px: float = 0.0
+
+    def __array_finalize__(self, obj) -> None:
+        self.text_px = getattr(obj, "text_px", 0.0)
+
+
+def _with_text(canvas, font_px: float) -> TextPixels:
+    out = np.asarray(canvas).view(TextPixels)
+    out.text_px = float(font_px)
+    return out
+
+
+def _title_lines(draw, title: str, font, width: float) -> list[str]:
+    """``title`` cut at spaces into lines no wider than ``width`` pixels in ``font``."""
+    lines: list[str] = []
+    for word in str(title).split(" "):
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
 def titled_grid_pixels(images, titles: Sequence[str], cols: int, scale: int = 4, gap: int = 2,
-                       title_px: int = 18) -> np.ndarray:
+                       title_px: int = 35) -> np.ndarray:
     """``images`` [n,28,28] (or [n,1,28,28]) in [0,1] tiled ``cols`` to a row, each under its title, as one grey
     uint8 picture on white: what ``image_grid_figure`` draws (PrototypeDL's prototypes "P3: 4", an attack's digits
     before and after). Each input pixel is a ``scale``×``scale`` square; ``gap`` input pixels between images; the
-    titles are drawn in a strip of ``title_px`` pixels above each row."""
+    titles are drawn in a strip of ``title_px`` pixels a line above each row (a title wider than its image wraps),
+    in a font of 0.75 × ``title_px`` (``TextPixels.text_px``)."""
     from PIL import Image, ImageDraw
 
     a = to_np(images).reshape(-1, 28, 28)
@@ -105,13 +133,20 @@ def titled_grid_pixels(images, titles: Sequence[str], cols: int, scale: int = 4,
         raise ValueError(f"{len(a)} images but {len(titles)} titles")
     side, space = 28 * scale, gap * scale
     rows = -(-len(a) // cols)
-    canvas = Image.new("L", (cols * (side + space) - space, rows * (title_px + side + space) - space), 255)
-    draw, font = ImageDraw.Draw(canvas), _font(max(8, round(title_px * 0.75)))
-    for i, (img, title) in enumerate(zip(a, titles)):
-        top, left = (i // cols) * (title_px + side + space), (i % cols) * (side + space)
-        canvas.paste(Image.fromarray(_upscale(_grey(img), scale)), (left, top + title_px))
-        draw.text((left + side / 2, top + title_px - 3), str(title), fill=38, font=font, anchor="ms")
-    return np.asarray(canvas)
+    font_px = max(8, round(title_px * 0.75))
+    font = _font(font_px)
+    probe = ImageDraw.Draw(Image.new("L", (1, 1)))
+    lines = [_title_lines(probe, t, font, side + space * 0.8) for t in titles]
+    strip = title_px * max(len(t) for t in lines)
+    canvas = Image.new("L", (cols * (side + space) - space, rows * (strip + side + space) - space), 255)
+    draw = ImageDraw.Draw(canvas)
+    for i, (img, title) in enumerate(zip(a, lines)):
+        top, left = (i // cols) * (strip + side + space), (i % cols) * (side + space)
+        canvas.paste(Image.fromarray(_upscale(_grey(img), scale)), (left, top + strip))
+        for n, text in enumerate(title):
+            base = top + strip - 3 - (len(title) - 1 - n) * title_px
+            draw.text((left + side / 2, base), text, fill=38, font=font, anchor="ms")
+    return _with_text(canvas, font_px)
 
 
 def map_pixels(m, colors, zmin: float, zmax: float, reversescale: bool = False, scale: int = 8) -> np.ndarray:
@@ -121,10 +156,11 @@ def map_pixels(m, colors, zmin: float, zmax: float, reversescale: bool = False, 
     return image_pixels(m, colors, zmin, zmax, scale=scale)
 
 
-def titled_panels(panels: Sequence[np.ndarray], titles: Sequence[str], gap: int = 16, title_px: int = 22) -> np.ndarray:
+def titled_panels(panels: Sequence[np.ndarray], titles: Sequence[str], gap: int = 16, title_px: int = 37) -> np.ndarray:
     """RGB pictures [h,w,3] of one height in a row, ``gap`` pixels apart, each under its title: one uint8 RGB
     picture on white (a figure of several panels with different colour scales, e.g. a digit, its maps and their
-    difference)."""
+    difference). The titles are drawn in a font of 0.7 × ``title_px`` (``TextPixels.text_px``), in a strip of
+    ``title_px`` pixels a line: a title wider than its panel wraps onto more lines."""
     from PIL import Image, ImageDraw
 
     if len(titles) != len(panels):
@@ -132,13 +168,20 @@ def titled_panels(panels: Sequence[np.ndarray], titles: Sequence[str], gap: int 
     if len({p.shape[0] for p in panels}) != 1:
         raise ValueError("the panels must have one height")
     h = panels[0].shape[0]
-    canvas = Image.new("RGB", (sum(p.shape[1] for p in panels) + gap * (len(panels) - 1), title_px + h), "white")
-    draw, font, left = ImageDraw.Draw(canvas), _font(max(8, round(title_px * 0.7))), 0
-    for panel, title in zip(panels, titles):
-        canvas.paste(Image.fromarray(panel), (left, title_px))
-        draw.text((left + panel.shape[1] / 2, title_px - 5), str(title), fill=(38, 39, 48), font=font, anchor="ms")
+    font_px = max(8, round(title_px * 0.7))
+    font = _font(font_px)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines = [_title_lines(probe, t, font, p.shape[1] + gap * 0.8) for p, t in zip(panels, titles)]
+    strip = title_px * max(len(t) for t in lines)
+    canvas = Image.new("RGB", (sum(p.shape[1] for p in panels) + gap * (len(panels) - 1), strip + h), "white")
+    draw, left = ImageDraw.Draw(canvas), 0
+    for panel, title in zip(panels, lines):
+        canvas.paste(Image.fromarray(panel), (left, strip))
+        for n, text in enumerate(title):
+            base = strip - 5 - (len(title) - 1 - n) * title_px
+            draw.text((left + panel.shape[1] / 2, base), text, fill=(38, 39, 48), font=font, anchor="ms")
         left += panel.shape[1] + gap
-    return np.asarray(canvas)
+    return _with_text(canvas, font_px)
 
 
 def overlay_pixels(digit, importance, zmax: float, center: Sequence[float] | None = None,

@@ -12,8 +12,8 @@ import string
 
 from ..params import parse_number
 
-__all__ = ["escape_markdown", "parse_url_number", "change_visibility", "change_look", "change_sentence", "visibility_note",
-           "file_stem"]
+__all__ = ["escape_markdown", "parse_url_number", "change_visibility", "change_look", "change_sentence",
+           "visibility_note", "file_stem"]
 
 ECHO_LIMIT = 40  # characters of a user-typed value shown back in a message
 _PUNCT = frozenset(string.punctuation)  # CommonMark: any ASCII punctuation may be backslash-escaped
@@ -90,7 +90,8 @@ def status_notice(status: tuple[str, ...] | list[str]) -> tuple[str, str] | None
 # ---- how visible an attack's change is: the plain-language texts say what a picture shows ----
 # The thresholds come from looking at the pictures (SENN's 9 of the concept page, drawn at 220 px, white on black):
 # at a largest pixel change of 0.05 nothing shows; at 0.1 a faint grain appears in the background only when you
-# look for it; at 0.2 the background is visibly speckled; at 0.3 the speckle is plain (and streaks cross the digit).
+# look for it (still "hard to see"); at 0.2 the background is visibly speckled; at 0.3 the speckle is plain (and
+# streaks cross the digit).
 SUBTLE_LINF = 0.1    # at most this: "hard to see"
 VISIBLE_LINF = 0.2   # at least this: a speckle anyone sees; between the two: faint, seen when looking closely
 _SLACK = 1e-3        # PGD's projection leaves ε + a float's rounding (0.10000002)
@@ -122,7 +123,8 @@ def change_look(linf: float) -> str:
     """What a change whose largest pixel move is ``linf`` looks like, in a few words (``change_visibility``).
 
     Example: ``change_look(0.3)`` → ``"you can see the speckle"``."""
-    return {"hard to see": "the change is hard to see", "faint": "a faint speckle shows if you look closely",
+    return {"hard to see": "the change is hard to see (a faint grain in the background at most)",
+            "faint": "a faint speckle shows if you look closely",
             "visible": "you can see the speckle"}[change_visibility(linf)]
 
 

@@ -7,6 +7,9 @@ import torch
 from app_helpers import open_page, pictures
 from streamlit.testing.v1 import AppTest
 
+from sem_core.viz.digits import nearest_prototypes
+from sem_core.viz.static import titled_grid_pixels
+
 
 def _open(query: dict | None = None) -> AppTest:
     return open_page("prototype_attack.py", query)
@@ -35,8 +38,10 @@ def test_table_1_on_the_default_digits(shipped):
     assert nearest["Adv."] == digits["nearest class after"].tolist()
     assert digits["label"].tolist() == [0, 2, 4, 6, 8]
     assert digits["label kept"].all()
-    assert (digits["D(x,y) after"] > digits["D(x,y) before"]).all()
-    assert (digits["R(x,y) after"] < digits["R(x,y) before"]).all()
+    dr = at.dataframe[1].value                                     # D and R in a table of their own
+    assert dr["label"].tolist() == [0, 2, 4, 6, 8]
+    assert (dr["D(x,y) after"] > dr["D(x,y) before"]).all()
+    assert (dr["R(x,y) after"] < dr["R(x,y) before"]).all()
     assert (digits["nearest class before"] == digits["label"]).all()
     assert {m.label: m.value for m in at.metric}["labels kept"] == "5/5"
 
@@ -69,13 +74,16 @@ def test_figures_are_pictures_by_default_and_charts_on_request(media, shipped):
     at = _open({"digits": ["4", "7"], "steps": "3"})
     assert not at.exception and not at.get("plotly_chart")
     (protos,) = pictures(at, media)
-    assert protos.shape == (2 * (18 + 112 + 8) - 8, 8 * 120 - 8)      # 15 prototypes, 8 to a row, under titles
+    assert protos.shape == (2 * (35 + 112 + 8) - 8, 8 * 120 - 8)      # 15 prototypes, 8 to a row, under 35-px titles
     _run(at)
     protos, pairs = pictures(at, media)
-    assert pairs.shape == (2 * (18 + 112 + 8) - 8, 2 * 120 - 8)         # 2 digits: natural row, adversarial row
+    # a row per digit: the digit, its nearest prototype, the changed digit, its nearest prototype then
     res = at.session_state["proto_result"]["res"]
-    adv_7 = pairs[18 + 112 + 8 + 18:, 120:][::4, ::4]                   # bottom right: the attacked 7, 28×28
-    want = torch.round(res.x_adv[1, 0].clamp(0, 1) * 255).to(torch.uint8).numpy()
-    assert np.array_equal(adv_7, want)
+    protodl = shipped["protodl"][0]
+    grid, titles = nearest_prototypes(res, protodl.prototype_images())
+    assert np.array_equal(pairs, titled_grid_pixels(grid, titles, cols=4))
+    assert torch.equal(grid[6], res.x_adv[1].cpu())                       # second row, third image: the attacked 7
+    j = int(res.explanations["adversarial"].distances[1].argmin())      # fourth: the prototype nearest to it
+    assert torch.equal(grid[7], protodl.prototype_images()[j].cpu()) and titles[7].startswith(f"P{j + 1}: ")
     at.toggle(key="proto_interactive").set_value(True).run()
     assert not at.exception and len(at.get("plotly_chart")) == 2 and not pictures(at, media)

@@ -63,6 +63,8 @@ EXPERIMENTS = {
     "influence-fragility": ["--n", "2", "--param", "steps=2"],
     "defenses": ["--n", "2", "--param", "steps=5", "--param", "targets=2"],
     "protodl-table": ["--n", "2"],
+    "card": ["--n", "2", "--param", "steps=2", "--param", "concept_steps=2", "--param", "targets=2",
+             "--param", "lipschitz_calls=2", "--param", "model=senn"],
 }
 
 

@@ -50,3 +50,27 @@ def test_class_probabilities_are_the_models_softmax(shipped, test_split):
             expected = torch.softmax(models[name](x), 1)[0]
         assert p.shape == (10,) and torch.allclose(p, expected) and p.sum().item() == pytest.approx(1.0, abs=1e-5)
         assert not p.requires_grad
+
+
+def test_a_region_travels_in_a_link_as_text_and_back():
+    from sem_core.viz.digits import mask_from_text, mask_to_text
+
+    mask = box_mask((3, 9), (10, 20))
+    text = mask_to_text(mask)
+    assert len(text) == 196 and torch.equal(mask_from_text(text), mask)
+    assert mask_from_text(text[:-1]) is None and mask_from_text("g" * 196) is None and mask_from_text(None) is None
+
+
+def test_nearest_prototypes_show_each_digit_beside_the_prototype_it_points_to():
+    from types import SimpleNamespace
+
+    from sem_core.viz.digits import nearest_prototypes
+
+    protos = torch.rand(3, 1, 28, 28)
+    expl = lambda d: SimpleNamespace(distances=torch.tensor(d), prototype_classes=torch.tensor([4, 9, 1]))  # noqa: E731
+    res = SimpleNamespace(x=torch.zeros(1, 1, 28, 28), x_adv=torch.ones(1, 1, 28, 28), y=torch.tensor([4]),
+                          explanations={"natural": expl([[0.1, 2.0, 3.0]]), "adversarial": expl([[2.0, 0.5, 3.0]])})
+    images, titles = nearest_prototypes(res, protos)
+    assert titles == ["the 4", "P1: 4", "changed", "P2: 9"]
+    assert torch.equal(images[1], protos[0]) and torch.equal(images[3], protos[1])
+    assert torch.equal(images[2], res.x_adv[0])

@@ -144,8 +144,9 @@ def test_signed_maps_are_drawn_without_the_digit_and_a_region_is_tinted():
     digit = torch.ones(28, 28)
     out = maps_pixels(a, b, images=(digit, digit), scale=2)               # signed: the diverging scale, no overlay
     want = map_pixels(a, DIFF_COLORS, -1.0, 1.0, True, scale=2)                          # a's panel, the left one
-    assert np.array_equal(out[22:22 + 20, 0:20], want[0:20, 0:20])                     # 0: white, not the digit
-    assert out[22 + 6, 6, 2] > out[22 + 6, 6, 0] and out[22 + 40, 56 + 16 + 40, 0] > out[22 + 40, 56 + 16 + 40, 2]
+    t = out.shape[0] - 56                                                                # the titles' strip
+    assert np.array_equal(out[t:t + 20, 0:20], want[0:20, 0:20])                        # 0: white, not the digit
+    assert out[t + 6, 6, 2] > out[t + 6, 6, 0] and out[t + 40, 56 + 16 + 40, 0] > out[t + 40, 56 + 16 + 40, 2]
     mask = torch.zeros(28, 28)
     mask[0:2, 0:2] = 1
     tinted = region_pixels(torch.zeros(28, 28), mask, scale=1)
@@ -162,8 +163,9 @@ def test_pair_pixels_share_one_scale_for_both_maps_and_refuse_other_explanations
     e, e2 = torch.zeros(28, 28), torch.zeros(28, 28)
     e[0, 0], e2[0, 0] = 1.0, 2.0
     out = pair_pixels(x, x, e, e2, list("abcde"), scale=1, gap=2)
-    assert out.shape == (22 + 28, 5 * 28 + 4 * 2, 3)
-    assert np.array_equal(out[22:, 60:88], map_pixels(e, MAP_COLORS, 0.0, 2.0, scale=1))   # E(x) on [0, 2]: E(x′)'s max
-    assert out[22, 120, 0] > out[22, 120, 2]                                            # what changed: grew, red
+    t = out.shape[0] - 28                                                               # the titles' strip
+    assert out.shape == (t + 28, 5 * 28 + 4 * 2, 3) and out.text_px >= 14                # titles of ≥ 14 px
+    assert np.array_equal(out[t:, 60:88], map_pixels(e, MAP_COLORS, 0.0, 2.0, scale=1))    # E(x) on [0, 2]: E(x′)'s max
+    assert out[t, 120, 0] > out[t, 120, 2]                                              # what changed: grew, red
     with pytest.raises(ValueError, match="28×28 maps"):
         pair_pixels(x, x, torch.zeros(12, 10), torch.zeros(12, 10), list("abcde"))

@@ -162,3 +162,13 @@ def test_figure_export_html_and_png_or_a_clear_reason(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "kaleido" else object())
     with pytest.raises(SemError, match="kaleido"):
         figure_png(fig)
+
+
+def test_a_single_digit_exports_at_its_own_width_without_empty_margins():
+    import plotly.graph_objects as go
+
+    from sem_core.viz.export import content_width
+
+    fig = image_figure(torch.rand(28, 28), "natural x", size=260)          # margins t=40, b=5, l=r=5
+    assert content_width(fig) == (260 - 45) + 10                            # the square digit and its side margins
+    assert content_width(go.Figure(go.Bar(y=[1, 2]))) is None                # a chart keeps the 1200-px export
