@@ -35,8 +35,8 @@ st.caption(("Every pixel moves by at most " + ", ".join(f"{e:g} ({n})" for n, e 
            + ("The changed digits look like the originals, a faint grain at most; the explanations move less far "
               "than at the papers' size, and each step's verdict says whether the attack still worked."
               if size == "subtle" else
-              f"The changed {SRC[0]} of step 1 shows a speckle. Each step says how far its pixels really moved: an "
-              "attack keeps its most effective change, which can be smaller than this limit."))
+              f"The changed {CONCEPT.picks['src'][0]} of step 1 shows a speckle. Each step says how far its pixels "
+              "really moved: an attack keeps its most effective change, which can be smaller than this limit."))
 done = st.session_state.setdefault("tour", {})
 if st.session_state.get("_tour_size") != size:  # results of the other size are not this one's
     done.clear()

@@ -27,3 +27,16 @@ def test_every_step_is_drawn_as_pictures_and_charts_on_request(media):
     assert all(f"{k}_dl_{fmt}" in buttons for k in KEYS for fmt in ("png", "svg", "html"))
     at.toggle(key="tour_interactive").set_value(True).run()
     assert not at.exception and len(at.get("plotly_chart")) == 9 and not pictures(at, media) and not svgs(at)
+
+
+def test_the_tour_says_how_visible_the_change_is_at_either_size():
+    """Subtle (the default): ε 0.1, hard to see, and the attack still works; the papers' size: ε 0.3, a speckle."""
+    for size, eps, look in (("subtle", 0.1, "the change is hard to see"), ("paper", 0.3, "you can see the speckle")):
+        at = open_page("tour.py", {"tour_eps": size}, timeout=240)
+        next(b for b in at.button if b.label == STEPS[0]).click().run()
+        assert not at.exception and not at.error, size
+        res = at.session_state["tour"][1][0]
+        assert res.config["eps"] == eps and bool(res.label_kept[0])
+        said = next(s.value for s in at.success if s.value.startswith("**What just happened.**"))
+        assert f"at most {float(res.linf[0]):.2f}: {look}" in said, said
+        assert any(s.value.startswith("The attack worked") for s in at.success), size   # still works when subtle
