@@ -83,7 +83,8 @@ class Defenses(Experiment):
         in accuracy.""")
     models = ("senn-k5", "senn-adv", "senn-lip", "protodl", "protodl-adv", "cnn", "cnn-smooth")
     notes = prose("""
-        The senn-distances protocol on every SENN (100 digits × 100 other-class targets, 100 PGD steps, ε 0.3, λ 1),
+        The senn-distances protocol on every SENN (100 digits × 20 other-class targets by default, the paper 100;
+        100 PGD steps, ε 0.3, λ 1),
         protodl-distances on the same 100 digits for PrototypeDL (ξ 0.3). A first run with 50 digits × 20 targets
         gave senn-adv 0.82× its in-class median: the fewer the targets, the larger the minimum. Concept distances are in each
         model's own units: the scale-free ratio adversarial out-class / natural in-class (within a model) is the

@@ -110,7 +110,7 @@ def test_a_finished_run_is_found_only_for_the_same_parameters_code_and_models(tm
 
 
 def test_unknown_experiment_lists_them(tmp_path):
-    with pytest.raises(UnknownNameError, match="available: defenses, discrete-lipschitz, faithfulness, influence-fragility, lipschitz"):
+    with pytest.raises(UnknownNameError, match="available: card, defenses, discrete-lipschitz, faithfulness, influence-"):
         run_experiment("nope", tmp_path)
 
 
@@ -217,16 +217,17 @@ def test_a_finished_folder_is_sealed_and_an_edit_after_the_run_is_refused(tmp_pa
 
 
 def test_the_committed_results_are_sealed_and_published(monkeypatch, tmp_path):
-    """Every committed results/ folder is sealed and its digest is in sem_core/experiments/published.json (and
-    nothing else is): on any installation, its own secret or another, the folders read as published."""
+    """Every committed results/ folder (and results/cards/ card) is sealed and its digest is in
+    sem_core/experiments/published.json (and nothing else is): on any installation, its own secret or another, the
+    folders read as published."""
     from pathlib import Path
 
     from sem_core.experiments import integrity, load_results
 
     monkeypatch.setenv("SEM_SECRET_FILE", str(tmp_path / "a-fresh-installation" / "secret"))
-    folders = [f for f in sorted((Path(__file__).resolve().parents[2] / "results").glob("*/"))
-               if (f / "manifest.json").is_file()]
-    assert set(integrity.published()) == {f.name for f in folders}
+    root = Path(__file__).resolve().parents[2] / "results"
+    folders = [f for f in sorted([*root.glob("*/"), *root.glob("cards/*/")]) if (f / "manifest.json").is_file()]
+    assert set(integrity.published()) == {f"cards/{f.name}" if f.parent.name == "cards" else f.name for f in folders}
     for folder in folders:
         manifest, _ = load_results(folder)
         assert integrity.check_seal(folder, manifest) == "published", folder.name
@@ -260,7 +261,6 @@ def test_the_report_of_the_committed_results_is_docs_results_md_byte_for_byte(tm
 #: committed runs that today's code would compute otherwise, each waiting for a rerun (issue 28: hours of compute);
 #: the report marks them stale. A run that leaves this list must be valid; one that joins it needs a reason here.
 AWAITING_RERUN = {
-    "defenses": "9,066 s on the shipped robust models; its rule now reads paired intervals its summary lacks",
     "senn-lambda": "trains 15 SENNs; computed before the fingerprints (chunk format 2)",
     "senn-lambda-authors": "trains 15 SENNs for 5 h; computed before the fingerprints (chunk format 2)",
 }
