@@ -13,24 +13,34 @@ sys.setswitchinterval(float(os.environ.get("SEM_SWITCH_INTERVAL_MS", "0.2")) / 1
 import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="SEM Explorer", page_icon="🧠", layout="wide")
-pages = [
-    st.Page("app_pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("app_pages/tour.py", title="Guided tour", icon="🧭", url_path="tour"),
-    st.Page("app_pages/quiz.py", title="Classroom quiz", icon="🙋", url_path="quiz"),
-    st.Page("app_pages/concept_attack.py", title="Concept attack (SENN)", icon="🎯", url_path="concept"),
-    st.Page("app_pages/prototype_attack.py", title="Prototype attack (PrototypeDL)", icon="🧩", url_path="prototype"),
-    st.Page("app_pages/saliency_attack.py", title="Saliency attacks", icon="🔥", url_path="saliency"),
-    st.Page("app_pages/batch_attack.py", title="Batch attack", icon="📦", url_path="batch"),
-    st.Page("app_pages/influence_attack.py", title="Influence attack", icon="🧬", url_path="influence"),
-    st.Page("app_pages/defense_comparison.py", title="Defenses", icon="🛡️", url_path="defenses"),
-    st.Page("app_pages/lipschitz_stability.py", title="Lipschitz & stability", icon="📈", url_path="lipschitz"),
-    st.Page("app_pages/experiment_results.py", title="Experiments", icon="📊", url_path="experiments"),
-    st.Page("app_pages/robustness_card.py", title="Robustness card", icon="🪪", url_path="card"),
-    st.Page("app_pages/leaderboard.py", title="Leaderboard", icon="🏆", url_path="leaderboard"),
-    st.Page("app_pages/sanity_lab.py", title="Sanity checks", icon="🧪", url_path="sanity"),
-]
+# the sidebar's sections, every page always listed (expanded: Streamlit folds a menu of over twelve pages to ten)
+pages = {
+    "Start here": [
+        st.Page("app_pages/home.py", title="Home", icon="🏠", default=True),
+        st.Page("app_pages/tour.py", title="Guided tour", icon="🧭", url_path="tour"),
+        st.Page("app_pages/quiz.py", title="Classroom quiz", icon="🙋", url_path="quiz"),
+    ],
+    "Attack an explanation": [
+        st.Page("app_pages/concept_attack.py", title="Concept attack (SENN)", icon="🎯", url_path="concept"),
+        st.Page("app_pages/prototype_attack.py", title="Prototype attack (PrototypeDL)", icon="🧩",
+                url_path="prototype"),
+        st.Page("app_pages/saliency_attack.py", title="Saliency attacks", icon="🔥", url_path="saliency"),
+        st.Page("app_pages/batch_attack.py", title="Batch attack", icon="📦", url_path="batch"),
+        st.Page("app_pages/influence_attack.py", title="Influence attack", icon="🧬", url_path="influence"),
+    ],
+    "How robust is it?": [
+        st.Page("app_pages/defense_comparison.py", title="Defenses", icon="🛡️", url_path="defenses"),
+        st.Page("app_pages/lipschitz_stability.py", title="Lipschitz & stability", icon="📈", url_path="lipschitz"),
+        st.Page("app_pages/robustness_card.py", title="Robustness card", icon="🪪", url_path="card"),
+        st.Page("app_pages/leaderboard.py", title="Leaderboard", icon="🏆", url_path="leaderboard"),
+        st.Page("app_pages/sanity_lab.py", title="Sanity checks", icon="🧪", url_path="sanity"),
+    ],
+    "The papers": [
+        st.Page("app_pages/experiment_results.py", title="Experiments", icon="📊", url_path="experiments"),
+    ],
+}
 try:
-    st.navigation(pages).run()
+    st.navigation(pages, expanded=True).run()
 finally:  # also when the page stops or reruns: after the first run the long-lived objects are loaded
     from sem_core.serve.memory import settle_heap
 

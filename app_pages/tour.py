@@ -24,10 +24,12 @@ st.markdown("Each step shows a model's **explanation** of a handwritten digit, t
             "a change to show, then press the buttons in order.")
 # how large a change the attack steps (1–3) may make: a subtle one, hard to see, or the papers' (paper 000's ε = 0.3
 # for SENN and PrototypeDL, a visible speckle; the saliency page's 0.1). Both attacks still work at the subtle
-# ε on the tour's digits, less strongly: the concepts move part of the way (each step's verdict says so).
+# ε on the tour's digits, less strongly: the concepts move part of the way (each step's verdict says so). The
+# papers' size is the default: its steps are the pages' precomputed default views (served at once from the cache);
+# the subtle size computes on first use (about 1 s a step).
 SIZES = {"subtle": f"ε = {SUBTLE_LINF:g}: hard to see, a faint grain at most",
          "paper": f"as in the papers: ε = {CONCEPT.defaults()['eps']:g} for steps 1–2, a speckle you can see"}
-size = url_choice("How large a change", "tour_eps", list(SIZES), "subtle", widget=st.radio, horizontal=True,
+size = url_choice("How large a change", "tour_eps", list(SIZES), "paper", widget=st.radio, horizontal=True,
                   captions=list(SIZES.values()))
 EPS = {name: SUBTLE_LINF if size == "subtle" else view.defaults()["eps"]
        for name, view in (("concept", CONCEPT), ("prototype", PROTOTYPE), ("saliency", SALIENCY))}

@@ -172,16 +172,14 @@ def defense_holds(s: dict[str, Any]) -> dict[str, tuple[bool, str]]:
                    f"senn-k5 {natural.text('.2f')}×; 95 % intervals), accuracy cost "
                    f"{r['accuracy_cost_points']:.1f} points (raw distance {r['adv_vs_natural_model']:.2f}× the "
                    f"natural model's, not judged: other concept units)")
-    r = s["protodl-adv"]
-    gain = Interval.from_dict(r["consistency_gain_interval"])
-    held["protodl-adv"] = (gain.clears(0.1) and r["accuracy_cost_points"] <= 2,
-                           f"protodl-adv: nearest-prototype consistency under attack {r['adversarial_consistency']:.0%} "
-                           f"vs {s['protodl']['adversarial_consistency']:.0%} natural (paired gain {gain.text('+.2f')}), "
-                           f"accuracy cost {r['accuracy_cost_points']:.1f} points")
-    r = s["cnn-smooth"]
-    gain = Interval.from_dict(r["topk_gain_interval"])
-    held["cnn-smooth"] = (gain.clears(0.15) and r["accuracy_cost_points"] <= 2,
-                          f"cnn-smooth: top-50 intersection under the top-k attack {r['topk_intersection']:.2f} vs "
-                          f"{s['cnn']['topk_intersection']:.2f} natural (paired gain {gain.text('+.2f')}), accuracy "
-                          f"cost {r['accuracy_cost_points']:.1f} points")
+    for m, key, threshold, what in (
+            ("protodl-adv", "consistency_gain_interval", 0.1, "nearest-prototype consistency under attack"),
+            ("cnn-smooth", "topk_gain_interval", 0.15, "top-50 intersection under the top-k attack")):
+        r, natural = s[m], s[PAIRS[m]]
+        gain = Interval.from_dict(r[key])
+        value = "adversarial_consistency" if m == "protodl-adv" else "topk_intersection"
+        shown = (lambda v: f"{v:.0%}") if m == "protodl-adv" else (lambda v: f"{v:.2f}")  # noqa: E731
+        held[m] = (gain.clears(threshold) and r["accuracy_cost_points"] <= 2,
+                   f"{m}: {what} {shown(r[value])} vs {shown(natural[value])} natural (paired gain "
+                   f"{gain.text('+.2f')}), accuracy cost {r['accuracy_cost_points']:.1f} points")
     return held

@@ -56,6 +56,8 @@ LOAD_TIMEOUT = 120.0  # first script run of a page (loads models and data)
 RUN_TIMEOUT = 180.0  # the run started by the page's "Run…" button
 VIEWPORT = {"width": 1400, "height": 1000}
 REPORT: dict[str, dict] = {}
+# pages whose first view holds only controls, with where their content is tested
+LOBBIES = {"quiz": "opens or joins a room; the room's pictures, tally and reveal: tests/app/test_quiz_browser.py"}
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +122,9 @@ def test_page_runs_in_browser(server, page, app_page):
         _write_report()
 
     assert not exceptions, f"{app_page.title}: exception box(es):\n" + "\n---\n".join(exceptions)
+    if app_page.name in LOBBIES:
+        assert not entry["errors"], entry["errors"]
+        return
     assert sum(entry["content"].values()) >= 1, (
         f"{app_page.title}: no metric, image, chart or table after "
         f"{'clicking ' + repr(entry['run_button']) if button is not None else 'loading'}; "

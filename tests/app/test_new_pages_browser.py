@@ -117,9 +117,12 @@ def test_leaderboard_ranks_the_shipped_cards_with_intervals(server, browser):
     table = page.locator('[data-testid="stTable"]').first
     table.wait_for()
     text = table.inner_text()
-    rows = [r.split("\t") for r in text.splitlines()[1:]]                     # Rank, Model, Accuracy, the headlines…
+    rows = [[c.inner_text().strip() for c in tr.locator("th, td").all()]      # Rank, Model, Accuracy, the headlines…
+            for tr in table.locator("tbody tr").all()]
     assert [int(r[0]) for r in rows] == list(range(1, len(rows) + 1)), text   # ranked 1..n
     assert {r[1] for r in rows} == set(list_shipped()), text                   # every shipped model has its card
     assert all(re.fullmatch(r"-?[0-9.]+ \[-?[0-9.]+, -?[0-9.]+\]", r[3]) for r in rows), text   # 95 % intervals
+    markdown = _download(page, "Download the leaderboard (Markdown)").decode()
+    assert markdown.startswith("# Explanation-robustness leaderboard") and "| 1 |" in markdown
     full_page_screenshot(page, DOCS_SHOTS / "leaderboard.png")
     page.context.close()
