@@ -24,7 +24,8 @@ MODEL_LABELS = {"senn": "SENN (self-explaining, 12 concepts)", "senn-k5": "SENN,
                 "protodl": "PrototypeDL (prototypes)", "cnn": "CNN (black box)",
                 "senn-adv": "SENN (5 concepts), adversarially trained", "senn-lip": "SENN (5 concepts), Lipschitz-penalised",
                 "protodl-adv": "PrototypeDL, adversarially trained",
-                "protodl-li": "PrototypeDL, Li et al.'s loss weights"}
+                "protodl-li": "PrototypeDL, Li et al.'s loss weights",
+                "cnn-smooth": "CNN, smooth (softplus) activations"}
 
 
 def test_split_for(name: str) -> tuple:

@@ -31,7 +31,7 @@ def test_the_attack_shows_the_influential_training_digits_before_and_after(shipp
     assert len(titles) == 10                                          # 5 natural + 5 adversarial training digits
     rows = {a["text"] for a in grid["layout"]["annotations"]} & {"natural", "adversarial"}
     assert rows == {"natural", "adversarial"}
-    shared = sum(t.endswith("✓") for t in titles[:5]) / 5
+    shared = sum("✓" in t for t in titles[:5]) / 5                   # "#2005 (5) ✓<br>-5.8e-07"
     assert float(m["Top-5 intersection"]) == shared                   # the ✓ marks agree with the metric
     labels = [int(re.match(r"#\d+ \((\d)\)", t).group(1)) for t in titles]
     assert all(0 <= c <= 9 for c in labels)
