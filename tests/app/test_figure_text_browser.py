@@ -105,8 +105,10 @@ REPORT: dict[str, dict] = {}
 
 
 @pytest.fixture(scope="module")
-def server():
-    srv = started_server()
+def server(tmp_path_factory):
+    # its own empty folder for runs made in the app: the Experiments page then shows the shipped runs (a run left in
+    # test-artifacts by an earlier pytest process is signed with that process's secret and shown as an error first)
+    srv = started_server(results_dir=tmp_path_factory.mktemp("figure-text-results"))
     yield srv
     srv.stop()
 
