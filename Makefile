@@ -21,7 +21,7 @@ setup: $(VENV)/.installed
 
 app: setup
 	@case '$(HOST)' in 127.0.0.1|localhost) ;; *) echo "WARNING: serving on $(HOST):$(PORT): anyone who can reach this machine can use the app" >&2 ;; esac
-	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	$(PY) app.py --server.address $(HOST) --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

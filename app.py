@@ -1,4 +1,8 @@
-"""SEM Explorer: router only (page config + navigation)."""
+"""SEM Explorer: router only (page config + navigation).
+
+Start it with ``python app.py [streamlit flags]`` (what ``make app`` runs): the process warms itself (imports, the
+shipped models, the test digits: ``sem_core.serve.preload``) while Streamlit's server starts, so the first page
+draws at once. ``streamlit run app.py`` works too, without the warm-up."""
 import os
 
 # Before torch loads: its OpenMP threads sleep instead of spinning while Streamlit's threads need the cores
@@ -10,6 +14,21 @@ import sys  # noqa: E402
 # the switch interval (5 ms by default) to get it back, once per op: a 100-step attack of 10 digits took 52 s beside
 # one busy thread instead of 0.9 s; at 0.2 ms it takes 3.4 s (benchmarks/bench_attacks.py --tables gil).
 sys.setswitchinterval(float(os.environ.get("SEM_SWITCH_INTERVAL_MS", "0.2")) / 1000)
+
+if __name__ == "__main__" and "streamlit" not in sys.modules:  # `python app.py`: launch (Streamlit runs this file
+    from sem_core.serve import preload                        # again as its script, with streamlit imported)
+
+    def server_listens() -> bool:  # sys.modules only: this thread must not import what the main one imports
+        module = sys.modules.get("streamlit.runtime.runtime")
+        runtime = getattr(getattr(module, "Runtime", None), "_instance", None)
+        return runtime is not None and runtime.state is not module.RuntimeState.INITIAL
+
+    preload.start(after=server_listens)   # the server first (0.5 s), so a browser loads the page meanwhile
+    from streamlit.web import cli
+
+    sys.argv = ["streamlit", "run", os.path.abspath(__file__), *sys.argv[1:]]
+    sys.exit(cli.main())
+
 import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="SEM Explorer", page_icon="🧠", layout="wide")
@@ -39,9 +58,16 @@ pages = {
         st.Page("app_pages/experiment_results.py", title="Experiments", icon="📊", url_path="experiments"),
     ],
 }
+page = st.navigation(pages, expanded=True)   # the sidebar draws now; the page once the warm-up is done
+from sem_core.serve import preload  # noqa: E402
+
+preload.wait(timeout=120)   # never import alongside the warm-up thread (returns at once when there is none)
 try:
-    st.navigation(pages, expanded=True).run()
+    page.run()
 finally:  # also when the page stops or reruns: after the first run the long-lived objects are loaded
     from sem_core.serve.memory import settle_heap
 
     settle_heap()  # once per process: later garbage collections skip them (0.5 s each with the GIL held)
+    from app_pages.ui.jobs import start_precompute
+
+    start_precompute()  # the default views, behind the first page (not while it draws)

@@ -1,6 +1,8 @@
 """Home: what a self-explaining model is, the shipped models with their cards, and a first digit."""
 import random
 
+import pandas as pd
+
 import streamlit as st
 
 import sem_core
@@ -77,6 +79,10 @@ with user_errors():
     left, right = st.columns([1, 3])
     left.image(x[0, 0].numpy(), caption=f"test digit #{i} (label {digit}, {source})", width=160, clamp=True)
     probs = class_probabilities({n: get_model(n)[0] for n in names}, x)
-    right.dataframe(predictions_table(probs), hide_index=True,
-                    column_config={"probability": st.column_config.NumberColumn(format="%.3f")})
-    chart(probabilities_figure(probs), "home_probs", "class-probabilities", container=right)
+    # a static table and the chart on demand: a page's first plotly chart loads plotly.js (0.7 s in the browser
+    # here) and an interactive grid 0.35 s, both on the way to the page a teacher opens first (issue 29, point 8)
+    table = pd.DataFrame([{"model": MODEL_LABELS.get(r["model"], r["model"]), "predicted class": r["prediction"],
+                           "probability": r["probability"]} for r in predictions_table(probs)])
+    right.table(table.style.format({"probability": "{:.3f}"}), hide_index=True)
+    if right.toggle("Show every class's probability as a chart", key="home_probs_chart"):
+        chart(probabilities_figure(probs), "home_probs", "class-probabilities", container=right)

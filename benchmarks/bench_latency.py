@@ -22,6 +22,14 @@ opening the page and for the click on Run; with 3 or more sessions, the median o
 Run it on an otherwise idle machine: the renderer's figure is its CPU time only when it never waits for a core. It
 isolates what a page costs when 20 sessions share 2 cores (bench_load.py): there, everyone's CPU seconds add up.
 
+Table 0 (``--start``, issue 29 point 8), the first impression: a server process started ``--restarts`` times, each
+with an empty result cache and no background precompute, Chromium already running; seconds from the process start
+until its health check answers, until the home page's title shows, until the home page is drawn and idle (every
+figure, nothing running), and then from the click on its "Try this" button until the concept attack's result line
+shows (cold cache). Acceptance (issue 29): idle ≤ 3 s after the start, the result ≤ 3 s after the click.
+
+    .venv/bin/python benchmarks/bench_latency.py --start               # table 0 only, 3 restarts
+
 Pages: concept, prototype, saliency, batch (its default run: 200 digits of the concept attack, 100 steps),
 lipschitz (4 explainers × 5 digits, budget 20), defenses (the concept attack on senn-k5 and senn-adv),
 influence (cold includes the model's training gradients, once per server), tour-step1 (the concept page's
@@ -34,7 +42,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import shutil
 import statistics
+import tempfile
+import time
+from pathlib import Path
 
 from browser_bench import (RESULT_RE, click_to_result, cpu_seconds, launch, renderer_cpu, require_browser,
                            start_server, tracebacks_in, wait_idle)
@@ -54,6 +66,66 @@ PAGES = {
     "experiments": ("experiments", "Run experiment", EXPERIMENT_RE),
 }
 QUICK = {"pages": ["concept"], "sessions": 2, "timeout": 120.0}
+HOME_TITLE = "SEM Explorer"
+TRY_BUTTON = re.compile(r"^Try this: attack a")
+
+
+async def first_impression(browser, timeout: float, precompute: bool = False) -> dict:
+    """One server start → home drawn and idle → "Try this" → concept result (module docstring, table 0)."""
+    from browser_helpers import StreamlitServer
+
+    cache = tempfile.mkdtemp(prefix="sem-bench-cache-")
+    runs = tempfile.mkdtemp(prefix="sem-bench-results-")
+    server = StreamlitServer(startup_timeout=timeout, results_dir=Path(runs), poll_s=0.02,
+                             env={"SEM_CACHE_DIR": cache, "SEM_PRECOMPUTE": "1" if precompute else "0"})
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await ctx.new_page()
+    try:
+        t0 = time.monotonic()
+        server.start()
+        health = time.monotonic() - t0
+        await page.goto(server.url, timeout=timeout * 1000)
+        await page.get_by_role("heading", name=HOME_TITLE).first.wait_for(timeout=timeout * 1000)
+        text = time.monotonic() - t0
+        await wait_idle(page, timeout)
+        idle = time.monotonic() - t0 - 0.5   # wait_idle's settle time is not the page's
+        out = await click_to_result(page, TRY_BUTTON, timeout)
+        return {"health_s": health, "text_s": text, "idle_s": idle, "click_to_result_s": out["to_result_s"],
+                "click_to_idle_s": out["to_idle_s"], "cached": out["cached"], "errors": out["errors"],
+                "tracebacks": tracebacks_in(server.log_path)}
+    except Exception as exc:  # noqa: BLE001 - reported in the table
+        return {"errors": [f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"]}
+    finally:
+        await ctx.close()
+        server.stop()
+        for folder in (cache, runs):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+async def start_table(args) -> int:
+    """Table 0: ``args.restarts`` server starts, one after the other."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await launch(p)
+        rows = [await first_impression(browser, args.timeout, args.precompute) for _ in range(args.restarts)]
+        await browser.close()
+    print("server start → home (seconds from the process start) → its 'Try this' click → concept result (cold cache"
+          + (", background precompute on: the app's default" if args.precompute else "") + ")")
+    print(f"{'start':<6} {'health':>7} {'title':>7} {'idle':>7} {'click→result':>13} {'click→idle':>11}")
+    for i, r in enumerate(rows, 1):
+        if "idle_s" not in r:
+            print(f"{i:<6} error: {r['errors']}")
+            continue
+        print(f"{i:<6} {r['health_s']:>7.2f} {r['text_s']:>7.2f} {r['idle_s']:>7.2f} {r['click_to_result_s']:>13.2f} "
+              f"{r['click_to_idle_s']:>11.2f}" + (" (cached!)" if r["cached"] else ""))
+    ok = [r for r in rows if "idle_s" in r]
+    if ok:
+        print(f"median: idle {statistics.median(r['idle_s'] for r in ok):.2f} s, click → result "
+              f"{statistics.median(r['click_to_result_s'] for r in ok):.2f} s (acceptance: ≤ 3 s each)")
+    errors = [e for r in rows for e in r["errors"]] + [f"{r['tracebacks']} traceback(s)" for r in ok if r["tracebacks"]]
+    print(f"errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
+    return 0 if not errors else 1
 
 
 async def once(browser, url: str, path: str, button: str, timeout: float, result_re=RESULT_RE,
@@ -152,6 +224,10 @@ if __name__ == "__main__":
     ap.add_argument("--sessions", type=int, default=2,
                     help="sessions per page, one after the other: the first cold, the rest warm (default 2, at least 2)")
     ap.add_argument("--query", default="", help="URL query added to every page's address, e.g. src=3&src_i=1")
+    ap.add_argument("--start", action="store_true", help="table 0 only: server start → home idle → first result")
+    ap.add_argument("--precompute", action="store_true",
+                    help="--start with the background precompute of the default views on (the app's default)")
+    ap.add_argument("--restarts", type=int, default=3, help="server starts for --start (default 3)")
     ap.add_argument("--quick", action="store_true",
                     help="the concept page, 2 sessions (a smoke run); prints 'skipped: …' and exits 0 without Chromium")
     args = ap.parse_args()
@@ -160,4 +236,4 @@ if __name__ == "__main__":
     if args.sessions < 2:
         ap.error("--sessions must be at least 2 (a cold and a warm session)")
     require_browser(args.quick)
-    raise SystemExit(asyncio.run(main(args)))
+    raise SystemExit(asyncio.run(start_table(args) if args.start else main(args)))

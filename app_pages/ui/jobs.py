@@ -41,15 +41,21 @@ def device_label() -> str:
 
 
 def service():
-    """The process's attack service; its first use starts precomputing the default views in the background
-    (when the result cache lacks them; ``SEM_PRECOMPUTE=0`` turns that off)."""
+    """The process's attack service (``start_precompute`` fills its cache with the default views)."""
     from sem_core.serve.service import get_service
-    from sem_core.serve.precompute import precompute_in_background
 
-    svc = get_service()
+    return get_service()
+
+
+def start_precompute() -> None:
+    """Precompute the default views in the background, once per process, when the result cache lacks them
+    (``SEM_PRECOMPUTE=0`` turns that off). app.py calls it after a page's script has run, and it waits 1 s more
+    while the browser draws that page: started by the first page's script, it took a core from that page (home idle
+    3.15 s instead of 2.87 s after the server's start; benchmarks/bench_latency.py --start --precompute)."""
     if os.environ.get("SEM_PRECOMPUTE", "1") != "0":
-        precompute_in_background(svc)
-    return svc
+        from sem_core.serve.precompute import precompute_in_background
+
+        precompute_in_background(service(), delay_s=1.0)
 
 
 class _SessionToken:

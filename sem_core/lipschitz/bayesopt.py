@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import warnings
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.stats import norm
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
-from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+if TYPE_CHECKING:  # scipy.stats and scikit-learn load on the first search (0.7 s): not when the app starts
+    from sklearn.gaussian_process.kernels import Kernel
 
 from ..batching import checkpoint
 from .core import BestTracker, ExplainFn, SearchSpec, draw, explain_batched, project, ratio
@@ -68,6 +68,11 @@ def propose(u_obs: np.ndarray, y_obs: np.ndarray, gen: torch.Generator, q: int,
             kernel: Kernel | None) -> tuple[np.ndarray, Kernel]:
     """Fit a GP to the observed (u, ratio) pairs, return the q candidates of highest EI [q, dim] and
     the fitted kernel. A given ``kernel`` is reused as is (no hyperparameter optimisation)."""
+    from scipy.stats import norm
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
     dim = u_obs.shape[1]
     fresh = (ConstantKernel(1.0, "fixed") * Matern(np.sqrt(dim), (1e-2, 1e3), nu=2.5)
              + WhiteKernel(1e-3, "fixed"))
@@ -93,6 +98,8 @@ def bayesopt_search(explain_fn: ExplainFn, x: torch.Tensor, e_x: torch.Tensor, d
 
     Returns (values [B], x_prime, expl_prime, history [rounds,B], calls, config).
     """
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
     b, c, eps = x.shape[0], x.shape[1], spec.eps
     dim, total = c * GRID * GRID, spec.budget - 1
     n_init = min(total, max(PROPOSALS, total // 5))

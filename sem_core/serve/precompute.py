@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Callable
 
 from ..data import load_split
@@ -103,14 +104,15 @@ def precompute(service: AttackService, *, views: list[str] | None = None,
 _started = threading.Event()
 
 
-def precompute_in_background(service: AttackService) -> bool:
-    """Start ``precompute`` in a daemon thread once per process when a default view is missing; returns
-    whether it started. Never blocks the caller, and a failure is logged, never raised."""
+def precompute_in_background(service: AttackService, delay_s: float = 0.0) -> bool:
+    """Start ``precompute`` in a daemon thread once per process when a default view is missing, ``delay_s``
+    seconds from now; returns whether it started. Never blocks the caller, and a failure is logged, never raised."""
     if _started.is_set():
         return False
     _started.set()
 
     def work() -> None:
+        time.sleep(delay_s)
         try:
             if missing_views(service):
                 log.info("precomputing the default views in the background: %s", precompute(service))

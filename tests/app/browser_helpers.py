@@ -97,11 +97,11 @@ def free_port() -> int:
 
 
 class StreamlitServer:
-    """`streamlit run app.py` on 127.0.0.1:<free port>, output to test-artifacts/streamlit.log."""
+    """`python app.py` (what `make app` runs) on 127.0.0.1:<free port>, output to test-artifacts/streamlit.log."""
 
     def __init__(self, startup_timeout: float = 90.0, root: Path = ROOT, results_dir: Path | None = None,
-                 env: dict[str, str] | None = None):
-        self.root, self.extra_env = root, dict(env or {})
+                 env: dict[str, str] | None = None, poll_s: float = 0.5):
+        self.root, self.extra_env, self.poll_s = root, dict(env or {}), poll_s
         self.results_dir = results_dir or ARTIFACTS / "results"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -112,7 +112,7 @@ class StreamlitServer:
     def start(self) -> "StreamlitServer":
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         cmd = [
-            sys.executable, "-m", "streamlit", "run", "app.py",
+            sys.executable, "app.py",   # as `make app` starts it: the process warms itself (sem_core.serve.preload)
             "--server.headless", "true",
             "--server.address", "127.0.0.1",
             "--server.port", str(self.port),
@@ -134,7 +134,7 @@ class StreamlitServer:
                         return self
             except OSError:
                 pass
-            time.sleep(0.5)
+            time.sleep(self.poll_s)
         self.stop()
         raise RuntimeError(f"streamlit did not answer {self.url}/_stcore/health within "
                            f"{self.startup_timeout:.0f} s:\n{self.log_tail()}")

@@ -37,8 +37,22 @@ def test_verdicts_combine_per_model():
     same = combine_verdicts({"a": ("reproduced", "x"), "b": ("reproduced", "y")})
     assert same == ("reproduced", "a: reproduced — x; b: reproduced — y")
     assert combine_verdicts({"a": ("reproduced", "x"), "b": ("not", "y")})[0] == "partly"
-    assert table_verdict({"digits": 5, "natural_min_correct": 5, "adversarial_min_wrong": 3, "label_kept": 5})[0] == "reproduced"
-    assert table_verdict({"digits": 5, "natural_min_correct": 4, "adversarial_min_wrong": 5, "label_kept": 5})[0] == "partly"
+
+
+
+def test_the_table_verdict_is_decided_on_the_exact_interval_of_its_counts():
+    def verdict(n, nat, wrong, kept):
+        return table_verdict({"digits": n, "natural_min_correct": nat, "adversarial_min_wrong": wrong,
+                              "label_kept": kept})
+
+    assert verdict(5, 5, 5, 5)[0] == "partly"          # 5/5: [0.48, 1.00] does not clear 0.5
+    assert "[0.48, 1.00]" in verdict(5, 5, 5, 5)[1]
+    assert verdict(5, 5, 3, 5)[0] == "partly"          # the paper's table rule, not its interval
+    assert verdict(20, 20, 17, 20)[0] == "reproduced"  # 17/20: [0.62, 0.97]
+    assert verdict(5, 4, 5, 5)[0] == "partly"          # only the adversarial half
+    assert "only the adversarial half" in verdict(5, 4, 5, 5)[1]
+    assert verdict(5, 5, 2, 5)[0] == "partly"          # only the natural half
+    assert verdict(5, 4, 2, 5)[0] == "not" and verdict(5, 4, 5, 4)[0] == "not"
 
 
 def _chunk(model, xi, alpha, nat_ok, adv_ok):

@@ -37,3 +37,18 @@ def test_a_paired_interval_resamples_the_pairs_together():
     assert gap.clears(0.09) and gap.under(0.11)
     with pytest.raises(ValueError, match="as many values"):
         bootstrap_paired([1.0, 2.0], [1.0], lambda x, y, axis=-1: np.mean(x - y, axis=axis))
+
+
+
+def test_proportion_is_the_exact_clopper_pearson_interval():
+    from scipy.stats import beta
+
+    from sem_core.metrics.stats import proportion
+
+    iv = proportion(4, 5)
+    assert iv.point == 0.8 and iv.n == 5 and iv.resamples == 0
+    assert iv.low == pytest.approx(beta.ppf(0.025, 4, 2)) and iv.high == pytest.approx(beta.ppf(0.975, 5, 1))
+    assert proportion(5, 5).high == 1.0 and proportion(0, 5).low == 0.0
+    assert not proportion(5, 5).clears(0.5) and proportion(19, 20).clears(0.5)
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        proportion(6, 5)
