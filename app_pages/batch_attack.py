@@ -11,7 +11,7 @@ from app_pages.ui.state import keep_result, link_wants_result, result_or_stop, u
 from sem_core import SemError, list_shipped
 from sem_core.batching import batch_rows
 from sem_core.serve.views import (BATCH, CONCEPT, PROTOTYPE, SALIENCY as SALIENCY_VIEW, attack_view_of, batch_indices,
-                                  batch_job)
+                                  batch_jobs)
 from sem_core.viz import image_figure
 from sem_core.viz.attacks import maps_before_after, senn_figure, senn_ranges
 from sem_core.viz.batch import batch_figures, batch_frame, batch_summary
@@ -63,17 +63,23 @@ with user_errors():
     settings = settings_controls(view, "b_", containers={"eps": st.columns(3)[0], "method": top[2]})
     idx, tgt = batch_indices(y_all, how, own["n"], source_class=own["source_class"],
                              target_class=own["target_class"], seed=own["seed"], targets=family == "senn")
-    spec = batch_job(name, attack, x_all[idx], y_all[idx], None if tgt is None else x_all[tgt], **settings)
+    jobs = batch_jobs(name, attack, x_all[idx], y_all[idx], None if tgt is None else x_all[tgt], **settings)
+    spec = jobs["attack"]   # a saliency attack also runs the random baseline of the same ε (what judges each digit)
     est = service().estimate(spec)
     st.caption(f"{len(idx)} digits. {est.describe()} (if nothing is cached)")
     params = dict(family=family, model=name, attack=attack, how=how, **own, **settings)
     if st.button("Run batch", type="primary", key="b_run") or (
             "batch_job" not in st.session_state and link_wants_result("batch", params, True,
-                                                                       lambda: link_affordable(est, [spec]))):
+                                                                       lambda: link_affordable(est, list(jobs.values())))):
         old = st.session_state.pop("batch_job", None)
         if old is not None:
             old["handle"].cancel()
+            if old.get("base_handle") is not None:
+                old["base_handle"].cancel()
+        base = jobs.get("random")
         st.session_state["batch_job"] = dict(handle=service().submit(session_id(), spec), spec=spec, family=family, model=name,
+                                             base_handle=None if base is None else service().submit(session_id(), base),
+                                             base_spec=base,
                                              idx=idx.tolist(), tgt=None if tgt is None else tgt.tolist(), attack=attack, est=est,
                                              params=params)
 
@@ -81,18 +87,26 @@ job = st.session_state.get("batch_job")
 if job is not None and not job["handle"].done():
     if st.button("Cancel", key="b_cancel"):  # the click reruns the page: the job stops here
         job["handle"].cancel()
+        if job.get("base_handle") is not None:
+            job["base_handle"].cancel()
     else:
         bar = st.progress(0.0, text=job["handle"].status())
         while not job["handle"].wait(0.2):
             bar.progress(job["handle"].progress, text=job["handle"].status())
         bar.empty()
 if job is not None and job["handle"].done():
+    base_handle = job.get("base_handle")
+    if base_handle is not None and not base_handle.done():
+        with st.spinner("The random baseline of the same ε…"):
+            base_handle.wait()
     st.session_state.pop("batch_job")
     handle, spec = job.pop("handle"), job.pop("spec")
+    base_handle, base_spec = job.pop("base_handle", None), job.pop("base_spec", None)
     try:  # the last result replaces the one before (issue 16: one batch result per session)
         res = handle.result()
         remember(spec, res, lambda: model_and_split(spec.model))
-        keep_result("batch", job.pop("params"), **dict(job, res=res,
+        base = None if base_handle is None else base_handle.result()
+        keep_result("batch", job.pop("params"), **dict(job, res=res, base=base,
                                                        times=dict(handle.timings(), cached=handle.cached == handle.n)))
     except SemError as exc:
         st.error(str(exc))
@@ -102,7 +116,8 @@ res, family = out["res"], out["family"]
 attack_status(res)
 st.subheader(f"{len(out['idx'])} digits: {attack_label(out['attack'])} on "
              f"{MODEL_LABELS.get(out['model'], out['model'])}")
-say_verdict(batch_verdict(res))
+base = out.get("base")   # the random baseline beside a saliency attack (None for the others)
+say_verdict(batch_verdict(res, baseline=base))
 st.caption(timing_caption(out["times"]) + ("" if out["times"]["cached"] else
                                            f"; {out['est'].took(out['times']['compute_s']).lower()}"))
 summary = batch_summary(res)
@@ -117,7 +132,7 @@ for i, fig in enumerate(batch_figures(res, family)):
 
 st.subheader("Every digit")
 st.markdown("Select a row to see that digit's attack.")
-table = batch_frame(res, out["idx"], out["tgt"], verdicts=[v.short for v in verdicts(res)])
+table = batch_frame(res, out["idx"], out["tgt"], verdicts=[v.short for v in verdicts(res, base)])
 picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="b_table")
 rows = picked.selection.rows
 if not rows:
@@ -127,7 +142,7 @@ one = batch_rows(res, r, r + 1)
 i = out["idx"][r]
 st.markdown(f"**Test digit #{i}** (label {int(one.y[0])}): prediction {int(one.pred_before[0])} → "
             f"{int(one.pred_after[0])}, ‖δ‖∞ = {float(one.linf[0]):.3f} ({change_look(float(one.linf[0]))})")
-say_verdict(verdict(one))
+say_verdict(verdict(one, baseline=None if base is None else batch_rows(base, r, r + 1)))
 cols = st.columns(3)
 one_stem = file_stem("batch", model=out["model"], attack=out["attack"], digit=int(one.y[0]), eps=one.config.get("eps"),
                      extra=f"test{i}")

@@ -195,6 +195,18 @@ def batch_job(model: str, attack: str, x: torch.Tensor, y: torch.Tensor, target:
                    target=target)
 
 
+def batch_jobs(model: str, attack: str, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None = None,
+               **config: Any) -> dict[str, JobSpec]:
+    """The batch page's jobs: {"attack": ``batch_job``} and, for a saliency attack other than the baseline itself,
+    "random": the random-sign step of the same ε (and explainer, k) on the same digits, so that each digit is judged
+    as on the saliency page (``viz.verdicts.saliency_verdict``)."""
+    jobs = {"attack": batch_job(model, attack, x, y, target, **config)}
+    if attack.startswith("saliency_") and attack != RANDOM_SALIENCY:
+        shown = {p.name for p in attack_view_of(BATCH, RANDOM_SALIENCY).shown()}
+        jobs["random"] = batch_job(model, RANDOM_SALIENCY, x, y, **{k: v for k, v in config.items() if k in shown})
+    return jobs
+
+
 def lipschitz_job(model: str, explainer: str, x: torch.Tensor, *, protocol: str | None = None,
                   source: str = "subset", seed: int = 0, **config: Any) -> JobSpec:
     """One explainer's local Lipschitz estimates on ``x``, equal to ``lipschitz_of`` (and so to one entry of

@@ -91,3 +91,22 @@ def test_each_family_shows_its_attacks_declared_settings_and_a_link_that_carries
     assert not at.exception
     assert at.number_input(key="b_eps").value == 0.1 and at.number_input(key="b_steps").value == 50  # saliency's own
     assert at.selectbox(key="b_method").value == "saliency" and at.number_input(key="b_k").value == 50
+
+
+def test_a_saliency_batch_is_judged_against_its_random_baseline(fresh_service):
+    """Each digit of a saliency batch gets a verdict against the random step of the same ε on that digit, as on
+    the saliency page (issue 29: every result block has a verdict sentence; "not judged" was the batch's)."""
+    at = open_page("batch_attack.py", {"b_attack": "Saliency attack", "b_n": "4", "b_steps": "3", "b_how": "class"})
+    at.button(key="b_run").click().run()
+    assert not at.exception, at.exception
+    said = [e.value for kind in ("success", "info", "warning") for e in getattr(at, kind)]
+    assert any(t.startswith("The top-k attack worked on") or t.startswith("The top-k attack did not work")
+               for t in said), said
+    assert "random change's by more than 0.05" in " ".join(said)
+    column = at.dataframe[0].value["Did the attack work?"].tolist()
+    assert len(column) == 4 and not any("not judged" in str(v) for v in column)
+    at.session_state["b_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}   # one digit's view
+    at.run()
+    assert not at.exception
+    one = " ".join(e.value for kind in ("success", "info", "warning") for e in getattr(at, kind))
+    assert "after a random change of the same size" in one and "not known" not in one
