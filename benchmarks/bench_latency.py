@@ -51,7 +51,7 @@ from pathlib import Path
 from browser_bench import (RESULT_RE, click_to_result, cpu_seconds, launch, renderer_cpu, require_browser,
                            start_server, tracebacks_in, wait_idle)
 
-EXPERIMENT_RE = re.compile(r"Your run finished: [0-9]+ chunks computed, [0-9]+ reused|result from the cache")
+EXPERIMENT_RE = re.compile(r"Your run finished: [0-9]+ chunks? computed, [0-9]+ reused|result from the cache")
 # name -> (URL path, button, result line)
 PAGES = {
     "concept": ("concept", "Run concept attack", RESULT_RE),
@@ -94,7 +94,7 @@ async def first_impression(browser, timeout: float, precompute: bool = False) ->
                 "click_to_idle_s": out["to_idle_s"], "cached": out["cached"], "errors": out["errors"],
                 "tracebacks": tracebacks_in(server.log_path)}
     except Exception as exc:  # noqa: BLE001 - reported in the table
-        return {"errors": [f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"]}
+        return {"errors": [f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]}"]}
     finally:
         await ctx.close()
         server.stop()
@@ -146,7 +146,7 @@ async def once(browser, url: str, path: str, button: str, timeout: float, result
         b2, s2 = await renderer_cpu(cdp), server()
         return {**out, "open_browser": b1, "open_server": s1 - s0, "run_browser": b2 - b1, "run_server": s2 - s1}
     except Exception as exc:  # noqa: BLE001 - reported in the table
-        return {"errors": [f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"]}
+        return {"errors": [f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]}"]}
     finally:
         await ctx.close()
 

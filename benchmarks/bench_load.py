@@ -63,7 +63,7 @@ async def session(browser, url: str, d: dict, timeout: float, watch: str = "obse
         out["own_digit"] = bool(m) and int(m.group(1)) == d["index"] and int(m.group(2)) == d["label"]
         return out
     except Exception as exc:  # noqa: BLE001 - a failed session is counted and printed, not raised
-        return {"errors": [f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"], "own_digit": False}
+        return {"errors": [f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"], "own_digit": False}
     finally:
         await ctx.close()
 
