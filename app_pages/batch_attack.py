@@ -85,7 +85,8 @@ with user_errors():
 
 job = st.session_state.get("batch_job")
 if job is not None and not job["handle"].done():
-    if st.button("Cancel", key="b_cancel"):  # the click reruns the page: the job stops here
+    cancel = st.empty()   # cleared once the job is done: no Cancel button under a finished result
+    if cancel.button("Cancel", key="b_cancel"):  # the click reruns the page: the job stops here
         job["handle"].cancel()
         if job.get("base_handle") is not None:
             job["base_handle"].cancel()
@@ -94,6 +95,7 @@ if job is not None and not job["handle"].done():
         while not job["handle"].wait(0.2):
             bar.progress(job["handle"].progress, text=job["handle"].status())
         bar.empty()
+        cancel.empty()
 if job is not None and job["handle"].done():
     base_handle = job.get("base_handle")
     if base_handle is not None and not base_handle.done():

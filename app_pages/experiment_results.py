@@ -75,7 +75,8 @@ if saved:
         c1, c2, c3 = st.columns(3)
         c1.metric("digits (N)", manifest["params"].get("n"))
         seconds = compute_seconds(manifest)
-        c2.metric("compute seconds", f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}",
+        c2.metric("compute seconds", "under 0.1" if seconds < 0.05 else f"{seconds:.1f}" if seconds < 10
+                  else f"{seconds:.0f}",
                   help="all chunks (also those of earlier, resumed runs) plus training the experiment did itself")
         c3.metric("chunks computed / reused", f"{manifest['chunks_computed']} / {manifest['chunks_reused']}")
         for name, entry in manifest["figures"].items():
