@@ -5,14 +5,13 @@ from app_pages.ui.layout import sidebar, user_errors
 from app_pages.ui.userdata import SHIPPED_RESULTS, results_dir
 from sem_core.errors import SemError
 from sem_core.experiments.card import HEADLINES
-from sem_core.experiments.leaderboard import build, leaderboard_markdown, read_entry
+from sem_core.experiments.leaderboard import board_command, build, leaderboard_markdown, read_entry
 from sem_core.viz.card import interval_text
 from sem_core.viz.text import escape_markdown
 
 SHIPPED = SHIPPED_RESULTS / "cards"
 MINE = results_dir() / "cards"
-COMMAND = "python -m sem_core leaderboard --models " + " ".join(
-    ["cnn", "cnn-smooth", "senn", "senn-k5", "senn-adv", "senn-lip", "protodl", "protodl-adv", "protodl-li"])
+COMMAND = board_command()
 
 sidebar()
 st.title("Leaderboard")

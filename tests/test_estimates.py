@@ -136,6 +136,17 @@ def test_saved_experiment_runs_seed_their_family(tmp_path):
     est.record_saved([tmp_path / "run10"])                 # re-read on every page view: counted once
     e = est.estimate(Job("experiment/demo", "", 20, 1))
     assert e.seconds == pytest.approx(40.0, rel=1e-3) and e.basis == "saved runs" and "from saved runs" in e.describe()
+    reads = []
+    real = type(tmp_path).read_text
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(type(tmp_path), "read_text", lambda self, *a, **k: reads.append(self) or real(self, *a, **k))
+        est.record_saved([tmp_path / "run10", tmp_path / "run40"])      # unchanged: not read again
+        assert reads == []
+        (tmp_path / "run40" / "manifest.json").write_text(json.dumps(
+            {"experiment": "demo", "params": {"n": 40}, "seconds": 160.0, "summary": {}}))   # a run resumed and grew
+        est.record_saved([tmp_path / "run10", tmp_path / "run40"])
+        assert reads == [tmp_path / "run40" / "manifest.json"]
+    assert est.estimate(Job("experiment/demo", "", 40, 1)).seconds > 80.0
 
 
 def test_job_of_spec_reads_steps_budget_and_method(test_split):

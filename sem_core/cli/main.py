@@ -355,7 +355,7 @@ def _leaderboard(args: argparse.Namespace) -> dict[str, Any]:
     from pathlib import Path
 
     from ..experiments.integrity import write_atomic
-    from ..experiments.leaderboard import build, card_folder, check_models, leaderboard_markdown, read_entry
+    from ..experiments.leaderboard import board_command, build, card_folder, check_models, leaderboard_markdown, read_entry
 
     if Path(args.out).is_dir():
         raise UsageError(f"--out: '{args.out}' is a folder; give the leaderboard's file name (e.g. LEADERBOARD.md)")
@@ -366,9 +366,8 @@ def _leaderboard(args: argparse.Namespace) -> dict[str, Any]:
         _run_card(model, folder, args.n, args, {})
         entries.append(read_entry(folder, Path(model).stem if model.endswith(".json") else model))
     board = build(entries, seed=args.seed)
-    command = "python -m sem_core leaderboard --models " + " ".join(shlex.quote(m) for m in args.models) + (
-        f" --n {args.n}" if args.n else "") + (f" --seed {args.seed}" if args.seed else "") + (
-        f" --cards {shlex.quote(args.cards)}" if args.cards != "results/cards" else "") + f" --out {shlex.quote(args.out)}"
+    command = board_command(args.models, args.out, (f" --n {args.n}" if args.n else "") + (
+        f" --seed {args.seed}" if args.seed else "") + (f" --cards {shlex.quote(args.cards)}" if args.cards != "results/cards" else ""))
     write_atomic(Path(args.out), leaderboard_markdown(board, command))
     return {"leaderboard": args.out, "ranking": [e.name for e in board.entries],
             "pairs": {p["robust"]: {"ranks_above": p["ranks_above"], "defense_holds": p["defense_holds"]}

@@ -23,6 +23,19 @@ from .card import HEADLINES, read_card
 from .defenses import PAIRS, defense_holds
 
 #: the headline a family's defense is judged on (the defenses experiment's measure)
+#: the committed leaderboard's models (docs/LEADERBOARD.md), each natural model before its robust variants
+SHIPPED_BOARD = ("cnn", "cnn-smooth", "senn", "senn-k5", "senn-adv", "senn-lip", "protodl", "protodl-adv", "protodl-li")
+
+
+def board_command(models=SHIPPED_BOARD, out: str | None = None, options: str = "") -> str:
+    """The CLI line that builds the leaderboard of ``models`` (with ``options``, into ``out``), as its Markdown
+    cites it; each name shell-quoted."""
+    import shlex
+
+    return ("python -m sem_core leaderboard --models " + " ".join(shlex.quote(m) for m in models) + options
+            + (f" --out {shlex.quote(out)}" if out else ""))
+
+
 FAMILY_HEADLINE = {"concept": "concept_ratio", "prototype": "prototype_consistency", "saliency": "saliency_topk"}
 
 

@@ -87,6 +87,15 @@ def experiment_job(name: str, n: int) -> Job:
     return Job(f"experiment/{name}", "", int(n), 1)
 
 
+def _stamp(path: Any) -> tuple[int, int] | None:
+    """(mtime in ns, size) of a file, or None when it cannot be read: whether it changed since last read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 # --------------------------------------------------------------------------------------- the fit
 def fit_cost(x: np.ndarray, seconds: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Non-negative coefficients c with x @ c ≈ seconds, minimising the *relative* squared error (a 0.05 s probe
@@ -210,6 +219,7 @@ class Estimator:
         self.probe_done = threading.Event()
         self.probe_error: str | None = None
         self.probe_seconds = 0.0   # CPU seconds the probe used
+        self._saved: dict[str, tuple[int, int]] = {}   # record_saved: folder -> its manifest's (mtime, size) read
 
     # -- the probe
     def start(self) -> None:
@@ -293,6 +303,10 @@ class Estimator:
         from ..experiments.report import compute_seconds
 
         for folder in folders:
+            stamp = _stamp(Path(folder) / "manifest.json")
+            if stamp is None or self._saved.get(str(folder)) == stamp:
+                continue   # gone, or read already: a page calls this on every rerun
+            self._saved[str(folder)] = stamp
             try:
                 m = json.loads((Path(folder) / "manifest.json").read_text())
                 job, seconds = experiment_job(m["experiment"], int(m["params"]["n"])), compute_seconds(m)

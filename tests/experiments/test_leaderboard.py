@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 from sem_core.experiments.defenses import PAIRS, defense_holds
-from sem_core.experiments.leaderboard import Entry, build, card_folder, leaderboard_markdown, pair_outcomes, read_entry
+from sem_core.experiments.leaderboard import (SHIPPED_BOARD, Entry, board_command, build, card_folder, leaderboard_markdown,
+                                           pair_outcomes, read_entry)
 from sem_core.experiments.runner import open_results, valid_for_code
 
 ROOT = Path(__file__).resolve().parents[2]
 CARDS = ROOT / "results" / "cards"
-SHIPPED = ["cnn", "cnn-smooth", "senn", "senn-k5", "senn-adv", "senn-lip", "protodl", "protodl-adv", "protodl-li"]
-COMMAND = "python -m sem_core leaderboard --models " + " ".join(SHIPPED) + " --out docs/LEADERBOARD.md"
+SHIPPED = list(SHIPPED_BOARD)
+COMMAND = board_command(SHIPPED_BOARD, "docs/LEADERBOARD.md")
 
 
 def _iv(point, low=None, high=None):
