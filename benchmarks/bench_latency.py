@@ -5,7 +5,7 @@ result cache (issue 14).
     .venv/bin/python benchmarks/bench_latency.py --pages lipschitz,defenses
     .venv/bin/python benchmarks/bench_latency.py --no-batch             # every page but the 200-digit batch
     .venv/bin/python benchmarks/bench_latency.py --pages concept --sessions 12 --query "src=3&src_i=1&tgt=4&tgt_i=1"
-    .venv/bin/python benchmarks/bench_latency.py --quick                # the concept page, 2 sessions (smoke run)
+    .venv/bin/python benchmarks/bench_latency.py --quick                # one start, the concept page (smoke run)
 
 One fresh server with an empty cache (and an empty folder for experiment runs); one warm-up session first (a 1-step
 concept attack: the imports and the models). For each page, at its default view (plus ``--query``): a new browser
@@ -229,11 +229,15 @@ if __name__ == "__main__":
                     help="--start with the background precompute of the default views on (the app's default)")
     ap.add_argument("--restarts", type=int, default=3, help="server starts for --start (default 3)")
     ap.add_argument("--quick", action="store_true",
-                    help="the concept page, 2 sessions (a smoke run); prints 'skipped: …' and exits 0 without Chromium")
+                    help="one server start (table 0), then the concept page, 2 sessions (a smoke run); prints "
+                         "'skipped: …' and exits 0 without Chromium")
     args = ap.parse_args()
     if args.quick:
         vars(args).update(QUICK)
     if args.sessions < 2:
         ap.error("--sessions must be at least 2 (a cold and a warm session)")
     require_browser(args.quick)
+    if args.quick:   # the smoke run: one server start (table 0), then the concept page
+        raise SystemExit(asyncio.run(start_table(argparse.Namespace(**{**vars(args), "restarts": 1})))
+                         | asyncio.run(main(args)))
     raise SystemExit(asyncio.run(start_table(args) if args.start else main(args)))

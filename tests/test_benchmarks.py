@@ -91,6 +91,9 @@ def check_lipschitz_cost(out: str) -> None:
 
 
 def check_latency(out: str) -> None:
+    start = numbers(line_of(out, "1 "))             # table 0: health, title, idle, click → result, click → idle
+    assert len(start) == 6 and 0 < start[1] < start[2] < start[3] and start[4] > 0, start
+    assert "errors: 0" in out.split("CPU seconds")[0], out
     assert "errors: 0" in out and "tracebacks in the server log: 0" in out, out
     cold, warm = re.findall(rf"{NUMBER} \({NUMBER}\)", line_of(out, "concept "))
     assert all(v > 0 for v in numbers(cold) + numbers(warm)), (cold, warm)
