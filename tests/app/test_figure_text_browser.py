@@ -33,9 +33,10 @@ pytestmark = [*browser_marks(), pytest.mark.slow]
 MIN_PX, MIN_PX_PRESENTING = 14.0, 20.0
 WIDTHS = (1280, 1920)
 # page (the file's stem) -> (its path and query: the result named where the page can name one; how to get a result
-# when the page shows none after loading: "run" = its first Run button, "tour" = the tour's four step buttons)
+# when the page shows none after loading: "run" = its first Run button, "tour" = the tour's four step buttons,
+# "chart" = the home page's chart toggle)
 PAGES = {
-    "home": ("", None),
+    "home": ("", "chart"),                        # its chart is drawn on demand (a toggle)
     "tour": ("tour", "tour"),
     "quiz": ("quiz", None),                       # figures only inside a running quiz room (tests/app/test_quiz_*)
     "concept_attack": ("concept?result=concept", None),
@@ -130,6 +131,8 @@ def show_result(page, how: str | None) -> None:
     if how == "tour":
         for n in range(1, 5):
             click_and_wait(page, page.locator(f'[data-testid="stMain"] .st-key-tour_run{n} button'), 240)
+    elif how == "chart":
+        click_and_wait(page, page.locator('[data-testid="stMain"] label', has_text="as a chart"), 120)
     elif how == "run" and not page.evaluate(MEASURE_JS)["figures"]:
         button = first_run_button(page)
         if button is not None:
