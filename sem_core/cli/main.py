@@ -84,11 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--r1", type=weight, default=None, help="PrototypeDL: weight (>= 0) of R1, per unit of CE (Li et al.: 0.05)")
     p.add_argument("--r2", type=weight, default=None, help="PrototypeDL: weight (>= 0) of R2, per unit of CE (Li et al.: 0.05)")
     p.add_argument("--name", default=None, help="file stem of the checkpoint (default: the model name)")
-    p.add_argument("--defense", default="none", choices=["none", "adversarial", "lipschitz"],
-                   help="robust training (paper 000 Sec. 5): SENN adversarial|lipschitz, PrototypeDL adversarial")
+    p.add_argument("--defense", default="none", choices=["none", "adversarial", "madry", "lipschitz"],
+                   help="robust training (paper 000 Sec. 5): SENN adversarial|madry|lipschitz, PrototypeDL adversarial")
     p.add_argument("--defense-weight", type=weight, default=1.0, help="weight (>= 0) of the defense term")
     p.add_argument("--defense-eps", type=unit_eps, default=0.3, help="L-inf radius the defense covers, in (0, 1]")
     p.add_argument("--defense-steps", type=int_range(1, 100), default=5, help="PGD steps of adversarial training")
+    p.add_argument("--defense-targets", type=int_range(1, 20), default=1,
+                   help="madry: other-label targets each digit is attacked toward per batch (the worst one counts)")
+    p.add_argument("--defense-ramp", type=int_range(0, 1000), default=0,
+                   help="grow the defense's ε linearly over this many first epochs (0: full ε from the start)")
     p.add_argument("--act", default=None, choices=["relu", "softplus"],
                    help="activation (softplus = β-smoothing, the cnn-smooth saliency defense)")
     p.add_argument("--beta", type=float_range(0.0, 1e6, lo_open=True), default=None, help="softplus sharpness β > 0")
@@ -180,7 +184,8 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     check_out_dir(args.out)
     model_config: dict[str, Any] = {}
     train_config = TrainConfig(defense=args.defense, defense_weight=args.defense_weight, defense_eps=args.defense_eps,
-                               defense_steps=args.defense_steps)
+                               defense_steps=args.defense_steps, defense_targets=args.defense_targets,
+                               defense_ramp_epochs=args.defense_ramp)
     if args.recipe == "authors":
         if args.model != "senn":
             raise SemError(f"--recipe authors is a SENN recipe; got --model {args.model}")

@@ -10,7 +10,13 @@ Two keys, both recorded in every chunk and manifest:
   (a renamed private helper, a moved function, a comment) keeps it.
 
 A chunk is reused when its code digest equals today's, or else when its behaviour digest does (the code moved,
-the numbers did not: logged). Why both: the digest alone would force hours of recomputation after every refactor;
+the numbers did not: logged).
+
+Bit for bit means on one numerical path: which SIMD kernels torch, oneDNN and MKL pick depends on the CPU (measured
+2026-12-08: on an AVX-512 AMD EPYC every committed fingerprint of an earlier machine came out different, and each of
+MKL_CBWR=AVX2/AVX512/COMPATIBLE gave yet another). So the probe runs in a child process whose environment pins
+the numerics (``CANONICAL_ENV``: ATen's portable kernels, oneDNN capped at SSE4.1, MKL in its conditional-numerical-
+reproducibility mode, one thread), the same on every x86-64 machine (``runner.behaviour``). Why both: the digest alone would force hours of recomputation after every refactor;
 the fingerprint alone cannot see a change that the tiny input does not reach (a code path only a large budget,
 another explainer list or a GPU takes). An experiment whose probe would cost minutes declares ``probe = None`` and
 relies on the digest alone.
@@ -32,6 +38,11 @@ import numpy as np
 import torch
 
 ROOT = "sem_core"
+# The child process's numerics (read by torch, oneDNN and MKL when they start, hence a child process): the kernels
+# every x86-64 CPU runs alike. ATEN_CPU_CAPABILITY=default: ATen's non-vectorised kernels; DNNL_MAX_CPU_ISA: oneDNN's
+# convolutions no wider than SSE4.1; MKL_CBWR=COMPATIBLE: MKL's reproducible code path on any Intel-compatible CPU.
+CANONICAL_ENV = {"ATEN_CPU_CAPABILITY": "default", "DNNL_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE",
+                 "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 VOLATILE = re.compile(r"seconds|checkpoint")   # result keys that are not the computation (timings, paths): left out
 
 

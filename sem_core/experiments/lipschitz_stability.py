@@ -21,12 +21,16 @@ every post-hoc explainer's; *partly*: one of the two; *not*: neither.
 from __future__ import annotations
 
 import time
+from typing import Any
+
+import torch
 
 from ..errors import SemError
 from ..lipschitz.protocols import get_protocol, noise_floor, pixel_std, protocol_lipschitz, split_name
+from ..lipschitz.search import list_searches
 from ..metrics.stats import Interval, bootstrap
 from ..viz.experiments import box_figure
-from .common import median, prose
+from .common import digit_chunks, median, prose
 from .runner import EXPERIMENTS, Experiment, Outputs
 from .sampling import pick_digits
 
@@ -60,9 +64,13 @@ class Lipschitz(Experiment):
         explainer_wrapper.local_lipschitz_estimate and lipschitz_ratio, gsenn_wrapper; scripts/main_mnist.py),
         'strict' is an L∞ ball with one search and budget for all. calls = ratio evaluations per digit (null: the
         protocol's); with compare the same digits are also searched by the other search (gp_minimize vs our
-        batched BO), both timed on this machine. Values are in [0,1] pixel units (the authors' [−1,1] units would
-        make gradient-map ratios ¼ and LIME/SENN ratios ½ of these).""")
-    defaults = {"n": 20, "protocol": "strict", "calls": None, "explainers": [None], "compare": False}
+        batched BO), both timed on this machine; search (null: the protocol's) runs the protocol with another
+        search, e.g. the authors' neighbourhood, settings and budgets with the batched BO; chunk (null: one chunk
+        per explainer) splits each explainer's digits into resumable chunks of that many. Values are in [0,1]
+        pixel units (the authors' [−1,1] units would make gradient-map ratios ¼ and LIME/SENN ratios ½ of
+        these).""")
+    defaults = {"n": 20, "protocol": "strict", "calls": None, "explainers": [None], "compare": False, "search": None,
+                "chunk": None}
     probe = {"n": 1, "calls": 2, "compare": False}
 
     def _protocol(self, ctx):
@@ -77,16 +85,28 @@ class Lipschitz(Experiment):
         calls = ctx.params["calls"]
         if calls is not None and (isinstance(calls, bool) or not isinstance(calls, int) or calls < 1):
             raise SemError(f"experiment lipschitz: parameter calls must be null or a whole number >= 1, got {calls!r}")
-        return [{"explainer": e} for e in self._explainers(ctx)]
+        search, size = ctx.params.get("search"), ctx.params.get("chunk")   # runs from before these: null
+        if search is not None and search not in list_searches():
+            raise SemError(f"experiment lipschitz: parameter search must be null or one of {', '.join(list_searches())}, "
+                           f"got {search!r}")
+        if size is None:
+            return [{"explainer": e} for e in self._explainers(ctx)]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise SemError(f"experiment lipschitz: parameter chunk must be null or a whole number >= 1, got {size!r}")
+        return [{"explainer": e, **block} for e in self._explainers(ctx) for block in digit_chunks(ctx, size)]
+
+    def _search(self, ctx) -> str:
+        return ctx.params.get("search") or self._protocol(ctx).search
 
     def run_chunk(self, spec, ctx):
         protocol = self._protocol(ctx)
         model_name, name = split_name(spec["explainer"])
         model, (x, y) = ctx.model(model_name), ctx.test_split()
-        idx = pick_digits(y, ctx.params["n"], ctx.params["seed"])
+        idx = torch.tensor(spec["digits"]) if "digits" in spec else pick_digits(y, ctx.params["n"], ctx.params["seed"])
         source = ctx.models[model_name][1]["data"]["source"]
         std = pixel_std(source) if protocol.neighbourhood == "box_std" else None
-        searches = [protocol.search] + ([_other_search(protocol.search)] if ctx.params["compare"] else [])
+        main = self._search(ctx)
+        searches = [main] + ([_other_search(main)] if ctx.params["compare"] else [])
         out = {"explainer": spec["explainer"], "idx": idx}
         for key, search in zip(("main", "compare"), searches):
             t0 = time.perf_counter()
@@ -99,7 +119,8 @@ class Lipschitz(Experiment):
         return out
 
     def finalize(self, results, ctx):
-        protocol = self._protocol(ctx)
+        protocol, search = self._protocol(ctx), self._search(ctx)
+        results = by_explainer(results)
         rows = [{"explainer": r["explainer"], "idx": i, "value": v, "elasticity": r["main"]["elasticity"][j],
                  "relative_change": r["main"]["change"][j], "noise_floor": r["noise_floor"][j],
                  "search": r["main"]["search"], "calls": r["main"]["calls"],
@@ -110,7 +131,7 @@ class Lipschitz(Experiment):
         summary = {"protocol": protocol.name, "protocol_spec": protocol.to_dict(), "medians": medians,
                    **scale_free(results, ctx.params["seed"]),
                    "eps": protocol.eps, "neighbourhood": protocol.neighbourhood,
-                   "search": protocol.search, "calls": {r["explainer"]: r["main"]["ratio_calls"] for r in results},
+                   "search": search, "calls": {r["explainer"]: r["main"]["ratio_calls"] for r in results},
                    "seconds": {r["explainer"]: round(r["main"]["seconds"], 2) for r in results}}
         if all("compare" in r for r in results):
             summary["compare"] = {
@@ -122,7 +143,7 @@ class Lipschitz(Experiment):
                                      for r in results}}
         fig = box_figure({r["explainer"]: r["main"]["values"] for r in results},
                          f"Local Lipschitz estimates, protocol {protocol.name} (n={ctx.params['n']}, "
-                         f"{protocol.neighbourhood} ε={protocol.eps}, {protocol.search})", "L̂(x)", log_y=True)
+                         f"{protocol.neighbourhood} ε={protocol.eps}, {search})", "L̂(x)", log_y=True)
         scale_free_fig = box_figure({r["explainer"]: r["main"]["elasticity"] for r in results},
                                     f"Scale-free: elasticity (‖ΔE‖/‖E(x)‖) / (‖Δx‖/‖x‖) at the maximiser, protocol "
                                     f"{protocol.name} (n={ctx.params['n']})", "elasticity", log_y=True)
@@ -130,6 +151,30 @@ class Lipschitz(Experiment):
 
     def verdict(self, s):
         return scale_free_verdict(s)
+
+
+def by_explainer(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chunks of one explainer (digit slices, ``chunk`` set) merged into one, in order: lists concatenated, the
+    searches' seconds summed, every other value the first chunk's. One chunk per explainer comes back as it is."""
+    def plain(v: Any) -> Any:
+        return v.tolist() if hasattr(v, "tolist") else v
+
+    def extend(into: dict[str, Any], more: dict[str, Any]) -> None:
+        for k, v in more.items():
+            if isinstance(v, dict):
+                extend(into[k], v)
+            elif isinstance(plain(v), list):
+                into[k] = list(plain(into[k])) + list(plain(v))
+            elif k == "seconds":
+                into[k] = into[k] + v
+
+    merged: dict[str, dict[str, Any]] = {}
+    for r in results:
+        if r["explainer"] in merged:
+            extend(merged[r["explainer"]], r)
+        else:
+            merged[r["explainer"]] = {k: ({**v} if isinstance(v, dict) else v) for k, v in r.items()}
+    return list(merged.values())
 
 
 def scale_free(results: list[dict], seed: int) -> dict:

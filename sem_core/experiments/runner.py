@@ -68,6 +68,8 @@ class Experiment:
     # the behavioural fingerprint's parameters (``fingerprint``): overrides of the run's, giving every chunk kind at
     # one digit and a tiny budget; None: the experiment is fingerprinted by its code digest alone
     probe: dict[str, Any] | None = {"n": 1}
+    # parameters for which null is a value, not "the default" (e.g. senn-lambda's train_limit: null = every digit)
+    nullable: frozenset[str] = frozenset()
 
     def chunks(self, ctx: Context) -> list[dict[str, Any]]:
         """The chunks of this run, each a small JSON-able spec (e.g. ``{"digits": [...]}``)."""
@@ -326,13 +328,14 @@ def _check_model_param(exp: Experiment, name: str, given: dict[str, Any]) -> dic
 
 
 def full_params(exp: Experiment, name: str, n: int | None, seed: int, params: dict[str, Any]) -> dict[str, Any]:
-    """The run's parameters: ``exp``'s defaults, overridden by the given ones (None: the default) and ``n``, plus
-    ``seed`` (and ``model`` when given: ``model_sources``); an unknown or ill-typed parameter raises
-    (``integrity.check_params``)."""
-    given = {k: v for k, v in params.items() if v is not None}
+    """The run's parameters: ``exp``'s defaults, overridden by the given ones (None: the default, except for the
+    parameters ``exp.nullable`` names, where None is the value) and ``n``, plus ``seed`` (and ``model`` when given:
+    ``model_sources``); an unknown or ill-typed parameter raises (``integrity.check_params``)."""
+    given = {k: v for k, v in params.items() if v is not None or k in exp.nullable}
     if n is not None:
         given["n"] = n
-    integrity.check_params(name, exp.defaults, _check_model_param(exp, name, given))
+    integrity.check_params(name, exp.defaults, {k: v for k, v in _check_model_param(exp, name, given).items()
+                                                if v is not None or k not in exp.nullable})
     integrity.check_params(name, {"seed": 0}, {"seed": seed})
     return {**exp.defaults, **given, "seed": seed}
 
@@ -430,20 +433,74 @@ def valid_for_code(manifest: dict[str, Any]) -> bool:
 def behaviour(exp: Experiment, name: str, full: dict[str, Any]) -> str | None:
     """The behavioural fingerprint of ``exp`` under the run's parameters ``full`` (``fingerprint.behaviour_digest``):
     every chunk at ``exp.probe``'s parameters, computed on the CPU (whatever device the run uses, so that the
-    fingerprint is the same everywhere) in a scratch folder; None when ``exp.probe`` is None."""
-    probe = None if exp.probe is None else {**full, **exp.probe}
+    fingerprint is the same everywhere) in a scratch folder, in a child process with ``fingerprint.CANONICAL_ENV``'s
+    numerics (the same bits on every x86-64 CPU); None when ``exp.probe`` is None or the probe fails. An experiment
+    the child cannot import (one registered outside sem_core, e.g. by a test) is probed in this process, on this
+    machine's numerics (logged)."""
+    if exp.probe is None:
+        return None
+    probe = {**full, **exp.probe}
+    code = integrity.code_version(exp)
+    key = (type(exp).__qualname__, json.dumps(probe, sort_keys=True, default=str), code)
+    if key in fingerprint._BEHAVIOUR:
+        return fingerprint._BEHAVIOUR[key]
+    if _probed_in_child(exp, name):
+        digest, error = _behaviour_in_child(name, probe)
+    else:
+        log.info("fingerprint of %s computed in this process (not importable by a child): this machine's numerics",
+                 name)
+        digest, error = _behaviour_here(exp, name, probe)
+    if error is not None:   # the run itself then meets (and reports) the same problem on its own digits
+        log.warning("no behavioural fingerprint for %s (its probe failed: %s); chunks are matched by the code "
+                    "digest alone", name, " ".join(error.split())[:200])
+        return None
+    fingerprint._BEHAVIOUR[key] = digest
+    return digest
 
+
+def _probed_in_child(exp: Experiment, name: str) -> bool:
+    """Whether ``behaviour`` probes ``exp`` in a child process (canonical numerics): a sem_core experiment."""
+    return type(exp).__module__.startswith("sem_core.experiments.") and name in EXPERIMENTS.names()
+
+
+def _behaviour_here(exp: Experiment, name: str, probe: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(digest, None) or (None, the probe's error) computed in this process."""
     def compute(params: dict[str, Any]) -> Any:
         with tempfile.TemporaryDirectory(prefix="sem-probe-") as tmp:
             ctx = _load_context(exp, name, params, torch.device("cpu"), Path(tmp))
             return [json.loads(json.dumps(jsonable(exp.run_chunk(jsonable(spec), ctx)))) for spec in exp.chunks(ctx)]
 
     try:
-        return fingerprint.behaviour_digest(exp, probe, integrity.code_version(exp), compute)
-    except SemError as exc:   # the run itself then meets (and reports) the same problem on its own digits
-        log.warning("no behavioural fingerprint for %s (its probe failed: %s); chunks are matched by the code "
-                    "digest alone", name, " ".join(str(exc).split())[:200])
-        return None
+        return fingerprint.behaviour_digest(exp, probe, integrity.code_version(exp), compute), None
+    except SemError as exc:
+        return None, str(exc)
+
+
+_CHILD = """
+import json, sys
+from sem_core.experiments.runner import EXPERIMENTS, _behaviour_here
+job = json.loads(sys.stdin.read())
+digest, error = _behaviour_here(EXPERIMENTS.get(job["name"])(), job["name"], job["probe"])
+print(json.dumps({"digest": digest, "error": error}))
+"""
+
+
+def _behaviour_in_child(name: str, probe: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``_behaviour_here`` in a child Python with the canonical numerics, importing this very sem_core."""
+    import os
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, **fingerprint.CANONICAL_ENV,
+           "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    done = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps({"name": name, "probe": probe}, default=str),
+                          env=env, capture_output=True, text=True, timeout=900)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return None, f"the probe's process failed ({done.returncode}): {done.stderr.strip()[-300:]}"
+    answer = json.loads(lines[-1])
+    return answer["digest"], answer["error"]
 
 
 def _run_locked(exp: Experiment, name: str, full: dict[str, Any], dev: torch.device, out: Path,
@@ -473,6 +530,7 @@ def _run_locked(exp: Experiment, name: str, full: dict[str, Any], dev: torch.dev
                    for m, (_, card) in ctx.models.items()},
         "chunks_total": len(specs), "chunks_computed": tally.computed, "chunks_reused": tally.reused,
         "chunks_recomputed": tally.recomputed, "code_version": key["code"], "behaviour": key["behaviour"],
+        "behaviour_numerics": "canonical" if key["behaviour"] and _probed_in_child(exp, name) else "this machine's",
         "seconds": round(time.perf_counter() - start, 2), "versions": library_versions(),
         "compute_seconds_total": round(tally.seconds, 2),  # all chunks, computed now or in earlier runs
         "summary": jsonable(outputs.summary), "verdict": verdict, "verdict_reason": why, "figures": figures,

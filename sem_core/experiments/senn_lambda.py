@@ -37,6 +37,7 @@ class SennLambda(Experiment):
     defaults = {"n": 20, "lambdas": [0.0, 1e-3, 1e-2, 1e-1, 1.0], "train_seeds": [0], "epochs": 1, "eps": 0.1,
                 "budget": 20, "data": "subset", "train_limit": 1000, "recipe": "authors"}
     probe = {"n": 1, "epochs": 1, "train_limit": 32, "budget": 2, "train_seeds": [0]}
+    nullable = frozenset({"train_limit"})   # null: train on every training digit
     MEASURES = ("accuracy", "lipschitz_median", "lipschitz_theta_x_median", "lipschitz_theta_pred_x_median",
                 "stability_penalty_median")
 

@@ -38,12 +38,15 @@ import torch.nn.functional as F
 
 
 
-def pgd_linf(x: torch.Tensor, loss, *, eps: float, steps: int) -> torch.Tensor:
+def pgd_linf(x: torch.Tensor, loss, *, eps: float, steps: int, random_start: bool = False) -> torch.Tensor:
     """``steps`` L∞ sign-gradient steps (α = 2.5·ε/steps, Madry et al.) minimising ``loss(x*)`` (a scalar),
-    projected into B∞(x, eps) ∩ [0,1]; gradients w.r.t. the input only. Returns x*, detached."""
+    projected into B∞(x, eps) ∩ [0,1]; gradients w.r.t. the input only. ``random_start``: begin at a uniform
+    point of the ball (Madry et al. 2018) instead of x. Returns x*, detached."""
     alpha = 2.5 * eps / max(steps, 1)
     x0 = x.detach()
     x_adv = x0.clone()
+    if random_start:
+        x_adv = (x0 + torch.empty_like(x0).uniform_(-eps, eps)).clamp(0.0, 1.0)
     for _ in range(steps):
         x_adv.requires_grad_(True)
         (grad,) = torch.autograd.grad(loss(x_adv), x_adv)
@@ -60,15 +63,15 @@ def other_class_partner(y: torch.Tensor) -> torch.Tensor:
 
 
 def concept_pgd(model, x: torch.Tensor, y: torch.Tensor, h_target: torch.Tensor, *, eps: float,
-                steps: int) -> torch.Tensor:
-    """``steps`` sign-gradient steps of paper 000 eq. 1 (λ = 1) from x toward concepts ``h_target``
-    [B,k], projected into B∞(x, eps) ∩ [0,1]. Gradients w.r.t. the input only (the parameters'
-    grads are untouched). Returns x* [B,1,28,28], detached."""
+                steps: int, random_start: bool = False) -> torch.Tensor:
+    """``steps`` sign-gradient steps of paper 000 eq. 1 (λ = 1) from x (or a random point of the ball)
+    toward concepts ``h_target`` [B,k], projected into B∞(x, eps) ∩ [0,1]. Gradients w.r.t. the input only
+    (the parameters' grads are untouched). Returns x* [B,1,28,28], detached."""
     def loss(z: torch.Tensor) -> torch.Tensor:
         h = model.concepts(z)
         return (h - h_target).pow(2).sum() + F.cross_entropy(model.aggregate(h, model.relevances(z)), y, reduction="sum")
 
-    return pgd_linf(x, loss, eps=eps, steps=steps)
+    return pgd_linf(x, loss, eps=eps, steps=steps, random_start=random_start)
 
 
 def adversarial_term(model, x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, *, eps: float,
@@ -80,6 +83,22 @@ def adversarial_term(model, x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, *
     h_adv = model.concepts(x_adv)
     ce = F.cross_entropy(model.aggregate(h_adv, model.relevances(x_adv)), y)
     return (h_adv - h).pow(2).sum(1).mean() / concept_spread(h) + ce
+
+
+def madry_term(model, x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, *, eps: float, steps: int,
+               targets: int) -> torch.Tensor:
+    """Madry et al. (2018) style min-max against the concept attack: each image of the batch is attacked
+    toward ``targets`` other-label digits of the batch (random partners, one batched PGD of ``steps`` steps
+    each, from a random start in the ε-ball); the term is the worst target's ‖h(x*) − h(x)‖² (mean over the
+    batch) over the batch's concept spread V, plus the mean cross-entropy on every x*. [B,...] → scalar."""
+    b = len(x)
+    partner = torch.stack([other_class_partner(y) for _ in range(targets)], 1).reshape(-1)  # [B*T], image-major
+    xs, ys = x.repeat_interleave(targets, 0), y.repeat_interleave(targets, 0)
+    x_adv = concept_pgd(model, xs, ys, h.detach()[partner], eps=eps, steps=steps, random_start=True)
+    h_adv = model.concepts(x_adv)
+    moved = (h_adv - h.repeat_interleave(targets, 0)).pow(2).sum(1).view(b, targets).amax(1)
+    ce = F.cross_entropy(model.aggregate(h_adv, model.relevances(x_adv)), ys)
+    return moved.mean() / concept_spread(h) + ce
 
 
 def lipschitz_term(model, x: torch.Tensor, h: torch.Tensor, *, eps: float) -> torch.Tensor:

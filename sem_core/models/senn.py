@@ -36,7 +36,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .base import ExplanationFunction, SemModel
-from .defenses import adversarial_term, lipschitz_term
+from .defenses import adversarial_term, lipschitz_term, madry_term
 from .layers import make_activation
 from .registry import MODELS
 
@@ -227,6 +227,9 @@ class SENN(SemModel):
         defense = getattr(cfg, "defense", "none")
         if defense == "adversarial":
             terms["adversarial"] = adversarial_term(self, x, y, h, eps=cfg.defense_eps, steps=cfg.defense_steps)
+        elif defense == "madry":
+            terms["madry"] = madry_term(self, x, y, h, eps=cfg.defense_eps, steps=cfg.defense_steps,
+                                        targets=cfg.defense_targets)
         elif defense == "lipschitz":
             terms["lipschitz"] = lipschitz_term(self, x, h, eps=cfg.defense_eps)
         if defense != "none":
@@ -248,6 +251,11 @@ class SENN(SemModel):
         defense = getattr(cfg, "defense", "none")
         if defense != "none":
             terms[defense] = f"{cfg.defense_weight:g} × the {defense} defense term (models/defenses.py), ε {cfg.defense_eps:g}"
+            if defense in ("adversarial", "madry"):
+                terms[defense] += f", {cfg.defense_steps} PGD steps"
+            if defense == "madry":
+                terms[defense] += (f" from a random start, the worst of {cfg.defense_targets} targets"
+                                   + (f", ε ramped over {cfg.defense_ramp_epochs} epochs" if cfg.defense_ramp_epochs else ""))
         return terms
 
     def after_training(self, x_train, x_test, y_test) -> dict[str, Any]:

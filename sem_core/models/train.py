@@ -18,6 +18,9 @@ from ..errors import SemError
 from .checkpoint import save_checkpoint
 from .registry import create_model
 
+DEFENSES = ("none", "adversarial", "madry", "lipschitz")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training hyperparameters: optimiser, augmentation, each model's loss weights and the defense."""
@@ -40,14 +43,24 @@ class TrainConfig:
     proto_reconstruction: float = 0.05
     proto_r1: float = 0.5
     proto_r2: float = 0.5
-    # SENN defenses (paper 000 Sec. 5; ``defenses.py``): "none", "adversarial" or "lipschitz", the weight
-    # of its term, the ε of the ball it defends (pixel units) and the PGD steps of adversarial training.
+    # SENN defenses (paper 000 Sec. 5; ``defenses.py``): "none", "adversarial", "madry" or "lipschitz", the
+    # weight of its term, the ε of the ball it defends (pixel units) and the PGD steps of adversarial training;
+    # "madry" also attacks each digit toward ``defense_targets`` other-label digits from a random start, and
+    # ``defense_ramp_epochs`` > 0 grows ε linearly from ε/ramp to ε over the first that many epochs.
     defense: str = "none"
     defense_weight: float = 1.0
     defense_eps: float = 0.3
     defense_steps: int = 5
+    defense_targets: int = 1
+    defense_ramp_epochs: int = 0
 
     def __post_init__(self):
+        if self.defense not in DEFENSES:
+            raise SemError(f"defense must be one of {', '.join(DEFENSES)}, got {self.defense!r}")
+        for key, low in (("defense_steps", 1), ("defense_targets", 1), ("defense_ramp_epochs", 0)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise SemError(f"{key} must be an integer >= {low}, got {value!r}")
         for key in ("proto_reconstruction", "proto_r1", "proto_r2"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -107,7 +120,8 @@ def train_model(
     """Train ``name`` on ``data`` and (when ``out`` is given) save ``<out>/<name>.safetensors/.json``.
 
     ``on_step(step, total_steps, metrics)`` is called after every batch (progress bars).
-    ``limit`` trains on the first N training digits only (for tests). ``init_from``: a shipped model name
+    ``limit`` trains on N training digits only, a random draw seeded by ``seed`` (the splits are sorted by label:
+    the first N would be a few classes). ``init_from``: a shipped model name
     or card path to start from (fine-tuning, e.g. adversarial training of the natural model); its
     architecture config is used and its name and weights hash are recorded in the card.
     Example: ``train_model("cnn", epochs=1, data="subset", out="assets/models")``
@@ -119,8 +133,11 @@ def train_model(
     xtr, ytr, source = load_split("train", data)
     xte, yte, test_source = load_split("test", source if data == "auto" else data)
     assert test_source == source, "train and test must come from one source"
+    selection = None
     if limit is not None:
-        xtr, ytr = xtr[:limit], ytr[:limit]
+        keep = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(seed))[:limit].sort().values
+        selection = f"{len(keep):,} of the {len(xtr):,} training digits, drawn at random with seed {seed}"
+        xtr, ytr = xtr[keep], ytr[keep]
 
     torch.manual_seed(seed)
     model = create_model(name, **(model_config or {})).to(dev)
@@ -137,6 +154,7 @@ def train_model(
             "n_train": len(xtr),
             "n_test": len(xte),
             "description": _describe_source(source, len(xtr), len(xte)),
+            **({"selection": selection} if selection else {}),
         },
         "test_accuracy": round(acc, 4),
         "seed": seed,
@@ -180,9 +198,10 @@ def _fit(model: nn.Module, xtr: torch.Tensor, ytr: torch.Tensor, cfg: TrainConfi
     for epoch in range(cfg.epochs):
         order = torch.randperm(len(xtr), generator=gen)
         sums: dict[str, float] = {}
+        epoch_cfg = _epoch_config(cfg, epoch)
         for idx in order.split(cfg.batch_size):
             x = _augment(xtr[idx], cfg.shift, gen).to(dev)
-            terms = model.training_loss(x, ytr[idx].to(dev), cfg)
+            terms = model.training_loss(x, ytr[idx].to(dev), epoch_cfg)
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             opt.step()
@@ -195,6 +214,14 @@ def _fit(model: nn.Module, xtr: torch.Tensor, ytr: torch.Tensor, cfg: TrainConfi
         history.append({"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()}})
     model.eval()
     return history
+
+
+def _epoch_config(cfg: TrainConfig, epoch: int) -> TrainConfig:
+    """``cfg`` with the defense's ε of epoch ``epoch`` (0-based): ε·(epoch+1)/ramp during the ramp, then ε."""
+    ramp = cfg.defense_ramp_epochs
+    if ramp <= 0 or epoch >= ramp:
+        return cfg
+    return dataclasses.replace(cfg, defense_eps=cfg.defense_eps * (epoch + 1) / ramp)
 
 
 def _describe_source(source: str, n_train: int, n_test: int) -> str:

@@ -275,3 +275,38 @@ def test_every_committed_run_is_what_the_committed_code_computes():
     stale = {f.name for f in sorted(root.glob("*/")) if (f / "manifest.json").is_file()
              and not valid_for_code(json.loads((f / "manifest.json").read_text()))}
     assert stale == set(AWAITING_RERUN)
+
+
+def test_lipschitz_runs_a_protocol_with_another_search_in_digit_chunks(tmp_path):
+    """Issue 28, point 2: the authors' protocol with the batched search, each explainer's digits in resumable
+    chunks; the chunks of one explainer are merged into one row per digit, in the digits' order."""
+    from sem_core.experiments.sampling import pick_digits
+    from sem_core.data import load_split
+
+    m = run_experiment("lipschitz", tmp_path / "lip", n=3, device="cpu", protocol="authors", search="bayesopt",
+                       chunk=2, calls=2, explainers=["saliency", "senn:theta_pred"])
+    assert m["chunks_total"] == 4 and m["summary"]["search"] == "bayesopt"
+    rows = json.loads((tmp_path / "lip" / "results.json").read_text())["rows"]
+    want = pick_digits(load_split("test", "subset")[1], 3, 0).tolist()
+    for e in ("saliency", "senn:theta_pred"):
+        mine = [r for r in rows if r["explainer"] == e]
+        assert [r["idx"] for r in mine] == want and all(r["search"] == "bayesopt" for r in mine)
+    assert set(m["summary"]["elasticity"]) == {"saliency", "senn:theta_pred"}
+    with pytest.raises(SemError, match="parameter search"):
+        run_experiment("lipschitz", tmp_path / "bad", n=1, device="cpu", search="annealing")
+    with pytest.raises(SemError, match="parameter chunk"):
+        run_experiment("lipschitz", tmp_path / "bad2", n=1, device="cpu", chunk=0)
+
+
+def test_null_is_a_value_where_the_experiment_says_so():
+    """senn-lambda's train_limit: null trains on every digit; before, a given null fell back to the default 1,000
+    (the report's rerun command `--param train_limit=null` did not reproduce its run)."""
+    from sem_core.experiments import EXPERIMENTS
+    from sem_core.experiments.runner import full_params
+
+    lam = EXPERIMENTS.get("senn-lambda")()
+    assert full_params(lam, "senn-lambda", 4, 0, {"train_limit": None})["train_limit"] is None
+    assert full_params(lam, "senn-lambda", 4, 0, {})["train_limit"] == lam.defaults["train_limit"]
+    assert full_params(lam, "senn-lambda", 4, 0, {"epochs": None})["epochs"] == lam.defaults["epochs"]
+    with pytest.raises(SemError, match="train_limit"):
+        full_params(lam, "senn-lambda", 4, 0, {"train_limit": "all"})

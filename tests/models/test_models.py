@@ -134,6 +134,27 @@ def test_same_seed_same_weights():
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
 
 
+def test_a_training_limit_draws_every_class_not_the_first_digits(monkeypatch):
+    """The splits are sorted by label: the first 1,000 training digits are three classes (a senn-lambda run on
+    them scored 30 % on the test split). ``limit`` draws a seeded random subset, recorded on the card."""
+    from sem_core.models import train as train_mod
+
+    seen = {}
+
+    def fit(model, xtr, ytr, cfg, gen, on_step):
+        seen.setdefault("labels", []).append(ytr.clone())
+        return []
+
+    monkeypatch.setattr(train_mod, "_fit", fit)
+    monkeypatch.setattr(train_mod, "accuracy", lambda *a: 0.0)
+    res = train_mod.train_model("cnn", epochs=1, seed=3, data="subset", device="cpu", limit=200)
+    again = train_mod.train_model("cnn", epochs=1, seed=3, data="subset", device="cpu", limit=200)
+    first, second = seen["labels"]
+    assert len(first) == 200 and set(first.tolist()) == set(range(10)) and torch.equal(first, second)
+    assert res.card["data"]["n_train"] == 200 and "random" in res.card["data"]["selection"]
+    assert again.card["data"] == res.card["data"]
+
+
 @pytest.mark.parametrize("name", ["senn", "protodl"])
 @pytest.mark.slow
 def test_training_step_lowers_the_loss(name):
