@@ -28,7 +28,9 @@ st.markdown("Can an explanation be trained to resist the attack? Zheng et al. (p
 with details("How the robust models were trained"):
     st.markdown("- **senn-adv**: every training batch runs 5 PGD steps of the concept attack (eq. 1) toward a digit "
                 "of another class, and the loss asks h(x*) to stay near h(x), relative to the spread of the batch's "
-                "concepts.\n- **senn-lip**: a local Lipschitz penalty: how far h moves at a random corner of the "
+                "concepts.\n- **senn-madry**: the same idea given a real chance (Madry et al. 2018): 20 PGD steps from a "
+                "random point of the ε-ball toward three digits of other classes, and the worst of the three counts."
+                "\n- **senn-lip**: a local Lipschitz penalty: how far h moves at a random corner of the "
                 "ε-ball, relative to the same spread.\n- **protodl-adv**: the shipped PrototypeDL fine-tuned against "
                 "its own attack (eq. 3), asking the digit's own class to keep the nearest prototypes.\n\n"
                 "Details and measured results: `python -m sem_core experiment defenses` and docs/RESULTS.md.")

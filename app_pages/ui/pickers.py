@@ -23,6 +23,7 @@ from sem_core.viz.text import escape_markdown as safe_text
 MODEL_LABELS = {"senn": "SENN (self-explaining, 12 concepts)", "senn-k5": "SENN, 5 concepts",
                 "protodl": "PrototypeDL (prototypes)", "cnn": "CNN (black box)",
                 "senn-adv": "SENN (5 concepts), adversarially trained", "senn-lip": "SENN (5 concepts), Lipschitz-penalised",
+                "senn-madry": "SENN (5 concepts), Madry-style adversarial training",
                 "protodl-adv": "PrototypeDL, adversarially trained",
                 "protodl-li": "PrototypeDL, Li et al.'s loss weights",
                 "cnn-smooth": "CNN, smooth (softplus) activations"}

@@ -207,7 +207,7 @@ def _register_attack(sub, common) -> None:
 
     s = kinds.add_parser("senn", help="targeted concept attack on SENN (paper 000, eq. 1; Fig. 2 protocol)")
     s.add_argument("--model", default="senn", type=model_arg("senn"), metavar=MODEL_METAVAR,
-                   help=f"a SENN: {', '.join(list_shipped('senn'))} (robust: senn-adv, senn-lip), or a card .json path")
+                   help=f"a SENN: {', '.join(list_shipped('senn'))} (robust: senn-adv, senn-lip, senn-madry), or a card .json path")
     s.add_argument("--n", type=int_range(1, MAX_N), default=20, help="natural digits")
     s.add_argument("--targets", type=int_range(1, 1000), default=10,
                    help="random other-class targets per digit (paper: 100)")

@@ -24,7 +24,8 @@ from .defenses import PAIRS, defense_holds
 
 #: the headline a family's defense is judged on (the defenses experiment's measure)
 #: the committed leaderboard's models (docs/LEADERBOARD.md), each natural model before its robust variants
-SHIPPED_BOARD = ("cnn", "cnn-smooth", "senn", "senn-k5", "senn-adv", "senn-lip", "protodl", "protodl-adv", "protodl-li")
+SHIPPED_BOARD = ("cnn", "cnn-smooth", "senn", "senn-k5", "senn-adv", "senn-lip", "senn-madry", "protodl", "protodl-adv",
+                 "protodl-li")
 
 
 def board_command(models=SHIPPED_BOARD, out: str | None = None, options: str = "") -> str:

@@ -118,7 +118,7 @@ def _listing(family: str | None = None) -> dict[str, Path]:
 def list_shipped(family: str | None = None) -> list[str]:
     """Names of the shipped checkpoints (``assets/models/NAME.json``) and of the cards in ``$SEM_MODELS_DIR``,
     optionally only those whose architecture is ``family`` ("cnn", "senn", "protodl", or a plug-in's): e.g.
-    ``list_shipped("senn")`` → ["senn", "senn-adv", "senn-k5", "senn-lip"] (the 5-concept senn-k5 and the robust
+    ``list_shipped("senn")`` → ["senn", "senn-adv", "senn-k5", "senn-lip", "senn-madry"] (the 5-concept senn-k5 and the robust
     variants share the class). A card in ``$SEM_MODELS_DIR`` that cannot be used is left out with a logged warning."""
     return sorted(_listing(family))
 

@@ -29,7 +29,7 @@ def test_the_senn_defenses_run_beside_their_natural_model_senn_k5():
     at = open_page("defense_comparison.py", {"def_family": "SENN: concept attack", "def_model": "senn-lip",
                                              "def_steps": "3"})
     assert not at.exception
-    assert at.selectbox(key="def_model").options == ["senn-adv", "senn-lip"]   # senn and senn-k5 are not robust models
+    assert at.selectbox(key="def_model").options == ["senn-adv", "senn-lip", "senn-madry"]   # senn, senn-k5: not robust
     at = next(b for b in at.button if b.label.startswith("Run")).click().run()
     assert not at.exception
     assert list(at.dataframe[0].value["Model"]) == ["senn-k5", "senn-lip"]

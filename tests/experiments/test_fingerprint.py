@@ -112,3 +112,27 @@ def test_the_fingerprint_does_not_depend_on_the_thread_count():
     finally:
         torch.set_num_threads(before)
     assert digests[0] == digests[1] and torch.get_num_threads() == before
+
+
+def test_the_fingerprint_does_not_depend_on_the_cpu_kernels_the_parent_picks():
+    """Which SIMD kernels torch/MKL pick depends on the CPU (on an AVX-512 AMD EPYC every fingerprint of an earlier
+    machine came out different); the probe runs in a child with pinned numerics, so a parent started with other
+    kernels (ATen AVX2, MKL's AVX2 path: what another machine would pick) gets the same fingerprint."""
+    script = ("import json; from sem_core.experiments import runner; "
+              "exp = runner.EXPERIMENTS.get('faithfulness')(); "
+              "print(runner.behaviour(exp, 'faithfulness', runner.full_params(exp, 'faithfulness', 2, 0, {})))")
+    digests = []
+    for extra in ({}, {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}):
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+        done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        digests.append(done.stdout.strip().splitlines()[-1])
+    assert digests[0] == digests[1] and len(digests[0]) == 16
+
+
+def test_a_run_records_that_its_fingerprint_is_on_the_canonical_numerics(tmp_path):
+    from sem_core.experiments import run_experiment
+
+    m = run_experiment("faithfulness", tmp_path / "f", n=4, device="cpu", chunk=4)
+    assert m["behaviour"] and m["behaviour_numerics"] == "canonical"

@@ -261,7 +261,6 @@ def test_the_report_of_the_committed_results_is_docs_results_md_byte_for_byte(tm
 #: committed runs that today's code would compute otherwise, each waiting for a rerun (issue 28: hours of compute);
 #: the report marks them stale. A run that leaves this list must be valid; one that joins it needs a reason here.
 AWAITING_RERUN = {
-    "senn-lambda": "trains 15 SENNs; computed before the fingerprints (chunk format 2)",
     "senn-lambda-authors": "trains 15 SENNs for 5 h; computed before the fingerprints (chunk format 2)",
 }
 

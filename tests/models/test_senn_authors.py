@@ -1,5 +1,6 @@
 """SENN as the authors built it (issue 12): bounded θ, inputs standardised inside the model, the full-Jacobian
 stability penalty against finite differences, and old cards still loading with the project's defaults."""
+import dataclasses
 import json
 import shutil
 
@@ -128,10 +129,11 @@ def test_a_card_with_an_unknown_recipe_value_is_refused_in_one_line(tmp_path):
 def test_each_robust_model_is_paired_with_the_natural_model_of_its_architecture_and_recipe(shipped):
     from sem_core.experiments.defenses import PAIRS, Defenses
 
-    assert PAIRS["senn-adv"] == PAIRS["senn-lip"] == "senn-k5"
+    assert PAIRS["senn-adv"] == PAIRS["senn-lip"] == PAIRS["senn-madry"] == "senn-k5"
     for robust, natural in PAIRS.items():
-        assert shipped[robust][1]["config"] == {**shipped[natural][1]["config"],
-                                                **{k: shipped[robust][1]["config"][k] for k in ("act", "beta")}}
+        # the models' configs with every default filled in (a card written before a config field existed omits it)
+        mine, theirs = (dataclasses.asdict(shipped[m][0].config) for m in (robust, natural))
+        assert mine == {**theirs, **{k: mine[k] for k in ("act", "beta")}}
         assert robust in Defenses.models and natural in Defenses.models
     assert "senn" not in Defenses.models                      # the authors' 12-concept senn has no robust twin
-    assert sorted(sem_core.list_shipped("senn")) == ["senn", "senn-adv", "senn-k5", "senn-lip"]
+    assert sorted(sem_core.list_shipped("senn")) == ["senn", "senn-adv", "senn-k5", "senn-lip", "senn-madry"]
