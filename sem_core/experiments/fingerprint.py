@@ -121,6 +121,23 @@ def _stable(value: Any) -> Any:
     return value
 
 
+def _key(exp: Any, probe_params: dict[str, Any], code: str) -> tuple[str, str, str]:
+    return type(exp).__qualname__, json.dumps(probe_params, sort_keys=True, default=str), code
+
+
+def remembered(exp: Any, probe_params: dict[str, Any], code: str,
+               digest_of: Callable[[], str | None]) -> str | None:
+    """The digest of (experiment, probe parameters, code) from this process's cache (the one ``behaviour_digest``
+    fills), else ``digest_of()`` — e.g. computed by a child process — remembered unless it is None."""
+    key = _key(exp, probe_params, code)
+    if key not in _BEHAVIOUR:
+        value = digest_of()
+        if value is None:
+            return None
+        _BEHAVIOUR[key] = value
+    return _BEHAVIOUR[key]
+
+
 def behaviour_digest(exp: Any, probe_params: dict[str, Any] | None, code: str,
                      compute: Callable[[dict[str, Any]], Any]) -> str | None:
     """SHA-256 (16 hex) of ``compute(probe_params)`` (every chunk of the experiment at its probe's parameters: one
@@ -131,7 +148,7 @@ def behaviour_digest(exp: Any, probe_params: dict[str, Any] | None, code: str,
     Cached per process by (experiment, probe parameters, code digest)."""
     if probe_params is None:
         return None
-    key = (type(exp).__qualname__, json.dumps(probe_params, sort_keys=True, default=str), code)
+    key = _key(exp, probe_params, code)
     if key not in _BEHAVIOUR:
         np_state, py_state, threads = np.random.get_state(), random.getstate(), torch.get_num_threads()
         try:

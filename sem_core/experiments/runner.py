@@ -440,22 +440,20 @@ def behaviour(exp: Experiment, name: str, full: dict[str, Any]) -> str | None:
     if exp.probe is None:
         return None
     probe = {**full, **exp.probe}
-    code = integrity.code_version(exp)
-    key = (type(exp).__qualname__, json.dumps(probe, sort_keys=True, default=str), code)
-    if key in fingerprint._BEHAVIOUR:
-        return fingerprint._BEHAVIOUR[key]
-    if _probed_in_child(exp, name):
-        digest, error = _behaviour_in_child(name, probe)
-    else:
-        log.info("fingerprint of %s computed in this process (not importable by a child): this machine's numerics",
-                 name)
-        digest, error = _behaviour_here(exp, name, probe)
-    if error is not None:   # the run itself then meets (and reports) the same problem on its own digits
-        log.warning("no behavioural fingerprint for %s (its probe failed: %s); chunks are matched by the code "
-                    "digest alone", name, " ".join(error.split())[:200])
-        return None
-    fingerprint._BEHAVIOUR[key] = digest
-    return digest
+
+    def digest_of() -> str | None:
+        if _probed_in_child(exp, name):
+            digest, error = _behaviour_in_child(name, probe)
+        else:
+            log.info("fingerprint of %s computed in this process (not importable by a child): this machine's "
+                     "numerics", name)
+            digest, error = _behaviour_here(exp, name, probe)
+        if error is not None:   # the run itself then meets (and reports) the same problem on its own digits
+            log.warning("no behavioural fingerprint for %s (its probe failed: %s); chunks are matched by the code "
+                        "digest alone", name, " ".join(error.split())[:200])
+        return digest
+
+    return fingerprint.remembered(exp, probe, integrity.code_version(exp), digest_of)
 
 
 def _probed_in_child(exp: Experiment, name: str) -> bool:
